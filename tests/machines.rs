@@ -16,6 +16,8 @@ fn nothing(_: &mut Machine) -> String {
 pub fn for_listing(name: &str) -> Setup {
     let default = Setup { machine: MachineConfig::x86_64(), while_loaded: nothing, expect_insmod_failure: false };
     match name {
+        // The free lists while the module holds its pages.
+        "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
         _ => default,
     }
 }
