@@ -6,10 +6,12 @@
 //! Start with [`Machine::boot`] and [`MachineConfig`]. Module map (each names the kernel file it models):
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
-//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`].
+//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
+//! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug), [`failslab`].
 
 #![deny(unsafe_code)]
 
+pub mod failslab;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
@@ -21,6 +23,8 @@ pub mod panic;
 pub mod printk;
 pub mod procfs;
 pub mod sched;
+pub mod slab_common;
+pub mod slub;
 pub mod workload;
 pub mod zone;
 
@@ -30,4 +34,5 @@ pub use machine::{Arch, BootError, Layout, Machine, MachineConfig, MemFault};
 pub use page::{PageOwner, PageType, Pfn};
 pub use panic::{ModuleState, Taint};
 pub use printk::LogLevel;
+pub use slab_common::{CacheId, CtorId, KernelStop, KmemCacheArgs, SlabConfig};
 pub use zone::{MigrateType, ZoneType};
