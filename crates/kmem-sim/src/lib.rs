@@ -6,7 +6,7 @@
 //! Start with [`Machine::boot`] and [`MachineConfig`]. Module map (each names the kernel file it models):
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
-//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`].
+//! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`].
 //!
 //! ```
 //! use kmem_sim::{Gfp, Machine, MachineConfig};
@@ -24,7 +24,7 @@
 //!   [`Machine::kaddr_of_host`] translate to and from host memory.
 //! - Time is simulated and deterministic (see [`printk`]); rate limits use it.
 //! - Reports print a simulated call stack that API entry points and the `kernel` façade push to (see
-//!   [`panic`]).
+//!   [`mod@panic`]).
 //! - Later parts (slab, vmalloc, mempool, DMA) add their state as fields of [`Machine`] and their functions in
 //!   their own `impl Machine` blocks; they mark pages with [`PageOwner`] and use [`Machine::might_alloc`],
 //!   [`Machine::warn`], [`Machine::bad_page`], [`fault_inject::FaultAttr`].
