@@ -63,7 +63,7 @@ impl Machine {
     /// `should_failslab(s, gfp)`: never for the `kmem_cache` cache or `__GFP_NOFAIL`; skipped for requests
     /// that may reclaim while `ignore-gfp-wait` is set (the default); only for marked caches with
     /// `cache-filter`; `__GFP_NOWARN` silences the report.
-    pub(crate) fn should_failslab(&mut self, s: CacheId, gfp: Gfp, entry: &str) -> bool {
+    pub(crate) fn should_failslab(&mut self, s: CacheId, gfp: Gfp, entry: &'static str) -> bool {
         if Some(s) == self.slab.kmem_cache || gfp.intersects(Gfp::__GFP_NOFAIL) {
             return false;
         }
@@ -85,8 +85,8 @@ impl Machine {
             FaultDecision::Pass => false,
             FaultDecision::Fail { verbose } => {
                 let depth = self.stack.frames.len();
-                self.push_frame(entry);
-                self.push_frame("should_failslab");
+                self.push_kframe(entry);
+                self.push_kframe("should_failslab");
                 self.fail_dump(&before, verbose);
                 self.stack.frames.truncate(depth);
                 true

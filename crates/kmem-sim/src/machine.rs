@@ -41,7 +41,8 @@ pub struct MachineConfig {
     pub ram_mib: u64,
     /// Number of CPUs.
     pub cpus: u32,
-    /// `Some(seed)`: randomise the memory layout (CONFIG_RANDOMIZE_MEMORY) from this seed.
+    /// `Some(seed)`: randomise the memory layout (CONFIG_RANDOMIZE_MEMORY) from this seed. x86_64 only (the
+    /// 32-bit profile ignores it: 32-bit x86 has no memory-layout randomisation).
     pub kaslr_seed: Option<u64>,
     /// Size of the kernel image (`_text` to `_end`) reserved at 16 MiB, KiB.
     pub kernel_image_kib: u64,

@@ -471,7 +471,9 @@ impl Machine {
 
     /// `reserve_highatomic_pageblock()`.
     fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
-        let max_managed = self.zones[z].managed_pages / 100 + PAGEBLOCK_NR_PAGES;
+        // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
+        let max_managed =
+            (self.zones[z].managed_pages / 100).div_ceil(PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
         if self.zones[z].nr_reserved_highatomic >= max_managed {
             return;
         }
@@ -567,7 +569,7 @@ impl Machine {
     pub fn try_alloc_pages(&mut self, gfp: Gfp, order: u32) -> Result<Pfn, AllocError> {
         self.clock_ns += ALLOC_STEP_NS;
         let depth = self.stack.frames.len();
-        self.push_frame("__alloc_pages_noprof");
+        self.push_kframe("__alloc_pages_noprof");
         let r = self.alloc_pages_inner(gfp, order);
         self.stack.frames.truncate(depth);
         match r {
@@ -589,10 +591,7 @@ impl Machine {
             }
             return Err(AllocError::OrderTooLarge);
         }
-        // might_alloc()
-        if gfp.gfpflags_allow_blocking() {
-            self.might_sleep("include/linux/sched/mm.h", LINE_MIGHT_ALLOC);
-        }
+        self.might_alloc(gfp);
         if self.should_fail_alloc_page(gfp, order) {
             return Err(AllocError::Injected);
         }
@@ -614,7 +613,7 @@ impl Machine {
         if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_WMARK_LOW, highest) {
             return Ok(p);
         }
-        self.push_frame("__alloc_pages_slowpath.constprop.0");
+        self.push_kframe("__alloc_pages_slowpath.constprop.0");
         let r = self.alloc_slowpath(gfp, order, highest);
         self.pop_frame();
         r
@@ -705,13 +704,23 @@ impl Machine {
 
     // ---------------------------------------------------------------- public allocation API
 
+    /// `might_alloc(gfp)`: `might_sleep_if(gfpflags_allow_blocking(gfp))`, reported at
+    /// include/linux/sched/mm.h:321 as the kernel's inline function is. For other allocators (slab, vmalloc).
+    ///
+    /// Context: any.
+    pub fn might_alloc(&mut self, gfp: Gfp) {
+        if gfp.gfpflags_allow_blocking() {
+            self.might_sleep("include/linux/sched/mm.h", LINE_MIGHT_ALLOC);
+        }
+    }
+
     /// `alloc_pages(gfp, order)`: `2^order` contiguous frames, `None` on failure (after the kernel's reports).
     ///
     /// Context: any; with a gfp that allows blocking, process context outside atomic sections (else the
     /// sleeping-in-atomic report is printed and the allocation still proceeds, as in the kernel).
     pub fn alloc_pages(&mut self, gfp: Gfp, order: u32) -> Option<Pfn> {
         let depth = self.stack.frames.len();
-        self.push_frame("alloc_pages_mpol_noprof");
+        self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp, order).ok();
         self.stack.frames.truncate(depth);
         r
@@ -731,8 +740,8 @@ impl Machine {
     #[allow(non_snake_case)]
     pub fn __get_free_pages(&mut self, gfp: Gfp, order: u32) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("get_free_pages_noprof");
-        self.push_frame("alloc_pages_mpol_noprof");
+        self.push_kframe("get_free_pages_noprof");
+        self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp & !Gfp::__GFP_HIGHMEM, order).ok();
         self.stack.frames.truncate(depth);
         match r {
@@ -754,7 +763,7 @@ impl Machine {
     /// Context: as [`Machine::alloc_pages`].
     pub fn get_zeroed_page(&mut self, gfp: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("get_zeroed_page_noprof");
+        self.push_kframe("get_zeroed_page_noprof");
         let a = self.__get_free_pages(gfp | Gfp::__GFP_ZERO, 0);
         self.stack.frames.truncate(depth);
         a
@@ -768,7 +777,7 @@ impl Machine {
         let order = get_order(size);
         let gfp = gfp & !Gfp::__GFP_COMP;
         let depth = self.stack.frames.len();
-        self.push_frame("alloc_pages_exact_noprof");
+        self.push_kframe("alloc_pages_exact_noprof");
         let addr = self.__get_free_pages(gfp, order);
         self.stack.frames.truncate(depth);
         if addr == 0 {
@@ -807,7 +816,7 @@ impl Machine {
     pub fn __free_pages(&mut self, page: Pfn, order: u32) {
         self.clock_ns += ALLOC_STEP_NS;
         let depth = self.stack.frames.len();
-        self.push_frame("__free_pages");
+        self.push_kframe("__free_pages");
         self.free_pages_checked(page.0, order);
         self.stack.frames.truncate(depth);
     }
@@ -828,7 +837,7 @@ impl Machine {
             return;
         }
         let depth = self.stack.frames.len();
-        self.push_frame("free_pages");
+        self.push_kframe("free_pages");
         match self.virt_to_page(addr) {
             Some(p) if self.pfn_valid(p) => self.__free_pages(p, order),
             _ => {

@@ -628,7 +628,7 @@ impl Machine {
 
     /// A fictional text address for a frame (stable per frame).
     pub(crate) fn text_address(&mut self, f: &Frame) -> u64 {
-        let key = (f.func.clone(), f.module.clone(), f.offset, f.size);
+        let key = (f.func.to_string(), f.module.clone(), f.offset, f.size);
         let idx = match self.slab.symbol_index.get(&key) {
             Some(&i) => i,
             None => {
@@ -650,7 +650,7 @@ impl Machine {
     pub(crate) fn kernel_frame(name: &str) -> Frame {
         let (offset, size) = crate::panic::frame_offsets(name);
         Frame {
-            func: name.into(),
+            func: name.to_string().into(),
             module: None,
             offset,
             size,
@@ -793,7 +793,7 @@ impl Machine {
         if self.slab.stop.is_none() {
             self.slab.stop = Some(KernelStop::Oops(Oops {
                 kind,
-                function: rip.func.clone(),
+                function: rip.func.to_string(),
             }));
         }
     }
@@ -1087,7 +1087,7 @@ impl Machine {
         mut flags: SlabFlags,
     ) -> Option<CacheId> {
         let depth = self.stack.frames.len();
-        self.push_frame("__kmem_cache_create_args");
+        self.push_kframe("__kmem_cache_create_args");
         if flags & SLAB_DEBUG_FLAGS != 0 {
             self.slab.slub_debug_enabled = true;
         }
@@ -1119,7 +1119,7 @@ impl Machine {
             Err(e) => {
                 let err = e.errno();
                 if flags & SLAB_PANIC != 0 {
-                    self.push_frame("__kmem_cache_create_args");
+                    self.push_kframe("__kmem_cache_create_args");
                     self.kernel_panic(&format!(
                         "__kmem_cache_create_args: Failed to create slab '{name}'. Error {err}"
                     ));
@@ -1129,7 +1129,7 @@ impl Machine {
                         LogLevel::Warning,
                         &format!("__kmem_cache_create_args({name}) failed with error {err}\n"),
                     );
-                    self.push_frame("__kmem_cache_create_args");
+                    self.push_kframe("__kmem_cache_create_args");
                     self.dump_stack();
                     self.stack.frames.truncate(depth);
                 }
@@ -1250,7 +1250,7 @@ impl Machine {
         }
         let name = c.name.clone();
         let depth = self.stack.frames.len();
-        self.push_frame("kmem_cache_destroy");
+        self.push_kframe("kmem_cache_destroy");
         let err = self.__kmem_cache_shutdown(id);
         if err {
             let who = self.format_frame(&caller);
@@ -1374,8 +1374,8 @@ impl Machine {
         }
         flags |= Gfp::__GFP_COMP;
         let depth = self.stack.frames.len();
-        self.push_frame(entry);
-        self.push_frame("__kmalloc_large_noprof");
+        self.push_kframe(entry);
+        self.push_kframe("__kmalloc_large_noprof");
         let r = self.alloc_pages(flags, order);
         self.stack.frames.truncate(depth);
         match r {
@@ -1517,7 +1517,7 @@ impl Machine {
         }
         // kmalloc_node_track_caller(new_size, flags, NUMA_NO_NODE, _RET_IP_) from krealloc_noprof.
         self.stack.frames.push(caller.clone());
-        self.push_frame("krealloc_noprof");
+        self.push_kframe("krealloc_noprof");
         let ret = self.do_kmalloc(new_size, flags, "__kmalloc_node_track_caller_noprof");
         self.stack.frames.truncate(depth);
         if ret != 0 && !zero_or_null_ptr(p) {
@@ -1550,7 +1550,7 @@ impl Machine {
         let depth = self.stack.frames.len();
         let caller = self.caller_frame();
         self.stack.frames.push(caller);
-        self.push_frame("kmemdup_noprof");
+        self.push_kframe("kmemdup_noprof");
         let p = self.do_kmalloc(data.len() as u64, gfp, "__kmalloc_node_track_caller_noprof");
         self.stack.frames.truncate(depth);
         if !zero_or_null_ptr(p) {
@@ -1568,7 +1568,7 @@ impl Machine {
         let depth = self.stack.frames.len();
         let caller = self.caller_frame();
         self.stack.frames.push(caller);
-        self.push_frame("kstrdup");
+        self.push_kframe("kstrdup");
         let p = self.do_kmalloc(v.len() as u64, gfp, "__kmalloc_node_track_caller_noprof");
         self.stack.frames.truncate(depth);
         if !zero_or_null_ptr(p) {
@@ -1589,7 +1589,7 @@ impl Machine {
         let Some(head) = self.folio_of(p) else {
             // virt_to_folio() of an address outside the direct map: a wild struct page pointer.
             let depth = self.stack.frames.len();
-            self.push_frame("kfree");
+            self.push_kframe("kfree");
             self.die_on_access(self.vmemmap_addr_of(p));
             self.stack.frames.truncate(depth);
             return;
@@ -1614,7 +1614,7 @@ impl Machine {
     fn free_large_kmalloc(&mut self, head: u64, p: u64) {
         let order = self.pages[head as usize].order;
         let depth = self.stack.frames.len();
-        self.push_frame("kfree");
+        self.push_kframe("kfree");
         if order == 0 || !self.pages[head as usize].is_head() {
             self.warn_once("mm/slub.c", 4799, None);
             if !self.slab.warned_large_order0 {

@@ -808,29 +808,6 @@ impl Machine {
 
     // ------------------------------------------------------------------ allocation
 
-    /// `might_alloc()`: `might_sleep_if(gfpflags_allow_blocking(gfp))` reported at
-    /// include/linux/sched/mm.h:321. Cheap when the context may sleep.
-    #[inline]
-    fn might_alloc(&mut self, gfp: Gfp) {
-        if !gfp.gfpflags_allow_blocking() {
-            return;
-        }
-        let sc = &self.sched;
-        let t = &sc.tasks[sc.current];
-        if (sc.preempt_count == 0
-            && sc.irq_disable_depth == 0
-            && t.pid != 0
-            && t.non_block_count == 0)
-            || sc.system_state == crate::sched::SystemState::Booting
-        {
-            return;
-        }
-        self.might_sleep(
-            "include/linux/sched/mm.h",
-            crate::page_alloc::LINE_MIGHT_ALLOC,
-        );
-    }
-
     /// `slab_alloc_node()`: pre-alloc hook (might_alloc, failslab), the fast path or `___slab_alloc()`, the
     /// post-alloc hook (zeroing). `entry` names the kernel entry point for stacks.
     pub(crate) fn slab_alloc_node(
@@ -913,8 +890,8 @@ impl Machine {
     ) -> Result<u64, Faulted> {
         let caller = self.caller_frame();
         let depth = self.stack.frames.len();
-        self.push_frame(entry);
-        self.push_frame("___slab_alloc");
+        self.push_kframe(entry);
+        self.push_kframe("___slab_alloc");
         let r = self.slab_alloc_slow_inner(s, g, gfp, orig_size, entry, &caller);
         self.stack.frames.truncate(depth);
         r
@@ -1120,7 +1097,7 @@ impl Machine {
         object: u64,
         orig_size: u32,
     ) -> bool {
-        self.push_frame("alloc_debug_processing");
+        self.push_kframe("alloc_debug_processing");
         let mut ok = true;
         if g.flags & SLAB_CONSISTENCY_CHECKS != 0 {
             ok = self.check_slab(s, slab);
@@ -1350,7 +1327,7 @@ impl Machine {
             let freelist = c.freelist;
             if g.hardened && x == freelist {
                 let depth = self.stack.frames.len();
-                self.push_frame(entry);
+                self.push_kframe(entry);
                 let _ = self.set_freepointer(&g, x, freelist);
                 self.stack.frames.truncate(depth);
                 return;
@@ -1365,8 +1342,8 @@ impl Machine {
         }
         let caller = self.caller_frame();
         let depth = self.stack.frames.len();
-        self.push_frame(entry);
-        self.push_frame("__slab_free");
+        self.push_kframe(entry);
+        self.push_kframe("__slab_free");
         let _ = self.__slab_free(s, &g, slab, x, &caller, entry);
         self.stack.frames.truncate(depth);
     }
@@ -1382,7 +1359,7 @@ impl Machine {
         entry: &'static str,
     ) -> Result<(), Faulted> {
         if g.debug() {
-            self.push_frame("free_to_partial_list");
+            self.push_kframe("free_to_partial_list");
             let r = self.free_to_partial_list(s, g, slab, x, caller, entry);
             self.pop_frame();
             return r;
@@ -1811,7 +1788,7 @@ impl Machine {
             self.print_trailer(s, slab, object);
         }
         self.add_taint(Taint::BadPage);
-        self.push_frame("object_err");
+        self.push_kframe("object_err");
         self.warn("mm/slub.c", LINE_OBJECT_ERR_WARN, None);
         self.pop_frame();
     }
@@ -1820,7 +1797,7 @@ impl Machine {
     fn slab_err(&mut self, s: CacheId, slab: u64, msg: &str) {
         let name = self.cache_name(s);
         self.slab_bug(Some(&name), msg);
-        self.push_frame("slab_err");
+        self.push_kframe("slab_err");
         self.__slab_err(slab);
         self.pop_frame();
     }
@@ -1867,7 +1844,7 @@ impl Machine {
             ),
         );
         if print_obj {
-            self.push_frame("check_bytes_and_report");
+            self.push_kframe("check_bytes_and_report");
             self.object_err(s, slab, object, "Object corrupt");
             self.pop_frame();
         }
@@ -1941,7 +1918,7 @@ impl Machine {
             ),
         );
         self.print_section(LogLevel::Err, "Padding ", pad, remainder);
-        self.push_frame("slab_pad_check");
+        self.push_kframe("slab_pad_check");
         self.__slab_err(slab);
         self.pop_frame();
         self.restore_bytes(s, "slab padding", POISON_INUSE, fault, endp);
@@ -1950,7 +1927,7 @@ impl Machine {
     /// `check_object()`.
     fn check_object(&mut self, s: CacheId, slab: u64, object: u64, val: u8) -> bool {
         let g = self.geom_of(s);
-        self.push_frame("check_object");
+        self.push_kframe("check_object");
         let p = object;
         let endobject = object + g.object_size as u64;
         let mut ret = true;
@@ -2283,7 +2260,7 @@ impl Machine {
             }
             p += g.size as u64;
         }
-        self.push_frame("list_slab_objects");
+        self.push_kframe("list_slab_objects");
         self.__slab_err(slab);
         self.pop_frame();
     }
@@ -2291,7 +2268,7 @@ impl Machine {
     /// `__kmem_cache_shutdown()`: true if objects remain.
     #[allow(non_snake_case)]
     pub(crate) fn __kmem_cache_shutdown(&mut self, s: CacheId) -> bool {
-        self.push_frame("__kmem_cache_shutdown");
+        self.push_kframe("__kmem_cache_shutdown");
         let _ = self.flush_all(s);
         let partial: Vec<u64> = self.kc(s).node.partial.iter().copied().collect();
         let mut discard = Vec::new();
@@ -2345,14 +2322,14 @@ impl Machine {
         let depth = self.stack.frames.len();
         let target = if g.hardened || g.flags & SLAB_CONSISTENCY_CHECKS != 0 {
             let Some(head) = self.folio_of(x) else {
-                self.push_frame("kmem_cache_free");
+                self.push_kframe("kmem_cache_free");
                 self.die_on_access(self.vmemmap_addr_of(x));
                 self.stack.frames.truncate(depth);
                 return;
             };
             match self.slab.slabs.get(&head).map(|sl| sl.cache) {
                 None => {
-                    self.push_frame("kmem_cache_free");
+                    self.push_kframe("kmem_cache_free");
                     self.warn_once(
                         "mm/slub.c",
                         LINE_VIRT_TO_CACHE_WARN,
@@ -2363,7 +2340,7 @@ impl Machine {
                 }
                 Some(c) if c != s => {
                     let (a, b) = (self.cache_name(s), self.cache_name(c));
-                    self.push_frame("kmem_cache_free");
+                    self.push_kframe("kmem_cache_free");
                     self.warn(
                         "mm/slub.c",
                         LINE_CACHE_FROM_OBJ_WARN,
@@ -2395,7 +2372,7 @@ impl Machine {
             return 0;
         }
         let depth = self.stack.frames.len();
-        self.push_frame("kmem_cache_shrink");
+        self.push_kframe("kmem_cache_shrink");
         if self.flush_all(s).is_err() {
             self.stack.frames.truncate(depth);
             return 0;
@@ -2455,7 +2432,7 @@ impl Machine {
             return Err(-22);
         }
         let depth = self.stack.frames.len();
-        self.push_frame("validate_store");
+        self.push_kframe("validate_store");
         let r = self.validate_slab_cache(s);
         self.stack.frames.truncate(depth);
         Ok(r)
