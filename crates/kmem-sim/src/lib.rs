@@ -6,7 +6,8 @@
 //! Start with [`Machine::boot`] and [`MachineConfig`]. Module map (each names the kernel file it models):
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
-//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`].
+//! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
+//! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug), [`failslab`].
 //!
 //! ```
 //! use kmem_sim::{Gfp, Machine, MachineConfig};
@@ -24,13 +25,14 @@
 //!   [`Machine::kaddr_of_host`] translate to and from host memory.
 //! - Time is simulated and deterministic (see [`printk`]); rate limits use it.
 //! - Reports print a simulated call stack that API entry points and the `kernel` façade push to (see
-//!   [`panic`]).
+//!   [`mod@panic`]).
 //! - Later parts (slab, vmalloc, mempool, DMA) add their state as fields of [`Machine`] and their functions in
 //!   their own `impl Machine` blocks; they mark pages with [`PageOwner`] and use [`Machine::might_alloc`],
 //!   [`Machine::warn`], [`Machine::bad_page`], [`fault_inject::FaultAttr`].
 
 #![deny(unsafe_code)]
 
+pub mod failslab;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
@@ -42,6 +44,8 @@ pub mod panic;
 pub mod printk;
 pub mod procfs;
 pub mod sched;
+pub mod slab_common;
+pub mod slub;
 pub mod workload;
 pub mod zone;
 
@@ -51,4 +55,5 @@ pub use machine::{Arch, BootError, Layout, Machine, MachineConfig, MemFault};
 pub use page::{PageOwner, PageType, Pfn};
 pub use panic::{ModuleState, Taint};
 pub use printk::LogLevel;
+pub use slab_common::{CacheId, CtorId, KernelStop, KmemCacheArgs, SlabConfig};
 pub use zone::{MigrateType, ZoneType};

@@ -71,6 +71,8 @@ pub struct MachineConfig {
     pub hardware_name: String,
     /// `fail_page_alloc` settings.
     pub fail_page_alloc: Option<crate::fault_inject::FaultConfig>,
+    /// Slab boot options and configuration switches (`slab_debug=`, `slab_nomerge`, failslab ...).
+    pub slab: crate::slab_common::SlabConfig,
     /// Log every line to the host's stderr too.
     pub echo_log: bool,
 }
@@ -100,6 +102,7 @@ impl MachineConfig {
                 "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.3-debian-1.16.3-2 04/01/2014"
                     .into(),
             fail_page_alloc: None,
+            slab: crate::slab_common::SlabConfig::default(),
             echo_log: false,
         }
     }
@@ -373,6 +376,8 @@ pub struct Machine {
     pub(crate) vmstat: crate::procfs::VmStat,
     /// Simulated time in ns.
     pub(crate) clock_ns: u64,
+    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
+    pub(crate) slab: crate::slab_common::SlabState,
 }
 
 impl fmt::Debug for Machine {
@@ -638,6 +643,7 @@ impl Machine {
             stack: CallStack::default(),
             vmstat: Default::default(),
             clock_ns: 0,
+            slab: Default::default(),
         };
         m.mm_init();
         Ok(m)

@@ -471,7 +471,9 @@ impl Machine {
 
     /// `reserve_highatomic_pageblock()`.
     fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
-        let max_managed = self.zones[z].managed_pages / 100 + PAGEBLOCK_NR_PAGES;
+        // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
+        let max_managed =
+            (self.zones[z].managed_pages / 100).div_ceil(PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
         if self.zones[z].nr_reserved_highatomic >= max_managed {
             return;
         }

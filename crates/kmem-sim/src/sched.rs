@@ -314,16 +314,19 @@ impl Machine {
     #[allow(non_snake_case)]
     pub fn __might_resched(&mut self, file: &str, line: u32, offsets: u32) {
         let expected = offsets & 0xff;
-        let cur = self.current().clone();
-        let idle = cur.pid == 0;
-        if (self.sched.preempt_count == expected
-            && !self.irqs_disabled()
-            && !idle
-            && cur.non_block_count == 0)
-            || self.sched.system_state == SystemState::Booting
         {
-            return;
+            let cur = self.current();
+            let idle = cur.pid == 0;
+            if (self.sched.preempt_count == expected
+                && !self.irqs_disabled()
+                && !idle
+                && cur.non_block_count == 0)
+                || self.sched.system_state == SystemState::Booting
+            {
+                return;
+            }
         }
+        let cur = self.current().clone();
         let j = self.jiffies();
         if self.sched.prev_jiffy != 0 && j < self.sched.prev_jiffy + HZ_JIFFIES {
             return;

@@ -21,7 +21,7 @@ pub const MIGRATE_PCPTYPES: usize = 3;
 /// `MAX_NR_ZONES` of both profiles (x86_64: DMA, DMA32, Normal, Movable; i386: DMA, Normal, HighMem, Movable).
 pub const MAX_NR_ZONES: usize = 4;
 
-/// `enum zone_type` (the simulator uses one enum for both profiles; the per-profile index is [`Zones`]' job).
+/// `enum zone_type` (the simulator uses one enum for both profiles; the per-profile zone index is the position in `Machine::zones()`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub enum ZoneType {
     Dma,
