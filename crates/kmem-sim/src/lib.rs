@@ -6,7 +6,8 @@
 //! Start with [`Machine::boot`] and [`MachineConfig`]. Module map (each names the kernel file it models):
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
-//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`].
+//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
+//! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc).
 
 #![deny(unsafe_code)]
 
@@ -20,7 +21,10 @@ pub mod page_alloc;
 pub mod panic;
 pub mod printk;
 pub mod procfs;
+pub mod rbtree;
 pub mod sched;
+pub mod util;
+pub mod vmalloc;
 pub mod workload;
 pub mod zone;
 
@@ -30,4 +34,5 @@ pub use machine::{Arch, BootError, Layout, Machine, MachineConfig, MemFault};
 pub use page::{PageOwner, PageType, Pfn};
 pub use panic::{ModuleState, Taint};
 pub use printk::LogLevel;
+pub use vmalloc::{PgProt, VmStruct, VmallocError, VmapSnapshot, VmapTree};
 pub use zone::{MigrateType, ZoneType};

@@ -372,6 +372,10 @@ pub struct Machine {
     pub(crate) vmstat: crate::procfs::VmStat,
     /// Simulated time in ns.
     pub(crate) clock_ns: u64,
+    /// vmalloc (vmalloc.rs).
+    pub(crate) vmalloc: crate::vmalloc::VmallocState,
+    /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
+    pub(crate) kmalloc_stub: crate::util::KmallocStub,
 }
 
 impl fmt::Debug for Machine {
@@ -619,6 +623,7 @@ impl Machine {
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;
         let mem = HostMem::new(phys_bytes, layout.vmalloc_window)?;
+        let (arch, cpus) = (cfg.arch, cfg.cpus);
         let mut m = Machine {
             fail_page_alloc: FailPageAlloc::new(cfg.fail_page_alloc.clone()),
             printk: {
@@ -637,6 +642,8 @@ impl Machine {
             stack: CallStack::default(),
             vmstat: Default::default(),
             clock_ns: 0,
+            vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
+            kmalloc_stub: Default::default(),
         };
         m.mm_init();
         Ok(m)
