@@ -427,14 +427,9 @@ impl Machine {
     /// Context: any.
     pub fn dump_stack_with(&mut self, callers: &[&str]) {
         self.dump_stack_print_info(LogLevel::Default);
-        let mut extra: Vec<&str> = vec!["dump_stack_lvl"];
-        for c in callers.iter().rev() {
-            extra.insert(extra.len(), c);
-        }
-        // `extra` is printed innermost first after reversing, so order it outermost..innermost.
+        // `show_trace` prints `extra` innermost first, so order it outermost..innermost.
         let mut ordered: Vec<&str> = callers.to_vec();
         ordered.push("dump_stack_lvl");
-        let _ = extra;
         self.show_trace(LogLevel::Default, &ordered, &[]);
     }
 

@@ -20,6 +20,9 @@ pub struct FragConfig {
     pub free_permille: u64,
     /// Gfp of the workload's own allocations (`__GFP_NOWARN` is added).
     pub gfp: Gfp,
+    /// Percentage of the first fill that stays allocated for good (long-lived kernel objects that pin pages
+    /// in every zone).
+    pub pinned_percent: u64,
 }
 
 impl Default for FragConfig {
@@ -27,9 +30,10 @@ impl Default for FragConfig {
         FragConfig {
             seed: 1,
             target_order: 4,
-            max_steps: 2_000_000,
+            max_steps: 1_000_000,
             free_permille: 150,
             gfp: Gfp::GFP_KERNEL,
+            pinned_percent: 50,
         }
     }
 }
@@ -54,8 +58,10 @@ pub struct FragReport {
 /// The allocations a workload still holds (free them with [`Fragmenter::release`]).
 #[derive(Clone, Debug, Default)]
 pub struct Fragmenter {
-    /// Live allocations (pfn, order).
+    /// Live short-lived allocations (pfn, order).
     pub live: Vec<(Pfn, u32)>,
+    /// Long-lived allocations (pfn, order).
+    pub pinned: Vec<(Pfn, u32)>,
 }
 
 impl Fragmenter {
@@ -63,7 +69,7 @@ impl Fragmenter {
     ///
     /// Context: any.
     pub fn release(&mut self, m: &mut Machine) {
-        for (p, o) in self.live.drain(..) {
+        for (p, o) in self.live.drain(..).chain(self.pinned.drain(..)) {
             m.__free_pages(p, o);
         }
     }
@@ -82,8 +88,9 @@ fn largest_free_order(m: &Machine, highest_zone: usize) -> Option<u32> {
     best
 }
 
-/// Ages `m`: random orders (70% order 0, 15% order 1, 10% order 2, 5% order 3) allocated and freed in random
-/// order, holding memory at about `free_permille` free, until no free block of `target_order` or more is left
+/// Ages `m`: first fills memory with random orders (80% order 0, 15% order 1, 5% order 2) until
+/// the allocator refuses (keeping `pinned_percent` of it for good), then frees and allocates in random order, holding memory at about `free_permille`
+/// free, until no free block of `target_order` or more is left
 /// in the zones the gfp may use; then tries one `target_order` allocation (with `__GFP_NOWARN`) to show it
 /// fails. Returns the report and the allocations still held.
 ///
@@ -107,42 +114,50 @@ pub fn fragment(m: &mut Machine, cfg: &FragConfig) -> (FragReport, Fragmenter) {
         .unwrap_or(0);
     let managed = m.totalram_pages();
     let keep_free = managed * cfg.free_permille / 1000;
+    let pick_order = |rng: &mut SplitMix64| {
+        let r = rng.below(100);
+        if r < 80 {
+            0
+        } else if r < 95 {
+            1
+        } else {
+            2
+        }
+    };
+    // Phase 1: a busy system fills memory completely (down into the reserves, as __GFP_MEMALLOC may), so
+    // that no large block survives untouched.
+    loop {
+        let order = pick_order(&mut rng);
+        match m.alloc_pages(gfp | Gfp::__GFP_MEMALLOC, order) {
+            Some(p) if rng.below(100) < cfg.pinned_percent => fr.pinned.push((p, order)),
+            Some(p) => fr.live.push((p, order)),
+            None => {
+                if order == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    // Phase 2: objects of random lifetimes die and new ones arrive, holding about keep_free pages free.
     let mut steps = 0;
     while steps < cfg.max_steps {
         steps += 1;
         let free = m.nr_free_pages();
-        let p_alloc = if free > keep_free { 75 } else { 25 };
-        if fr.live.is_empty() || rng.below(100) < p_alloc {
-            let r = rng.below(100);
-            let order = if r < 70 {
-                0
-            } else if r < 85 {
-                1
-            } else if r < 95 {
-                2
-            } else {
-                3
-            };
-            match m.alloc_pages(gfp, order) {
-                Some(p) => fr.live.push((p, order)),
-                None => {
-                    if !fr.live.is_empty() {
-                        let i = rng.below(fr.live.len() as u64) as usize;
-                        let (p, o) = fr.live.swap_remove(i);
-                        m.__free_pages(p, o);
-                    }
-                }
-            }
-        } else {
+        let p_alloc = if free > keep_free { 60 } else { 20 };
+        if !fr.live.is_empty() && rng.below(100) >= p_alloc {
             let i = rng.below(fr.live.len() as u64) as usize;
             let (p, o) = fr.live.swap_remove(i);
             m.__free_pages(p, o);
+        } else {
+            let order = pick_order(&mut rng);
+            if let Some(p) = m.alloc_pages(gfp, order) {
+                fr.live.push((p, order));
+            }
         }
-        if steps % 256 == 0 && free <= keep_free * 11 / 10 {
-            if let Some(o) = largest_free_order(m, highest) {
-                if o < cfg.target_order {
-                    break;
-                }
+        if steps % 64 == 0 && free >= keep_free * 9 / 10 {
+            match largest_free_order(m, highest) {
+                Some(o) if o < cfg.target_order => break,
+                _ => {}
             }
         }
     }
