@@ -378,6 +378,10 @@ pub struct Machine {
     pub(crate) clock_ns: u64,
     /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
     pub(crate) slab: crate::slab_common::SlabState,
+    /// vmalloc (vmalloc.rs).
+    pub(crate) vmalloc: crate::vmalloc::VmallocState,
+    /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
+    pub(crate) kmalloc_stub: crate::util::KmallocStub,
 }
 
 impl fmt::Debug for Machine {
@@ -625,6 +629,7 @@ impl Machine {
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;
         let mem = HostMem::new(phys_bytes, layout.vmalloc_window)?;
+        let (arch, cpus) = (cfg.arch, cfg.cpus);
         let mut m = Machine {
             fail_page_alloc: FailPageAlloc::new(cfg.fail_page_alloc.clone()),
             printk: {
@@ -644,6 +649,8 @@ impl Machine {
             vmstat: Default::default(),
             clock_ns: 0,
             slab: Default::default(),
+            vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
+            kmalloc_stub: Default::default(),
         };
         m.mm_init();
         Ok(m)
