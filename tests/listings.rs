@@ -11,7 +11,7 @@ fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) 
     let setup = machines::for_listing(name);
     let run = kmem_runner::run_with(module, setup.machine, setup.while_loaded);
     let mut settings = insta::Settings::clone_current();
-    settings.set_info(&format!("listings/{chapter}/{name}.rs"));
+    settings.set_description(format!("listings/{chapter}/{name}.rs"));
     settings.set_omit_expression(true);
     settings.bind(|| {
         insta::assert_snapshot!(name, run.dmesg);

@@ -483,3 +483,117 @@ pub unsafe extern "C" fn kmem_cache_size(s: *mut kmem_cache) -> c_uint {
     let Some(id) = cache_id(s) else { return 0 };
     with_machine(|m| m.kmem_cache_size(id))
 }
+
+// ---- vmalloc (mm/vmalloc.c, include/linux/vmalloc.h) -------------------------------------------------
+
+pub unsafe extern "C" fn vmalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc", |m| {
+        let p = m.vmalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vzalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vzalloc", |m| {
+        let p = m.vzalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_user(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_user", |m| {
+        let p = m.vmalloc_user(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_32(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_32", |m| {
+        let p = m.vmalloc_32(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn __vmalloc(size: c_ulong, gfp_mask: gfp_t) -> *mut c_void {
+    helper("rust_helper___vmalloc", |m| {
+        let p = m.__vmalloc(size as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+/// `vrealloc()` (Rust helper in rust/helpers/vmalloc.c): what `VBox`/`VVec` allocate and free with.
+pub unsafe extern "C" fn vrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_vrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.vrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn vfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree(a)
+    })
+}
+
+pub unsafe extern "C" fn vfree_atomic(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree_atomic(a)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_page(addr: *const c_void) -> *mut page {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        let pfn = m.vmalloc_to_page(a);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_pfn(addr: *const c_void) -> c_ulong {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vmalloc_to_pfn(a).unwrap_or(0) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn is_vmalloc_addr(x: *const c_void) -> bool {
+    with_machine(|m| {
+        let a = to_kaddr(m, x);
+        m.is_vmalloc_addr(a)
+    })
+}
+
+// ---- kvmalloc (mm/util.c) ------------------------------------------------------------------------------
+
+pub unsafe extern "C" fn kvmalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvmalloc", |m| {
+        let p = m.kvmalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kvzalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvzalloc", |m| {
+        let p = m.kvzalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+/// `kvrealloc()` (Rust helper in rust/helpers/slab.c): what `KVBox`/`KVVec` allocate and free with.
+pub unsafe extern "C" fn kvrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.kvrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn kvfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.kvfree(a)
+    })
+}
