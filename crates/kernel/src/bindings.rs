@@ -43,6 +43,34 @@ pub const __GFP_ZERO: gfp_t = Gfp::__GFP_ZERO.0;
 pub const __GFP_HIGHMEM: gfp_t = Gfp::__GFP_HIGHMEM.0;
 pub const __GFP_NOWARN: gfp_t = Gfp::__GFP_NOWARN.0;
 
+// The book's patch adds the rest of the GFP flags as `RUST_CONST_HELPER_*` constants.
+pub const __GFP_DMA: gfp_t = Gfp::__GFP_DMA.0;
+pub const __GFP_DMA32: gfp_t = Gfp::__GFP_DMA32.0;
+pub const __GFP_MOVABLE: gfp_t = Gfp::__GFP_MOVABLE.0;
+pub const __GFP_RECLAIMABLE: gfp_t = Gfp::__GFP_RECLAIMABLE.0;
+pub const __GFP_HIGH: gfp_t = Gfp::__GFP_HIGH.0;
+pub const __GFP_IO: gfp_t = Gfp::__GFP_IO.0;
+pub const __GFP_FS: gfp_t = Gfp::__GFP_FS.0;
+pub const __GFP_DIRECT_RECLAIM: gfp_t = Gfp::__GFP_DIRECT_RECLAIM.0;
+pub const __GFP_KSWAPD_RECLAIM: gfp_t = Gfp::__GFP_KSWAPD_RECLAIM.0;
+pub const __GFP_RECLAIM: gfp_t = Gfp::__GFP_RECLAIM.0;
+pub const __GFP_RETRY_MAYFAIL: gfp_t = Gfp::__GFP_RETRY_MAYFAIL.0;
+pub const __GFP_NOFAIL: gfp_t = Gfp::__GFP_NOFAIL.0;
+pub const __GFP_NORETRY: gfp_t = Gfp::__GFP_NORETRY.0;
+pub const __GFP_MEMALLOC: gfp_t = Gfp::__GFP_MEMALLOC.0;
+pub const __GFP_COMP: gfp_t = Gfp::__GFP_COMP.0;
+pub const __GFP_NOMEMALLOC: gfp_t = Gfp::__GFP_NOMEMALLOC.0;
+pub const __GFP_HARDWALL: gfp_t = Gfp::__GFP_HARDWALL.0;
+pub const __GFP_THISNODE: gfp_t = Gfp::__GFP_THISNODE.0;
+pub const __GFP_ACCOUNT: gfp_t = Gfp::__GFP_ACCOUNT.0;
+pub const GFP_NOIO: gfp_t = Gfp::GFP_NOIO.0;
+pub const GFP_NOFS: gfp_t = Gfp::GFP_NOFS.0;
+pub const GFP_USER: gfp_t = Gfp::GFP_USER.0;
+pub const GFP_DMA: gfp_t = Gfp::GFP_DMA.0;
+pub const GFP_DMA32: gfp_t = Gfp::GFP_DMA32.0;
+pub const GFP_HIGHUSER: gfp_t = Gfp::GFP_HIGHUSER.0;
+pub const GFP_HIGHUSER_MOVABLE: gfp_t = Gfp::GFP_HIGHUSER_MOVABLE.0;
+
 fn gfp(flags: gfp_t) -> Gfp {
     Gfp(flags)
 }
@@ -333,6 +361,9 @@ pub const SLAB_TYPESAFE_BY_RCU: slab_flags_t = kmem_sim::slab_common::SLAB_TYPES
 pub const SLAB_NO_MERGE: slab_flags_t = kmem_sim::slab_common::SLAB_NO_MERGE;
 pub const SLAB_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_ACCOUNT;
 pub const SLAB_RECLAIM_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_RECLAIM_ACCOUNT;
+pub const SLAB_TRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_TRACE;
+pub const SLAB_NOLEAKTRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_NOLEAKTRACE;
+pub const SLAB_NO_USER_FLAGS: slab_flags_t = 1 << _slab_flag_bits__SLAB_NO_USER_FLAGS;
 
 type Ctor = unsafe extern "C" fn(*mut c_void);
 

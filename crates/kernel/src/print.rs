@@ -61,6 +61,10 @@ pub unsafe fn call_printk(
     let name = core::str::from_utf8(module_name.strip_suffix(b"\0").unwrap_or(module_name)).unwrap_or("?");
     let level = level_of(format_string);
     crate::__sim::with_machine(|m| {
+        if m.kernel_stop().is_some() {
+            // The task that would print this died in an oops.
+            return;
+        }
         let text = crate::__sim::translate_addresses(m, &format!("{name}: {args}"));
         m.printk(level, &text);
     });
@@ -70,6 +74,9 @@ pub unsafe fn call_printk(
 #[doc(hidden)]
 pub fn call_printk_cont(args: fmt::Arguments<'_>) {
     crate::__sim::with_machine(|m| {
+        if m.kernel_stop().is_some() {
+            return;
+        }
         let text = crate::__sim::translate_addresses(m, &format!("{args}"));
         m.printk(LogLevel::Cont, &text);
     });

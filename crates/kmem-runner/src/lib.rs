@@ -85,7 +85,19 @@ impl Runner {
             m.set_current("insmod", pid);
             m.load_module_name(name, true);
         });
-        match (self.module.init)(self.module.this_module) {
+        __sim::with_machine(|m| m.push_module_frame("init_module", name));
+        let result = (self.module.init)(self.module.this_module);
+        __sim::with_machine(|m| m.pop_frame());
+        if __sim::with_machine(|m| m.kernel_stop().is_some()) {
+            // The simulated kernel oopsed in insmod's context: the task died there (`make_task_dead`),
+            // the module never finished loading and cannot be unloaded. Its state is leaked, as the
+            // kernel leaks it.
+            if let Ok(instance) = result {
+                std::mem::forget(instance);
+            }
+            return Err("Segmentation fault".to_string());
+        }
+        match result {
             Ok(instance) => {
                 self.instance = Some(instance);
                 Ok(())
@@ -102,10 +114,18 @@ impl Runner {
         let Some(instance) = self.instance.take() else { return };
         let pid = self.next_pid;
         self.next_pid += 1;
-        __sim::with_machine(|m| m.set_current("rmmod", pid));
-        drop(instance);
         let name = self.module.name;
-        __sim::with_machine(|m| m.unload_module_name(name));
+        __sim::with_machine(|m| {
+            m.set_current("rmmod", pid);
+            m.push_module_frame("cleanup_module", name);
+        });
+        drop(instance);
+        __sim::with_machine(|m| {
+            m.pop_frame();
+            if m.kernel_stop().is_none() {
+                m.unload_module_name(name);
+            }
+        });
     }
 
     /// Runs `f` on the machine (e.g. to read `/proc` while the module is loaded).
