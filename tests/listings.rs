@@ -3,6 +3,7 @@
 //! the pin that the chapters include and that `cargo xtask qemu` compares with a real 6.12 kernel.
 
 mod common;
+#[path = "listings/machines.rs"]
 mod machines;
 
 include!(concat!(env!("OUT_DIR"), "/listings.rs"));
