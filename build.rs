@@ -1,7 +1,6 @@
-//! Build script of the book's package:
-//! - generates the listings test module: one `mod` (by `#[path]`) and one `#[test]` per kernel module
-//!   source under `listings/ch*/`, so adding a listing needs no edit here;
-//! - generates skeptic's tests for the Rust code blocks written inline in the chapters (`src/*.md`).
+//! Build script of the book's package: it generates the listings test module, one `mod` (by `#[path]`)
+//! and one `#[test]` per kernel module source under `listings/ch*/`, so adding a listing needs no edit
+//! here.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -35,16 +34,6 @@ fn main() {
     .unwrap();
     fs::write(out.join("listings.rs"), code).unwrap();
 
-    println!("cargo:rerun-if-changed=src");
-    let mut chapters: Vec<String> = fs::read_dir(root.join("src"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md") && !p.ends_with("SUMMARY.md"))
-        .map(|p| p.display().to_string())
-        .collect();
-    chapters.sort();
-    skeptic::generate_doc_tests(&chapters);
 }
 
 /// (chapter folder, module name, path) of every `listings/ch*/*.rs`, sorted.
