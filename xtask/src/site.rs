@@ -14,7 +14,38 @@ pub fn build(tools: &Tools, dest: &Path) -> Result<()> {
     for lang in TRANSLATIONS {
         build_lang(tools, Some(lang), &dest.join(lang))?;
     }
+    search_index(&dest)?;
     eprintln!("==> the site is in {}", dest.display());
+    Ok(())
+}
+
+/// Runs Pagefind (from the npm registry, pinned in package.json/package-lock.json) over the built site:
+/// one index per language, with CJK segmentation for the Chinese pages. Only chapter pages are indexed
+/// (not the print page, which repeats them all, nor index.html, a copy of the introduction).
+fn search_index(dest: &Path) -> Result<()> {
+    let root = crate::root();
+    let pagefind = root.join("node_modules/.bin/pagefind");
+    if !pagefind.exists() {
+        eprintln!("==> installing Pagefind (npm ci; first run only)");
+        let status = std::process::Command::new("npm")
+            .current_dir(&root)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .status()
+            .context("running npm (install Node.js and npm, e.g. apt-get install nodejs npm)")?;
+        if !status.success() {
+            bail!("npm ci failed");
+        }
+    }
+    eprintln!("==> indexing the site for search (Pagefind)");
+    let status = std::process::Command::new(&pagefind)
+        .arg("--site")
+        .arg(dest)
+        .args(["--glob", "**/{introduction,ch,appendix}*.html", "--quiet"])
+        .status()
+        .context("running pagefind")?;
+    if !status.success() {
+        bail!("pagefind failed");
+    }
     Ok(())
 }
 
