@@ -55,6 +55,8 @@ pub struct MachineConfig {
     pub vmalloc_reserve_mib: Option<u64>,
     /// 32-bit only: `NR_CPUS` of the build (sizes the fixmap, so it moves `VMALLOC_END`).
     pub nr_cpus_config: u32,
+    /// `pageblock_order` (9 on x86_64 with hugepages, 10 on non-PAE 32-bit or without HUGETLB_PAGE/THP).
+    pub pageblock_order: u32,
     /// Print `Node 0 ` prefixes and node fields (CONFIG_NUMA).
     pub numa: bool,
     /// `cpuset=/,mems_allowed=0` after the nodemask in allocation failures (CONFIG_CPUSETS).
@@ -90,6 +92,7 @@ impl MachineConfig {
             boot_alloc_kib: 6 * 1024,
             vmalloc_reserve_mib: None,
             nr_cpus_config: 8,
+            pageblock_order: 9,
             numa: true,
             cpusets: true,
             preempt_rcu: true,
@@ -115,6 +118,7 @@ impl MachineConfig {
             kernel_image_kib: 8 * 1024,
             kernel_init_kib: 1024,
             boot_alloc_kib: 3 * 1024,
+            pageblock_order: 10,
             numa: false,
             ..Self::x86_64()
         }
@@ -165,6 +169,14 @@ impl MachineConfig {
     /// Context: any.
     pub fn vmalloc_mib(mut self, n: u64) -> Self {
         self.vmalloc_reserve_mib = Some(n);
+        self
+    }
+
+    /// `pageblock_order` (9 or 10; e.g. 10 for an x86_64 kernel without HUGETLB_PAGE and THP).
+    ///
+    /// Context: any.
+    pub fn pageblock_order(mut self, order: u32) -> Self {
+        self.pageblock_order = order.clamp(1, crate::zone::MAX_PAGE_ORDER);
         self
     }
 

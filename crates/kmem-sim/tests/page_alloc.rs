@@ -404,6 +404,9 @@ fn i386_profile() {
     assert_eq!(l.vmalloc_start, l.high_memory + (8 << 20));
     assert_eq!(l.vmalloc_end, 0xfeff_e000);
     assert!(m.dmesg().contains("159MB LOWMEM available.\n"));
+    assert!(m
+        .proc_pagetypeinfo()
+        .starts_with("Page block order: 10\nPages per block:  1024\n"));
     for order in [0, 1, 3, 10] {
         let a = m.__get_free_pages(Gfp::GFP_KERNEL | Gfp::__GFP_HIGHMEM, order);
         assert!(
