@@ -26,7 +26,6 @@ use crate::panic::Taint;
 use crate::printk::LogLevel;
 use crate::zone::{
     MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS,
-    PAGE_ALLOC_COSTLY_ORDER,
 };
 
 /// `ALLOC_WMARK_MIN`.
@@ -637,6 +636,15 @@ impl Machine {
 
     fn alloc_slowpath(&mut self, gfp: Gfp, order: u32, highest: usize) -> Result<u64, AllocError> {
         let can_direct_reclaim = gfp.gfpflags_allow_blocking();
+        if gfp.intersects(Gfp::__GFP_NOFAIL) {
+            // Plain WARN_ON_ONCE()s (not silenced by __GFP_NOWARN) at the top of __alloc_pages_slowpath().
+            if order > 1 {
+                self.warn_once("mm/page_alloc.c", 4309, None);
+            }
+            if !can_direct_reclaim {
+                self.warn_once("mm/page_alloc.c", 4314, None);
+            }
+        }
         let alloc_flags = Self::gfp_to_alloc_flags(gfp, order);
         if let Some(p) = self.get_page_from_freelist(gfp, order, alloc_flags, highest) {
             return Ok(p);
@@ -649,9 +657,6 @@ impl Machine {
         }
         // No direct reclaim, compaction or OOM killer in the simulator: everything goes to nopage.
         if gfp.intersects(Gfp::__GFP_NOFAIL) && can_direct_reclaim {
-            if order > PAGE_ALLOC_COSTLY_ORDER && !gfp.intersects(Gfp::__GFP_NOWARN) {
-                self.warn_once("mm/page_alloc.c", 4389, None);
-            }
             if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE, highest) {
                 return Ok(p);
             }
