@@ -63,6 +63,8 @@ pub struct MachineConfig {
     pub cpusets: bool,
     /// `RCU nest depth` line in sleeping-in-atomic reports (CONFIG_PREEMPT_RCU).
     pub preempt_rcu: bool,
+    /// `Preemption disabled at:` line in sleeping-in-atomic reports (CONFIG_DEBUG_PREEMPT; off by default).
+    pub debug_preempt: bool,
     /// `init_utsname()->release`.
     pub uts_release: String,
     /// The first word of `init_utsname()->version`.
@@ -96,6 +98,7 @@ impl MachineConfig {
             numa: true,
             cpusets: true,
             preempt_rcu: true,
+            debug_preempt: false,
             uts_release: "6.12.117".into(),
             uts_version_tag: "#1".into(),
             linux_package_id: String::new(),
@@ -193,6 +196,15 @@ impl MachineConfig {
     /// Context: any.
     pub fn cpusets(mut self, on: bool) -> Self {
         self.cpusets = on;
+        self
+    }
+
+    /// CONFIG_PREEMPT_RCU (`RCU nest depth` line) and CONFIG_DEBUG_PREEMPT (`Preemption disabled at:`).
+    ///
+    /// Context: any.
+    pub fn preempt_debug(mut self, preempt_rcu: bool, debug_preempt: bool) -> Self {
+        self.preempt_rcu = preempt_rcu;
+        self.debug_preempt = debug_preempt;
         self
     }
 

@@ -520,3 +520,27 @@ fn modules_line() {
         "Modules linked in: intree(+) [last unloaded: hello(O)]"
     );
 }
+
+#[test]
+fn debug_preempt_line() {
+    let mut m = Machine::boot(MachineConfig::x86_64().preempt_debug(false, true)).unwrap();
+    m.set_current("insmod", 95);
+    m.push_module_frame("hello_init", "hello");
+    m.spin_lock();
+    let seq = m.log_seq();
+    m.might_sleep("drivers/x.c", 10);
+    m.spin_unlock();
+    let log = m.log_text_since(seq);
+    assert!(!log.contains("RCU nest depth"));
+    let l = log
+        .lines()
+        .position(|l| l == "Preemption disabled at:")
+        .expect(&log);
+    let next = log.lines().nth(l + 1).unwrap();
+    assert!(
+        next.starts_with("[<ffffffffc")
+            && next.contains("] hello_init+0x")
+            && next.ends_with(" [hello]"),
+        "{next}"
+    );
+}
