@@ -53,46 +53,64 @@ impl Default for FaultConfig {
 
 impl FaultConfig {
     /// Probability in percent.
+    ///
+    /// Context: any.
     pub fn probability(mut self, p: u64) -> Self {
         self.probability = p;
         self
     }
     /// Interval.
+    ///
+    /// Context: any.
     pub fn interval(mut self, n: u64) -> Self {
         self.interval = n;
         self
     }
     /// Times (-1 unlimited).
+    ///
+    /// Context: any.
     pub fn times(mut self, n: i64) -> Self {
         self.times = n;
         self
     }
     /// Space.
+    ///
+    /// Context: any.
     pub fn space(mut self, n: i64) -> Self {
         self.space = n;
         self
     }
     /// Verbose level.
+    ///
+    /// Context: any.
     pub fn verbose(mut self, v: u32) -> Self {
         self.verbose = v;
         self
     }
     /// ignore-gfp-wait.
+    ///
+    /// Context: any.
     pub fn ignore_gfp_wait(mut self, b: bool) -> Self {
         self.ignore_gfp_wait = b;
         self
     }
     /// ignore-gfp-highmem.
+    ///
+    /// Context: any.
     pub fn ignore_gfp_highmem(mut self, b: bool) -> Self {
         self.ignore_gfp_highmem = b;
         self
     }
     /// min-order.
+    ///
+    /// Context: any.
     pub fn min_order(mut self, o: u32) -> Self {
         self.min_order = o;
         self
     }
     /// Seed.
+    ///
+    /// Context: any.
     pub fn seed(mut self, s: u64) -> Self {
         self.seed = s;
         self
@@ -122,6 +140,8 @@ pub enum FaultDecision {
 
 impl FaultAttr {
     /// A fault attribute named `name` (e.g. `fail_page_alloc`, `failslab`).
+    ///
+    /// Context: any.
     pub fn new(name: &'static str, cfg: FaultConfig) -> Self {
         let rng = cfg.seed | 1;
         FaultAttr {
@@ -143,6 +163,8 @@ impl FaultAttr {
     }
 
     /// `should_fail_ex(attr, size, flags)`; `nowarn` is `FAULT_NOWARN`.
+    ///
+    /// Context: any.
     pub fn should_fail_ex(&mut self, size: i64, nowarn: bool) -> FaultDecision {
         if self.cfg.probability == 0 {
             return FaultDecision::Pass;
@@ -173,6 +195,8 @@ impl FaultAttr {
 
     /// The report line `fail_dump()` prints (with the counters as they are after the decrement, as the
     /// kernel reads them after... before; see `Machine::fail_dump`).
+    ///
+    /// Context: any.
     pub fn report_line(&self) -> String {
         format!(
             "name {}, interval {}, probability {}, space {}, times {}",
@@ -190,6 +214,8 @@ pub struct FailPageAlloc {
 
 impl FailPageAlloc {
     /// From the machine config.
+    ///
+    /// Context: any.
     pub fn new(cfg: Option<FaultConfig>) -> Self {
         FailPageAlloc {
             attr: cfg.map(|c| FaultAttr::new("fail_page_alloc", c)),
@@ -245,7 +271,7 @@ impl Machine {
         match attr.should_fail_ex(1 << order, gfp.intersects(Gfp::__GFP_NOWARN)) {
             FaultDecision::Pass => false,
             FaultDecision::Fail { verbose } => {
-                self.push_frame("should_fail_alloc_page");
+                self.push_kframe("should_fail_alloc_page");
                 self.fail_dump(&before, verbose);
                 self.pop_frame();
                 true

@@ -6,8 +6,29 @@
 //! Start with [`Machine::boot`] and [`MachineConfig`]. Module map (each names the kernel file it models):
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
-//! [`panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
+//! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
 //! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc).
+//!
+//! ```
+//! use kmem_sim::{Gfp, Machine, MachineConfig};
+//! let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+//! m.set_current("insmod", 95);
+//! let addr = m.__get_free_pages(Gfp::GFP_KERNEL, 2);
+//! assert!(m.layout().is_direct_map_addr(addr));
+//! m.write_u64(addr, 42).unwrap();
+//! m.free_pages(addr, 2);
+//! assert!(m.proc_buddyinfo().starts_with("Node 0, zone      DMA "));
+//! ```
+//!
+//! Conventions:
+//! - Everything the simulator prints uses simulated kernel addresses; [`Machine::host_ptr`] and
+//!   [`Machine::kaddr_of_host`] translate to and from host memory.
+//! - Time is simulated and deterministic (see [`printk`]); rate limits use it.
+//! - Reports print a simulated call stack that API entry points and the `kernel` façade push to (see
+//!   [`mod@panic`]).
+//! - Later parts (slab, vmalloc, mempool, DMA) add their state as fields of [`Machine`] and their functions in
+//!   their own `impl Machine` blocks; they mark pages with [`PageOwner`] and use [`Machine::might_alloc`],
+//!   [`Machine::warn`], [`Machine::bad_page`], [`fault_inject::FaultAttr`].
 
 #![deny(unsafe_code)]
 

@@ -99,6 +99,8 @@ pub enum PageType {
 
 impl PageType {
     /// The name `page_type_name()` prints.
+    ///
+    /// Context: any.
     pub fn name(self) -> &'static str {
         match self {
             PageType::None => "",
@@ -220,46 +222,68 @@ impl Default for PageFrame {
 
 impl PageFrame {
     /// Tests a page flag.
+    ///
+    /// Context: any.
     pub fn test(&self, bit: u32) -> bool {
         self.flags & (1 << bit) != 0
     }
     /// Sets a page flag.
+    ///
+    /// Context: any.
     pub fn set(&mut self, bit: u32) {
         self.flags |= 1 << bit;
     }
     /// Clears a page flag.
+    ///
+    /// Context: any.
     pub fn clear(&mut self, bit: u32) {
         self.flags &= !(1 << bit);
     }
     /// The page type.
+    ///
+    /// Context: any.
     pub fn page_type(&self) -> PageType {
         PageType::from_u8(self.page_type)
     }
     /// Sets the page type.
+    ///
+    /// Context: any.
     pub fn set_page_type(&mut self, t: PageType) {
         self.page_type = t as u8;
     }
     /// `PageBuddy()`.
+    ///
+    /// Context: any.
     pub fn is_buddy(&self) -> bool {
         self.page_type == PageType::Buddy as u8
     }
     /// The owner.
+    ///
+    /// Context: any.
     pub fn owner(&self) -> PageOwner {
         PageOwner::from_u8(self.owner)
     }
     /// Sets the owner.
+    ///
+    /// Context: any.
     pub fn set_owner(&mut self, o: PageOwner) {
         self.owner = o as u8;
     }
     /// `PageTail()`.
+    ///
+    /// Context: any.
     pub fn is_tail(&self) -> bool {
         self.compound_head != NIL
     }
     /// `PageHead()`.
+    ///
+    /// Context: any.
     pub fn is_head(&self) -> bool {
         self.test(pg::PG_HEAD)
     }
     /// The raw `page_type` / `_mapcount` word (`0xf0000000` for buddy, `0xffffffff` when untyped).
+    ///
+    /// Context: any.
     pub fn page_type_word(&self) -> u32 {
         if self.page_type == 0 {
             u32::MAX

@@ -26,7 +26,6 @@ use crate::panic::Taint;
 use crate::printk::LogLevel;
 use crate::zone::{
     MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS,
-    PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGE_ALLOC_COSTLY_ORDER,
 };
 
 /// `ALLOC_WMARK_MIN`.
@@ -106,6 +105,21 @@ pub enum AllocError {
 impl Machine {
     // ---------------------------------------------------------------- helpers
 
+    /// `pageblock_order`: 9 on x86_64 (HPAGE_PMD_ORDER, with CONFIG_HUGETLB_PAGE or THP), 10 on non-PAE
+    /// 32-bit x86 (4 MiB huge pages give order 10; without hugepages it is MAX_PAGE_ORDER anyway).
+    ///
+    /// Context: any.
+    pub fn pageblock_order(&self) -> u32 {
+        self.cfg.pageblock_order
+    }
+
+    /// `pageblock_nr_pages`.
+    ///
+    /// Context: any.
+    pub fn pageblock_nr_pages(&self) -> u64 {
+        1 << self.cfg.pageblock_order
+    }
+
     pub(crate) fn zone_idx_of_type(&self, t: ZoneType) -> usize {
         self.zones
             .iter()
@@ -118,12 +132,13 @@ impl Machine {
     /// Context: any.
     pub fn pageblock_migratetype(&self, pfn: Pfn) -> MigrateType {
         MigrateType::from_index(
-            self.alloc.pageblock_mt[(pfn.0 >> PAGEBLOCK_ORDER) as usize] as usize,
+            self.alloc.pageblock_mt[(pfn.0 >> self.pageblock_order()) as usize] as usize,
         )
     }
 
     pub(crate) fn set_pageblock_mt(&mut self, pfn: u64, mt: MigrateType) {
-        self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] = mt as u8;
+        let idx = (pfn >> self.pageblock_order()) as usize;
+        self.alloc.pageblock_mt[idx] = mt as u8;
     }
 
     fn list_add(&mut self, z: usize, order: u32, mt: MigrateType, pfn: u64, tail: bool) {
@@ -221,16 +236,16 @@ impl Machine {
             };
             buddy_pfn = b;
             let mut buddy_mt = mt;
-            if order >= PAGEBLOCK_ORDER {
+            if order >= self.pageblock_order() {
                 buddy_mt = self.pageblock_migratetype(Pfn(b));
                 // All modelled types are mergeable (no ISOLATE/CMA).
             }
             let list_mt = self.pageblock_migratetype(Pfn(b));
             self.list_del(z, order, list_mt, b);
-            if order >= PAGEBLOCK_ORDER && buddy_mt != mt {
+            if order >= self.pageblock_order() && buddy_mt != mt {
                 // change_pageblock_range(buddy, order, migratetype)
-                for i in 0..(1u64 << (order - PAGEBLOCK_ORDER)) {
-                    self.set_pageblock_mt(b + i * PAGEBLOCK_NR_PAGES, mt);
+                for i in 0..(1u64 << (order - self.pageblock_order())) {
+                    self.set_pageblock_mt(b + i * self.pageblock_nr_pages(), mt);
                 }
                 if buddy_mt == MigrateType::HighAtomic {
                     self.zones[z].nr_free_highatomic -= 1 << order;
@@ -278,8 +293,8 @@ impl Machine {
         None
     }
 
-    fn can_steal_fallback(order: u32, start: MigrateType) -> bool {
-        order >= PAGEBLOCK_ORDER / 2
+    fn can_steal_fallback(&self, order: u32, start: MigrateType) -> bool {
+        order >= self.pageblock_order() / 2
             || start == MigrateType::Reclaimable
             || start == MigrateType::Unmovable
     }
@@ -299,7 +314,7 @@ impl Machine {
                 continue;
             }
             if !area.free_list[fb as usize].is_empty() {
-                return Some((fb, Self::can_steal_fallback(order, start)));
+                return Some((fb, self.can_steal_fallback(order, start)));
             }
         }
         None
@@ -313,7 +328,7 @@ impl Machine {
         old_mt: MigrateType,
         new_mt: MigrateType,
     ) {
-        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let end = block_start + self.pageblock_nr_pages();
         let mut pfn = block_start;
         let mut moved = 0i64;
         while pfn < end && (pfn as usize) < self.pages.len() {
@@ -339,7 +354,7 @@ impl Machine {
     }
 
     fn free_pages_in_block(&self, block_start: u64) -> u64 {
-        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let end = block_start + self.pageblock_nr_pages();
         let mut pfn = block_start;
         let mut n = 0;
         while pfn < end && (pfn as usize) < self.pages.len() {
@@ -377,19 +392,19 @@ impl Machine {
         }
         let (cur, fb, can_steal) = found?;
         let pfn = self.zones[z].free_area[cur as usize].free_list[fb as usize].head as u64;
-        if cur >= PAGEBLOCK_ORDER {
+        if cur >= self.pageblock_order() {
             // Whole pageblocks: claim them all.
             self.list_del(z, cur, fb, pfn);
             self.account_freepages(z, -(1 << cur), fb);
             self.account_freepages(z, (1 << cur) - (1 << order), start);
-            for i in 0..(1u64 << (cur - PAGEBLOCK_ORDER)) {
-                self.set_pageblock_mt(pfn + i * PAGEBLOCK_NR_PAGES, start);
+            for i in 0..(1u64 << (cur - self.pageblock_order())) {
+                self.set_pageblock_mt(pfn + i * self.pageblock_nr_pages(), start);
             }
             self.expand(z, pfn, order, cur, start);
             return Some(pfn);
         }
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-        if can_steal && self.free_pages_in_block(block) >= PAGEBLOCK_NR_PAGES / 2 {
+        let block = pfn & !(self.pageblock_nr_pages() - 1);
+        if can_steal && self.free_pages_in_block(block) >= self.pageblock_nr_pages() / 2 {
             self.move_freepages_block(z, block, fb, start);
             return self.rmqueue_smallest(z, order, start);
         }
@@ -471,16 +486,18 @@ impl Machine {
 
     /// `reserve_highatomic_pageblock()`.
     fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
-        let max_managed = self.zones[z].managed_pages / 100 + PAGEBLOCK_NR_PAGES;
+        // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
+        let max_managed = (self.zones[z].managed_pages / 100).div_ceil(self.pageblock_nr_pages())
+            * self.pageblock_nr_pages();
         if self.zones[z].nr_reserved_highatomic >= max_managed {
             return;
         }
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let block = pfn & !(self.pageblock_nr_pages() - 1);
         let mt = self.pageblock_migratetype(Pfn(block));
         if mt == MigrateType::HighAtomic {
             return;
         }
-        self.zones[z].nr_reserved_highatomic += PAGEBLOCK_NR_PAGES;
+        self.zones[z].nr_reserved_highatomic += self.pageblock_nr_pages();
         self.move_freepages_block(z, block, mt, MigrateType::HighAtomic);
     }
 
@@ -567,7 +584,7 @@ impl Machine {
     pub fn try_alloc_pages(&mut self, gfp: Gfp, order: u32) -> Result<Pfn, AllocError> {
         self.clock_ns += ALLOC_STEP_NS;
         let depth = self.stack.frames.len();
-        self.push_frame("__alloc_pages_noprof");
+        self.push_kframe("__alloc_pages_noprof");
         let r = self.alloc_pages_inner(gfp, order);
         self.stack.frames.truncate(depth);
         match r {
@@ -589,10 +606,7 @@ impl Machine {
             }
             return Err(AllocError::OrderTooLarge);
         }
-        // might_alloc()
-        if gfp.gfpflags_allow_blocking() {
-            self.might_sleep("include/linux/sched/mm.h", LINE_MIGHT_ALLOC);
-        }
+        self.might_alloc(gfp);
         if self.should_fail_alloc_page(gfp, order) {
             return Err(AllocError::Injected);
         }
@@ -614,7 +628,7 @@ impl Machine {
         if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_WMARK_LOW, highest) {
             return Ok(p);
         }
-        self.push_frame("__alloc_pages_slowpath.constprop.0");
+        self.push_kframe("__alloc_pages_slowpath.constprop.0");
         let r = self.alloc_slowpath(gfp, order, highest);
         self.pop_frame();
         r
@@ -622,6 +636,15 @@ impl Machine {
 
     fn alloc_slowpath(&mut self, gfp: Gfp, order: u32, highest: usize) -> Result<u64, AllocError> {
         let can_direct_reclaim = gfp.gfpflags_allow_blocking();
+        if gfp.intersects(Gfp::__GFP_NOFAIL) {
+            // Plain WARN_ON_ONCE()s (not silenced by __GFP_NOWARN) at the top of __alloc_pages_slowpath().
+            if order > 1 {
+                self.warn_once("mm/page_alloc.c", 4309, None);
+            }
+            if !can_direct_reclaim {
+                self.warn_once("mm/page_alloc.c", 4314, None);
+            }
+        }
         let alloc_flags = Self::gfp_to_alloc_flags(gfp, order);
         if let Some(p) = self.get_page_from_freelist(gfp, order, alloc_flags, highest) {
             return Ok(p);
@@ -634,9 +657,6 @@ impl Machine {
         }
         // No direct reclaim, compaction or OOM killer in the simulator: everything goes to nopage.
         if gfp.intersects(Gfp::__GFP_NOFAIL) && can_direct_reclaim {
-            if order > PAGE_ALLOC_COSTLY_ORDER && !gfp.intersects(Gfp::__GFP_NOWARN) {
-                self.warn_once("mm/page_alloc.c", 4389, None);
-            }
             if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE, highest) {
                 return Ok(p);
             }
@@ -705,13 +725,23 @@ impl Machine {
 
     // ---------------------------------------------------------------- public allocation API
 
+    /// `might_alloc(gfp)`: `might_sleep_if(gfpflags_allow_blocking(gfp))`, reported at
+    /// include/linux/sched/mm.h:321 as the kernel's inline function is. For other allocators (slab, vmalloc).
+    ///
+    /// Context: any.
+    pub fn might_alloc(&mut self, gfp: Gfp) {
+        if gfp.gfpflags_allow_blocking() {
+            self.might_sleep("include/linux/sched/mm.h", LINE_MIGHT_ALLOC);
+        }
+    }
+
     /// `alloc_pages(gfp, order)`: `2^order` contiguous frames, `None` on failure (after the kernel's reports).
     ///
     /// Context: any; with a gfp that allows blocking, process context outside atomic sections (else the
     /// sleeping-in-atomic report is printed and the allocation still proceeds, as in the kernel).
     pub fn alloc_pages(&mut self, gfp: Gfp, order: u32) -> Option<Pfn> {
         let depth = self.stack.frames.len();
-        self.push_frame("alloc_pages_mpol_noprof");
+        self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp, order).ok();
         self.stack.frames.truncate(depth);
         r
@@ -731,8 +761,8 @@ impl Machine {
     #[allow(non_snake_case)]
     pub fn __get_free_pages(&mut self, gfp: Gfp, order: u32) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("get_free_pages_noprof");
-        self.push_frame("alloc_pages_mpol_noprof");
+        self.push_kframe("get_free_pages_noprof");
+        self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp & !Gfp::__GFP_HIGHMEM, order).ok();
         self.stack.frames.truncate(depth);
         match r {
@@ -754,7 +784,7 @@ impl Machine {
     /// Context: as [`Machine::alloc_pages`].
     pub fn get_zeroed_page(&mut self, gfp: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("get_zeroed_page_noprof");
+        self.push_kframe("get_zeroed_page_noprof");
         let a = self.__get_free_pages(gfp | Gfp::__GFP_ZERO, 0);
         self.stack.frames.truncate(depth);
         a
@@ -768,7 +798,7 @@ impl Machine {
         let order = get_order(size);
         let gfp = gfp & !Gfp::__GFP_COMP;
         let depth = self.stack.frames.len();
-        self.push_frame("alloc_pages_exact_noprof");
+        self.push_kframe("alloc_pages_exact_noprof");
         let addr = self.__get_free_pages(gfp, order);
         self.stack.frames.truncate(depth);
         if addr == 0 {
@@ -807,7 +837,7 @@ impl Machine {
     pub fn __free_pages(&mut self, page: Pfn, order: u32) {
         self.clock_ns += ALLOC_STEP_NS;
         let depth = self.stack.frames.len();
-        self.push_frame("__free_pages");
+        self.push_kframe("__free_pages");
         self.free_pages_checked(page.0, order);
         self.stack.frames.truncate(depth);
     }
@@ -828,7 +858,7 @@ impl Machine {
             return;
         }
         let depth = self.stack.frames.len();
-        self.push_frame("free_pages");
+        self.push_kframe("free_pages");
         match self.virt_to_page(addr) {
             Some(p) if self.pfn_valid(p) => self.__free_pages(p, order),
             _ => {

@@ -9,6 +9,8 @@
 //! Reports print it innermost first as ` name+0xOFF/0xSIZE [module]`. Offsets and sizes are fictional but
 //! deterministic: derived from a hash of the name (see [`frame_offsets`]), unless the pusher gives them.
 
+use std::borrow::Cow;
+
 use crate::machine::{Arch, Machine};
 use crate::printk::LogLevel;
 
@@ -117,7 +119,7 @@ pub struct LoadedModule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Function name.
-    pub func: String,
+    pub func: Cow<'static, str>,
     /// Module it belongs to (printed as ` [mod]`).
     pub module: Option<String>,
     /// Offset into the function.
@@ -138,6 +140,30 @@ pub fn frame_offsets(name: &str) -> (u32, u32) {
     let size = 0x40 + ((h & 0x3ff) & !0xf);
     let offset = 0x10 + ((h >> 12) % (size - 0x10));
     (offset, size)
+}
+
+/// A fictional but deterministic address of the frame's instruction (`%px`): kernel text from
+/// 0xffffffff81000000, module text from 0xffffffffc0000000, spread by a hash of the name.
+///
+/// Context: any.
+pub fn frame_address(f: &Frame) -> u64 {
+    let (h, _) = frame_offsets(&format!("{}@addr", f.func));
+    let base = if f.module.is_some() {
+        0xffff_ffff_c000_0000u64
+    } else {
+        0xffff_ffff_8100_0000u64
+    };
+    base + ((h as u64) << 12) + f.offset as u64
+}
+
+/// `%pS` of a frame: `func+0xoff/0xsize [module]`.
+///
+/// Context: any.
+pub fn frame_symbol(f: &Frame) -> String {
+    match &f.module {
+        Some(m) => format!("{}+{:#x}/{:#x} [{m}]", f.func, f.offset, f.size),
+        None => format!("{}+{:#x}/{:#x}", f.func, f.offset, f.size),
+    }
 }
 
 /// The simulated stack, the taint mask and the module list.
@@ -163,13 +189,27 @@ pub struct CallStack {
 }
 
 impl Machine {
-    /// Pushes a kernel function frame.
+    /// Pushes a kernel function frame named by a static string (no allocation; the simulator's own entry
+    /// points use this).
+    ///
+    /// Context: any.
+    pub fn push_kframe(&mut self, func: &'static str) {
+        let (offset, size) = frame_offsets(func);
+        self.stack.frames.push(Frame {
+            func: Cow::Borrowed(func),
+            module: None,
+            offset,
+            size,
+        });
+    }
+
+    /// Pushes a kernel function frame (the name is copied).
     ///
     /// Context: any.
     pub fn push_frame(&mut self, func: &str) {
         let (offset, size) = frame_offsets(func);
         self.stack.frames.push(Frame {
-            func: func.into(),
+            func: Cow::Owned(func.into()),
             module: None,
             offset,
             size,
@@ -182,7 +222,7 @@ impl Machine {
     pub fn push_module_frame(&mut self, func: &str, module: &str) {
         let (offset, size) = frame_offsets(func);
         self.stack.frames.push(Frame {
-            func: func.into(),
+            func: Cow::Owned(func.into()),
             module: Some(module.into()),
             offset,
             size,
@@ -194,7 +234,7 @@ impl Machine {
     /// Context: any.
     pub fn push_frame_at(&mut self, func: &str, module: Option<&str>, offset: u32, size: u32) {
         self.stack.frames.push(Frame {
-            func: func.into(),
+            func: Cow::Owned(func.into()),
             module: module.map(Into::into),
             offset,
             size,
@@ -386,7 +426,7 @@ impl Machine {
             let (offset, size) = frame_offsets(name);
             lines.push(Self::frame_line(
                 &Frame {
-                    func: (*name).into(),
+                    func: Cow::Owned((*name).to_string()),
                     module: None,
                     offset,
                     size,
@@ -504,38 +544,38 @@ impl Machine {
         }
         let unreliable = vec![
             Frame {
-                func: "show_regs".into(),
+                func: Cow::Borrowed("show_regs"),
                 module: None,
                 offset: 0x6c,
                 size: 0x80,
             },
             Frame {
-                func: "__warn".into(),
+                func: Cow::Borrowed("__warn"),
                 module: None,
                 offset: 0x88,
                 size: 0x140,
             },
             rip.clone(),
             Frame {
-                func: "report_bug".into(),
+                func: Cow::Borrowed("report_bug"),
                 module: None,
                 offset: 0x182,
                 size: 0x1b0,
             },
             Frame {
-                func: "handle_bug".into(),
+                func: Cow::Borrowed("handle_bug"),
                 module: None,
                 offset: 0x51,
                 size: 0xa0,
             },
             Frame {
-                func: "exc_invalid_op".into(),
+                func: Cow::Borrowed("exc_invalid_op"),
                 module: None,
                 offset: 0x18,
                 size: 0x80,
             },
             Frame {
-                func: "asm_exc_invalid_op".into(),
+                func: Cow::Borrowed("asm_exc_invalid_op"),
                 module: None,
                 offset: 0x1a,
                 size: 0x20,
@@ -567,7 +607,7 @@ impl Machine {
             self.printk(LogLevel::Default, &m);
         }
         let rip = self.stack.frames.last().cloned().unwrap_or(Frame {
-            func: "0x0".into(),
+            func: Cow::Borrowed("0x0"),
             module: None,
             offset: 0,
             size: 0,

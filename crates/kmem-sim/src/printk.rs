@@ -44,6 +44,8 @@ pub enum LogLevel {
 
 impl LogLevel {
     /// The numeric level stored in the record.
+    ///
+    /// Context: any.
     pub fn value(self) -> u8 {
         match self {
             LogLevel::Cont | LogLevel::Default => 4,
@@ -113,6 +115,8 @@ impl Printk {
     }
 
     /// Stores `text` at `level` with timestamp `ts`; returns how many new records were made.
+    ///
+    /// Context: any.
     pub fn log(&mut self, level: LogLevel, text: &str, ts: u64) -> u64 {
         let mut made = 0;
         let mut rest = text;
@@ -157,11 +161,15 @@ impl Printk {
     }
 
     /// The sequence number the next record will get.
+    ///
+    /// Context: any.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// All records with `seq >= from`.
+    ///
+    /// Context: any.
     pub fn records_since(&self, from: u64) -> impl Iterator<Item = &Record> {
         self.records.iter().filter(move |r| r.seq >= from)
     }

@@ -9,7 +9,7 @@
 
 use crate::machine::{Arch, Machine};
 use crate::printk::LogLevel;
-use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};
 
 /// Counters kept for other subsystems (pages unless named otherwise).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,8 +63,11 @@ impl Machine {
     /// Context: any.
     pub fn proc_pagetypeinfo(&self) -> String {
         let mut s = String::new();
-        s.push_str(&format!("Page block order: {PAGEBLOCK_ORDER}\n"));
-        s.push_str(&format!("Pages per block:  {PAGEBLOCK_NR_PAGES}\n"));
+        s.push_str(&format!("Page block order: {}\n", self.pageblock_order()));
+        s.push_str(&format!(
+            "Pages per block:  {}\n",
+            self.pageblock_nr_pages()
+        ));
         s.push('\n');
         s.push_str(&format!(
             "{:<43} ",
@@ -108,9 +111,10 @@ impl Machine {
             while pfn < z.zone_end_pfn() {
                 if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi
                 {
-                    count[self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] as usize] += 1;
+                    count[self.alloc.pageblock_mt[(pfn >> self.pageblock_order()) as usize]
+                        as usize] += 1;
                 }
-                pfn += PAGEBLOCK_NR_PAGES;
+                pfn += self.pageblock_nr_pages();
             }
             s.push_str(&format!("Node 0, zone {:>8} ", z.name()));
             for c in count {
@@ -235,37 +239,120 @@ impl Machine {
         s
     }
 
-    /// `/proc/zoneinfo` (the allocator's part: free pages, watermarks, spanned/present/managed,
-    /// lowmem_reserve, start_pfn; other vmstat items 0; per-cpu pagesets with count 0 as pcp is not modelled).
+    /// `/proc/zoneinfo` (`zoneinfo_show_print`): per-node stats in the first populated zone, watermarks,
+    /// spanned/present/managed, protection, zone stats, NUMA stats with CONFIG_NUMA, per-cpu pagesets (count
+    /// 0: pcp is not modelled), start_pfn. Counters the simulator does not keep are 0. Config assumed: no
+    /// ZSMALLOC, SHADOW_CALL_STACK, IOMMU_SUPPORT, NUMA_BALANCING; SWAP on.
     ///
     /// Context: any.
     pub fn proc_zoneinfo(&self) -> String {
+        const NODE_STATS: &[&str] = &[
+            "nr_inactive_anon",
+            "nr_active_anon",
+            "nr_inactive_file",
+            "nr_active_file",
+            "nr_unevictable",
+            "nr_slab_reclaimable",
+            "nr_slab_unreclaimable",
+            "nr_isolated_anon",
+            "nr_isolated_file",
+            "workingset_nodes",
+            "workingset_refault_anon",
+            "workingset_refault_file",
+            "workingset_activate_anon",
+            "workingset_activate_file",
+            "workingset_restore_anon",
+            "workingset_restore_file",
+            "workingset_nodereclaim",
+            "nr_anon_pages",
+            "nr_mapped",
+            "nr_file_pages",
+            "nr_dirty",
+            "nr_writeback",
+            "nr_writeback_temp",
+            "nr_shmem",
+            "nr_shmem_hugepages",
+            "nr_shmem_pmdmapped",
+            "nr_file_hugepages",
+            "nr_file_pmdmapped",
+            "nr_anon_transparent_hugepages",
+            "nr_vmscan_write",
+            "nr_vmscan_immediate_reclaim",
+            "nr_dirtied",
+            "nr_written",
+            "nr_throttled_written",
+            "nr_kernel_misc_reclaimable",
+            "nr_foll_pin_acquired",
+            "nr_foll_pin_released",
+            "nr_kernel_stack",
+            "nr_page_table_pages",
+            "nr_sec_page_table_pages",
+            "nr_swapcached",
+            "pgdemote_kswapd",
+            "pgdemote_direct",
+            "pgdemote_khugepaged",
+        ];
+        const ZONE_STATS: &[&str] = &[
+            "nr_free_pages",
+            "nr_zone_inactive_anon",
+            "nr_zone_active_anon",
+            "nr_zone_inactive_file",
+            "nr_zone_active_file",
+            "nr_zone_unevictable",
+            "nr_zone_write_pending",
+            "nr_mlock",
+            "nr_bounce",
+            "nr_free_cma",
+        ];
+        const NUMA_STATS: &[&str] = &[
+            "numa_hit",
+            "numa_miss",
+            "numa_foreign",
+            "numa_interleave",
+            "numa_local",
+            "numa_other",
+        ];
         let mut s = String::new();
+        let first_populated = self.zones.iter().position(|z| z.populated());
+        let v = &self.vmstat;
         for (zi, z) in self.zones.iter().enumerate() {
             s.push_str(&format!("Node 0, zone {:>8}", z.name()));
-            if zi == 0 {
+            if Some(zi) == first_populated {
                 s.push_str("\n  per-node stats");
-                for item in [
-                    "nr_inactive_anon",
-                    "nr_active_anon",
-                    "nr_inactive_file",
-                    "nr_active_file",
-                ] {
+                for item in NODE_STATS {
+                    let val = match *item {
+                        "nr_slab_reclaimable" => v.slab_reclaimable,
+                        "nr_slab_unreclaimable" => v.slab_unreclaimable,
+                        "nr_kernel_stack" => v.kernel_stack_kb,
+                        "nr_page_table_pages" => v.pagetables,
+                        _ => 0,
+                    };
+                    s.push_str(&format!("\n      {item:<12} {val}"));
+                }
+            }
+            s.push_str(&format!(
+                "\n  pages free     {}\n        boost    0\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
+                z.nr_free_pages, z.watermark[0], z.watermark[1], z.watermark[2], z.watermark[3], z.spanned_pages,
+                z.present_pages, z.managed_pages
+            ));
+            s.push_str(&format!("\n        protection: ({})", self.protection(zi)));
+            if !z.populated() {
+                s.push('\n');
+                continue;
+            }
+            for item in ZONE_STATS {
+                let val = if *item == "nr_free_pages" {
+                    z.nr_free_pages
+                } else {
+                    0
+                };
+                s.push_str(&format!("\n      {item:<12} {val}"));
+            }
+            if self.cfg.numa {
+                for item in NUMA_STATS {
                     s.push_str(&format!("\n      {item:<12} 0"));
                 }
             }
-            if !z.populated() {
-                s.push_str("\n  pages free     0");
-                s.push_str(&format!("\n        boost    0\n        min      0\n        low      0\n        high     0\n        promo    0\n        spanned  0\n        present  0\n        managed  0\n        cma      0\n        protection: ({})\n", self.protection(zi)));
-                continue;
-            }
-            s.push_str(&format!("\n  pages free     {}", z.nr_free_pages));
-            s.push_str(&format!(
-                "\n        boost    0\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
-                z.watermark[0], z.watermark[1], z.watermark[2], z.watermark[3], z.spanned_pages, z.present_pages, z.managed_pages
-            ));
-            s.push_str(&format!("\n        protection: ({})", self.protection(zi)));
-            s.push_str(&format!("\n      nr_free_pages {}", z.nr_free_pages));
             s.push_str("\n  pagesets");
             for cpu in 0..self.cfg.cpus {
                 s.push_str(&format!(

@@ -8,7 +8,7 @@ use crate::page::NIL;
 pub const MAX_PAGE_ORDER: u32 = 10;
 /// `NR_PAGE_ORDERS`.
 pub const NR_PAGE_ORDERS: usize = 11;
-/// `pageblock_order`.
+/// `pageblock_order` of the x86_64 profile (the machine's value: `Machine::pageblock_order()`).
 pub const PAGEBLOCK_ORDER: u32 = 9;
 /// `pageblock_nr_pages`.
 pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
@@ -21,7 +21,7 @@ pub const MIGRATE_PCPTYPES: usize = 3;
 /// `MAX_NR_ZONES` of both profiles (x86_64: DMA, DMA32, Normal, Movable; i386: DMA, Normal, HighMem, Movable).
 pub const MAX_NR_ZONES: usize = 4;
 
-/// `enum zone_type` (the simulator uses one enum for both profiles; the per-profile index is [`Zones`]' job).
+/// `enum zone_type` (the simulator uses one enum for both profiles; the per-profile zone index is the position in `Machine::zones()`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub enum ZoneType {
     Dma,
@@ -33,6 +33,8 @@ pub enum ZoneType {
 
 impl ZoneType {
     /// `zone_names[]`.
+    ///
+    /// Context: any.
     pub fn name(self) -> &'static str {
         match self {
             ZoneType::Dma => "DMA",
@@ -70,6 +72,8 @@ impl MigrateType {
     ];
 
     /// `migratetype_names[]` (as /proc/pagetypeinfo prints them).
+    ///
+    /// Context: any.
     pub fn name(self) -> &'static str {
         match self {
             MigrateType::Unmovable => "Unmovable",
@@ -80,6 +84,8 @@ impl MigrateType {
     }
 
     /// The letter `show_migration_types()` prints.
+    ///
+    /// Context: any.
     pub fn letter(self) -> char {
         match self {
             MigrateType::Unmovable => 'U',
@@ -90,6 +96,8 @@ impl MigrateType {
     }
 
     /// From the index.
+    ///
+    /// Context: any.
     pub fn from_index(i: usize) -> MigrateType {
         Self::ALL[i]
     }
@@ -118,6 +126,8 @@ impl Default for FreeList {
 
 impl FreeList {
     /// `free_area_empty()`.
+    ///
+    /// Context: any.
     pub fn is_empty(&self) -> bool {
         self.head == NIL
     }
@@ -174,6 +184,8 @@ pub struct Zone {
 
 impl Zone {
     /// An empty zone.
+    ///
+    /// Context: any.
     pub fn new(zone_type: ZoneType, idx: usize) -> Zone {
         Zone {
             zone_type,
@@ -193,33 +205,47 @@ impl Zone {
     }
 
     /// `populated_zone()`.
+    ///
+    /// Context: any.
     pub fn populated(&self) -> bool {
         self.present_pages != 0
     }
 
     /// `zone_end_pfn()`.
+    ///
+    /// Context: any.
     pub fn zone_end_pfn(&self) -> u64 {
         self.zone_start_pfn + self.spanned_pages
     }
 
     /// Whether `pfn` is spanned by this zone.
+    ///
+    /// Context: any.
     pub fn spans(&self, pfn: u64) -> bool {
         pfn >= self.zone_start_pfn && pfn < self.zone_end_pfn()
     }
 
     /// `min_wmark_pages()`.
+    ///
+    /// Context: any.
     pub fn min_wmark(&self) -> u64 {
         self.watermark[0]
     }
     /// `low_wmark_pages()`.
+    ///
+    /// Context: any.
     pub fn low_wmark(&self) -> u64 {
         self.watermark[1]
     }
     /// `high_wmark_pages()`.
+    ///
+    /// Context: any.
     pub fn high_wmark(&self) -> u64 {
         self.watermark[2]
     }
     /// The name.
+    ///
+    /// Context: any.
     pub fn name(&self) -> &'static str {
         self.zone_type.name()
     }
