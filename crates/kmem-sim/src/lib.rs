@@ -7,6 +7,7 @@
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
 //! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
+//! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug), [`failslab`],
 //! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc).
 //!
 //! ```
@@ -32,6 +33,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod failslab;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
@@ -44,6 +46,8 @@ pub mod printk;
 pub mod procfs;
 pub mod rbtree;
 pub mod sched;
+pub mod slab_common;
+pub mod slub;
 pub mod util;
 pub mod vmalloc;
 pub mod workload;
@@ -55,5 +59,6 @@ pub use machine::{Arch, BootError, Layout, Machine, MachineConfig, MemFault};
 pub use page::{PageOwner, PageType, Pfn};
 pub use panic::{ModuleState, Taint};
 pub use printk::LogLevel;
+pub use slab_common::{CacheId, CtorId, KernelStop, KmemCacheArgs, SlabConfig};
 pub use vmalloc::{PgProt, VmStruct, VmallocError, VmapSnapshot, VmapTree};
 pub use zone::{MigrateType, ZoneType};

@@ -75,6 +75,8 @@ pub struct MachineConfig {
     pub hardware_name: String,
     /// `fail_page_alloc` settings.
     pub fail_page_alloc: Option<crate::fault_inject::FaultConfig>,
+    /// Slab boot options and configuration switches (`slab_debug=`, `slab_nomerge`, failslab ...).
+    pub slab: crate::slab_common::SlabConfig,
     /// Log every line to the host's stderr too.
     pub echo_log: bool,
 }
@@ -106,6 +108,7 @@ impl MachineConfig {
                 "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.3-debian-1.16.3-2 04/01/2014"
                     .into(),
             fail_page_alloc: None,
+            slab: crate::slab_common::SlabConfig::default(),
             echo_log: false,
         }
     }
@@ -399,8 +402,8 @@ pub struct Machine {
     pub(crate) clock_ns: u64,
     /// vmalloc (vmalloc.rs).
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
-    /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
-    pub(crate) kmalloc_stub: crate::util::KmallocStub,
+    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
+    pub(crate) slab: crate::slab_common::SlabState,
 }
 
 impl fmt::Debug for Machine {
@@ -668,7 +671,7 @@ impl Machine {
             vmstat: Default::default(),
             clock_ns: 0,
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
-            kmalloc_stub: Default::default(),
+            slab: Default::default(),
         };
         m.mm_init();
         Ok(m)
