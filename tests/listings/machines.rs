@@ -18,6 +18,11 @@ pub fn for_listing(name: &str) -> Setup {
     match name {
         // The free lists while the module holds its pages.
         "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
+        // The vmap areas of the VBox (caller vrealloc_noprof) and of the KVBox that fell back to
+        // vmalloc (caller kvrealloc_noprof).
+        "vbox_large" | "kvbox_choice" => Setup { while_loaded: |m| m.vmallocinfo(), ..default },
+        // KVec::with_capacity() fails and `?` returns ENOMEM from init.
+        "alloc_enomem" => Setup { expect_insmod_failure: true, ..default },
         _ => default,
     }
 }
