@@ -18,6 +18,21 @@ pub fn for_listing(name: &str) -> Setup {
     match name {
         // The free lists while the module holds its pages.
         "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
+        // The kmalloc caches' rows in /proc/slabinfo while the module holds its objects.
+        "kmalloc_slabinfo" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default },
         _ => default,
     }
+}
+
+/// The two header lines of `/proc/slabinfo` and the rows of the named caches.
+fn slabinfo_rows(m: &mut Machine, names: &[&str]) -> String {
+    let all = m.proc_slabinfo();
+    let mut out = String::new();
+    for (i, line) in all.lines().enumerate() {
+        if i < 2 || names.iter().any(|n| line.starts_with(n)) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
