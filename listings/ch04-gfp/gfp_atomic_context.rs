@@ -37,8 +37,9 @@ impl kernel::Module for GfpAtomicContext {
             pr_info!("under the lock: kmalloc(64, GFP_ATOMIC) = {:p}\n", p);
             // SAFETY: `p` came from kmalloc() (or is NULL, which kfree() ignores).
             unsafe { bindings::kfree(p) };
-        } // spin_unlock()
-          // ANCHOR_END: atomic
+            // The guard is dropped at the end of the block: spin_unlock(), preemption enabled again.
+        }
+        // ANCHOR_END: atomic
 
         // ANCHOR: kernel
         {
