@@ -42,3 +42,45 @@ fn buddy() {
     insta::assert_snapshot!("buddy", report);
     assert!(report.contains("free lists identical to those after boot: true"), "{report}");
 }
+
+#[path = "../examples/gfp_table.rs"]
+#[allow(dead_code)]
+mod gfp_table;
+
+#[test]
+fn gfp_table() {
+    let report = gfp_table::report();
+    insta::assert_snapshot!("gfp_table", report);
+    // The values of include/linux/gfp_types.h and the `%pGg` names of include/trace/events/mmflags.h.
+    assert!(report.contains("GFP_KERNEL                0xcc0  0xcc0(GFP_KERNEL)"), "{report}");
+    assert!(report.contains("GFP_ATOMIC                0x820  0x820(GFP_ATOMIC)"), "{report}");
+    assert!(report.contains("0xec0(GFP_KERNEL|0x200)"), "{report}");
+}
+
+#[path = "../examples/kmalloc_sizes.rs"]
+#[allow(dead_code)]
+mod kmalloc_sizes;
+
+#[test]
+fn kmalloc_sizes() {
+    let report = kmalloc_sizes::report();
+    insta::assert_snapshot!("kmalloc_sizes", report);
+    // kmalloc_size_index[] and the 96/192 caches (mm/slab_common.c); 4 CPUs: min_objects 16 (mm/slub.c).
+    assert!(report.contains("        65  kmalloc-96                           96"), "{report}");
+    assert!(report.contains("       129  kmalloc-192                         192"), "{report}");
+    assert!(report.contains("      8193  page allocator, order 2           16384"), "{report}");
+    assert!(report.contains("kmalloc-96            42     42     96   42    1"), "{report}");
+    assert!(report.contains("kmalloc-8k             4      4   8192    4    8"), "{report}");
+}
+
+#[path = "../examples/slab_freelist.rs"]
+#[allow(dead_code)]
+mod slab_freelist;
+
+#[test]
+fn slab_freelist() {
+    let report = slab_freelist::report();
+    insta::assert_snapshot!("slab_freelist", report);
+    assert!(report.contains("free pointer at offset 128"), "{report}");
+    assert!(report.contains("freelist: #1 -> #0 -> #2"), "{report}");
+}

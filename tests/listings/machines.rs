@@ -23,6 +23,21 @@ pub fn for_listing(name: &str) -> Setup {
         "vbox_large" | "kvbox_choice" => Setup { while_loaded: |m| m.vmallocinfo(), ..default },
         // KVec::with_capacity() fails and `?` returns ENOMEM from init.
         "alloc_enomem" => Setup { expect_insmod_failure: true, ..default },
+        // The kmalloc caches' rows in /proc/slabinfo while the module holds its objects.
+        "kmalloc_slabinfo" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default },
         _ => default,
     }
+}
+
+/// The two header lines of `/proc/slabinfo` and the rows of the named caches.
+fn slabinfo_rows(m: &mut Machine, names: &[&str]) -> String {
+    let all = m.proc_slabinfo();
+    let mut out = String::new();
+    for (i, line) in all.lines().enumerate() {
+        if i < 2 || names.iter().any(|n| line.starts_with(n)) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
