@@ -12,7 +12,10 @@ pub fn update(tools: &Tools) -> Result<()> {
         .command("mdbook")
         .current_dir(&root)
         .args(["build", "-d", "po"])
-        .env("MDBOOK_OUTPUT", r#"{"xgettext": {"pot-file": "messages.pot", "granularity": 0}}"#)
+        .env(
+            "MDBOOK_OUTPUT",
+            r#"{"xgettext": {"pot-file": "messages.pot", "granularity": 0}}"#,
+        )
         .status()
         .context("running mdbook with the xgettext renderer")?;
     if !status.success() {
@@ -33,7 +36,11 @@ pub fn update(tools: &Tools) -> Result<()> {
             .args(["--statistics", "-o", "/dev/null"])
             .arg(&po)
             .output()?;
-        eprintln!("==> {}: {}", po.display(), String::from_utf8_lossy(&stats.stderr).trim());
+        eprintln!(
+            "==> {}: {}",
+            po.display(),
+            String::from_utf8_lossy(&stats.stderr).trim()
+        );
     }
     Ok(())
 }

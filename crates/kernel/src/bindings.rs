@@ -7,7 +7,12 @@
 //! signature is bindgen's (`--ctypes-prefix ffi`, so `unsigned long` is `usize`). The bodies call the
 //! simulator; pointers are host pointers into the simulated RAM (a `*mut page` is the page's
 //! simulated `vmemmap` address, which prints as the kernel's and is never dereferenced).
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    missing_docs
+)]
 #![allow(clippy::missing_safety_doc)]
 
 use crate::__sim::{to_host, to_kaddr, with_machine};
@@ -290,7 +295,11 @@ pub unsafe extern "C" fn kmalloc_array(n: usize, size: usize, flags: gfp_t) -> *
     })
 }
 
-pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc_noprof(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     with_machine(|m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -299,7 +308,11 @@ pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, f
 }
 
 /// `krealloc()` (Rust helper in rust/helpers/slab.c): what `KBox`/`KVec` allocate and free with.
-pub unsafe extern "C" fn krealloc(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     helper("rust_helper_krealloc", |m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -417,7 +430,9 @@ thread_local! {
 struct CacheHandle(#[allow(dead_code)] kmem_sim::slab_common::CacheId);
 
 fn cache_ptr(m: &Machine, id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
-    let Some(id) = id else { return core::ptr::null_mut() };
+    let Some(id) = id else {
+        return core::ptr::null_mut();
+    };
     let kaddr = m.kmem_cache_addr(id);
     let ptr: *mut kmem_cache = if kaddr != 0 {
         to_host(m, kaddr).cast()
@@ -440,7 +455,9 @@ fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
         return std::string::String::new();
     }
     // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
-    unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_string_lossy().into_owned()
+    unsafe { core::ffi::CStr::from_ptr(name.cast()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub unsafe extern "C" fn __kmem_cache_create_args(
@@ -482,13 +499,24 @@ pub unsafe extern "C" fn kmem_cache_create(
     })
 }
 
-fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
-    let Some(id) = cache_id(s) else { return core::ptr::null_mut() };
+fn cache_alloc(
+    helper_name: Option<&'static str>,
+    s: *mut kmem_cache,
+    flags: gfp_t,
+    zero: bool,
+) -> *mut c_void {
+    let Some(id) = cache_id(s) else {
+        return core::ptr::null_mut();
+    };
     let obj = with_machine(|m| {
         if let Some(h) = helper_name {
             m.push_kframe(h);
         }
-        let p = if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) };
+        let p = if zero {
+            m.kmem_cache_zalloc(id, gfp(flags))
+        } else {
+            m.kmem_cache_alloc(id, gfp(flags))
+        };
         if helper_name.is_some() {
             m.pop_frame();
         }

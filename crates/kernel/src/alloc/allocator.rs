@@ -40,7 +40,9 @@ pub struct Vmalloc;
 pub struct KVmalloc;
 
 /// A wrapper around the C realloc functions: `krealloc`, `vrealloc`, `kvrealloc`.
-struct ReallocFunc(unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void);
+struct ReallocFunc(
+    unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void,
+);
 
 impl ReallocFunc {
     const KREALLOC: Self = Self(bindings::krealloc);
@@ -158,4 +160,3 @@ unsafe impl Allocator for KVmalloc {
         unsafe { ReallocFunc::KVREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }
-
