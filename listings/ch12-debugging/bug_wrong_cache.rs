@@ -32,12 +32,20 @@ impl kernel::Module for BugWrongCache {
         // SAFETY: process context; static names; no constructors.
         let (a, b) = unsafe {
             (
-                bindings::kmem_cache_create(c_str!("kmem_book_a").as_char_ptr(), 40, 0, 0, None),
+                // SLAB_NO_MERGE: on a kernel without `slab_nomerge` two plain 40-byte caches would be
+                // one cache (consistency checks alone do not prevent merging).
+                bindings::kmem_cache_create(
+                    c_str!("kmem_book_a").as_char_ptr(),
+                    40,
+                    0,
+                    bindings::SLAB_NO_MERGE,
+                    None,
+                ),
                 bindings::kmem_cache_create(
                     c_str!("kmem_book_b").as_char_ptr(),
                     40,
                     0,
-                    bindings::SLAB_CONSISTENCY_CHECKS,
+                    bindings::SLAB_CONSISTENCY_CHECKS | bindings::SLAB_NO_MERGE,
                     None,
                 ),
             )
