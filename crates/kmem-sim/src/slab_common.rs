@@ -1297,6 +1297,15 @@ impl Machine {
         self.cache(s).map(|c| c.name.as_str())
     }
 
+    /// The address of the cache's `struct kmem_cache` (the object `__kmem_cache_create_args()`
+    /// returns: an alias gets its target's), or 0 for a boot cache created before the `kmem_cache`
+    /// cache existed.
+    ///
+    /// Context: any.
+    pub fn kmem_cache_addr(&self, s: CacheId) -> u64 {
+        self.cache(s).map(|c| c.meta_objects.0).unwrap_or(0)
+    }
+
     /// The cache named `name` (a listed cache, not an alias name).
     ///
     /// Context: any.
