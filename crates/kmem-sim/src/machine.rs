@@ -382,6 +382,10 @@ pub struct Machine {
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
     /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
     pub(crate) kmalloc_stub: crate::util::KmallocStub,
+    /// Mempools, scheduled events of other tasks, memory eaters (mempool.rs).
+    pub(crate) mempools: crate::mempool::MempoolState,
+    /// Devices, coherent DMA allocations and DMA pools (device.rs, dma.rs, dmapool.rs).
+    pub(crate) dma: crate::dma::DmaState,
 }
 
 impl fmt::Debug for Machine {
@@ -651,6 +655,8 @@ impl Machine {
             slab: Default::default(),
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
             kmalloc_stub: Default::default(),
+            mempools: Default::default(),
+            dma: Default::default(),
         };
         m.mm_init();
         Ok(m)

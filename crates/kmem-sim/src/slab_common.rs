@@ -348,6 +348,9 @@ pub struct SlabConfig {
     pub failslab_ignore_gfp_wait: bool,
     /// failslab `cache-filter` (kernel default: false).
     pub failslab_cache_filter: bool,
+    /// `CONFIG_SLUB_DEBUG_ON` (Debian: off). Only mempool element poisoning and `DMAPOOL_DEBUG` (mempool.rs,
+    /// dmapool.rs) follow it; for SLUB itself use `slab_debug=` (the same as what it turns on).
+    pub slub_debug_on: bool,
 }
 
 impl Default for SlabConfig {
@@ -369,6 +372,7 @@ impl Default for SlabConfig {
             failslab: None,
             failslab_ignore_gfp_wait: true,
             failslab_cache_filter: false,
+            slub_debug_on: false,
         }
     }
 }
