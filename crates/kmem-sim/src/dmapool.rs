@@ -344,10 +344,12 @@ impl Machine {
             self.die_on_access(pool);
             return None;
         }
+        let had_free = self.dma.pools[&pool].next_block != 0;
         let block = match self.pool_block_pop(pool) {
             Some(b) => b,
             None => {
-                if self.slab.stop.is_some() {
+                if had_free {
+                    // The free list pointed at unmapped memory: pool_block_pop oopsed.
                     return None;
                 }
                 if !self.dma_pool_grow(pool, mem_flags & !Gfp::__GFP_ZERO) {

@@ -1049,7 +1049,7 @@ impl Machine {
                     idle_timeouts: 0,
                     deadline: 0,
                     wake_seq: 0,
-                    wait_start: 0,
+                    wait_start: self.clock_ns,
                 }),
                 depth,
                 event: None,
@@ -1063,7 +1063,7 @@ impl Machine {
             match a.st {
                 AllocSt::Try => {
                     if !self.mempools.pools.contains_key(&a.pool) {
-                        return Progress::Stuck(a.pool, self.clock_ns - a.wait_start);
+                        return Progress::Stuck(a.pool, self.clock_ns.saturating_sub(a.wait_start));
                     }
                     a.st = AllocSt::AfterTry;
                     match self.pool_alloc_builtin(a.pool, a.gfp_temp) {
@@ -1095,7 +1095,7 @@ impl Machine {
                     }
                     if self.mempools.events.is_empty() && a.idle_timeouts >= MEMPOOL_STUCK_TIMEOUTS
                     {
-                        return Progress::Stuck(a.pool, self.clock_ns - a.wait_start);
+                        return Progress::Stuck(a.pool, self.clock_ns.saturating_sub(a.wait_start));
                     }
                     let p = self.mempools.pools.get_mut(&a.pool).expect("checked");
                     p.nr_waiters += 1;

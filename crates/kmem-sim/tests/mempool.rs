@@ -418,3 +418,25 @@ fn msleep_events_runs_other_tasks() {
     assert_eq!(m.kmalloc(64, Gfp::GFP_KERNEL), p, "the kworker freed it");
     assert_eq!(m.current().pid, 95);
 }
+
+#[test]
+fn i386_pool_uses_four_byte_pointers() {
+    let mut m = Machine::boot(MachineConfig::i386()).unwrap();
+    m.set_current("insmod", 95);
+    let pool = m.mempool_create_kmalloc_pool(3, 40).unwrap();
+    let p = m.mempool(pool).unwrap().clone();
+    assert!(m.layout().is_direct_map_addr(pool.0));
+    for (i, e) in p.reserve().iter().enumerate() {
+        let mut b = [0u8; 4];
+        m.read_bytes(p.elements_addr + 4 * i as u64, &mut b)
+            .unwrap();
+        assert_eq!(u32::from_le_bytes(b) as u64, *e);
+    }
+    let dump = m.mempool_dump();
+    assert!(
+        dump.contains("kmalloc size=40 min_nr=3 curr_nr=3"),
+        "{dump}"
+    );
+    m.mempool_destroy(pool);
+    assert_eq!(m.mempool_dump(), "");
+}
