@@ -7,7 +7,12 @@
 //! signature is bindgen's (`--ctypes-prefix ffi`, so `unsigned long` is `usize`). The bodies call the
 //! simulator; pointers are host pointers into the simulated RAM (a `*mut page` is the page's
 //! simulated `vmemmap` address, which prints as the kernel's and is never dereferenced).
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    missing_docs
+)]
 #![allow(clippy::missing_safety_doc)]
 
 use crate::__sim::{to_host, to_kaddr, with_machine};
@@ -42,6 +47,34 @@ pub const GFP_NOWAIT: gfp_t = Gfp::GFP_NOWAIT.0;
 pub const __GFP_ZERO: gfp_t = Gfp::__GFP_ZERO.0;
 pub const __GFP_HIGHMEM: gfp_t = Gfp::__GFP_HIGHMEM.0;
 pub const __GFP_NOWARN: gfp_t = Gfp::__GFP_NOWARN.0;
+
+// The book's patch adds the rest of the GFP flags as `RUST_CONST_HELPER_*` constants.
+pub const __GFP_DMA: gfp_t = Gfp::__GFP_DMA.0;
+pub const __GFP_DMA32: gfp_t = Gfp::__GFP_DMA32.0;
+pub const __GFP_MOVABLE: gfp_t = Gfp::__GFP_MOVABLE.0;
+pub const __GFP_RECLAIMABLE: gfp_t = Gfp::__GFP_RECLAIMABLE.0;
+pub const __GFP_HIGH: gfp_t = Gfp::__GFP_HIGH.0;
+pub const __GFP_IO: gfp_t = Gfp::__GFP_IO.0;
+pub const __GFP_FS: gfp_t = Gfp::__GFP_FS.0;
+pub const __GFP_DIRECT_RECLAIM: gfp_t = Gfp::__GFP_DIRECT_RECLAIM.0;
+pub const __GFP_KSWAPD_RECLAIM: gfp_t = Gfp::__GFP_KSWAPD_RECLAIM.0;
+pub const __GFP_RECLAIM: gfp_t = Gfp::__GFP_RECLAIM.0;
+pub const __GFP_RETRY_MAYFAIL: gfp_t = Gfp::__GFP_RETRY_MAYFAIL.0;
+pub const __GFP_NOFAIL: gfp_t = Gfp::__GFP_NOFAIL.0;
+pub const __GFP_NORETRY: gfp_t = Gfp::__GFP_NORETRY.0;
+pub const __GFP_MEMALLOC: gfp_t = Gfp::__GFP_MEMALLOC.0;
+pub const __GFP_COMP: gfp_t = Gfp::__GFP_COMP.0;
+pub const __GFP_NOMEMALLOC: gfp_t = Gfp::__GFP_NOMEMALLOC.0;
+pub const __GFP_HARDWALL: gfp_t = Gfp::__GFP_HARDWALL.0;
+pub const __GFP_THISNODE: gfp_t = Gfp::__GFP_THISNODE.0;
+pub const __GFP_ACCOUNT: gfp_t = Gfp::__GFP_ACCOUNT.0;
+pub const GFP_NOIO: gfp_t = Gfp::GFP_NOIO.0;
+pub const GFP_NOFS: gfp_t = Gfp::GFP_NOFS.0;
+pub const GFP_USER: gfp_t = Gfp::GFP_USER.0;
+pub const GFP_DMA: gfp_t = Gfp::GFP_DMA.0;
+pub const GFP_DMA32: gfp_t = Gfp::GFP_DMA32.0;
+pub const GFP_HIGHUSER: gfp_t = Gfp::GFP_HIGHUSER.0;
+pub const GFP_HIGHUSER_MOVABLE: gfp_t = Gfp::GFP_HIGHUSER_MOVABLE.0;
 
 fn gfp(flags: gfp_t) -> Gfp {
     Gfp(flags)
@@ -262,7 +295,11 @@ pub unsafe extern "C" fn kmalloc_array(n: usize, size: usize, flags: gfp_t) -> *
     })
 }
 
-pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc_noprof(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     with_machine(|m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -271,7 +308,11 @@ pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, f
 }
 
 /// `krealloc()` (Rust helper in rust/helpers/slab.c): what `KBox`/`KVec` allocate and free with.
-pub unsafe extern "C" fn krealloc(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     helper("rust_helper_krealloc", |m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -333,6 +374,9 @@ pub const SLAB_TYPESAFE_BY_RCU: slab_flags_t = kmem_sim::slab_common::SLAB_TYPES
 pub const SLAB_NO_MERGE: slab_flags_t = kmem_sim::slab_common::SLAB_NO_MERGE;
 pub const SLAB_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_ACCOUNT;
 pub const SLAB_RECLAIM_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_RECLAIM_ACCOUNT;
+pub const SLAB_TRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_TRACE;
+pub const SLAB_NOLEAKTRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_NOLEAKTRACE;
+pub const SLAB_NO_USER_FLAGS: slab_flags_t = 1 << _slab_flag_bits__SLAB_NO_USER_FLAGS;
 
 type Ctor = unsafe extern "C" fn(*mut c_void);
 
@@ -374,22 +418,36 @@ fn run_pending_ctors() {
     }
 }
 
-/// A `struct kmem_cache *` handed to module code: a host cell holding the simulator's cache id.
-struct CacheHandle(kmem_sim::slab_common::CacheId);
+thread_local! {
+    /// The `struct kmem_cache *` handed to module code, by pointer value: the host address of the
+    /// cache's simulated `struct kmem_cache` object, so it prints as the kernel's and an alias gets
+    /// the same pointer as the cache it was merged into.
+    static CACHE_PTRS: core::cell::RefCell<std::collections::HashMap<usize, kmem_sim::slab_common::CacheId>> =
+        core::cell::RefCell::new(std::collections::HashMap::new());
+}
 
-fn cache_ptr(id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
-    match id {
-        Some(id) => std::boxed::Box::into_raw(std::boxed::Box::new(CacheHandle(id))).cast(),
-        None => core::ptr::null_mut(),
-    }
+/// A `struct kmem_cache *` for a cache without a simulated `struct kmem_cache` object: a host cell.
+struct CacheHandle(#[allow(dead_code)] kmem_sim::slab_common::CacheId);
+
+fn cache_ptr(m: &Machine, id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
+    let Some(id) = id else {
+        return core::ptr::null_mut();
+    };
+    let kaddr = m.kmem_cache_addr(id);
+    let ptr: *mut kmem_cache = if kaddr != 0 {
+        to_host(m, kaddr).cast()
+    } else {
+        std::boxed::Box::into_raw(std::boxed::Box::new(CacheHandle(id))).cast()
+    };
+    CACHE_PTRS.with(|c| c.borrow_mut().insert(ptr as usize, id));
+    ptr
 }
 
 fn cache_id(s: *const kmem_cache) -> Option<kmem_sim::slab_common::CacheId> {
     if s.is_null() {
         return None;
     }
-    // SAFETY: every non-NULL `struct kmem_cache *` this module hands out is a leaked `CacheHandle`.
-    Some(unsafe { (*(s as *const CacheHandle)).0 })
+    CACHE_PTRS.with(|c| c.borrow().get(&(s as usize)).copied())
 }
 
 fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
@@ -397,7 +455,9 @@ fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
         return std::string::String::new();
     }
     // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
-    unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_string_lossy().into_owned()
+    unsafe { core::ffi::CStr::from_ptr(name.cast()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub unsafe extern "C" fn __kmem_cache_create_args(
@@ -417,7 +477,10 @@ pub unsafe extern "C" fn __kmem_cache_create_args(
         use_freeptr_offset: a.use_freeptr_offset,
         ctor: ctor_id(a.ctor),
     };
-    with_machine(|m| cache_ptr(m.__kmem_cache_create_args(&name, object_size, &mut sim_args, flags)))
+    with_machine(|m| {
+        let id = m.__kmem_cache_create_args(&name, object_size, &mut sim_args, flags);
+        cache_ptr(m, id)
+    })
 }
 
 /// `kmem_cache_create()` (the patch's helper over the 6.12 macro): the classic five arguments.
@@ -430,16 +493,30 @@ pub unsafe extern "C" fn kmem_cache_create(
 ) -> *mut kmem_cache {
     let name = c_string(name);
     let ctor = ctor_id(ctor);
-    helper("rust_helper_kmem_cache_create", |m| cache_ptr(m.kmem_cache_create(&name, size, align, flags, ctor)))
+    helper("rust_helper_kmem_cache_create", |m| {
+        let id = m.kmem_cache_create(&name, size, align, flags, ctor);
+        cache_ptr(m, id)
+    })
 }
 
-fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
-    let Some(id) = cache_id(s) else { return core::ptr::null_mut() };
+fn cache_alloc(
+    helper_name: Option<&'static str>,
+    s: *mut kmem_cache,
+    flags: gfp_t,
+    zero: bool,
+) -> *mut c_void {
+    let Some(id) = cache_id(s) else {
+        return core::ptr::null_mut();
+    };
     let obj = with_machine(|m| {
         if let Some(h) = helper_name {
             m.push_kframe(h);
         }
-        let p = if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) };
+        let p = if zero {
+            m.kmem_cache_zalloc(id, gfp(flags))
+        } else {
+            m.kmem_cache_alloc(id, gfp(flags))
+        };
         if helper_name.is_some() {
             m.pop_frame();
         }
@@ -482,4 +559,118 @@ pub unsafe extern "C" fn kmem_cache_shrink(cachep: *mut kmem_cache) -> crate::ff
 pub unsafe extern "C" fn kmem_cache_size(s: *mut kmem_cache) -> c_uint {
     let Some(id) = cache_id(s) else { return 0 };
     with_machine(|m| m.kmem_cache_size(id))
+}
+
+// ---- vmalloc (mm/vmalloc.c, include/linux/vmalloc.h) -------------------------------------------------
+
+pub unsafe extern "C" fn vmalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc", |m| {
+        let p = m.vmalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vzalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vzalloc", |m| {
+        let p = m.vzalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_user(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_user", |m| {
+        let p = m.vmalloc_user(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_32(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_32", |m| {
+        let p = m.vmalloc_32(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn __vmalloc(size: c_ulong, gfp_mask: gfp_t) -> *mut c_void {
+    helper("rust_helper___vmalloc", |m| {
+        let p = m.__vmalloc(size as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+/// `vrealloc()` (Rust helper in rust/helpers/vmalloc.c): what `VBox`/`VVec` allocate and free with.
+pub unsafe extern "C" fn vrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_vrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.vrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn vfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree(a)
+    })
+}
+
+pub unsafe extern "C" fn vfree_atomic(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree_atomic(a)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_page(addr: *const c_void) -> *mut page {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        let pfn = m.vmalloc_to_page(a);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_pfn(addr: *const c_void) -> c_ulong {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vmalloc_to_pfn(a).unwrap_or(0) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn is_vmalloc_addr(x: *const c_void) -> bool {
+    with_machine(|m| {
+        let a = to_kaddr(m, x);
+        m.is_vmalloc_addr(a)
+    })
+}
+
+// ---- kvmalloc (mm/util.c) ------------------------------------------------------------------------------
+
+pub unsafe extern "C" fn kvmalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvmalloc", |m| {
+        let p = m.kvmalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kvzalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvzalloc", |m| {
+        let p = m.kvzalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+/// `kvrealloc()` (Rust helper in rust/helpers/slab.c): what `KVBox`/`KVVec` allocate and free with.
+pub unsafe extern "C" fn kvrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.kvrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn kvfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.kvfree(a)
+    })
 }

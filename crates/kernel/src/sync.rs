@@ -10,7 +10,7 @@ pub mod lock;
 pub use lock::spinlock::{new_spinlock, SpinLock, SpinLockGuard};
 
 /// Represents a lockdep class. It's a wrapper around C's `lock_class_key`.
-pub struct LockClassKey(core::cell::UnsafeCell<[u8; 8]>);
+pub struct LockClassKey(#[allow(dead_code)] core::cell::UnsafeCell<[u8; 8]>);
 
 // SAFETY: the key is only ever used as an address by lockdep.
 unsafe impl Sync for LockClassKey {}

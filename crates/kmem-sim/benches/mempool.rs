@@ -27,11 +27,7 @@ fn bench(c: &mut Criterion) {
             m.mempool_free(e, ppool);
         })
     });
-    m.set_failslab(
-        Some(FaultConfig::default().probability(100).times(-1).verbose(0)),
-        false,
-        false,
-    );
+    m.set_failslab(Some(FaultConfig::default().probability(100).times(-1).verbose(0)), false, false);
     g.bench_function("kmalloc_pool_from_reserve", |b| {
         b.iter(|| {
             let e = m.mempool_alloc(kpool, black_box(Gfp::GFP_KERNEL)).unwrap();

@@ -83,12 +83,7 @@ impl Machine {
     /// `coherent_dma_mask`, as `device_initialize()` leaves them.
     ///
     /// Context: process context.
-    pub fn device_create_bare(
-        &mut self,
-        name: &str,
-        bus: Option<&str>,
-        class: Option<&str>,
-    ) -> DeviceId {
+    pub fn device_create_bare(&mut self, name: &str, bus: Option<&str>, class: Option<&str>) -> DeviceId {
         self.add_device(Device {
             name: name.into(),
             bus: bus.map(Into::into),
@@ -147,11 +142,7 @@ impl Machine {
         let Some(d) = self.device(dev) else {
             return String::new();
         };
-        d.driver
-            .clone()
-            .or_else(|| d.bus.clone())
-            .or_else(|| d.class.clone())
-            .unwrap_or_default()
+        d.driver.clone().or_else(|| d.bus.clone()).or_else(|| d.class.clone()).unwrap_or_default()
     }
 
     /// `dev_printk(level, dev, msg)`: `<driver or bus> <device name>: msg`, or `(NULL device *): msg`.

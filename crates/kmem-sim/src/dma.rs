@@ -192,11 +192,7 @@ impl Machine {
     /// works for a device without a `dma_mask`.
     ///
     /// Context: process context (probe).
-    pub fn dma_coerce_mask_and_coherent(
-        &mut self,
-        dev: DeviceId,
-        mask: u64,
-    ) -> Result<(), DmaError> {
+    pub fn dma_coerce_mask_and_coherent(&mut self, dev: DeviceId, mask: u64) -> Result<(), DmaError> {
         let d = self.device_mut(dev).ok_or(DmaError::Io)?;
         d.dma_mask = Some(d.coherent_dma_mask);
         self.dma_set_mask_and_coherent(dev, mask)
@@ -206,9 +202,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn dma_get_mask(&self, dev: DeviceId) -> u64 {
-        self.device(dev)
-            .and_then(|d| d.dma_mask)
-            .unwrap_or(DMA_BIT_MASK(32))
+        self.device(dev).and_then(|d| d.dma_mask).unwrap_or(DMA_BIT_MASK(32))
     }
 
     /// `dma_get_required_mask(dev)` (`dma_direct_get_required_mask`): the smallest all-ones mask covering the
@@ -233,30 +227,15 @@ impl Machine {
     /// has `__GFP_NOWARN`. None (NULL) on failure. See the module documentation for the rules.
     ///
     /// Context: process context with GFP_KERNEL; GFP_ATOMIC from atomic context.
-    pub fn dma_alloc_coherent(
-        &mut self,
-        dev: Option<DeviceId>,
-        size: u64,
-        gfp: Gfp,
-    ) -> Option<DmaAlloc> {
-        let attrs = if gfp.intersects(Gfp::__GFP_NOWARN) {
-            DMA_ATTR_NO_WARN
-        } else {
-            0
-        };
+    pub fn dma_alloc_coherent(&mut self, dev: Option<DeviceId>, size: u64, gfp: Gfp) -> Option<DmaAlloc> {
+        let attrs = if gfp.intersects(Gfp::__GFP_NOWARN) { DMA_ATTR_NO_WARN } else { 0 };
         self.dma_alloc_attrs(dev, size, gfp, attrs)
     }
 
     /// `dma_alloc_attrs(dev, size, &handle, flag, attrs)`.
     ///
     /// Context: as [`Machine::dma_alloc_coherent`].
-    pub fn dma_alloc_attrs(
-        &mut self,
-        dev: Option<DeviceId>,
-        size: u64,
-        flag: Gfp,
-        attrs: u64,
-    ) -> Option<DmaAlloc> {
+    pub fn dma_alloc_attrs(&mut self, dev: Option<DeviceId>, size: u64, flag: Gfp, attrs: u64) -> Option<DmaAlloc> {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_alloc_attrs");
         let r = self.dma_alloc_attrs_inner(dev, size, flag, attrs);
@@ -304,32 +283,13 @@ impl Machine {
         let order = self.kernel_get_order(size);
         self.set_page_owner(page, order, PageOwner::Dma);
         let dma_handle = page.0 << PAGE_SHIFT;
-        let zone = self
-            .page_zone(page)
-            .map(|z| z.zone_type)
-            .unwrap_or(ZoneType::Normal);
-        self.dma.coherent.push(CoherentAlloc {
-            dev,
-            cpu_addr,
-            dma_handle,
-            size: req_size,
-            order,
-            zone,
-        });
-        Some(DmaAlloc {
-            cpu_addr,
-            dma_handle,
-        })
+        let zone = self.page_zone(page).map(|z| z.zone_type).unwrap_or(ZoneType::Normal);
+        self.dma.coherent.push(CoherentAlloc { dev, cpu_addr, dma_handle, size: req_size, order, zone });
+        Some(DmaAlloc { cpu_addr, dma_handle })
     }
 
     /// `__dma_direct_alloc_pages()`.
-    fn dma_direct_alloc_pages(
-        &mut self,
-        cmask: u64,
-        bus_limit: u64,
-        size: u64,
-        mut gfp: Gfp,
-    ) -> Option<Pfn> {
+    fn dma_direct_alloc_pages(&mut self, cmask: u64, bus_limit: u64, size: u64, mut gfp: Gfp) -> Option<Pfn> {
         let depth = self.stack.frames.len();
         self.push_kframe("__dma_direct_alloc_pages.constprop.0");
         let limit = min_not_zero(cmask, bus_limit);
@@ -351,10 +311,7 @@ impl Machine {
                 break Some(page);
             }
             self.__free_pages(page, order);
-            if has_dma32
-                && phys_limit < DMA_BIT_MASK(64)
-                && !gfp.intersects(Gfp::GFP_DMA32 | Gfp::GFP_DMA)
-            {
+            if has_dma32 && phys_limit < DMA_BIT_MASK(64) && !gfp.intersects(Gfp::GFP_DMA32 | Gfp::GFP_DMA) {
                 gfp |= Gfp::GFP_DMA32;
                 continue;
             }
@@ -373,13 +330,7 @@ impl Machine {
     /// names (a wrong size or handle gives the page allocator's bad-page reports).
     ///
     /// Context: process context or softirq, interrupts enabled.
-    pub fn dma_free_coherent(
-        &mut self,
-        dev: Option<DeviceId>,
-        size: u64,
-        cpu_addr: u64,
-        dma_handle: u64,
-    ) {
+    pub fn dma_free_coherent(&mut self, dev: Option<DeviceId>, size: u64, cpu_addr: u64, dma_handle: u64) {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_free_attrs");
         self.dma_free_inner(dev, size, cpu_addr, dma_handle);
@@ -400,12 +351,7 @@ impl Machine {
         self.push_kframe("dma_direct_free");
         let order = self.kernel_get_order(size);
         let pfn = Pfn(handle >> PAGE_SHIFT);
-        if let Some(i) = self
-            .dma
-            .coherent
-            .iter()
-            .position(|c| c.dma_handle == handle)
-        {
+        if let Some(i) = self.dma.coherent.iter().position(|c| c.dma_handle == handle) {
             let c = self.dma.coherent.remove(i);
             self.set_page_owner(pfn, c.order, PageOwner::PageAlloc);
         }

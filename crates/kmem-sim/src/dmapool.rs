@@ -120,11 +120,7 @@ fn hex_dump_offset(data: &[u8]) -> Vec<String> {
             line.push(' ');
         }
         for &b in row {
-            line.push(if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            });
+            line.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
         }
         out.push(format!("{:08x}: {line}\n", i * 16));
     }
@@ -181,9 +177,7 @@ impl Machine {
         align: u64,
         boundary: u64,
     ) -> Result<DmaPoolPtr, DmaPoolCreateError> {
-        let dev = dev
-            .filter(|d| self.device(*d).is_some())
-            .ok_or(DmaPoolCreateError::NoDevice)?;
+        let dev = dev.filter(|d| self.device(*d).is_some()).ok_or(DmaPoolCreateError::NoDevice)?;
         let align = match align {
             0 => 1,
             a if a & (a - 1) != 0 => return Err(DmaPoolCreateError::BadAlign),
@@ -207,11 +201,7 @@ impl Machine {
         };
         let depth = self.stack.frames.len();
         self.push_kframe("dma_pool_create");
-        let addr = self.do_kmalloc(
-            struct_size,
-            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
-            "__kmalloc_cache_noprof",
-        );
+        let addr = self.do_kmalloc(struct_size, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, "__kmalloc_cache_noprof");
         self.stack.frames.truncate(depth);
         if addr == 0 {
             return Err(DmaPoolCreateError::NoMem);
@@ -257,11 +247,7 @@ impl Machine {
             self.stack.frames.truncate(depth);
             return false;
         }
-        let Some(DmaAlloc {
-            cpu_addr,
-            dma_handle,
-        }) = self.dma_alloc_coherent(Some(dev), allocation, mem_flags)
-        else {
+        let Some(DmaAlloc { cpu_addr, dma_handle }) = self.dma_alloc_coherent(Some(dev), allocation, mem_flags) else {
             self.kfree(page_addr);
             self.stack.frames.truncate(depth);
             return false;
@@ -295,14 +281,7 @@ impl Machine {
         if let Some(first) = blocks.first() {
             p.next_block = cpu_addr + first;
         }
-        p.page_list.insert(
-            0,
-            DmaPage {
-                addr: page_addr,
-                vaddr: cpu_addr,
-                dma: dma_handle,
-            },
-        );
+        p.page_list.insert(0, DmaPage { addr: page_addr, vaddr: cpu_addr, dma: dma_handle });
         p.nr_pages += 1;
         true
     }
@@ -367,10 +346,7 @@ impl Machine {
         if self.want_init_on_alloc(mem_flags) {
             let _ = self.fill(block, size, 0);
         }
-        Some(DmaAlloc {
-            cpu_addr: block,
-            dma_handle: handle,
-        })
+        Some(DmaAlloc { cpu_addr: block, dma_handle: handle })
     }
 
     fn pool_check_block(&mut self, pool: u64, block: u64, size: u64, mem_flags: Gfp) {
@@ -383,10 +359,7 @@ impl Machine {
                     (p.dev, p.name.clone())
                 };
                 let bp = self.format_ptr(block);
-                self.dev_err(
-                    Some(dev),
-                    &format!("pool_check_block {name}, {bp} (corrupted)\n"),
-                );
+                self.dev_err(Some(dev), &format!("pool_check_block {name}, {bp} (corrupted)\n"));
                 for l in hex_dump_offset(&data) {
                     self.printk(LogLevel::Err, &l);
                 }
@@ -421,27 +394,15 @@ impl Machine {
             self.die_on_access(pool);
             return;
         };
-        let (dev, name, size, allocation, head, nr_blocks) = (
-            p.dev,
-            p.name.clone(),
-            p.size as u64,
-            p.allocation as u64,
-            p.next_block,
-            p.nr_blocks,
-        );
+        let (dev, name, size, allocation, head, nr_blocks) =
+            (p.dev, p.name.clone(), p.size as u64, p.allocation as u64, p.next_block, p.nr_blocks);
         // pool_block_err()
         if self.cfg.slab.slub_debug_on {
-            let found = self.dma.pools[&pool]
-                .page_list
-                .iter()
-                .any(|pg| dma >= pg.dma && dma - pg.dma < allocation);
+            let found = self.dma.pools[&pool].page_list.iter().any(|pg| dma >= pg.dma && dma - pg.dma < allocation);
             if !found {
                 let vp = self.format_ptr(vaddr);
                 let pad = self.format_pad(dma);
-                self.dev_err(
-                    Some(dev),
-                    &format!("pool_block_err {name}, {vp}/{pad} (bad dma)\n"),
-                );
+                self.dev_err(Some(dev), &format!("pool_block_err {name}, {vp}/{pad} (bad dma)\n"));
                 return;
             }
             let mut block = head;
@@ -449,10 +410,7 @@ impl Machine {
             while block != 0 && steps <= nr_blocks {
                 if block == vaddr {
                     let pad = self.format_pad(dma);
-                    self.dev_err(
-                        Some(dev),
-                        &format!("pool_block_err {name}, dma {pad} already free\n"),
-                    );
+                    self.dev_err(Some(dev), &format!("pool_block_err {name}, dma {pad} already free\n"));
                     return;
                 }
                 block = self.read_word(block).unwrap_or(0);

@@ -360,13 +360,8 @@ pub struct MempoolState {
 }
 
 /// The kworker call stack an event runs on, outermost first.
-const KWORKER_FRAMES: [&str; 5] = [
-    "ret_from_fork_asm",
-    "ret_from_fork",
-    "kthread",
-    "worker_thread",
-    "process_one_work",
-];
+const KWORKER_FRAMES: [&str; 5] =
+    ["ret_from_fork_asm", "ret_from_fork", "kthread", "worker_thread", "process_one_work"];
 
 impl MachineConfig {
     /// `CONFIG_SLUB_DEBUG_ON` (builder): mempool element poisoning and `DMAPOOL_DEBUG` (see
@@ -406,11 +401,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn mempools(&self) -> Vec<&Mempool> {
-        self.mempools
-            .order
-            .iter()
-            .filter_map(|a| self.mempools.pools.get(a))
-            .collect()
+        self.mempools.order.iter().filter_map(|a| self.mempools.pools.get(a)).collect()
     }
 
     /// `mempool_is_saturated(pool)` (false for an unknown pool).
@@ -428,16 +419,10 @@ impl Machine {
         for p in self.mempools() {
             let kind = match p.allocator {
                 MempoolAllocator::Kmalloc => format!("kmalloc size={}", p.pool_data),
-                MempoolAllocator::Slab(c) => format!(
-                    "slab cache={}",
-                    self.kmem_cache_name(c).unwrap_or("(destroyed)")
-                ),
+                MempoolAllocator::Slab(c) => format!("slab cache={}", self.kmem_cache_name(c).unwrap_or("(destroyed)")),
                 MempoolAllocator::Pages => format!("pages order={}", p.pool_data),
                 MempoolAllocator::Custom { alloc_fn, free_fn } => {
-                    format!(
-                        "custom alloc={alloc_fn:#x} free={free_fn:#x} data={:#x}",
-                        p.pool_data
-                    )
+                    format!("custom alloc={alloc_fn:#x} free={free_fn:#x} data={:#x}", p.pool_data)
                 }
             };
             s.push_str(&format!(
@@ -490,14 +475,7 @@ impl Machine {
         for f in frames {
             self.push_kframe(f);
         }
-        self.run_op(
-            MempoolCont {
-                op,
-                depth,
-                event: None,
-            },
-            None,
-        )
+        self.run_op(MempoolCont { op, depth, event: None }, None)
     }
 
     fn run_op(&mut self, mut cont: MempoolCont, input: Option<u64>) -> MempoolStep {
@@ -525,10 +503,7 @@ impl Machine {
             }
             Progress::Stuck(pool, waited_ns) => {
                 self.stack.frames.truncate(cont.depth);
-                MempoolStep::Stuck {
-                    pool: MempoolPtr(pool),
-                    waited_ns,
-                }
+                MempoolStep::Stuck { pool: MempoolPtr(pool), waited_ns }
             }
         }
     }
@@ -556,11 +531,7 @@ impl Machine {
             }
             MempoolAllocator::Pages => {
                 self.push_kframe("mempool_alloc_pages");
-                Some(
-                    self.alloc_pages(gfp, data as u32)
-                        .map(|p| self.page_struct_addr(p))
-                        .unwrap_or(0),
-                )
+                Some(self.alloc_pages(gfp, data as u32).map(|p| self.page_struct_addr(p)).unwrap_or(0))
             }
             MempoolAllocator::Custom { .. } => None,
         };
@@ -574,12 +545,7 @@ impl Machine {
             MempoolAllocator::Custom { alloc_fn, .. } => alloc_fn,
             _ => 0,
         };
-        MempoolCall::Alloc {
-            pool: MempoolPtr(pool),
-            alloc_fn,
-            gfp,
-            pool_data: p.pool_data,
-        }
+        MempoolCall::Alloc { pool: MempoolPtr(pool), alloc_fn, gfp, pool_data: p.pool_data }
     }
 
     /// Frees to the pool's built-in allocator, or returns the call a custom pool needs.
@@ -609,12 +575,9 @@ impl Machine {
                 }
                 None
             }
-            MempoolAllocator::Custom { free_fn, .. } => Some(MempoolCall::Free {
-                pool: MempoolPtr(pool),
-                free_fn,
-                element,
-                pool_data: data,
-            }),
+            MempoolAllocator::Custom { free_fn, .. } => {
+                Some(MempoolCall::Free { pool: MempoolPtr(pool), free_fn, element, pool_data: data })
+            }
         };
         self.stack.frames.truncate(depth);
         r
@@ -645,11 +608,7 @@ impl Machine {
         }
         let mut buf = vec![POISON_FREE; size as usize];
         buf[size as usize - 1] = POISON_END;
-        let _ = if is_page {
-            self.write_phys(addr, &buf)
-        } else {
-            self.write_bytes(addr, &buf)
-        };
+        let _ = if is_page { self.write_phys(addr, &buf) } else { self.write_bytes(addr, &buf) };
     }
 
     fn check_element(&mut self, pool: u64, element: u64) {
@@ -664,20 +623,12 @@ impl Machine {
             return;
         }
         let mut buf = vec![0u8; size as usize];
-        let ok = if is_page {
-            self.read_phys(addr, &mut buf)
-        } else {
-            self.read_bytes(addr, &mut buf)
-        };
+        let ok = if is_page { self.read_phys(addr, &mut buf) } else { self.read_bytes(addr, &mut buf) };
         if ok.is_err() {
             return;
         }
         let bad = buf.iter().enumerate().position(|(i, &b)| {
-            let exp = if i + 1 < buf.len() {
-                POISON_FREE
-            } else {
-                POISON_END
-            };
+            let exp = if i + 1 < buf.len() { POISON_FREE } else { POISON_END };
             b != exp
         });
         if let Some(byte) = bad {
@@ -701,11 +652,7 @@ impl Machine {
             return;
         }
         let buf = vec![POISON_INUSE; size as usize];
-        let _ = if is_page {
-            self.write_phys(addr, &buf)
-        } else {
-            self.write_bytes(addr, &buf)
-        };
+        let _ = if is_page { self.write_phys(addr, &buf) } else { self.write_bytes(addr, &buf) };
     }
 
     /// `add_element()`: stores the element in the next reserve slot (and in the simulated `elements` array).
@@ -794,11 +741,7 @@ impl Machine {
             Arch::X86_64 => 72,
             Arch::I386 => 40,
         };
-        let addr = self.do_kmalloc(
-            size,
-            gfp_mask | Gfp::__GFP_ZERO,
-            "__kmalloc_cache_node_noprof",
-        );
+        let addr = self.do_kmalloc(size, gfp_mask | Gfp::__GFP_ZERO, "__kmalloc_cache_node_noprof");
         self.stack.frames.truncate(depth);
         if addr == 0 {
             return MempoolStep::Done(0);
@@ -817,14 +760,7 @@ impl Machine {
         allocator: MempoolAllocator,
         pool_data: u64,
     ) -> MempoolStep {
-        self.mempool_init_common(
-            pool_addr,
-            min_nr,
-            allocator,
-            pool_data,
-            Gfp::GFP_KERNEL,
-            false,
-        )
+        self.mempool_init_common(pool_addr, min_nr, allocator, pool_data, Gfp::GFP_KERNEL, false)
     }
 
     fn mempool_init_common(
@@ -845,11 +781,7 @@ impl Machine {
         self.push_kframe("mempool_init_node");
         // kmalloc_array_node(min_nr, sizeof(void *)): a negative min_nr overflows size_t and fails.
         let pb = self.ptr_bytes();
-        let arr = if min_nr < 0 {
-            0
-        } else {
-            self.do_kmalloc(min_nr as u64 * pb, gfp, "__kmalloc_node_noprof")
-        };
+        let arr = if min_nr < 0 { 0 } else { self.do_kmalloc(min_nr as u64 * pb, gfp, "__kmalloc_node_noprof") };
         if arr == 0 {
             self.stack.frames.truncate(depth);
             if create {
@@ -878,16 +810,7 @@ impl Machine {
         self.mempools.order.retain(|a| *a != addr);
         self.mempools.order.push(addr);
         self.run_op(
-            MempoolCont {
-                op: Op::Init(InitOp {
-                    pool: addr,
-                    gfp,
-                    create,
-                    st: InitSt::Fill,
-                }),
-                depth,
-                event: None,
-            },
+            MempoolCont { op: Op::Init(InitOp { pool: addr, gfp, create, st: InitSt::Fill }), depth, event: None },
             None,
         )
     }
@@ -957,12 +880,7 @@ impl Machine {
     ///
     /// Context: process context (GFP_KERNEL, may sleep).
     pub fn mempool_create_slab_pool(&mut self, min_nr: i32, cache: CacheId) -> Option<MempoolPtr> {
-        let s = self.mempool_create_start(
-            min_nr,
-            MempoolAllocator::Slab(cache),
-            cache.0 as u64,
-            Gfp::GFP_KERNEL,
-        );
+        let s = self.mempool_create_start(min_nr, MempoolAllocator::Slab(cache), cache.0 as u64, Gfp::GFP_KERNEL);
         self.finish_create(s)
     }
 
@@ -970,12 +888,7 @@ impl Machine {
     ///
     /// Context: process context (GFP_KERNEL, may sleep).
     pub fn mempool_create_page_pool(&mut self, min_nr: i32, order: u32) -> Option<MempoolPtr> {
-        let s = self.mempool_create_start(
-            min_nr,
-            MempoolAllocator::Pages,
-            order as u64,
-            Gfp::GFP_KERNEL,
-        );
+        let s = self.mempool_create_start(min_nr, MempoolAllocator::Pages, order as u64, Gfp::GFP_KERNEL);
         self.finish_create(s)
     }
 
@@ -1093,8 +1006,7 @@ impl Machine {
                     if a.idle_timeouts == 0 {
                         a.wait_start = self.clock_ns;
                     }
-                    if self.mempools.events.is_empty() && a.idle_timeouts >= MEMPOOL_STUCK_TIMEOUTS
-                    {
+                    if self.mempools.events.is_empty() && a.idle_timeouts >= MEMPOOL_STUCK_TIMEOUTS {
                         return Progress::Stuck(a.pool, self.clock_ns.saturating_sub(a.wait_start));
                     }
                     let p = self.mempools.pools.get_mut(&a.pool).expect("checked");
@@ -1122,11 +1034,7 @@ impl Machine {
                     }
                 },
                 AllocSt::AfterEvent => {
-                    let woken = self
-                        .mempools
-                        .pools
-                        .get(&a.pool)
-                        .is_none_or(|p| p.wake_seq != a.wake_seq);
+                    let woken = self.mempools.pools.get(&a.pool).is_none_or(|p| p.wake_seq != a.wake_seq);
                     if woken {
                         if let Some(p) = self.mempools.pools.get_mut(&a.pool) {
                             p.nr_waiters = p.nr_waiters.saturating_sub(1);
@@ -1185,14 +1093,7 @@ impl Machine {
                 self.stack.frames.truncate(depth);
                 MempoolStep::Done(0)
             }
-            Some(call) => MempoolStep::Call(
-                call,
-                MempoolCont {
-                    op: Op::Free,
-                    depth,
-                    event: None,
-                },
-            ),
+            Some(call) => MempoolStep::Call(call, MempoolCont { op: Op::Free, depth, event: None }),
         }
     }
 
@@ -1216,10 +1117,7 @@ impl Machine {
         let depth = self.stack.frames.len();
         self.push_kframe("mempool_resize");
         if new_min_nr <= 0 {
-            self.die(OopsKind::Bug {
-                file: "mm/mempool.c".into(),
-                line: LINE_RESIZE_BUG,
-            });
+            self.die(OopsKind::Bug { file: "mm/mempool.c".into(), line: LINE_RESIZE_BUG });
             self.stack.frames.truncate(depth);
             return MempoolStep::Done(0);
         }
@@ -1251,18 +1149,7 @@ impl Machine {
             p.min_nr = new_min_nr;
             ResizeSt::Grow
         };
-        self.run_op(
-            MempoolCont {
-                op: Op::Resize(ResizeOp {
-                    pool: pool.0,
-                    new_min_nr,
-                    st,
-                }),
-                depth,
-                event: None,
-            },
-            None,
-        )
+        self.run_op(MempoolCont { op: Op::Resize(ResizeOp { pool: pool.0, new_min_nr, st }), depth, event: None }, None)
     }
 
     fn resize_op(&mut self, r: &mut ResizeOp, mut input: Option<u64>) -> Progress {
@@ -1280,11 +1167,7 @@ impl Machine {
                             return Progress::Call(c);
                         }
                     } else {
-                        self.mempools
-                            .pools
-                            .get_mut(&r.pool)
-                            .expect("checked")
-                            .min_nr = r.new_min_nr;
+                        self.mempools.pools.get_mut(&r.pool).expect("checked").min_nr = r.new_min_nr;
                         return Progress::Done(0);
                     }
                 }
@@ -1340,18 +1223,8 @@ impl Machine {
         if pool.0 == 0 || !self.mempools.pools.contains_key(&pool.0) {
             return MempoolStep::Done(0);
         }
-        let frames: &[&'static str] = if destroy {
-            &["mempool_destroy", "mempool_exit"]
-        } else {
-            &["mempool_exit"]
-        };
-        self.start_op(
-            Op::Exit(ExitOp {
-                pool: pool.0,
-                destroy,
-            }),
-            frames,
-        )
+        let frames: &[&'static str] = if destroy { &["mempool_destroy", "mempool_exit"] } else { &["mempool_exit"] };
+        self.start_op(Op::Exit(ExitOp { pool: pool.0, destroy }), frames)
     }
 
     fn exit_op(&mut self, e: &mut ExitOp, _input: Option<u64>) -> Progress {
@@ -1402,13 +1275,7 @@ impl Machine {
         self.spawn_task(comm, pid);
         let seq = self.mempools.next_event_seq;
         self.mempools.next_event_seq += 1;
-        self.mempools.events.push(ScheduledEvent {
-            at_ns,
-            seq,
-            comm: comm.into(),
-            pid,
-            event,
-        });
+        self.mempools.events.push(ScheduledEvent { at_ns, seq, comm: comm.into(), pid, event });
     }
 
     /// Events not yet run, in the order they will run.
@@ -1436,10 +1303,7 @@ impl Machine {
 
     /// Runs one event as its task; a call the caller must run comes back with the saved context.
     fn start_event(&mut self, ev: ScheduledEvent) -> Option<(MempoolCall, SavedCtx)> {
-        let saved = SavedCtx {
-            current: self.sched.current,
-            frames: std::mem::take(&mut self.stack.frames),
-        };
+        let saved = SavedCtx { current: self.sched.current, frames: std::mem::take(&mut self.stack.frames) };
         self.spawn_task(&ev.comm, ev.pid);
         self.switch_to(ev.pid);
         for f in KWORKER_FRAMES {

@@ -58,23 +58,21 @@ pub struct Sched {
     pub system_state: SystemState,
     /// The CPU we run on (`raw_smp_processor_id()`).
     pub cpu: u32,
+    /// The frame that disabled preemption first (`get_preempt_disable_ip()`).
+    pub preempt_disable_ip: Option<crate::panic::Frame>,
 }
 
 impl Default for Sched {
     fn default() -> Self {
         Sched {
-            tasks: vec![Task {
-                pid: 0,
-                comm: "swapper/0".into(),
-                non_block_count: 0,
-                rcu_depth: 0,
-            }],
+            tasks: vec![Task { pid: 0, comm: "swapper/0".into(), non_block_count: 0, rcu_depth: 0 }],
             current: 0,
             preempt_count: 0,
             irq_disable_depth: 0,
             prev_jiffy: 0,
             system_state: SystemState::Booting,
             cpu: 0,
+            preempt_disable_ip: None,
         }
     }
 }
@@ -101,12 +99,7 @@ impl Machine {
             self.sched.tasks[i].comm = comm;
             self.sched.current = i;
         } else {
-            self.sched.tasks.push(Task {
-                pid,
-                comm,
-                non_block_count: 0,
-                rcu_depth: 0,
-            });
+            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0 });
             self.sched.current = self.sched.tasks.len() - 1;
         }
     }
@@ -116,12 +109,7 @@ impl Machine {
     /// Context: any.
     pub fn spawn_task(&mut self, comm: &str, pid: u32) {
         if !self.sched.tasks.iter().any(|t| t.pid == pid) {
-            self.sched.tasks.push(Task {
-                pid,
-                comm: comm15(comm),
-                non_block_count: 0,
-                rcu_depth: 0,
-            });
+            self.sched.tasks.push(Task { pid, comm: comm15(comm), non_block_count: 0, rcu_depth: 0 });
         }
     }
 
@@ -149,6 +137,10 @@ impl Machine {
     ///
     /// Context: any.
     pub fn preempt_disable(&mut self) {
+        if self.sched.preempt_count == 0 {
+            // preempt_latency_start(): remember where preemption got disabled (CONFIG_DEBUG_PREEMPT).
+            self.sched.preempt_disable_ip = self.stack.frames.last().cloned();
+        }
         self.sched.preempt_count += PREEMPT_OFFSET;
     }
 
@@ -217,6 +209,9 @@ impl Machine {
     ///
     /// Context: any.
     pub fn irq_enter(&mut self) {
+        if self.sched.preempt_count == 0 {
+            self.sched.preempt_disable_ip = self.stack.frames.last().cloned();
+        }
         self.sched.preempt_count += HARDIRQ_OFFSET;
         self.sched.irq_disable_depth += 1;
         self.stack.irq_marks.push(self.stack.frames.len());
@@ -317,10 +312,7 @@ impl Machine {
         {
             let cur = self.current();
             let idle = cur.pid == 0;
-            if (self.sched.preempt_count == expected
-                && !self.irqs_disabled()
-                && !idle
-                && cur.non_block_count == 0)
+            if (self.sched.preempt_count == expected && !self.irqs_disabled() && !idle && cur.non_block_count == 0)
                 || self.sched.system_state == SystemState::Booting
             {
                 return;
@@ -332,10 +324,7 @@ impl Machine {
             return;
         }
         self.sched.prev_jiffy = j.max(1);
-        self.printk(
-            LogLevel::Err,
-            &format!("BUG: sleeping function called from invalid context at {file}:{line}\n"),
-        );
+        self.printk(LogLevel::Err, &format!("BUG: sleeping function called from invalid context at {file}:{line}\n"));
         self.printk(
             LogLevel::Err,
             &format!(
@@ -349,20 +338,20 @@ impl Machine {
         );
         self.printk(
             LogLevel::Err,
-            &format!(
-                "preempt_count: {:x}, expected: {:x}\n",
-                self.sched.preempt_count, expected
-            ),
+            &format!("preempt_count: {:x}, expected: {:x}\n", self.sched.preempt_count, expected),
         );
         if self.cfg.preempt_rcu {
-            self.printk(
-                LogLevel::Err,
-                &format!(
-                    "RCU nest depth: {}, expected: {}\n",
-                    cur.rcu_depth,
-                    offsets >> 8
-                ),
-            );
+            self.printk(LogLevel::Err, &format!("RCU nest depth: {}, expected: {}\n", cur.rcu_depth, offsets >> 8));
+        }
+        // print_preempt_disable_ip() (CONFIG_DEBUG_PREEMPT)
+        if self.cfg.debug_preempt && self.sched.preempt_count != expected {
+            let ip = self.sched.preempt_disable_ip.clone();
+            self.printk(LogLevel::Err, "Preemption disabled at:");
+            let line = match ip {
+                Some(f) => format!("[<{:016x}>] {}\n", crate::panic::frame_address(&f), crate::panic::frame_symbol(&f)),
+                None => "[<0000000000000000>] 0x0\n".to_string(),
+            };
+            self.printk(LogLevel::Err, &line);
         }
         self.dump_stack_with(&["__might_resched"]);
         self.add_taint(Taint::Warn);

@@ -87,17 +87,8 @@ pub const NUMA_NO_NODE: i32 = -1;
 const PMD_SHIFT: u32 = 21;
 
 /// `GFP_RECLAIM_MASK` (mm/internal.h).
-pub const GFP_RECLAIM_MASK: Gfp = Gfp(0x400
-    | 0x800
-    | 0x20
-    | 0x40
-    | 0x80
-    | 0x2000
-    | 0x4000
-    | 0x8000
-    | 0x10000
-    | 0x20000
-    | 0x80000);
+pub const GFP_RECLAIM_MASK: Gfp =
+    Gfp(0x400 | 0x800 | 0x20 | 0x40 | 0x80 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000);
 
 // Line numbers in Debian's 6.12.117 mm/vmalloc.c.
 const VMALLOC_C: &str = "mm/vmalloc.c";
@@ -166,10 +157,7 @@ impl fmt::Display for VmallocError {
             VmallocError::Inval => write!(f, "invalid size or alignment (-EINVAL)"),
             VmallocError::NoMem => write!(f, "no memory for the area descriptors (-ENOMEM)"),
             VmallocError::AddressRange { size, vstart, vend } => {
-                write!(
-                    f,
-                    "no {size}-byte range free in {vstart:#x} - {vend:#x} (-EBUSY)"
-                )
+                write!(f, "no {size}-byte range free in {vstart:#x} - {vend:#x} (-EBUSY)")
             }
             VmallocError::PageArray => write!(f, "page array allocation failed"),
             VmallocError::Pages { allocated, wanted } => {
@@ -264,11 +252,7 @@ struct VaList {
 
 impl Default for VaList {
     fn default() -> Self {
-        VaList {
-            head: NIL,
-            tail: NIL,
-            len: 0,
-        }
+        VaList { head: NIL, tail: NIL, len: 0 }
     }
 }
 
@@ -372,11 +356,7 @@ impl VaArena {
 
     // ---- lists
     fn list_insert_after(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
-        let next = if pos == NIL {
-            l.head
-        } else {
-            self.v[pos as usize].list_next
-        };
+        let next = if pos == NIL { l.head } else { self.v[pos as usize].list_next };
         {
             let x = &mut self.v[n as usize];
             x.list_prev = pos;
@@ -396,11 +376,7 @@ impl VaArena {
         l.len += 1;
     }
     fn list_insert_before(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
-        let prev = if pos == NIL {
-            l.tail
-        } else {
-            self.v[pos as usize].list_prev
-        };
+        let prev = if pos == NIL { l.tail } else { self.v[pos as usize].list_prev };
         self.list_insert_after(l, prev, n);
     }
     /// `list_add()`: at the head.
@@ -479,8 +455,10 @@ pub struct VmallocState {
     pub nr_purges: u64,
     /// Oopses raised by vmalloc (`kernel BUG at ...`), oldest first.
     pub bugs: Vec<VmallocError>,
-    stub_next: u64,
-    stub_free: Vec<u64>,
+    /// `vmap_area_cachep`.
+    vmap_area_cachep: Option<crate::slab_common::CacheId>,
+    /// The kmalloc'ed `vmap_nodes` array (0 with one node: the static `single`).
+    vmap_nodes_obj: u64,
 }
 
 impl VmallocState {
@@ -508,8 +486,8 @@ impl VmallocState {
             last_error: None,
             nr_purges: 0,
             bugs: Vec::new(),
-            stub_next: 0,
-            stub_free: Vec::new(),
+            vmap_area_cachep: None,
+            vmap_nodes_obj: 0,
         }
     }
 
@@ -547,10 +525,7 @@ impl VmallocState {
         let (s, e) = (a.va(va).va_start, a.va(va).va_end);
         let mut cur = if from != NIL { from } else { root.node };
         if cur == NIL {
-            return Ok(Link {
-                parent: NIL,
-                left: true,
-            });
+            return Ok(Link { parent: NIL, left: true });
         }
         loop {
             let t = a.va(cur);
@@ -602,11 +577,7 @@ impl VmallocState {
         adjust_search_size: bool,
     ) -> NodeId {
         let a = &self.arena;
-        let length = if adjust_search_size {
-            size.wrapping_add(align - 1)
-        } else {
-            size
-        };
+        let length = if adjust_search_size { size.wrapping_add(align - 1) } else { size };
         let mut node = root.node;
         while node != NIL {
             let va = a.va(node);
@@ -648,11 +619,7 @@ fn align_up(x: u64, a: u64) -> u64 {
 
 /// `is_within_this_va()`.
 fn is_within_this_va(va: &VmapArea, size: u64, align: u64, vstart: u64) -> bool {
-    let nva = if va.va_start > vstart {
-        align_up(va.va_start, align)
-    } else {
-        align_up(vstart, align)
-    };
+    let nva = if va.va_start > vstart { align_up(va.va_start, align) } else { align_up(vstart, align) };
     if nva.wrapping_add(size) < nva || nva < vstart {
         return false;
     }
@@ -807,40 +774,19 @@ impl Machine {
     /// `kernel BUG at <file>:<line>!` raised by vmalloc: the oops text, the taint, and a typed record in
     /// [`VmallocState::bugs`]. The simulated task would die here; the simulator returns to the caller instead.
     fn vm_bug(&mut self, line: u32) -> VmallocError {
-        let e = VmallocError::Bug {
-            file: VMALLOC_C,
-            line,
-        };
+        let e = VmallocError::Bug { file: VMALLOC_C, line };
         self.vm_kernel_bug(VMALLOC_C, line);
         self.vmalloc.bugs.push(e.clone());
         self.vm_set_error(e.clone());
         e
     }
 
-    /// The report of a `BUG()` (lib/bug.c `report_bug()`, arch/x86/kernel/dumpstack.c `__die()`): the oops
-    /// header, the CPU and stack dump, the module list, and the panic line when in interrupt context
-    /// (`oops=panic` is not assumed). Adds `TAINT_DIE`.
-    fn vm_kernel_bug(&mut self, file: &str, line: u32) {
-        self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
-        self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
-        let pti = if self.layout.arch == Arch::X86_64 {
-            " NOPTI"
-        } else {
-            ""
-        };
-        self.printk(
-            LogLevel::Default,
-            &format!("Oops: invalid opcode: 0000 [#1] PREEMPT SMP{pti}\n"),
-        );
-        self.dump_stack_with(&[]);
-        self.print_modules();
-        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
-        self.add_taint(crate::panic::Taint::Die);
+    /// The report of a `BUG()`: part 2's `die()` (oops text, taint D, [`Machine::kernel_stop`]), then
+    /// `oops_end()`'s `Kernel panic - not syncing: Fatal exception in interrupt` in interrupt context.
+    fn vm_kernel_bug(&mut self, file: &'static str, line: u32) {
+        self.die(crate::slab_common::OopsKind::Bug { file: file.into(), line });
         if self.in_interrupt() {
-            self.printk(
-                LogLevel::Emerg,
-                "Kernel panic - not syncing: Fatal exception in interrupt\n",
-            );
+            self.kernel_panic("Fatal exception in interrupt");
         }
     }
 
@@ -855,10 +801,7 @@ impl Machine {
         }
         if j >= begin + interval {
             if missed > 0 {
-                self.printk(
-                    LogLevel::Warning,
-                    &format!("alloc_vmap_area: {missed} callbacks suppressed\n"),
-                );
+                self.printk(LogLevel::Warning, &format!("alloc_vmap_area: {missed} callbacks suppressed\n"));
             }
             self.vmalloc.ratelimit = (j.max(1), 1, 0);
             return true;
@@ -879,7 +822,7 @@ impl Machine {
     ///
     /// Context: as kmalloc with `gfp`.
     pub(crate) fn vm_meta_alloc(&mut self, size: u64, gfp: Gfp) -> u64 {
-        self.vm_kmalloc_stub(size, gfp)
+        self.do_kmalloc(size, gfp, "__kmalloc_node_noprof")
     }
 
     /// Frees vmalloc metadata from [`Machine::vm_meta_alloc`].
@@ -887,39 +830,16 @@ impl Machine {
     /// Context: any.
     pub(crate) fn vm_meta_free(&mut self, addr: u64) {
         if addr != 0 {
-            self.vm_kfree_stub(addr);
+            self.kfree(addr);
         }
-    }
-
-    /// Stand-in for part 2's `kmalloc()` until it is merged: `might_alloc()` and a unique address from an
-    /// unmapped hole (x86_64: just below `VMALLOC_START`; i386: the `VMALLOC_OFFSET` gap above
-    /// `high_memory`), so the metadata has distinct, recognisable, never-dereferenced addresses.
-    fn vm_kmalloc_stub(&mut self, size: u64, gfp: Gfp) -> u64 {
-        let _ = size;
-        if gfp.gfpflags_allow_blocking() {
-            self.might_sleep(
-                "include/linux/sched/mm.h",
-                crate::page_alloc::LINE_MIGHT_ALLOC,
-            );
-        }
-        if let Some(a) = self.vmalloc.stub_free.pop() {
-            return a;
-        }
-        let base = match self.layout.arch {
-            Arch::X86_64 => self.layout.vmalloc_start - (1 << 39),
-            Arch::I386 => self.layout.high_memory,
-        };
-        self.vmalloc.stub_next += 128;
-        base + self.vmalloc.stub_next
-    }
-
-    fn vm_kfree_stub(&mut self, addr: u64) {
-        self.vmalloc.stub_free.push(addr);
     }
 
     /// `kmem_cache_alloc(vmap_area_cachep, gfp)`: a new arena slot with its accounted object.
     fn va_obj_alloc(&mut self, gfp: Gfp) -> Option<NodeId> {
-        let obj = self.vm_meta_alloc(self.sizeof_vmap_area(), gfp);
+        let obj = match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_alloc(c, gfp),
+            None => self.vm_meta_alloc(self.sizeof_vmap_area(), gfp),
+        };
         if obj == 0 {
             return None;
         }
@@ -930,29 +850,61 @@ impl Machine {
     fn va_obj_free(&mut self, va: NodeId) {
         let obj = self.vmalloc.arena.va(va).obj;
         self.vmalloc.arena.release(va);
-        self.vm_meta_free(obj);
+        match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_free(c, obj),
+            None => self.vm_meta_free(obj),
+        }
     }
 
     // ---------------------------------------------------------------- init
 
-    /// `vmalloc_init()` + `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Runs on first use.
-    fn vmalloc_init(&mut self) {
+    /// `vmalloc_init()`: the `vmap_area` cache (`KMEM_CACHE(vmap_area, SLAB_PANIC)`), the vmap node array
+    /// (`kmalloc_array(nr_vmap_nodes, sizeof(struct vmap_node))` when there are several), and
+    /// `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Boot calls it right after the slab
+    /// allocator is up, as `mm_core_init()` does.
+    ///
+    /// Context: boot.
+    pub(crate) fn vmalloc_init(&mut self) {
         if self.vmalloc.initialized {
             return;
         }
         self.vmalloc.initialized = true;
-        let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT) else {
-            return;
-        };
-        let end = self.ulong_max();
-        {
-            let v = self.vmalloc.arena.va_mut(va);
-            v.va_start = 1;
-            v.va_end = end;
+        // fail_page_alloc/failslab are armed after boot in the simulator (as the book's kernels arm them through
+        // debugfs), so boot-time allocations never consume their budget.
+        let fpa = self.fail_page_alloc.attr.take();
+        let depth = self.stack.frames.len();
+        self.push_kframe("vmalloc_init");
+        let align = self.ptr_size() as u32;
+        let size = self.sizeof_vmap_area() as u32;
+        self.vmalloc.vmap_area_cachep =
+            self.kmem_cache_create("vmap_area", size, align, crate::slab_common::SLAB_PANIC, None);
+        let n = self.vmalloc.nr_nodes() as u64;
+        if n > 1 {
+            // sizeof(struct vmap_node) on x86_64: 256 pools of 24 bytes, lock, flag, two rb_lists, the purge
+            // list, a work_struct and a counter.
+            let bytes = n * 6272;
+            let a = self.kmalloc(bytes, Gfp::GFP_NOWAIT | Gfp::__GFP_NOWARN);
+            self.vmalloc.vmap_nodes_obj = a;
+            // A boot-time allocation the kernel keeps forever: account it with the other boot pages.
+            if bytes > 8192 {
+                if let Some(p) = self.virt_to_page(a) {
+                    self.set_page_owner(p, crate::page_alloc::get_order(bytes), PageOwner::Boot);
+                }
+            }
         }
-        let mut free = self.vmalloc.free;
-        self.insert_vmap_area_augment(va, NIL, &mut free);
-        self.vmalloc.free = free;
+        if let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO) {
+            let end = self.ulong_max();
+            {
+                let v = self.vmalloc.arena.va_mut(va);
+                v.va_start = 1;
+                v.va_end = end;
+            }
+            let mut free = self.vmalloc.free;
+            self.insert_vmap_area_augment(va, NIL, &mut free);
+            self.vmalloc.free = free;
+        }
+        self.stack.frames.truncate(depth);
+        self.fail_page_alloc.attr = fpa;
     }
 
     // ---------------------------------------------------------------- tree operations needing the machine
@@ -1002,11 +954,7 @@ impl Machine {
         if link.parent != NIL {
             // get_va_next_sibling(): NIL means "the list head".
             let a = &self.vmalloc.arena;
-            let next = if link.left {
-                link.parent
-            } else {
-                a.va(link.parent).list_next
-            };
+            let next = if link.left { link.parent } else { a.va(link.parent).list_next };
             if next != NIL && a.va(next).va_start == a.va(va).va_end {
                 let s = a.va(va).va_start;
                 self.vmalloc.arena.va_mut(next).va_start = s;
@@ -1015,11 +963,7 @@ impl Machine {
                 merged = true;
             }
             let a = &self.vmalloc.arena;
-            let prev = if next == NIL {
-                rl.list.tail
-            } else {
-                a.va(next).list_prev
-            };
+            let prev = if next == NIL { rl.list.tail } else { a.va(next).list_prev };
             if prev != NIL && a.va(prev).va_end == a.va(va).va_start {
                 if merged {
                     self.vmalloc.unlink_va(va, rl, augment);
@@ -1084,11 +1028,7 @@ impl Machine {
     /// `va_alloc()`: returns the start or `vend` on failure.
     fn va_alloc(&mut self, va: NodeId, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
         let s = self.vmalloc.arena.va(va).va_start;
-        let nva = if s > vstart {
-            align_up(s, align)
-        } else {
-            align_up(vstart, align)
-        };
+        let nva = if s > vstart { align_up(s, align) } else { align_up(vstart, align) };
         if nva.wrapping_add(size) > vend || nva.wrapping_add(size) < nva {
             return vend;
         }
@@ -1103,9 +1043,7 @@ impl Machine {
     fn __alloc_vmap_area(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
         let adjust = !(align <= PAGE_SIZE || vend.wrapping_sub(vstart) == size);
         let root = self.vmalloc.free.root;
-        let va = self
-            .vmalloc
-            .find_vmap_lowest_match(&root, size, align, vstart, adjust);
+        let va = self.vmalloc.find_vmap_lowest_match(&root, size, align, vstart, adjust);
         if va == NIL {
             return vend;
         }
@@ -1137,14 +1075,7 @@ impl Machine {
         true
     }
 
-    fn node_pool_del_va(
-        &mut self,
-        n: usize,
-        size: u64,
-        align: u64,
-        vstart: u64,
-        vend: u64,
-    ) -> NodeId {
+    fn node_pool_del_va(&mut self, n: usize, size: u64, align: u64, vstart: u64, vend: u64) -> NodeId {
         let idx = ((size - 1) / PAGE_SIZE) as usize;
         if idx >= MAX_VA_SIZE_PAGES || self.vmalloc.nodes[n].pool[idx].list.head == NIL {
             return NIL;
@@ -1172,20 +1103,13 @@ impl Machine {
 
     /// `node_alloc()`: (area from a pool or NIL, its start or `vend`, encoded node id).
     fn node_alloc(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> (NodeId, u64, u64) {
-        if vstart != self.vmalloc_start()
-            || vend != self.vmalloc_end()
-            || self.vmalloc.nr_nodes() == 1
-        {
+        if vstart != self.vmalloc_start() || vend != self.vmalloc_end() || self.vmalloc.nr_nodes() == 1 {
             return (NIL, vend, 0);
         }
         let id = self.sched.cpu as usize % self.vmalloc.nr_nodes();
         let va = self.node_pool_del_va(id, size, align, vstart, vend);
         let vn_id = self.vmalloc.encode_vn_id(id);
-        let addr = if va != NIL {
-            self.vmalloc.arena.va(va).va_start
-        } else {
-            vend
-        };
+        let addr = if va != NIL { self.vmalloc.arena.va(va).va_start } else { vend };
         (va, addr, vn_id)
     }
 
@@ -1207,7 +1131,6 @@ impl Machine {
         if size == 0 || size % PAGE_SIZE != 0 || !align.is_power_of_two() {
             return Err(VmallocError::Inval);
         }
-        self.vmalloc_init();
         let gfp = gfp & GFP_RECLAIM_MASK;
         self.might_sleep(VMALLOC_C, LINE_ALLOC_VMAP_MIGHT_SLEEP);
 
@@ -1386,11 +1309,7 @@ impl Machine {
         self.vmalloc.vmap_lazy_nr += size >> PAGE_SHIFT;
         let nr_lazy = self.vmalloc.vmap_lazy_nr;
         let vn_id = self.vmalloc.decode_vn_id(flags);
-        let n = if self.vmalloc.is_vn_id_valid(vn_id) {
-            vn_id
-        } else {
-            self.vmalloc.addr_to_node_id(start)
-        };
+        let n = if self.vmalloc.is_vn_id_valid(vn_id) { vn_id } else { self.vmalloc.addr_to_node_id(start) };
         let mut lazy = self.vmalloc.nodes[n].lazy;
         self.insert_vmap_area(va, &mut lazy);
         self.vmalloc.nodes[n].lazy = lazy;
@@ -1403,26 +1322,22 @@ impl Machine {
     /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
     fn vunmap_range(&mut self, start: u64, end: u64) {
         let mut a = start;
+        let mut mapped = 0usize;
         while a < end {
-            self.vmalloc.pte.remove(&(a >> PAGE_SHIFT));
+            mapped += usize::from(self.vmalloc.pte.remove(&(a >> PAGE_SHIFT)).is_some());
             a += PAGE_SIZE;
         }
-        let (ws, we) = (
-            self.vmalloc_start(),
-            self.vmalloc_start() + self.layout.vmalloc_window,
-        );
+        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         let (s, e) = (start.max(ws), end.min(we));
-        if s < e {
+        // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing).
+        if mapped > 0 && s < e {
             let _ = self.mem.unmap_window(s - ws, e - s);
         }
     }
 
     /// `vmap_pages_range()`: PTEs (and host window pages) for `pages` from `addr` on.
     fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) {
-        let (ws, we) = (
-            self.vmalloc_start(),
-            self.vmalloc_start() + self.layout.vmalloc_window,
-        );
+        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         for (i, p) in pages.iter().enumerate() {
             let a = addr + i as u64 * PAGE_SIZE;
             self.vmalloc.pte.insert(a >> PAGE_SHIFT, *p);
@@ -1469,8 +1384,7 @@ impl Machine {
 
     fn busy_node_of(&self, va: NodeId) -> usize {
         // Busy areas are filed under addr_to_node(va_start).
-        self.vmalloc
-            .addr_to_node_id(self.vmalloc.arena.va(va).va_start)
+        self.vmalloc.addr_to_node_id(self.vmalloc.arena.va(va).va_start)
     }
 
     /// `find_vm_area()`: the `vm_struct` of the busy area containing `addr`.
@@ -1506,10 +1420,7 @@ impl Machine {
             return None;
         }
         let vm = self.vmalloc.arena.va_mut(va).vm.take()?;
-        let (s, e) = (
-            self.vmalloc.arena.va(va).va_start,
-            self.vmalloc.arena.va(va).va_end,
-        );
+        let (s, e) = (self.vmalloc.arena.va(va).va_start, self.vmalloc.arena.va(va).va_end);
         self.vunmap_range(s, e);
         self.free_vmap_area_noflush(va);
         Some(vm)
@@ -1520,6 +1431,25 @@ impl Machine {
     /// `__get_vm_area_node()`.
     #[allow(clippy::too_many_arguments)]
     fn __get_vm_area_node(
+        &mut self,
+        size: u64,
+        align: u64,
+        shift: u32,
+        flags: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        caller: Option<Frame>,
+    ) -> Result<NodeId, VmallocError> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__get_vm_area_node");
+        let r = self.get_vm_area_node_inner(size, align, shift, flags, start, end, gfp, caller);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn get_vm_area_node_inner(
         &mut self,
         size: u64,
         align: u64,
@@ -1543,10 +1473,7 @@ impl Machine {
             let order = 64 - (size - 1).leading_zeros(); // get_count_order_long
             align = 1u64 << order.clamp(PAGE_SHIFT, IOREMAP_MAX_ORDER);
         }
-        let area_obj = self.vm_meta_alloc(
-            self.sizeof_vm_struct(),
-            (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO,
-        );
+        let area_obj = self.vm_meta_alloc(self.sizeof_vm_struct(), (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO);
         if area_obj == 0 {
             return Err(VmallocError::NoMem);
         }
@@ -1598,16 +1525,10 @@ impl Machine {
 
     /// `vm_area_alloc_pages()`: fills `pages` with up to `nr_pages` pages, order-0 pages one by one (the bulk
     /// allocator), or `2^order` blocks split into order-0 pages; returns how many it got.
-    fn vm_area_alloc_pages(
-        &mut self,
-        gfp: Gfp,
-        order: u32,
-        nr_pages: u64,
-        pages: &mut Vec<Pfn>,
-    ) -> u64 {
+    fn vm_area_alloc_pages(&mut self, gfp: Gfp, order: u32, nr_pages: u64, pages: &mut Vec<Pfn>) -> u64 {
         let depth = self.stack.frames.len();
         if order == 0 {
-            self.push_frame("alloc_pages_bulk_noprof");
+            self.push_kframe("alloc_pages_bulk_noprof");
             while (pages.len() as u64) < nr_pages {
                 match self.alloc_pages(gfp, 0) {
                     Some(p) => pages.push(p),
@@ -1642,31 +1563,17 @@ impl Machine {
         for (i, p) in pages.iter().enumerate().skip(from) {
             let v = self.page_struct_addr(*p);
             let a = array + i as u64 * ps;
-            let _ = if ps == 8 {
-                self.vm_write(a, &v.to_le_bytes())
-            } else {
-                self.vm_write(a, &(v as u32).to_le_bytes())
-            };
+            let _ =
+                if ps == 8 { self.vm_write(a, &v.to_le_bytes()) } else { self.vm_write(a, &(v as u32).to_le_bytes()) };
         }
     }
 
     /// `__vmalloc_area_node()`: page array, pages, mappings. On failure the area is freed and `Err` returned.
-    fn __vmalloc_area_node(
-        &mut self,
-        va: NodeId,
-        gfp: Gfp,
-        shift: u32,
-    ) -> Result<u64, VmallocError> {
+    fn __vmalloc_area_node(&mut self, va: NodeId, gfp: Gfp, shift: u32) -> Result<u64, VmallocError> {
         let nested_gfp = (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO;
         let nofail = gfp.intersects(Gfp::__GFP_NOFAIL);
         let (addr, size, caller) = {
-            let vm = self
-                .vmalloc
-                .arena
-                .va(va)
-                .vm
-                .as_ref()
-                .expect("busy area has a vm_struct");
+            let vm = self.vmalloc.arena.va(va).vm.as_ref().expect("busy area has a vm_struct");
             (vm.addr, vm.get_vm_area_size(), vm.caller.clone())
         };
         let nr_small_pages = size >> PAGE_SHIFT;
@@ -1678,7 +1585,7 @@ impl Machine {
         let pages_addr = if array_size > PAGE_SIZE {
             self.__vmalloc_node(array_size, 1, nested_gfp, NUMA_NO_NODE, caller)
         } else {
-            self.push_frame("__kmalloc_node_noprof");
+            self.push_kframe("__kmalloc_node_noprof");
             let a = self.vm_meta_alloc(array_size, nested_gfp);
             self.pop_frame();
             a
@@ -1699,24 +1606,14 @@ impl Machine {
             Arch::I386 => 0,
         };
         let mut pages = Vec::with_capacity(nr_small_pages as usize);
-        let page_gfp = if page_order > 0 {
-            gfp & !Gfp::__GFP_NOFAIL
-        } else {
-            gfp
-        } | Gfp::__GFP_NOWARN;
+        let page_gfp = if page_order > 0 { gfp & !Gfp::__GFP_NOFAIL } else { gfp } | Gfp::__GFP_NOWARN;
         let _ = nofail;
         let nr = self.vm_area_alloc_pages(page_gfp, page_order, nr_small_pages, &mut pages);
         self.vm_write_page_array(pages_addr, 0, &pages);
         self.vmalloc.nr_vmalloc_pages += nr;
         self.vmstat.vmalloc_pages = self.vmalloc.nr_vmalloc_pages;
         {
-            let vm = self
-                .vmalloc
-                .arena
-                .va_mut(va)
-                .vm
-                .as_mut()
-                .expect("busy area has a vm_struct");
+            let vm = self.vmalloc.arena.va_mut(va).vm.as_mut().expect("busy area has a vm_struct");
             vm.pages = pages_addr;
             vm.page_order = page_order;
             vm.nr_pages = nr as u32;
@@ -1724,28 +1621,12 @@ impl Machine {
         }
         if nr != nr_small_pages {
             if page_order == 0 {
-                self.warn_alloc(
-                    gfp,
-                    &format!(
-                        "vmalloc error: size {}, failed to allocate pages",
-                        nr * PAGE_SIZE
-                    ),
-                );
+                self.warn_alloc(gfp, &format!("vmalloc error: size {}, failed to allocate pages", nr * PAGE_SIZE));
             }
             self.vfree(addr);
-            return Err(VmallocError::Pages {
-                allocated: nr,
-                wanted: nr_small_pages,
-            });
+            return Err(VmallocError::Pages { allocated: nr, wanted: nr_small_pages });
         }
-        let pages = self
-            .vmalloc
-            .arena
-            .va(va)
-            .vm
-            .as_ref()
-            .map(|v| v.page_list.clone())
-            .unwrap_or_default();
+        let pages = self.vmalloc.arena.va(va).vm.as_ref().map(|v| v.page_list.clone()).unwrap_or_default();
         self.vmap_pages_range(addr, &pages);
         Ok(addr)
     }
@@ -1779,9 +1660,8 @@ impl Machine {
         caller: Option<Frame>,
     ) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("__vmalloc_node_range_noprof");
-        let r = self
-            .vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
+        self.push_kframe("__vmalloc_node_range_noprof");
+        let r = self.vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
         self.stack.frames.truncate(depth);
         match r {
             Ok(a) => {
@@ -1815,10 +1695,7 @@ impl Machine {
             return Err(VmallocError::ZeroSize);
         }
         if (size >> PAGE_SHIFT) > self.totalram_pages() {
-            self.warn_alloc(
-                gfp,
-                &format!("vmalloc error: size {size}, exceeds total pages"),
-            );
+            self.warn_alloc(gfp, &format!("vmalloc error: size {size}, exceeds total pages"));
             return Err(VmallocError::ExceedsTotalPages);
         }
         let real_size = size;
@@ -1888,34 +1765,17 @@ impl Machine {
     /// `PAGE_KERNEL`.
     ///
     /// Context: process context, may sleep.
-    pub fn __vmalloc_node(
-        &mut self,
-        size: u64,
-        align: u64,
-        gfp: Gfp,
-        node: i32,
-        caller: Option<Frame>,
-    ) -> u64 {
+    pub fn __vmalloc_node(&mut self, size: u64, align: u64, gfp: Gfp, node: i32, caller: Option<Frame>) -> u64 {
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, 0, node, caller)
     }
 
-    fn vmalloc_entry(&mut self, func: &str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
+    fn vmalloc_entry(&mut self, func: &'static str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
         self.push_frame(func);
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let r = self.__vmalloc_node_range(
-            size,
-            align,
-            s,
-            e,
-            gfp,
-            PgProt::PAGE_KERNEL,
-            vm_flags,
-            NUMA_NO_NODE,
-            caller,
-        );
+        let r = self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, vm_flags, NUMA_NO_NODE, caller);
         self.stack.frames.truncate(depth);
         r
     }
@@ -1932,26 +1792,14 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn vzalloc(&mut self, size: u64) -> u64 {
-        self.vmalloc_entry(
-            "vzalloc_noprof",
-            size,
-            1,
-            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
-            0,
-        )
+        self.vmalloc_entry("vzalloc_noprof", size, 1, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, 0)
     }
 
     /// `vmalloc_user(size)`: zeroed, `VM_USERMAP`, `SHMLBA` (page) aligned.
     ///
     /// Context: process context, may sleep.
     pub fn vmalloc_user(&mut self, size: u64) -> u64 {
-        self.vmalloc_entry(
-            "vmalloc_user_noprof",
-            size,
-            PAGE_SIZE,
-            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
-            VM_USERMAP,
-        )
+        self.vmalloc_entry("vmalloc_user_noprof", size, PAGE_SIZE, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, VM_USERMAP)
     }
 
     /// `GFP_VMALLOC32`: `GFP_DMA32 | GFP_KERNEL` (x86_64 has ZONE_DMA32; on 32-bit `GFP_DMA32` falls back to
@@ -2006,7 +1854,7 @@ impl Machine {
     /// Context: process context, may sleep.
     pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("vrealloc_noprof");
+        self.push_kframe("vrealloc_noprof");
         let r = self.vrealloc_inner(p, size, gfp);
         self.stack.frames.truncate(depth);
         r
@@ -2020,10 +1868,7 @@ impl Machine {
         let (mut alloced_size, mut old_size) = (0, 0);
         if p != 0 {
             let Some(vm) = self.find_vm_area(p) else {
-                let msg = format!(
-                    "Trying to vrealloc() nonexistent vm area ({})\n",
-                    self.fmt_p(p)
-                );
+                let msg = format!("Trying to vrealloc() nonexistent vm area ({})\n", self.fmt_p(p));
                 self.warn(VMALLOC_C, LINE_VREALLOC_NONEXISTENT, Some(&msg));
                 self.vm_set_error(VmallocError::NoArea(p));
                 return 0;
@@ -2031,10 +1876,7 @@ impl Machine {
             alloced_size = vm.get_vm_area_size();
             old_size = vm.requested_size;
             if alloced_size < old_size {
-                let msg = format!(
-                    "vrealloc() has mismatched area vs requested sizes ({})\n",
-                    self.fmt_p(p)
-                );
+                let msg = format!("vrealloc() has mismatched area vs requested sizes ({})\n", self.fmt_p(p));
                 self.warn(VMALLOC_C, LINE_VREALLOC_MISMATCH, Some(&msg));
                 return 0;
             }
@@ -2056,19 +1898,9 @@ impl Machine {
         }
         // __vmalloc_noprof(size, flags): its return address lies in vrealloc_noprof.
         let caller = self.vm_caller();
-        self.push_frame("__vmalloc_noprof");
+        self.push_kframe("__vmalloc_noprof");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let n = self.__vmalloc_node_range(
-            size,
-            1,
-            s,
-            e,
-            gfp,
-            PgProt::PAGE_KERNEL,
-            0,
-            NUMA_NO_NODE,
-            caller,
-        );
+        let n = self.__vmalloc_node_range(size, 1, s, e, gfp, PgProt::PAGE_KERNEL, 0, NUMA_NO_NODE, caller);
         self.pop_frame();
         if n == 0 {
             return 0;
@@ -2097,7 +1929,7 @@ impl Machine {
     /// Context: may sleep in process context; from interrupt context it defers to [`Machine::vfree_atomic`].
     pub fn vfree(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vfree");
+        self.push_kframe("vfree");
         self.vfree_inner(addr);
         self.stack.frames.truncate(depth);
     }
@@ -2111,14 +1943,11 @@ impl Machine {
         if addr == 0 {
             return;
         }
-        self.push_frame("remove_vm_area");
+        self.push_kframe("remove_vm_area");
         let vm = self.remove_vm_area(addr);
         self.pop_frame();
         let Some(vm) = vm else {
-            let msg = format!(
-                "Trying to vfree() nonexistent vm area ({})\n",
-                self.fmt_p(addr)
-            );
+            let msg = format!("Trying to vfree() nonexistent vm area ({})\n", self.fmt_p(addr));
             self.warn(VMALLOC_C, LINE_VFREE_NONEXISTENT, Some(&msg));
             return;
         };
@@ -2153,10 +1982,7 @@ impl Machine {
             return;
         }
         let cpu = self.sched.cpu as usize % self.vmalloc.vfree_deferred.len();
-        let head = self.vmalloc.vfree_deferred[cpu]
-            .last()
-            .copied()
-            .unwrap_or(0);
+        let head = self.vmalloc.vfree_deferred[cpu].last().copied().unwrap_or(0);
         // llist_add(): the node is the freed memory itself.
         let ps = self.ptr_size();
         let bytes = head.to_le_bytes();
@@ -2178,9 +2004,9 @@ impl Machine {
                 continue;
             }
             let saved = std::mem::take(&mut self.stack.frames);
-            self.push_frame("worker_thread");
-            self.push_frame("process_one_work");
-            self.push_frame("delayed_vfree_work");
+            self.push_kframe("worker_thread");
+            self.push_kframe("process_one_work");
+            self.push_kframe("delayed_vfree_work");
             for a in list.into_iter().rev() {
                 self.vfree(a);
             }
@@ -2197,7 +2023,7 @@ impl Machine {
         let _ = prot;
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
-        self.push_frame("vmap");
+        self.push_kframe("vmap");
         let r = self.vmap_inner(pages, flags, caller);
         self.stack.frames.truncate(depth);
         match r {
@@ -2209,12 +2035,7 @@ impl Machine {
         }
     }
 
-    fn vmap_inner(
-        &mut self,
-        pages: &[Pfn],
-        mut flags: u64,
-        caller: Option<Frame>,
-    ) -> Result<u64, VmallocError> {
+    fn vmap_inner(&mut self, pages: &[Pfn], mut flags: u64, caller: Option<Frame>) -> Result<u64, VmallocError> {
         self.might_sleep(VMALLOC_C, LINE_VMAP_MIGHT_SLEEP);
         if flags & VM_FLUSH_RESET_PERMS != 0 {
             self.warn_once(VMALLOC_C, LINE_VMAP_FLUSH_WARN, None);
@@ -2230,8 +2051,7 @@ impl Machine {
         }
         let size = count << PAGE_SHIFT;
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let va =
-            self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
+        let va = self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
         let addr = self.vmalloc.arena.va(va).va_start;
         self.vmap_pages_range(addr, pages);
         if flags & VM_MAP_PUT_PAGES != 0 {
@@ -2248,7 +2068,7 @@ impl Machine {
     /// Context: process context, may sleep; not from interrupt context (BUG).
     pub fn vunmap(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vunmap");
+        self.push_kframe("vunmap");
         if self.in_interrupt() {
             self.vm_bug(LINE_VUNMAP_BUG);
             self.stack.frames.truncate(depth);
@@ -2256,16 +2076,13 @@ impl Machine {
         }
         self.might_sleep(VMALLOC_C, LINE_VUNMAP_MIGHT_SLEEP);
         if addr != 0 {
-            self.push_frame("remove_vm_area");
+            self.push_kframe("remove_vm_area");
             let vm = self.remove_vm_area(addr);
             self.pop_frame();
             match vm {
                 Some(vm) => self.vm_meta_free(vm.obj),
                 None => {
-                    let msg = format!(
-                        "Trying to vunmap() nonexistent vm area ({})\n",
-                        self.fmt_p(addr)
-                    );
+                    let msg = format!("Trying to vunmap() nonexistent vm area ({})\n", self.fmt_p(addr));
                     self.warn(VMALLOC_C, LINE_VUNMAP_NONEXISTENT, Some(&msg));
                 }
             }
@@ -2334,9 +2151,7 @@ impl Machine {
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr + done as u64;
-            let pfn = self
-                .vmalloc_to_page(a)
-                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let pfn = self.vmalloc_to_page(a).ok_or(crate::machine::MemFault::Unmapped(a))?;
             let off = a % PAGE_SIZE;
             let n = ((PAGE_SIZE - off) as usize).min(buf.len() - done);
             self.read_phys((pfn.0 << PAGE_SHIFT) + off, &mut buf[done..done + n])?;
@@ -2346,16 +2161,14 @@ impl Machine {
     }
 
     /// Writes kernel memory through the vmalloc page tables (or the direct map).
-    fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
+    pub(crate) fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
         if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
             return self.write_bytes(addr, data);
         }
         let mut done = 0usize;
         while done < data.len() {
             let a = addr + done as u64;
-            let pfn = self
-                .vmalloc_to_page(a)
-                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let pfn = self.vmalloc_to_page(a).ok_or(crate::machine::MemFault::Unmapped(a))?;
             let off = a % PAGE_SIZE;
             let n = ((PAGE_SIZE - off) as usize).min(data.len() - done);
             self.write_phys((pfn.0 << PAGE_SHIFT) + off, &data[done..done + n])?;
@@ -2381,11 +2194,7 @@ impl Machine {
             let _ = write!(s, " pages={}", v.nr_pages);
         }
         if v.phys_addr != 0 {
-            let w = if self.layout.arch == Arch::X86_64 {
-                16
-            } else {
-                8
-            };
+            let w = if self.layout.arch == Arch::X86_64 { 16 } else { 8 };
             let _ = write!(s, " phys=0x{:0w$x}", v.phys_addr);
         }
         for (flag, word) in [
@@ -2470,32 +2279,16 @@ impl Machine {
     pub fn vmap_snapshot(&self) -> VmapSnapshot {
         let a = &self.vmalloc.arena;
         let mut s = VmapSnapshot {
-            free: a
-                .list_ids(&self.vmalloc.free.list)
-                .into_iter()
-                .map(|i| self.va_info(i, None, true))
-                .collect(),
+            free: a.list_ids(&self.vmalloc.free.list).into_iter().map(|i| self.va_info(i, None, true)).collect(),
             vmap_lazy_nr: self.vmalloc.vmap_lazy_nr,
             lazy_max_pages: self.lazy_max_pages(),
             ..VmapSnapshot::default()
         };
         for (n, node) in self.vmalloc.nodes.iter().enumerate() {
-            s.busy.extend(
-                a.list_ids(&node.busy.list)
-                    .into_iter()
-                    .map(|i| self.va_info(i, Some(n), false)),
-            );
-            s.lazy.extend(
-                a.list_ids(&node.lazy.list)
-                    .into_iter()
-                    .map(|i| self.va_info(i, Some(n), false)),
-            );
+            s.busy.extend(a.list_ids(&node.busy.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
+            s.lazy.extend(a.list_ids(&node.lazy.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
             for p in &node.pool {
-                s.pooled.extend(
-                    a.list_ids(&p.list)
-                        .into_iter()
-                        .map(|i| self.va_info(i, Some(n), false)),
-                );
+                s.pooled.extend(a.list_ids(&p.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
             }
         }
         s.busy.sort_by_key(|v| v.va_start);
@@ -2507,20 +2300,8 @@ impl Machine {
     fn tree_roots(&self, which: VmapTree) -> Vec<(Option<usize>, RbRoot)> {
         match which {
             VmapTree::Free => vec![(None, self.vmalloc.free.root)],
-            VmapTree::Busy => self
-                .vmalloc
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (Some(i), n.busy.root))
-                .collect(),
-            VmapTree::Lazy => self
-                .vmalloc
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (Some(i), n.lazy.root))
-                .collect(),
+            VmapTree::Busy => self.vmalloc.nodes.iter().enumerate().map(|(i, n)| (Some(i), n.busy.root)).collect(),
+            VmapTree::Lazy => self.vmalloc.nodes.iter().enumerate().map(|(i, n)| (Some(i), n.lazy.root)).collect(),
         }
     }
 
@@ -2546,19 +2327,9 @@ impl Machine {
                 }
                 let v = a.va(id);
                 if visited {
-                    let c = if v.rb.color == rbtree::Color::Red {
-                        'R'
-                    } else {
-                        'B'
-                    };
-                    let _ = write!(
-                        out,
-                        "{}[{c}] {:#x}-{:#x} size={:#x}",
-                        "    ".repeat(d),
-                        v.va_start,
-                        v.va_end,
-                        v.size()
-                    );
+                    let c = if v.rb.color == rbtree::Color::Red { 'R' } else { 'B' };
+                    let _ =
+                        write!(out, "{}[{c}] {:#x}-{:#x} size={:#x}", "    ".repeat(d), v.va_start, v.va_end, v.size());
                     if which == VmapTree::Free {
                         let _ = write!(out, " subtree_max_size={:#x}", v.subtree_max_size);
                     }
@@ -2595,8 +2366,7 @@ impl Machine {
                     Some(n) => format!("N{n}_{id}"),
                     None => format!("V{id}"),
                 };
-                let mut label =
-                    format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
+                let mut label = format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
                 if which == VmapTree::Free {
                     let _ = write!(label, "<br/>max {:#x}", v.subtree_max_size);
                 }
@@ -2636,13 +2406,7 @@ impl Machine {
         for (n, node) in self.vmalloc.nodes.iter().enumerate() {
             for id in self.vmalloc.arena.list_ids(&node.lazy.list) {
                 let v = self.vmalloc.arena.va(id);
-                let _ = writeln!(
-                    out,
-                    "node {n}: {:#x}-{:#x} {}",
-                    v.va_start,
-                    v.va_end,
-                    v.size()
-                );
+                let _ = writeln!(out, "node {n}: {:#x}-{:#x} {}", v.va_start, v.va_end, v.size());
             }
         }
         out
@@ -2658,45 +2422,34 @@ impl Machine {
             return Ok(());
         }
         let a = &self.vmalloc.arena;
-        let check_tree =
-            |rl: &RbList, augment: bool, what: &str| -> Result<Vec<(u64, u64)>, String> {
-                let (_, count) =
-                    rbtree::check(a, &rl.root, augment).map_err(|e| format!("{what}: {e:?}"))?;
-                let ids = a.list_ids(&rl.list);
-                if ids.len() != count || rl.list.len != count {
-                    return Err(format!(
-                        "{what}: list has {} entries, tree {count}",
-                        ids.len()
-                    ));
+        let check_tree = |rl: &RbList, augment: bool, what: &str| -> Result<Vec<(u64, u64)>, String> {
+            let (_, count) = rbtree::check(a, &rl.root, augment).map_err(|e| format!("{what}: {e:?}"))?;
+            let ids = a.list_ids(&rl.list);
+            if ids.len() != count || rl.list.len != count {
+                return Err(format!("{what}: list has {} entries, tree {count}", ids.len()));
+            }
+            let mut n = rbtree::first(a, &rl.root);
+            for id in &ids {
+                if *id != n {
+                    return Err(format!("{what}: list order differs from the tree order"));
                 }
-                let mut n = rbtree::first(a, &rl.root);
-                for id in &ids {
-                    if *id != n {
-                        return Err(format!("{what}: list order differs from the tree order"));
-                    }
-                    n = rbtree::next(a, n);
+                n = rbtree::next(a, n);
+            }
+            let mut out = Vec::new();
+            for id in ids {
+                let v = a.va(id);
+                if v.va_start >= v.va_end {
+                    return Err(format!("{what}: empty area {:#x}-{:#x}", v.va_start, v.va_end));
                 }
-                let mut out = Vec::new();
-                for id in ids {
-                    let v = a.va(id);
-                    if v.va_start >= v.va_end {
-                        return Err(format!(
-                            "{what}: empty area {:#x}-{:#x}",
-                            v.va_start, v.va_end
-                        ));
+                if let Some(&(_, pe)) = out.last() {
+                    if pe > v.va_start {
+                        return Err(format!("{what}: unsorted or overlapping at {:#x}", v.va_start));
                     }
-                    if let Some(&(_, pe)) = out.last() {
-                        if pe > v.va_start {
-                            return Err(format!(
-                                "{what}: unsorted or overlapping at {:#x}",
-                                v.va_start
-                            ));
-                        }
-                    }
-                    out.push((v.va_start, v.va_end));
                 }
-                Ok(out)
-            };
+                out.push((v.va_start, v.va_end));
+            }
+            Ok(out)
+        };
         let mut all = check_tree(&self.vmalloc.free, true, "free")?;
         // Adjacent free areas must have been merged.
         for w in all.windows(2) {
@@ -2710,25 +2463,16 @@ impl Machine {
             for p in &node.pool {
                 let ids = a.list_ids(&p.list);
                 if ids.len() as u64 != p.len && !ids.is_empty() {
-                    return Err(format!(
-                        "pool of node {i}: len {} but {} entries",
-                        p.len,
-                        ids.len()
-                    ));
+                    return Err(format!("pool of node {i}: len {} but {} entries", p.len, ids.len()));
                 }
-                all.extend(
-                    ids.into_iter()
-                        .map(|id| (a.va(id).va_start, a.va(id).va_end)),
-                );
+                all.extend(ids.into_iter().map(|id| (a.va(id).va_start, a.va(id).va_end)));
             }
         }
         all.sort_unstable();
         let mut at = 1u64;
         for (s, e) in all {
             if s != at {
-                return Err(format!(
-                    "tiling: expected an area at {at:#x}, found {s:#x}-{e:#x}"
-                ));
+                return Err(format!("tiling: expected an area at {at:#x}, found {s:#x}-{e:#x}"));
             }
             at = e;
         }
@@ -2736,6 +2480,29 @@ impl Machine {
             return Err(format!("tiling: areas end at {at:#x}"));
         }
         Ok(())
+    }
+}
+
+impl Machine {
+    /// `find_vmap_lowest_match_check()` (the kernel's `DEBUG_AUGMENT_LOWEST_MATCH_CHECK`): the tree search and
+    /// a linear walk of the free list must find the same free area for `(size, align, vstart)`.
+    ///
+    /// Context: any; O(n).
+    pub fn vmap_lowest_match_check(&self, size: u64, align: u64, vstart: u64) -> Result<(), String> {
+        let st = &self.vmalloc;
+        let root = st.free.root;
+        let t = st.find_vmap_lowest_match(&root, size, align, vstart, false);
+        let l = st
+            .arena
+            .list_ids(&st.free.list)
+            .into_iter()
+            .find(|&id| is_within_this_va(st.arena.va(id), size, align, vstart))
+            .unwrap_or(NIL);
+        if t == l {
+            Ok(())
+        } else {
+            Err(format!("not lowest: tree {t}, list {l}, size {size:#x} align {align:#x} vstart {vstart:#x}"))
+        }
     }
 }
 

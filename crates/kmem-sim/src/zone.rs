@@ -8,7 +8,7 @@ use crate::page::NIL;
 pub const MAX_PAGE_ORDER: u32 = 10;
 /// `NR_PAGE_ORDERS`.
 pub const NR_PAGE_ORDERS: usize = 11;
-/// `pageblock_order`.
+/// `pageblock_order` of the x86_64 profile (the machine's value: `Machine::pageblock_order()`).
 pub const PAGEBLOCK_ORDER: u32 = 9;
 /// `pageblock_nr_pages`.
 pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
@@ -64,12 +64,8 @@ pub enum MigrateType {
 
 impl MigrateType {
     /// All modelled types in index order.
-    pub const ALL: [MigrateType; MIGRATE_TYPES] = [
-        MigrateType::Unmovable,
-        MigrateType::Movable,
-        MigrateType::Reclaimable,
-        MigrateType::HighAtomic,
-    ];
+    pub const ALL: [MigrateType; MIGRATE_TYPES] =
+        [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable, MigrateType::HighAtomic];
 
     /// `migratetype_names[]` (as /proc/pagetypeinfo prints them).
     ///
@@ -116,11 +112,7 @@ pub struct FreeList {
 
 impl Default for FreeList {
     fn default() -> Self {
-        FreeList {
-            head: NIL,
-            tail: NIL,
-            len: 0,
-        }
+        FreeList { head: NIL, tail: NIL, len: 0 }
     }
 }
 

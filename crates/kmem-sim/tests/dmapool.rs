@@ -35,23 +35,11 @@ fn create_rules() {
     for ((s, a, b), want) in cases {
         let p = m.dma_pool_create("rules", d, s, a, b).unwrap();
         let pool = m.dma_pool(p).unwrap();
-        assert_eq!(
-            (
-                pool.size as u64,
-                pool.allocation as u64,
-                pool.boundary as u64
-            ),
-            want
-        );
+        assert_eq!((pool.size as u64, pool.allocation as u64, pool.boundary as u64), want);
         m.dma_pool_destroy(Some(p));
     }
-    let p = m
-        .dma_pool_create("a-very-long-pool-name-that-is-truncated", d, 8, 0, 0)
-        .unwrap();
-    assert_eq!(
-        m.dma_pool(p).unwrap().name,
-        "a-very-long-pool-name-that-is-t"
-    );
+    let p = m.dma_pool_create("a-very-long-pool-name-that-is-truncated", d, 8, 0, 0).unwrap();
+    assert_eq!(m.dma_pool(p).unwrap().name, "a-very-long-pool-name-that-is-t");
     m.dma_pool_destroy(Some(p));
     m.dma_pool_destroy(None);
 }
@@ -59,9 +47,7 @@ fn create_rules() {
 #[test]
 fn blocks_respect_the_boundary_and_come_lifo() {
     let (mut m, dev) = machine(false);
-    let p = m
-        .dma_pool_create("descs", Some(dev), 384, 128, 1024)
-        .unwrap();
+    let p = m.dma_pool_create("descs", Some(dev), 384, 128, 1024).unwrap();
     let mut got = Vec::new();
     for _ in 0..8 {
         got.push(m.dma_pool_alloc(p, Gfp::GFP_KERNEL).unwrap());
@@ -82,10 +68,7 @@ fn blocks_respect_the_boundary_and_come_lifo() {
     let mut b = [0xffu8; 384];
     m.read_bytes(ninth.cpu_addr, &mut b).unwrap();
     assert!(b.iter().all(|&x| x == 0));
-    assert_eq!(
-        m.dma_pools_show(dev).unwrap(),
-        "poolinfo - 0.1\ndescs               9   16  384  2\n"
-    );
+    assert_eq!(m.dma_pools_show(dev).unwrap(), "poolinfo - 0.1\ndescs               9   16  384  2\n");
     // Free one, get it back.
     m.dma_pool_free(p, got[3].cpu_addr, got[3].dma_handle);
     assert_eq!(m.dma_pool_free_list(p)[0], got[3].cpu_addr);
@@ -97,27 +80,18 @@ fn blocks_respect_the_boundary_and_come_lifo() {
     let free0 = m.nr_free_pages();
     m.dma_pool_destroy(Some(p));
     assert_eq!(m.nr_free_pages(), free0 + 2);
-    assert_eq!(
-        m.dma_pools_show(dev),
-        None,
-        "the pools file goes with the last pool"
-    );
+    assert_eq!(m.dma_pools_show(dev), None, "the pools file goes with the last pool");
     assert!(m.dma_coherent_allocations().is_empty());
 }
 
 #[test]
 fn busy_destroy_leaks_and_says_so() {
     let (mut m, dev) = machine(false);
-    let p = m
-        .dma_pool_create("kmem_book_descs", Some(dev), 64, 64, 0)
-        .unwrap();
+    let p = m.dma_pool_create("kmem_book_descs", Some(dev), 64, 64, 0).unwrap();
     let a = m.dma_pool_alloc(p, Gfp::GFP_KERNEL).unwrap();
     let seq = m.log_seq();
     m.dma_pool_destroy(Some(p));
-    assert_eq!(
-        m.log_text_since(seq),
-        "platform kmem-book-dma.0: dma_pool_destroy kmem_book_descs busy\n"
-    );
+    assert_eq!(m.log_text_since(seq), "platform kmem-book-dma.0: dma_pool_destroy kmem_book_descs busy\n");
     assert_eq!(m.log_records_since(seq)[0].level, 3, "dev_err");
     // The chunk is leaked: still a live coherent allocation, the block still readable.
     assert_eq!(m.dma_coherent_allocations().len(), 1);
@@ -128,10 +102,7 @@ fn busy_destroy_leaks_and_says_so() {
     m.dma_pool_alloc(p, Gfp::GFP_KERNEL).unwrap();
     let seq = m.log_seq();
     m.dma_pool_destroy(Some(p));
-    assert_eq!(
-        m.log_text_since(seq),
-        "kmem_book_dma kmem-book-dma.0: dma_pool_destroy second busy\n"
-    );
+    assert_eq!(m.log_text_since(seq), "kmem_book_dma kmem-book-dma.0: dma_pool_destroy second busy\n");
 }
 
 #[test]
@@ -172,10 +143,7 @@ fn dmapool_debug_messages() {
     let xp = m.format_ptr(x.cpu_addr);
     assert_eq!(
         log,
-        format!(
-            "platform kmem-book-dma.0: pool_block_err pool_b, {xp}/0x{:016x} (bad dma)\n",
-            x.dma_handle
-        )
+        format!("platform kmem-book-dma.0: pool_block_err pool_b, {xp}/0x{:016x} (bad dma)\n", x.dma_handle)
     );
     assert_eq!(m.dma_pool(b).unwrap().nr_active, 1, "not freed");
     m.dma_pool_free(b, y.cpu_addr, y.dma_handle);
@@ -185,10 +153,7 @@ fn dmapool_debug_messages() {
     m.dma_pool_free(b, y.cpu_addr, y.dma_handle);
     assert_eq!(
         m.log_text_since(seq),
-        format!(
-            "platform kmem-book-dma.0: pool_block_err pool_b, dma 0x{:016x} already free\n",
-            y.dma_handle
-        )
+        format!("platform kmem-book-dma.0: pool_block_err pool_b, dma 0x{:016x} already free\n", y.dma_handle)
     );
     // A write after free is found when the block is handed out again.
     m.write_bytes(y.cpu_addr + 20, b"oops").unwrap();
@@ -198,17 +163,10 @@ fn dmapool_debug_messages() {
     let log = m.log_text_since(seq);
     let yp = m.format_ptr(y.cpu_addr);
     assert!(
-        log.starts_with(&format!(
-            "platform kmem-book-dma.0: pool_check_block pool_b, {yp} (corrupted)\n00000000: "
-        )),
+        log.starts_with(&format!("platform kmem-book-dma.0: pool_check_block pool_b, {yp} (corrupted)\n00000000: ")),
         "{log}"
     );
-    assert!(
-        log.contains(
-            "00000010: a7 a7 a7 a7 6f 6f 70 73 a7 a7 a7 a7 a7 a7 a7 a7  ....oops........\n"
-        ),
-        "{log}"
-    );
+    assert!(log.contains("00000010: a7 a7 a7 a7 6f 6f 70 73 a7 a7 a7 a7 a7 a7 a7 a7  ....oops........\n"), "{log}");
 }
 
 #[derive(Clone, Debug)]
@@ -221,11 +179,7 @@ fn params() -> impl Strategy<Value = (u64, u64, u64)> {
     (1u64..3000, 0u32..9, any::<bool>(), 0u32..4).prop_map(|(size, al, bnd, extra)| {
         let align = if al == 0 { 0 } else { 1u64 << (al - 1) };
         let block = size.max(16).div_ceil(align.max(1)) * align.max(1);
-        let boundary = if bnd {
-            block.next_power_of_two() << extra
-        } else {
-            0
-        };
+        let boundary = if bnd { block.next_power_of_two() << extra } else { 0 };
         (size, align, boundary)
     })
 }

@@ -11,16 +11,7 @@ fn machine() -> Machine {
 
 /// failslab failing every slab allocation, even those that may sleep.
 fn fail_all_slab(m: &mut Machine, verbose: u32) {
-    m.set_failslab(
-        Some(
-            FaultConfig::default()
-                .probability(100)
-                .times(-1)
-                .verbose(verbose),
-        ),
-        false,
-        false,
-    );
+    m.set_failslab(Some(FaultConfig::default().probability(100).times(-1).verbose(verbose)), false, false);
 }
 
 #[test]
@@ -45,11 +36,7 @@ fn kmalloc_pool_reserve_serves_under_failslab_and_refills() {
     for _ in 0..4 {
         got.push(m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap());
     }
-    assert_eq!(
-        got,
-        reserve.iter().rev().copied().collect::<Vec<_>>(),
-        "most recently returned first"
-    );
+    assert_eq!(got, reserve.iter().rev().copied().collect::<Vec<_>>(), "most recently returned first");
     assert_eq!(m.mempool(pool).unwrap().curr_nr, 0);
     assert!(!m.mempool_is_saturated(pool));
     // Empty reserve, atomic mask: NULL at once, nothing printed.
@@ -68,11 +55,7 @@ fn kmalloc_pool_reserve_serves_under_failslab_and_refills() {
     }
     m.mempool_free(extra, pool);
     assert_eq!(m.mempool(pool).unwrap().curr_nr, 4);
-    assert_eq!(
-        m.kmalloc(100, Gfp::GFP_KERNEL),
-        extra,
-        "freed to kmalloc: SLUB hands it out again"
-    );
+    assert_eq!(m.kmalloc(100, Gfp::GFP_KERNEL), extra, "freed to kmalloc: SLUB hands it out again");
     m.mempool_free(0, pool); // NULL is ignored
     m.mempool_destroy(pool);
     assert!(m.mempool(pool).is_none());
@@ -89,12 +72,7 @@ fn waiting_alloc_wakes_when_a_kworker_frees() {
     assert!(a != 0 && b != 0);
 
     let t0 = m.clock_ns();
-    m.schedule_event(
-        t0 + 2_000_000_000,
-        "kworker/0:2",
-        31,
-        SimEvent::MempoolFree { pool, element: a },
-    );
+    m.schedule_event(t0 + 2_000_000_000, "kworker/0:2", 31, SimEvent::MempoolFree { pool, element: a });
     let seq = m.log_seq();
     let e = m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap();
     assert_eq!(e, a, "the element the kworker returned");
@@ -106,12 +84,7 @@ fn waiting_alloc_wakes_when_a_kworker_frees() {
 
     // Nobody frees before 12 s: two 5 s timeouts with retries, then the free at 12 s wakes it.
     let t0 = m.clock_ns();
-    m.schedule_event(
-        t0 + 12_000_000_000,
-        "kworker/1:0",
-        32,
-        SimEvent::MempoolFree { pool, element: b },
-    );
+    m.schedule_event(t0 + 12_000_000_000, "kworker/1:0", 32, SimEvent::MempoolFree { pool, element: b });
     assert_eq!(m.mempool_alloc(pool, Gfp::GFP_KERNEL), Ok(b));
     let dt = m.clock_ns() - t0;
     assert!((12_000_000_000..12_001_000_000).contains(&dt), "{dt}");
@@ -143,18 +116,8 @@ fn an_event_that_does_not_free_to_the_pool_does_not_wake_it() {
     let t0 = m.clock_ns();
     let other = m.kmalloc_array(1, 8, Gfp::GFP_KERNEL | Gfp::__GFP_NOFAIL);
     // An unrelated kfree at 1 s, the element back at 3 s: the waiter sleeps through the first.
-    m.schedule_event(
-        t0 + 1_000_000_000,
-        "kworker/0:1",
-        40,
-        SimEvent::Kfree(other),
-    );
-    m.schedule_event(
-        t0 + 3_000_000_000,
-        "kworker/0:1",
-        40,
-        SimEvent::MempoolFree { pool, element: a },
-    );
+    m.schedule_event(t0 + 1_000_000_000, "kworker/0:1", 40, SimEvent::Kfree(other));
+    m.schedule_event(t0 + 3_000_000_000, "kworker/0:1", 40, SimEvent::MempoolFree { pool, element: a });
     assert_eq!(m.mempool_alloc(pool, Gfp::GFP_KERNEL), Ok(a));
     assert!(m.clock_ns() - t0 >= 3_000_000_000);
 }
@@ -179,12 +142,7 @@ fn page_pool_under_memory_pressure() {
     let e2 = m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap();
     assert_eq!(e2, reserve[0]);
     let t0 = m.clock_ns();
-    m.schedule_event(
-        t0 + 1_000_000_000,
-        "kworker/u8:3",
-        50,
-        SimEvent::ReleaseMemory(eater),
-    );
+    m.schedule_event(t0 + 1_000_000_000, "kworker/u8:3", 50, SimEvent::ReleaseMemory(eater));
     // Releasing memory does not wake the pool: the waiter retries after its 5 s timeout.
     let e3 = m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap();
     assert!(e3 != 0 && e3 != e && e3 != e2);
@@ -205,9 +163,7 @@ fn page_pool_under_memory_pressure() {
 #[test]
 fn slab_pool_resize_and_destroy() {
     let mut m = machine();
-    let c = m
-        .kmem_cache_create("kmem_book_req", 192, 0, 0, None)
-        .unwrap();
+    let c = m.kmem_cache_create("kmem_book_req", 192, 0, 0, None).unwrap();
     let pool = m.mempool_create_slab_pool(2, c).unwrap();
     assert_eq!(m.mempool(pool).unwrap().curr_nr, 2);
     let old_arr = m.mempool(pool).unwrap().elements_addr;
@@ -233,8 +189,7 @@ fn slab_pool_resize_and_destroy() {
     let seq = m.log_seq();
     m.kmem_cache_destroy(Some(c));
     assert!(
-        m.log_text_since(seq)
-            .contains("Objects remaining on __kmem_cache_shutdown()"),
+        m.log_text_since(seq).contains("Objects remaining on __kmem_cache_shutdown()"),
         "the leaked element shows up when its cache goes"
     );
     m.mempool_destroy(MempoolPtr(0)); // NULL is fine
@@ -255,12 +210,7 @@ fn custom_pool_through_the_step_api() {
     let mut log: Vec<(u64, u32)> = Vec::new();
     let mut fail = false;
     let module = |m: &mut Machine, c: &MempoolCall, fail: bool, log: &mut Vec<(u64, u32)>| match c {
-        MempoolCall::Alloc {
-            alloc_fn,
-            gfp,
-            pool_data,
-            ..
-        } => {
+        MempoolCall::Alloc { alloc_fn, gfp, pool_data, .. } => {
             log.push((*alloc_fn, gfp.bits()));
             if fail {
                 0
@@ -268,19 +218,14 @@ fn custom_pool_through_the_step_api() {
                 m.kmalloc(*pool_data, *gfp)
             }
         }
-        MempoolCall::Free {
-            free_fn, element, ..
-        } => {
+        MempoolCall::Free { free_fn, element, .. } => {
             log.push((*free_fn, 0));
             m.kfree(*element);
             0
         }
         MempoolCall::Event { .. } => 0,
     };
-    let alloc = MempoolAllocator::Custom {
-        alloc_fn: 0xa110c,
-        free_fn: 0xf4ee,
-    };
+    let alloc = MempoolAllocator::Custom { alloc_fn: 0xa110c, free_fn: 0xf4ee };
     let s = m.mempool_create_start(2, alloc, 48, Gfp::GFP_KERNEL);
     let pool = match m.mempool_run(s, &mut |m, c| module(m, c, fail, &mut log)) {
         MempoolStep::Done(v) => MempoolPtr(v),
@@ -292,17 +237,11 @@ fn custom_pool_through_the_step_api() {
     // The module's allocator fails: one try without reclaim/IO, then the reserve.
     fail = true;
     let s = m.mempool_alloc_start(pool, Gfp::GFP_KERNEL);
-    let e1 = m
-        .mempool_run(s, &mut |m, c| module(m, c, fail, &mut log))
-        .done()
-        .unwrap();
+    let e1 = m.mempool_run(s, &mut |m, c| module(m, c, fail, &mut log)).done().unwrap();
     assert_ne!(e1, 0);
     assert_eq!(log, vec![(0xa110c, 0x92880)]);
     let s = m.mempool_alloc_start(pool, Gfp::GFP_KERNEL);
-    let e2 = m
-        .mempool_run(s, &mut |m, c| module(m, c, fail, &mut log))
-        .done()
-        .unwrap();
+    let e2 = m.mempool_run(s, &mut |m, c| module(m, c, fail, &mut log)).done().unwrap();
     log.clear();
     // Reserve empty, GFP_KERNEL: retried once with the full mask, then waits; a façade event (module work at
     // +1 s, running as kworker) gives an element back and the waiter gets it.
@@ -323,10 +262,7 @@ fn custom_pool_through_the_step_api() {
     assert_eq!(r.done(), Some(e1));
     assert_eq!(events, vec![(7, 60, "kworker/0:3".to_string())]);
     // After the wake-up the allocator is tried again, now with the full mask, before the reserve.
-    assert_eq!(
-        log,
-        vec![(0xa110c, 0x92880), (0xa110c, 0x92cc0), (0xa110c, 0x92cc0)]
-    );
+    assert_eq!(log, vec![(0xa110c, 0x92880), (0xa110c, 0x92cc0), (0xa110c, 0x92cc0)]);
     log.clear();
     // GFP_ATOMIC: the two masks are the same, so one try only, then NULL.
     let s = m.mempool_alloc_start(pool, Gfp::GFP_ATOMIC);
@@ -337,10 +273,7 @@ fn custom_pool_through_the_step_api() {
     // Frees: the first two refill, a third goes to the module's free_fn.
     fail = false;
     let s = m.mempool_alloc_start(pool, Gfp::GFP_KERNEL);
-    let e3 = m
-        .mempool_run(s, &mut |m, c| module(m, c, fail, &mut log))
-        .done()
-        .unwrap();
+    let e3 = m.mempool_run(s, &mut |m, c| module(m, c, fail, &mut log)).done().unwrap();
     for e in [e1, e2, e3] {
         let s = m.mempool_free_start(e, pool);
         m.mempool_run(s, &mut |m, c| module(m, c, fail, &mut log));
@@ -361,13 +294,7 @@ fn create_fails_cleanly_when_an_element_cannot_be_allocated() {
     let a = m.kmalloc(8, Gfp::GFP_KERNEL);
     m.kfree(a);
     m.set_failslab(
-        Some(
-            FaultConfig::default()
-                .probability(100)
-                .times(-1)
-                .verbose(0)
-                .space(72 + 24 + 100),
-        ),
+        Some(FaultConfig::default().probability(100).times(-1).verbose(0).space(72 + 24 + 100)),
         false,
         false,
     );
@@ -391,13 +318,9 @@ fn element_poisoning_with_slub_debug_on() {
     let e = m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap();
     assert_eq!(e, r[1]);
     let log = m.log_text_since(seq);
+    assert!(log.starts_with("BUG: mempool element poison mismatch\nMempool "), "{log}");
     assert!(
-        log.starts_with("BUG: mempool element poison mismatch\nMempool "),
-        "{log}"
-    );
-    assert!(
-        log.contains(" size 32\n nr=1 @ ")
-            && log.contains(": 0x6b 6b 6b 6b 6b 42 6b 6b 6b 6b 6b 6b 6b ...\n"),
+        log.contains(" size 32\n nr=1 @ ") && log.contains(": 0x6b 6b 6b 6b 6b 42 6b 6b 6b 6b 6b 6b 6b ...\n"),
         "{log}"
     );
     assert!(log.contains("Call Trace:"));
@@ -428,15 +351,11 @@ fn i386_pool_uses_four_byte_pointers() {
     assert!(m.layout().is_direct_map_addr(pool.0));
     for (i, e) in p.reserve().iter().enumerate() {
         let mut b = [0u8; 4];
-        m.read_bytes(p.elements_addr + 4 * i as u64, &mut b)
-            .unwrap();
+        m.read_bytes(p.elements_addr + 4 * i as u64, &mut b).unwrap();
         assert_eq!(u32::from_le_bytes(b) as u64, *e);
     }
     let dump = m.mempool_dump();
-    assert!(
-        dump.contains("kmalloc size=40 min_nr=3 curr_nr=3"),
-        "{dump}"
-    );
+    assert!(dump.contains("kmalloc size=40 min_nr=3 curr_nr=3"), "{dump}");
     m.mempool_destroy(pool);
     assert_eq!(m.mempool_dump(), "");
 }
