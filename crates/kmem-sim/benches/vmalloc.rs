@@ -38,9 +38,7 @@ struct NaiveFirstFit {
 
 impl NaiveFirstFit {
     fn new(start: u64, end: u64) -> Self {
-        NaiveFirstFit {
-            free: vec![(start, end)],
-        }
+        NaiveFirstFit { free: vec![(start, end)] }
     }
 
     fn alloc(&mut self, size: u64) -> Option<u64> {
@@ -74,9 +72,7 @@ impl NaiveFirstFit {
 fn naive_with_busy(n: usize) -> NaiveFirstFit {
     let base = 0xffff_c900_0000_0000u64;
     let mut l = NaiveFirstFit::new(base, base + (32u64 << 40));
-    let v: Vec<u64> = (0..2 * n)
-        .map(|_| l.alloc(2 * PAGE).expect("space"))
-        .collect();
+    let v: Vec<u64> = (0..2 * n).map(|_| l.alloc(2 * PAGE).expect("space")).collect();
     for a in v.iter().step_by(2) {
         l.free(*a, 2 * PAGE);
     }

@@ -3,14 +3,8 @@ use kmem_sim::{Gfp, Machine, MachineConfig};
 
 fn main() {
     let mut cfgs = Vec::new();
-    for mib in [
-        32u64, 48, 64, 100, 160, 256, 1000, 2048, 3583, 3584, 4096, 6000,
-    ] {
-        cfgs.push(
-            MachineConfig::x86_64()
-                .ram_mib(mib)
-                .cpus(1 + (mib % 7) as u32),
-        );
+    for mib in [32u64, 48, 64, 100, 160, 256, 1000, 2048, 3583, 3584, 4096, 6000] {
+        cfgs.push(MachineConfig::x86_64().ram_mib(mib).cpus(1 + (mib % 7) as u32));
     }
     for mib in [32u64, 64, 160, 512, 880, 900, 1024, 2048, 3072] {
         cfgs.push(MachineConfig::i386().ram_mib(mib));
@@ -28,13 +22,7 @@ fn main() {
         m.set_current("sweep", 9);
         let mut v = Vec::new();
         for o in [0u32, 1, 2, 3, 4, 5, 9, 10] {
-            for g in [
-                Gfp::GFP_KERNEL,
-                Gfp::GFP_DMA,
-                Gfp::GFP_DMA32,
-                Gfp::GFP_HIGHUSER_MOVABLE,
-                Gfp::GFP_ATOMIC,
-            ] {
+            for g in [Gfp::GFP_KERNEL, Gfp::GFP_DMA, Gfp::GFP_DMA32, Gfp::GFP_HIGHUSER_MOVABLE, Gfp::GFP_ATOMIC] {
                 if let Some(p) = m.alloc_pages(g | Gfp::__GFP_NOWARN, o) {
                     v.push((p, o));
                 }

@@ -30,12 +30,7 @@ impl Machine {
     /// `ignore-gfp-wait` and `cache-filter`.
     ///
     /// Context: any.
-    pub fn set_failslab(
-        &mut self,
-        cfg: Option<FaultConfig>,
-        ignore_gfp_wait: bool,
-        cache_filter: bool,
-    ) {
+    pub fn set_failslab(&mut self, cfg: Option<FaultConfig>, ignore_gfp_wait: bool, cache_filter: bool) {
         self.slab.failslab = cfg.map(|c| FaultAttr::new("failslab", c));
         self.slab.cfg.failslab_ignore_gfp_wait = ignore_gfp_wait;
         self.slab.cfg.failslab_cache_filter = cache_filter;

@@ -144,12 +144,7 @@ impl FaultAttr {
     /// Context: any.
     pub fn new(name: &'static str, cfg: FaultConfig) -> Self {
         let rng = cfg.seed | 1;
-        FaultAttr {
-            name,
-            cfg,
-            count: 0,
-            rng,
-        }
+        FaultAttr { name, cfg, count: 0, rng }
     }
 
     fn random_below_100(&mut self) -> u64 {
@@ -217,9 +212,7 @@ impl FailPageAlloc {
     ///
     /// Context: any.
     pub fn new(cfg: Option<FaultConfig>) -> Self {
-        FailPageAlloc {
-            attr: cfg.map(|c| FaultAttr::new("fail_page_alloc", c)),
-        }
+        FailPageAlloc { attr: cfg.map(|c| FaultAttr::new("fail_page_alloc", c)) }
     }
 }
 
@@ -232,10 +225,7 @@ impl Machine {
         if verbose == 0 {
             return;
         }
-        self.printk(
-            LogLevel::Notice,
-            &format!("FAULT_INJECTION: forcing a failure.\n{line}\n"),
-        );
+        self.printk(LogLevel::Notice, &format!("FAULT_INJECTION: forcing a failure.\n{line}\n"));
         if verbose > 1 {
             self.dump_stack_with(&["should_fail_ex"]);
         }
@@ -286,38 +276,20 @@ mod tests {
 
     #[test]
     fn interval_and_times() {
-        let mut a = FaultAttr::new(
-            "x",
-            FaultConfig::default().probability(100).interval(3).times(2),
-        );
-        let v: Vec<bool> = (0..9)
-            .map(|_| matches!(a.should_fail_ex(1, false), FaultDecision::Fail { .. }))
-            .collect();
-        assert_eq!(
-            v,
-            [false, false, true, false, false, true, false, false, false]
-        );
+        let mut a = FaultAttr::new("x", FaultConfig::default().probability(100).interval(3).times(2));
+        let v: Vec<bool> = (0..9).map(|_| matches!(a.should_fail_ex(1, false), FaultDecision::Fail { .. })).collect();
+        assert_eq!(v, [false, false, true, false, false, true, false, false, false]);
     }
 
     #[test]
     fn space_and_probability_deterministic() {
-        let mut a = FaultAttr::new(
-            "x",
-            FaultConfig::default()
-                .probability(50)
-                .times(-1)
-                .space(3)
-                .seed(9),
-        );
+        let mut a = FaultAttr::new("x", FaultConfig::default().probability(50).times(-1).space(3).seed(9));
         let mut b = a.clone();
         let va: Vec<_> = (0..50).map(|_| a.should_fail_ex(1, false)).collect();
         let vb: Vec<_> = (0..50).map(|_| b.should_fail_ex(1, false)).collect();
         assert_eq!(va, vb);
         assert_eq!(va[..3], [FaultDecision::Pass; 3]);
-        let fails = va
-            .iter()
-            .filter(|d| matches!(d, FaultDecision::Fail { .. }))
-            .count();
+        let fails = va.iter().filter(|d| matches!(d, FaultDecision::Fail { .. })).count();
         assert!(fails > 10 && fails < 40, "{fails}");
     }
 }

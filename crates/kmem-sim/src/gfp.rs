@@ -66,13 +66,10 @@ impl Gfp {
     pub const GFP_DMA: Gfp = Self::__GFP_DMA;
     pub const GFP_DMA32: Gfp = Self::__GFP_DMA32;
     pub const GFP_HIGHUSER: Gfp = Gfp(Self::GFP_USER.0 | Self::__GFP_HIGHMEM.0);
-    pub const GFP_HIGHUSER_MOVABLE: Gfp =
-        Gfp(Self::GFP_HIGHUSER.0 | Self::__GFP_MOVABLE.0 | Self::__GFP_SKIP_KASAN.0);
-    pub const GFP_TRANSHUGE_LIGHT: Gfp = Gfp((Self::GFP_HIGHUSER_MOVABLE.0
-        | Self::__GFP_COMP.0
-        | Self::__GFP_NOMEMALLOC.0
-        | Self::__GFP_NOWARN.0)
-        & !Self::__GFP_RECLAIM.0);
+    pub const GFP_HIGHUSER_MOVABLE: Gfp = Gfp(Self::GFP_HIGHUSER.0 | Self::__GFP_MOVABLE.0 | Self::__GFP_SKIP_KASAN.0);
+    pub const GFP_TRANSHUGE_LIGHT: Gfp =
+        Gfp((Self::GFP_HIGHUSER_MOVABLE.0 | Self::__GFP_COMP.0 | Self::__GFP_NOMEMALLOC.0 | Self::__GFP_NOWARN.0)
+            & !Self::__GFP_RECLAIM.0);
     pub const GFP_TRANSHUGE: Gfp = Gfp(Self::GFP_TRANSHUGE_LIGHT.0 | Self::__GFP_DIRECT_RECLAIM.0);
 
     /// The raw value.
@@ -148,16 +145,8 @@ impl std::error::Error for GfpZoneError {}
 /// Context: any.
 pub fn gfp_zone(gfp: Gfp, has_highmem: bool, has_dma32: bool) -> Result<ZoneType, GfpZoneError> {
     let bits = gfp.0 & Gfp::GFP_ZONEMASK.0;
-    let highmem = if has_highmem {
-        ZoneType::HighMem
-    } else {
-        ZoneType::Normal
-    };
-    let dma32 = if has_dma32 {
-        ZoneType::Dma32
-    } else {
-        ZoneType::Normal
-    };
+    let highmem = if has_highmem { ZoneType::HighMem } else { ZoneType::Normal };
+    let dma32 = if has_dma32 { ZoneType::Dma32 } else { ZoneType::Normal };
     Ok(match bits {
         0x0 => ZoneType::Normal,
         0x1 => ZoneType::Dma,
@@ -302,37 +291,16 @@ mod tests {
 
     #[test]
     fn display_like_pgg() {
-        assert_eq!(
-            (Gfp::GFP_KERNEL | Gfp::__GFP_COMP).to_string(),
-            "0x40cc0(GFP_KERNEL|__GFP_COMP)"
-        );
-        assert_eq!(
-            (Gfp::GFP_KERNEL | Gfp::__GFP_ZERO).to_string(),
-            "0xdc0(GFP_KERNEL|__GFP_ZERO)"
-        );
-        assert_eq!(
-            (Gfp::GFP_ATOMIC | Gfp::__GFP_NOWARN).to_string(),
-            "0x2820(GFP_ATOMIC|__GFP_NOWARN)"
-        );
+        assert_eq!((Gfp::GFP_KERNEL | Gfp::__GFP_COMP).to_string(), "0x40cc0(GFP_KERNEL|__GFP_COMP)");
+        assert_eq!((Gfp::GFP_KERNEL | Gfp::__GFP_ZERO).to_string(), "0xdc0(GFP_KERNEL|__GFP_ZERO)");
+        assert_eq!((Gfp::GFP_ATOMIC | Gfp::__GFP_NOWARN).to_string(), "0x2820(GFP_ATOMIC|__GFP_NOWARN)");
         assert_eq!(Gfp::GFP_NOWAIT.to_string(), "0x2800(GFP_NOWAIT)");
         assert_eq!(Gfp(0).to_string(), "0x0()");
         assert_eq!(Gfp(0x200).to_string(), "0x200(0x200)");
-        assert_eq!(
-            (Gfp::GFP_KERNEL | Gfp(0x200)).to_string(),
-            "0xec0(GFP_KERNEL|0x200)"
-        );
-        assert_eq!(
-            (Gfp::GFP_KERNEL | Gfp::__GFP_DMA).to_string(),
-            "0xcc1(GFP_KERNEL|GFP_DMA)"
-        );
-        assert_eq!(
-            Gfp::GFP_HIGHUSER_MOVABLE.to_string(),
-            "0x100cca(GFP_HIGHUSER_MOVABLE)"
-        );
-        assert_eq!(
-            Gfp::__GFP_DIRECT_RECLAIM.to_string(),
-            "0x400(__GFP_DIRECT_RECLAIM)"
-        );
+        assert_eq!((Gfp::GFP_KERNEL | Gfp(0x200)).to_string(), "0xec0(GFP_KERNEL|0x200)");
+        assert_eq!((Gfp::GFP_KERNEL | Gfp::__GFP_DMA).to_string(), "0xcc1(GFP_KERNEL|GFP_DMA)");
+        assert_eq!(Gfp::GFP_HIGHUSER_MOVABLE.to_string(), "0x100cca(GFP_HIGHUSER_MOVABLE)");
+        assert_eq!(Gfp::__GFP_DIRECT_RECLAIM.to_string(), "0x400(__GFP_DIRECT_RECLAIM)");
         assert_eq!(Gfp::GFP_NOIO.to_string(), "0xc00(GFP_NOIO)");
     }
 
@@ -341,18 +309,9 @@ mod tests {
         assert_eq!(gfp_zone(Gfp::GFP_KERNEL, false, true), Ok(ZoneType::Normal));
         assert_eq!(gfp_zone(Gfp::GFP_DMA, false, true), Ok(ZoneType::Dma));
         assert_eq!(gfp_zone(Gfp::GFP_DMA32, false, true), Ok(ZoneType::Dma32));
-        assert_eq!(
-            gfp_zone(Gfp::__GFP_HIGHMEM, true, false),
-            Ok(ZoneType::HighMem)
-        );
-        assert_eq!(
-            gfp_zone(Gfp::__GFP_HIGHMEM, false, true),
-            Ok(ZoneType::Normal)
-        );
-        assert_eq!(
-            gfp_zone(Gfp::GFP_HIGHUSER_MOVABLE, false, true),
-            Ok(ZoneType::Movable)
-        );
+        assert_eq!(gfp_zone(Gfp::__GFP_HIGHMEM, true, false), Ok(ZoneType::HighMem));
+        assert_eq!(gfp_zone(Gfp::__GFP_HIGHMEM, false, true), Ok(ZoneType::Normal));
+        assert_eq!(gfp_zone(Gfp::GFP_HIGHUSER_MOVABLE, false, true), Ok(ZoneType::Movable));
         assert!(gfp_zone(Gfp::__GFP_DMA | Gfp::__GFP_DMA32, false, true).is_err());
         assert!(gfp_zone(Gfp::__GFP_DMA | Gfp::__GFP_HIGHMEM, true, false).is_err());
         assert!(!Gfp::GFP_ATOMIC.gfpflags_allow_blocking());

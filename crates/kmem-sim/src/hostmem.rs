@@ -201,16 +201,9 @@ impl HostMem {
     /// Maps frame `pfn` at page-aligned `window_offset` with `MAP_FIXED` (replacing what was there).
     ///
     /// Context: process context of the simulator; takes the host's mmap lock.
-    pub fn map_frame_into_window(
-        &mut self,
-        window_offset: u64,
-        pfn: u64,
-    ) -> Result<(), HostMemError> {
+    pub fn map_frame_into_window(&mut self, window_offset: u64, pfn: u64) -> Result<(), HostMemError> {
         if window_offset % PAGE_SIZE != 0 || window_offset + PAGE_SIZE > self.window_bytes {
-            return Err(HostMemError::BadWindowRange {
-                offset: window_offset,
-                len: PAGE_SIZE,
-            });
+            return Err(HostMemError::BadWindowRange { offset: window_offset, len: PAGE_SIZE });
         }
         if (pfn + 1) * PAGE_SIZE > self.ram_bytes {
             return Err(HostMemError::BadPfn(pfn));
@@ -241,10 +234,7 @@ impl HostMem {
     pub fn unmap_window(&mut self, window_offset: u64, len: u64) -> Result<(), HostMemError> {
         let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         if window_offset % PAGE_SIZE != 0 || window_offset + len > self.window_bytes || len == 0 {
-            return Err(HostMemError::BadWindowRange {
-                offset: window_offset,
-                len,
-            });
+            return Err(HostMemError::BadWindowRange { offset: window_offset, len });
         }
         let addr = self.window.wrapping_add(window_offset as usize);
         // SAFETY: the range lies inside our own window reservation (checked above); replacing it with a fresh
@@ -264,11 +254,7 @@ impl HostMem {
         }
         let first = window_offset / PAGE_SIZE;
         let last = first + len / PAGE_SIZE;
-        let keys: Vec<u64> = self
-            .window_map
-            .range(first..last)
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<u64> = self.window_map.range(first..last).map(|(k, _)| *k).collect();
         for k in keys {
             self.window_map.remove(&k);
         }
@@ -278,10 +264,7 @@ impl HostMem {
     fn check(&self, phys: u64, len: usize) -> Result<(), OutOfBounds> {
         match phys.checked_add(len as u64) {
             Some(end) if end <= self.ram_bytes => Ok(()),
-            _ => Err(OutOfBounds {
-                offset: phys,
-                len: len as u64,
-            }),
+            _ => Err(OutOfBounds { offset: phys, len: len as u64 }),
         }
     }
 
@@ -292,13 +275,7 @@ impl HostMem {
         self.check(phys, buf.len())?;
         // SAFETY: the source range is inside the direct mapping (checked), which stays mapped while `self`
         // lives; `buf` is a distinct Rust buffer so the ranges cannot overlap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.direct.add(phys as usize),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
+        unsafe { std::ptr::copy_nonoverlapping(self.direct.add(phys as usize), buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
 
@@ -309,9 +286,7 @@ impl HostMem {
         self.check(phys, data.len())?;
         // SAFETY: the destination range is inside the writable direct mapping (checked); `data` is a Rust
         // slice, which cannot alias the mapping through a Rust reference.
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.direct.add(phys as usize), data.len())
-        };
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.direct.add(phys as usize), data.len()) };
         Ok(())
     }
 

@@ -8,7 +8,9 @@
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
 //! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
 //! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug), [`failslab`],
-//! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc).
+//! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc),
+//! [`mempool`] (mm/mempool.c, plus scheduled events of other tasks and a memory eater), [`device`]
+//! (drivers/base: devices, `dev_printk`), [`dma`] (kernel/dma/mapping.c, direct.c) and [`dmapool`] (mm/dmapool.c).
 //!
 //! ```
 //! use kmem_sim::{Gfp, Machine, MachineConfig};
@@ -33,11 +35,15 @@
 
 #![deny(unsafe_code)]
 
+pub mod device;
+pub mod dma;
+pub mod dmapool;
 pub mod failslab;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
 pub mod machine;
+pub mod mempool;
 pub mod mm_init;
 pub mod page;
 pub mod page_alloc;
@@ -53,9 +59,13 @@ pub mod vmalloc;
 pub mod workload;
 pub mod zone;
 
+pub use device::DeviceId;
+pub use dma::{DmaAlloc, DmaError, DMA_BIT_MASK};
+pub use dmapool::{DmaPoolCreateError, DmaPoolPtr};
 pub use fault_inject::{FaultAttr, FaultConfig};
 pub use gfp::Gfp;
 pub use machine::{Arch, BootError, Layout, Machine, MachineConfig, MemFault};
+pub use mempool::{MempoolAllocator, MempoolCall, MempoolPtr, MempoolStep, SimEvent};
 pub use page::{PageOwner, PageType, Pfn};
 pub use panic::{ModuleState, Taint};
 pub use printk::LogLevel;

@@ -104,9 +104,7 @@ impl MachineConfig {
             uts_release: "6.12.117".into(),
             uts_version_tag: "#1".into(),
             linux_package_id: String::new(),
-            hardware_name:
-                "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.3-debian-1.16.3-2 04/01/2014"
-                    .into(),
+            hardware_name: "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.3-debian-1.16.3-2 04/01/2014".into(),
             fail_page_alloc: None,
             slab: crate::slab_common::SlabConfig::default(),
             echo_log: false,
@@ -404,14 +402,15 @@ pub struct Machine {
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
     /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
     pub(crate) slab: crate::slab_common::SlabState,
+    /// Mempools, scheduled events of other tasks, memory eaters (mempool.rs).
+    pub(crate) mempools: crate::mempool::MempoolState,
+    /// Devices, coherent DMA allocations and DMA pools (device.rs, dma.rs, dmapool.rs).
+    pub(crate) dma: crate::dma::DmaState,
 }
 
 impl fmt::Debug for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Machine")
-            .field("cfg", &self.cfg)
-            .field("layout", &self.layout)
-            .finish_non_exhaustive()
+        f.debug_struct("Machine").field("cfg", &self.cfg).field("layout", &self.layout).finish_non_exhaustive()
     }
 }
 
@@ -493,12 +492,11 @@ fn i386_top_layout(nr_cpus: u64) -> (u64, u64, u64) {
     // FIX_IO_APIC_BASE_0..+MAX_IO_APICS-1, FIX_KMAP_BEGIN..+KM_MAX_IDX*NR_CPUS-1, FIX_PCIE_MCFG.
     let end_permanent = 4 + MAX_IO_APICS + KM_MAX_IDX * nr_cpus + 1;
     let total_btmaps = 64 * 8;
-    let btmap_end =
-        if (end_permanent ^ (end_permanent + total_btmaps - 1)) & !(PTRS_PER_PTE - 1) != 0 {
-            end_permanent + total_btmaps - (end_permanent & (total_btmaps - 1))
-        } else {
-            end_permanent
-        };
+    let btmap_end = if (end_permanent ^ (end_permanent + total_btmaps - 1)) & !(PTRS_PER_PTE - 1) != 0 {
+        end_permanent + total_btmaps - (end_permanent & (total_btmaps - 1))
+    } else {
+        end_permanent
+    };
     let btmap_begin = btmap_end + total_btmaps - 1;
     let end_of_fixed = btmap_begin + 1 /* FIX_WP_TEST */ + 1;
     let fixaddr_tot_start = FIXADDR_TOP - end_of_fixed * PAGE_SIZE;
@@ -513,11 +511,7 @@ fn i386_top_layout(nr_cpus: u64) -> (u64, u64, u64) {
 
 /// The physical memory map (QEMU i440FX + SeaBIOS e820), as usable pfn ranges `[start, end)`.
 pub(crate) fn e820_usable(ram_bytes: u64) -> Vec<(u64, u64)> {
-    let below_4g = if ram_bytes >= 0xe000_0000 {
-        0xc000_0000
-    } else {
-        ram_bytes
-    };
+    let below_4g = if ram_bytes >= 0xe000_0000 { 0xc000_0000 } else { ram_bytes };
     let above = ram_bytes - below_4g;
     // pfn 0 is trimmed to reserved by the kernel (e820 "update [mem 0x00000000-0x00000fff] usable ==>
     // reserved"); 0x9fc00-0xfffff is the EBDA/VGA/ROM hole; SeaBIOS keeps the top 128 KiB below 4G.
@@ -537,8 +531,7 @@ impl Machine {
         match cfg.arch {
             Arch::X86_64 => {
                 use x86_64::*;
-                let (mut po, mut vm, mut vmemmap) =
-                    (PAGE_OFFSET_BASE_L4, VMALLOC_BASE_L4, VMEMMAP_BASE_L4);
+                let (mut po, mut vm, mut vmemmap) = (PAGE_OFFSET_BASE_L4, VMALLOC_BASE_L4, VMEMMAP_BASE_L4);
                 if let Some(seed) = cfg.kaslr_seed {
                     // kernel_randomize_memory(): regions direct map, vmalloc, vmemmap in this order.
                     const TB: u64 = 1 << 40;
@@ -599,12 +592,8 @@ impl Machine {
                         reason: "the non-PAE 32-bit profile handles at most 3 GiB (RAM above 4G is unusable)",
                     });
                 }
-                let (fixaddr_start, pkmap_base, vmalloc_end) =
-                    i386_top_layout(cfg.nr_cpus_config as u64);
-                let reserve = cfg
-                    .vmalloc_reserve_mib
-                    .map(|m| (m << 20) + VMALLOC_OFFSET)
-                    .unwrap_or(VMALLOC_RESERVE);
+                let (fixaddr_start, pkmap_base, vmalloc_end) = i386_top_layout(cfg.nr_cpus_config as u64);
+                let reserve = cfg.vmalloc_reserve_mib.map(|m| (m << 20) + VMALLOC_OFFSET).unwrap_or(VMALLOC_RESERVE);
                 let maxmem = vmalloc_end - PAGE_OFFSET - reserve;
                 let max_low_pfn = max_pfn.min(maxmem >> PAGE_SHIFT);
                 let high_memory = PAGE_OFFSET + (max_low_pfn << PAGE_SHIFT);
@@ -644,10 +633,7 @@ impl Machine {
             return Err(BootError::BadCpus(cfg.cpus));
         }
         if cfg.ram_mib < 32 || cfg.ram_mib > 64 * 1024 {
-            return Err(BootError::UnsupportedRam {
-                mib: cfg.ram_mib,
-                reason: "supported: 32 MiB .. 64 GiB",
-            });
+            return Err(BootError::UnsupportedRam { mib: cfg.ram_mib, reason: "supported: 32 MiB .. 64 GiB" });
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;
         let mem = HostMem::new(phys_bytes, layout.vmalloc_window)?;
@@ -672,6 +658,8 @@ impl Machine {
             clock_ns: 0,
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
             slab: Default::default(),
+            mempools: Default::default(),
+            dma: Default::default(),
         };
         m.mm_init();
         Ok(m)
@@ -853,9 +841,7 @@ impl Machine {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let end = kaddr
-            .checked_add(len)
-            .ok_or(MemFault::OutOfRange { addr: kaddr, len })?;
+        let end = kaddr.checked_add(len).ok_or(MemFault::OutOfRange { addr: kaddr, len })?;
         if self.layout.is_direct_map_addr(kaddr) {
             if end > self.layout.high_memory {
                 return Err(MemFault::OutOfRange { addr: kaddr, len });
@@ -893,10 +879,7 @@ impl Machine {
         for (phys, n) in self.resolve(kaddr, buf.len() as u64)? {
             self.mem
                 .read(phys, &mut buf[done..done + n as usize])
-                .map_err(|_| MemFault::OutOfRange {
-                    addr: kaddr,
-                    len: buf.len() as u64,
-                })?;
+                .map_err(|_| MemFault::OutOfRange { addr: kaddr, len: buf.len() as u64 })?;
             done += n as usize;
         }
         Ok(())
@@ -910,10 +893,7 @@ impl Machine {
         for (phys, n) in self.resolve(kaddr, data.len() as u64)? {
             self.mem
                 .write(phys, &data[done..done + n as usize])
-                .map_err(|_| MemFault::OutOfRange {
-                    addr: kaddr,
-                    len: data.len() as u64,
-                })?;
+                .map_err(|_| MemFault::OutOfRange { addr: kaddr, len: data.len() as u64 })?;
             done += n as usize;
         }
         Ok(())
@@ -924,9 +904,7 @@ impl Machine {
     /// Context: any.
     pub fn fill(&mut self, kaddr: u64, len: u64, byte: u8) -> Result<(), MemFault> {
         for (phys, n) in self.resolve(kaddr, len)? {
-            self.mem
-                .fill(phys, n, byte)
-                .map_err(|_| MemFault::OutOfRange { addr: kaddr, len })?;
+            self.mem.fill(phys, n, byte).map_err(|_| MemFault::OutOfRange { addr: kaddr, len })?;
         }
         Ok(())
     }
@@ -951,22 +929,14 @@ impl Machine {
     ///
     /// Context: any.
     pub fn read_phys(&self, phys: u64, buf: &mut [u8]) -> Result<(), MemFault> {
-        self.mem.read(phys, buf).map_err(|_| MemFault::OutOfRange {
-            addr: phys,
-            len: buf.len() as u64,
-        })
+        self.mem.read(phys, buf).map_err(|_| MemFault::OutOfRange { addr: phys, len: buf.len() as u64 })
     }
 
     /// Writes physical memory directly (any pfn, including highmem).
     ///
     /// Context: any.
     pub fn write_phys(&mut self, phys: u64, data: &[u8]) -> Result<(), MemFault> {
-        self.mem
-            .write(phys, data)
-            .map_err(|_| MemFault::OutOfRange {
-                addr: phys,
-                len: data.len() as u64,
-            })
+        self.mem.write(phys, data).map_err(|_| MemFault::OutOfRange { addr: phys, len: data.len() as u64 })
     }
 }
 

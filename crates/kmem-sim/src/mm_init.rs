@@ -141,35 +141,18 @@ impl Machine {
         let max_pfn = self.layout.max_pfn;
         let max_low = self.layout.max_low_pfn;
         let usable = e820_usable(self.cfg.ram_mib << 20);
-        let mut mb = Memblock {
-            usable: usable.clone(),
-            reserved: Vec::new(),
-        };
+        let mut mb = Memblock { usable: usable.clone(), reserved: Vec::new() };
 
         // ---- zones
         let types: [ZoneType; MAX_NR_ZONES] = match arch {
-            Arch::X86_64 => [
-                ZoneType::Dma,
-                ZoneType::Dma32,
-                ZoneType::Normal,
-                ZoneType::Movable,
-            ],
-            Arch::I386 => [
-                ZoneType::Dma,
-                ZoneType::Normal,
-                ZoneType::HighMem,
-                ZoneType::Movable,
-            ],
+            Arch::X86_64 => [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::Movable],
+            Arch::I386 => [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem, ZoneType::Movable],
         };
         let bounds: [(u64, u64); MAX_NR_ZONES] = match arch {
             Arch::X86_64 => [(0, 4096), (4096, 1 << 20), (1 << 20, u64::MAX), (0, 0)],
             Arch::I386 => [(0, 4096), (4096, max_low), (max_low, u64::MAX), (0, 0)],
         };
-        self.zones = types
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| Zone::new(t, i))
-            .collect();
+        self.zones = types.iter().enumerate().map(|(i, &t)| Zone::new(t, i)).collect();
         self.pages = vec![PageFrame::default(); max_pfn as usize];
         for (i, &(lo, hi)) in bounds.iter().enumerate() {
             let hi = hi.min(max_pfn);
@@ -209,8 +192,7 @@ impl Machine {
             }
         }
         // Pages below the first zone or in holes: give them the zone of their position for printing.
-        self.alloc.pageblock_mt =
-            vec![MigrateType::Movable as u8; (max_pfn >> self.pageblock_order()) as usize + 1];
+        self.alloc.pageblock_mt = vec![MigrateType::Movable as u8; (max_pfn >> self.pageblock_order()) as usize + 1];
 
         // ---- memblock reservations
         mb.reserve(0, MIB_PFNS); // reserve_real_mode(): the first 1 MiB
@@ -256,10 +238,7 @@ impl Machine {
             }
         }
         // large system hashes (dentry: scale 13, inode: scale 14), 8-byte buckets (4 on i386)
-        let lowmem_pages: u64 = usable
-            .iter()
-            .map(|&(s, e)| e.min(max_low).saturating_sub(s))
-            .sum();
+        let lowmem_pages: u64 = usable.iter().map(|&(s, e)| e.min(max_low).saturating_sub(s)).sum();
         let bucket = if arch == Arch::X86_64 { 8 } else { 4 };
         let dentry = roundup_pow2(lowmem_pages >> 1) * bucket;
         let inode = roundup_pow2(lowmem_pages >> 2) * bucket;
@@ -270,11 +249,7 @@ impl Machine {
         for (s, e) in mb.free_ranges(max_low) {
             let mut start = s;
             while start < e {
-                let mut order = if start == 0 {
-                    MAX_PAGE_ORDER
-                } else {
-                    start.trailing_zeros().min(MAX_PAGE_ORDER)
-                };
+                let mut order = if start == 0 { MAX_PAGE_ORDER } else { start.trailing_zeros().min(MAX_PAGE_ORDER) };
                 while start + (1 << order) > e {
                     order -= 1;
                 }
@@ -314,14 +289,8 @@ impl Machine {
             self.boot_free_reserved_page(pfn);
         }
         let kib = init_pages * 4;
-        self.printk(
-            LogLevel::Info,
-            &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"),
-        );
-        self.printk(
-            LogLevel::Info,
-            "Write protecting the kernel read-only data: 12288k\n",
-        );
+        self.printk(LogLevel::Info, &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"));
+        self.printk(LogLevel::Info, "Write protecting the kernel read-only data: 12288k\n");
         self.printk(LogLevel::Info, "Run /init as init process\n");
 
         self.clock_ns = self.clock_ns.max(BOOT_END_NS);
@@ -360,11 +329,7 @@ impl Machine {
         let mut i = 0usize;
         while used < budget {
             let order = orders[i % orders.len()];
-            let gfp = if i % 3 == 2 && order == 0 {
-                Gfp::GFP_HIGHUSER_MOVABLE
-            } else {
-                Gfp::GFP_KERNEL
-            };
+            let gfp = if i % 3 == 2 && order == 0 { Gfp::GFP_HIGHUSER_MOVABLE } else { Gfp::GFP_KERNEL };
             i += 1;
             match self.try_alloc_pages(gfp, order) {
                 Ok(p) => {
@@ -390,12 +355,8 @@ impl Machine {
         let min_free_kbytes = int_sqrt(lowmem_kbytes * 16).clamp(128, 262_144);
         self.alloc.min_free_kbytes = min_free_kbytes;
         let pages_min = min_free_kbytes >> (PAGE_SHIFT - 10);
-        let lowmem_pages: u64 = self
-            .zones
-            .iter()
-            .filter(|z| !z.highmem && z.zone_type != ZoneType::Movable)
-            .map(|z| z.managed_pages)
-            .sum();
+        let lowmem_pages: u64 =
+            self.zones.iter().filter(|z| !z.highmem && z.zone_type != ZoneType::Movable).map(|z| z.managed_pages).sum();
         let watermark_scale_factor = 10u64;
         for z in self.zones.iter_mut() {
             let managed = z.managed_pages;
@@ -406,8 +367,7 @@ impl Machine {
                 z.watermark[0] = tmp;
             }
             // mult_frac(managed, watermark_scale_factor, 10000)
-            let frac = (managed / 10000) * watermark_scale_factor
-                + (managed % 10000) * watermark_scale_factor / 10000;
+            let frac = (managed / 10000) * watermark_scale_factor + (managed % 10000) * watermark_scale_factor / 10000;
             tmp = (tmp >> 2).max(frac);
             z.watermark[1] = z.watermark[0] + tmp;
             z.watermark[2] = z.watermark[1] + tmp;
@@ -447,11 +407,7 @@ impl Machine {
         let usable = mb.usable.clone();
         self.printk(l, "BIOS-provided physical RAM map:\n");
         let ram_bytes = self.cfg.ram_mib << 20;
-        let below = if ram_bytes >= 0xe000_0000 {
-            0xc000_0000
-        } else {
-            ram_bytes
-        };
+        let below = if ram_bytes >= 0xe000_0000 { 0xc000_0000 } else { ram_bytes };
         let mut lines = vec![
             (0u64, 0x9fbffu64, "usable"),
             (0x9fc00, 0x9ffff, "reserved"),
@@ -462,11 +418,7 @@ impl Machine {
             (0xfffc0000, 0xffffffff, "reserved"),
         ];
         if ram_bytes > below {
-            lines.push((
-                0x1_0000_0000,
-                0x1_0000_0000 + (ram_bytes - below) - 1,
-                "usable",
-            ));
+            lines.push((0x1_0000_0000, 0x1_0000_0000 + (ram_bytes - below) - 1, "usable"));
         }
         for (s, e, t) in lines {
             self.printk(l, &format!("BIOS-e820: [mem {s:#018x}-{e:#018x}] {t}\n"));
@@ -476,10 +428,7 @@ impl Machine {
             let mb_low = (self.layout.max_low_pfn << PAGE_SHIFT) >> 20;
             let high = self.layout.max_pfn.saturating_sub(self.layout.max_low_pfn);
             if high > 0 {
-                self.printk(
-                    LogLevel::Notice,
-                    &format!("{}MB HIGHMEM available.\n", (high << PAGE_SHIFT) >> 20),
-                );
+                self.printk(LogLevel::Notice, &format!("{}MB HIGHMEM available.\n", (high << PAGE_SHIFT) >> 20));
             }
             self.printk(LogLevel::Notice, &format!("{mb_low}MB LOWMEM available.\n"));
         }
@@ -491,10 +440,7 @@ impl Machine {
                 let s = z.zone_start_pfn << PAGE_SHIFT;
                 let e = (z.zone_end_pfn() << PAGE_SHIFT) - 1;
                 let w = if is64 { 18 } else { 10 };
-                self.printk(
-                    l,
-                    &format!("  {:<8} [mem {s:#0w$x}-{e:#0w$x}]\n", z.name(), w = w),
-                );
+                self.printk(l, &format!("  {:<8} [mem {s:#0w$x}-{e:#0w$x}]\n", z.name(), w = w));
             } else {
                 self.printk(l, &format!("  {:<8} empty\n", z.name()));
             }
@@ -508,11 +454,7 @@ impl Machine {
         let (code, rw, ro) = (image * 35 / 100, image / 10, image / 4);
         let bss = image.saturating_sub(code + rw + ro + init);
         let highmem = if self.cfg.arch == Arch::I386 {
-            let h: u64 = zs
-                .iter()
-                .filter(|z| z.highmem)
-                .map(|z| z.managed_pages)
-                .sum();
+            let h: u64 = zs.iter().filter(|z| z.highmem).map(|z| z.managed_pages).sum();
             format!(", {}K highmem", h * 4)
         } else {
             String::new()

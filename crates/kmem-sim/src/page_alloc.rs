@@ -24,9 +24,7 @@ use crate::machine::{Machine, ALLOC_STEP_NS, PAGE_SHIFT};
 use crate::page::{pg, PageOwner, PageType, Pfn, NIL};
 use crate::panic::Taint;
 use crate::printk::LogLevel;
-use crate::zone::{
-    MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS,
-};
+use crate::zone::{MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS};
 
 /// `ALLOC_WMARK_MIN`.
 pub const ALLOC_WMARK_MIN: u32 = 0;
@@ -121,19 +119,14 @@ impl Machine {
     }
 
     pub(crate) fn zone_idx_of_type(&self, t: ZoneType) -> usize {
-        self.zones
-            .iter()
-            .position(|z| z.zone_type == t)
-            .unwrap_or(0)
+        self.zones.iter().position(|z| z.zone_type == t).unwrap_or(0)
     }
 
     /// `get_pfnblock_migratetype()`.
     ///
     /// Context: any.
     pub fn pageblock_migratetype(&self, pfn: Pfn) -> MigrateType {
-        MigrateType::from_index(
-            self.alloc.pageblock_mt[(pfn.0 >> self.pageblock_order()) as usize] as usize,
-        )
+        MigrateType::from_index(self.alloc.pageblock_mt[(pfn.0 >> self.pageblock_order()) as usize] as usize)
     }
 
     pub(crate) fn set_pageblock_mt(&mut self, pfn: u64, mt: MigrateType) {
@@ -258,11 +251,7 @@ impl Machine {
             order += 1;
         }
         mt = self.pageblock_migratetype(Pfn(pfn));
-        let to_tail = if to_tail_fpi {
-            true
-        } else {
-            self.buddy_merge_likely(pfn, buddy_pfn, order, z)
-        };
+        let to_tail = if to_tail_fpi { true } else { self.buddy_merge_likely(pfn, buddy_pfn, order, z) };
         self.list_add(z, order, mt, pfn, to_tail);
     }
 
@@ -294,17 +283,10 @@ impl Machine {
     }
 
     fn can_steal_fallback(&self, order: u32, start: MigrateType) -> bool {
-        order >= self.pageblock_order() / 2
-            || start == MigrateType::Reclaimable
-            || start == MigrateType::Unmovable
+        order >= self.pageblock_order() / 2 || start == MigrateType::Reclaimable || start == MigrateType::Unmovable
     }
 
-    fn find_suitable_fallback(
-        &self,
-        z: usize,
-        order: u32,
-        start: MigrateType,
-    ) -> Option<(MigrateType, bool)> {
+    fn find_suitable_fallback(&self, z: usize, order: u32, start: MigrateType) -> Option<(MigrateType, bool)> {
         let area = &self.zones[z].free_area[order as usize];
         if area.nr_free == 0 {
             return None;
@@ -321,13 +303,7 @@ impl Machine {
     }
 
     /// Moves every free block inside pageblock `block_start` to `new_mt`'s lists; sets the pageblock type.
-    fn move_freepages_block(
-        &mut self,
-        z: usize,
-        block_start: u64,
-        old_mt: MigrateType,
-        new_mt: MigrateType,
-    ) {
+    fn move_freepages_block(&mut self, z: usize, block_start: u64, old_mt: MigrateType, new_mt: MigrateType) {
         let end = block_start + self.pageblock_nr_pages();
         let mut pfn = block_start;
         let mut moved = 0i64;
@@ -421,9 +397,7 @@ impl Machine {
             page = self.rmqueue_smallest(z, order, MigrateType::HighAtomic);
         }
         if page.is_none() {
-            page = self
-                .rmqueue_smallest(z, order, mt)
-                .or_else(|| self.rmqueue_fallback(z, order, mt));
+            page = self.rmqueue_smallest(z, order, mt).or_else(|| self.rmqueue_fallback(z, order, mt));
             if page.is_none() && alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK) != 0 {
                 page = self.rmqueue_smallest(z, order, MigrateType::HighAtomic);
             }
@@ -487,8 +461,8 @@ impl Machine {
     /// `reserve_highatomic_pageblock()`.
     fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
         // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
-        let max_managed = (self.zones[z].managed_pages / 100).div_ceil(self.pageblock_nr_pages())
-            * self.pageblock_nr_pages();
+        let max_managed =
+            (self.zones[z].managed_pages / 100).div_ceil(self.pageblock_nr_pages()) * self.pageblock_nr_pages();
         if self.zones[z].nr_reserved_highatomic >= max_managed {
             return;
         }
@@ -549,13 +523,7 @@ impl Machine {
     }
 
     /// `get_page_from_freelist()`: walks the zonelist from the highest usable zone down.
-    fn get_page_from_freelist(
-        &mut self,
-        gfp: Gfp,
-        order: u32,
-        alloc_flags: u32,
-        highest: usize,
-    ) -> Option<u64> {
+    fn get_page_from_freelist(&mut self, gfp: Gfp, order: u32, alloc_flags: u32, highest: usize) -> Option<u64> {
         let mt = gfp.migratetype();
         for z in (0..=highest.min(self.zones.len() - 1)).rev() {
             if !self.zones[z].populated() {
@@ -616,11 +584,7 @@ impl Machine {
             Ok(t) => t,
             Err(_) => {
                 // VM_BUG_ON in the kernel (only with CONFIG_DEBUG_VM); the table lookup then gives garbage.
-                self.warn_once(
-                    "include/linux/gfp.h",
-                    143,
-                    Some("gfp_zone: invalid zone modifiers"),
-                );
+                self.warn_once("include/linux/gfp.h", 143, Some("gfp_zone: invalid zone modifiers"));
                 return Err(AllocError::BadZone);
             }
         };
@@ -678,10 +642,7 @@ impl Machine {
             return;
         }
         let comm = self.current().comm.clone();
-        self.printk(
-            LogLevel::Warning,
-            &format!("{comm}: {msg}, mode:{gfp}, nodemask=(null)"),
-        );
+        self.printk(LogLevel::Warning, &format!("{comm}: {msg}, mode:{gfp}, nodemask=(null)"));
         if self.cfg.cpusets {
             self.pr_cont(",cpuset=/,mems_allowed=0");
         }
@@ -689,10 +650,8 @@ impl Machine {
         self.dump_stack_with(&["warn_alloc"]);
         let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
         let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
-        let max_zone = gfp
-            .gfp_zone(has_highmem, has_dma32)
-            .map(|t| self.zone_idx_of_type(t))
-            .unwrap_or(MAX_NR_ZONES - 1);
+        let max_zone =
+            gfp.gfp_zone(has_highmem, has_dma32).map(|t| self.zone_idx_of_type(t)).unwrap_or(MAX_NR_ZONES - 1);
         self.show_mem(max_zone);
     }
 
@@ -707,10 +666,7 @@ impl Machine {
         }
         if j >= begin + interval {
             if missed > 0 {
-                self.printk(
-                    LogLevel::Warning,
-                    &format!("warn_alloc: {missed} callbacks suppressed\n"),
-                );
+                self.printk(LogLevel::Warning, &format!("warn_alloc: {missed} callbacks suppressed\n"));
             }
             self.alloc.nopage_rs = (j, 1, 0);
             return true;
@@ -863,11 +819,7 @@ impl Machine {
             Some(p) if self.pfn_valid(p) => self.__free_pages(p, order),
             _ => {
                 // VM_BUG_ON(!virt_addr_valid(addr)) with CONFIG_DEBUG_VM; the simulator warns and ignores it.
-                self.warn(
-                    "mm/page_alloc.c",
-                    4953,
-                    Some(&format!("free_pages: invalid address {addr:#x}")),
-                );
+                self.warn("mm/page_alloc.c", 4953, Some(&format!("free_pages: invalid address {addr:#x}")));
             }
         }
         self.stack.frames.truncate(depth);
@@ -893,10 +845,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn page_ref_count(&self, page: Pfn) -> i32 {
-        self.pages
-            .get(page.0 as usize)
-            .map(|f| f.refcount)
-            .unwrap_or(0)
+        self.pages.get(page.0 as usize).map(|f| f.refcount).unwrap_or(0)
     }
 
     /// `put_page()` of an order-0 or compound page: frees at the last reference.
@@ -913,11 +862,7 @@ impl Machine {
     /// The checks of `__free_pages()` + `free_pages_prepare()`, then the free.
     fn free_pages_checked(&mut self, pfn: u64, order: u32) {
         if pfn >= self.pages.len() as u64 || order > MAX_PAGE_ORDER {
-            self.warn(
-                "mm/page_alloc.c",
-                4953,
-                Some(&format!("__free_pages: invalid pfn {pfn:#x} order {order}")),
-            );
+            self.warn("mm/page_alloc.c", 4953, Some(&format!("__free_pages: invalid pfn {pfn:#x} order {order}")));
             return;
         }
         let f = self.pages[pfn as usize];
@@ -928,11 +873,7 @@ impl Machine {
         }
         if f.test(pg::PG_RESERVED) {
             // put_page_testzero() drops the count to 0, then free_pages_prepare() finds PG_reserved.
-            self.bad_page(
-                pfn,
-                "PAGE_FLAGS_CHECK_AT_FREE flag(s) set",
-                Some(f.refcount - 1),
-            );
+            self.bad_page(pfn, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Some(f.refcount - 1));
             return;
         }
         if f.page_type() != PageType::None {
@@ -950,11 +891,7 @@ impl Machine {
         let alloc_order = f.order as u32;
         if order != alloc_order {
             if f.is_head() {
-                self.bad_page(
-                    pfn,
-                    "VM_BUG_ON_PAGE(compound && compound_order(page) != order)",
-                    None,
-                );
+                self.bad_page(pfn, "VM_BUG_ON_PAGE(compound && compound_order(page) != order)", None);
             } else {
                 let reason = format!("freed with order {order}, allocated with order {alloc_order} (simulator check)");
                 self.bad_page(pfn, &reason, None);
@@ -1042,10 +979,7 @@ impl Machine {
                 quiet = true;
             } else {
                 if unshown > 0 {
-                    self.printk(
-                        LogLevel::Alert,
-                        &format!("BUG: Bad page state: {unshown} messages suppressed\n"),
-                    );
+                    self.printk(LogLevel::Alert, &format!("BUG: Bad page state: {unshown} messages suppressed\n"));
                 }
                 self.alloc.bad_page_rs = (resume, 0, 0);
             }
@@ -1056,10 +990,7 @@ impl Machine {
             }
             self.alloc.bad_page_rs.1 += 1;
             let comm = self.current().comm.clone();
-            self.printk(
-                LogLevel::Alert,
-                &format!("BUG: Bad page state in process {comm}  pfn:{pfn:05x}\n"),
-            );
+            self.printk(LogLevel::Alert, &format!("BUG: Bad page state in process {comm}  pfn:{pfn:05x}\n"));
             self.dump_page(Pfn(pfn), Some(reason), shown_refcount);
             self.print_modules();
             self.dump_stack_with(&["bad_page"]);
@@ -1072,17 +1003,9 @@ impl Machine {
     /// Context: any.
     pub fn page_flags_word(&self, page: Pfn) -> u64 {
         let f = self.pages[page.0 as usize];
-        let bits = if self.layout.arch == crate::machine::Arch::X86_64 {
-            64
-        } else {
-            32
-        };
+        let bits = if self.layout.arch == crate::machine::Arch::X86_64 { 64 } else { 32 };
         // SECTIONS_WIDTH 0 (vmemmap / flatmem), NODES_WIDTH 6 with NUMA (NODES_SHIFT 6), ZONES_WIDTH 2.
-        let zones_pgoff = if self.cfg.numa {
-            bits - 6 - 2
-        } else {
-            bits - 2
-        };
+        let zones_pgoff = if self.cfg.numa { bits - 6 - 2 } else { bits - 2 };
         (f.flags as u64) | ((f.zone as u64) << zones_pgoff)
     }
 
@@ -1126,20 +1049,13 @@ impl Machine {
     /// Context: any.
     pub fn dump_page(&mut self, page: Pfn, reason: Option<&str>, shown_refcount: Option<i32>) {
         let f = self.pages[page.0 as usize];
-        let (head_pfn, idx) = if f.is_tail() {
-            (f.compound_head as u64, page.0 - f.compound_head as u64)
-        } else {
-            (page.0, 0)
-        };
+        let (head_pfn, idx) =
+            if f.is_tail() { (f.compound_head as u64, page.0 - f.compound_head as u64) } else { (page.0, 0) };
         let head = self.pages[head_pfn as usize];
         let refcount = shown_refcount.unwrap_or(head.refcount);
         let mapcount = 0;
         let l = LogLevel::Warning;
-        let null_ptr = if self.layout.arch == crate::machine::Arch::X86_64 {
-            "0000000000000000"
-        } else {
-            "00000000"
-        };
+        let null_ptr = if self.layout.arch == crate::machine::Arch::X86_64 { "0000000000000000" } else { "00000000" };
         self.printk(
             l,
             &format!(
@@ -1151,23 +1067,13 @@ impl Machine {
         if large {
             self.printk(
                 l,
-                &format!(
-                    "head: order:{} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0\n",
-                    head.order
-                ),
+                &format!("head: order:{} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0\n", head.order),
             );
         }
         let flags = self.format_page_flags(Pfn(head_pfn));
         self.printk(l, &format!("flags: {flags}\n"));
         if f.page_type() != PageType::None {
-            self.printk(
-                l,
-                &format!(
-                    "page_type: {:x}({})\n",
-                    f.page_type() as u8,
-                    f.page_type().name()
-                ),
-            );
+            self.printk(l, &format!("page_type: {:x}({})\n", f.page_type() as u8, f.page_type().name()));
         }
         let raw = self.raw_page_words(page, shown_refcount);
         self.print_raw_words("raw: ", &raw);
@@ -1185,16 +1091,8 @@ impl Machine {
         let is64 = self.layout.arch == crate::machine::Arch::X86_64;
         let per_line = if is64 { 4 } else { 8 };
         for chunk in words.chunks(per_line) {
-            let s: Vec<String> = chunk
-                .iter()
-                .map(|w| {
-                    if is64 {
-                        format!("{w:016x}")
-                    } else {
-                        format!("{:08x}", *w as u32)
-                    }
-                })
-                .collect();
+            let s: Vec<String> =
+                chunk.iter().map(|w| if is64 { format!("{w:016x}") } else { format!("{:08x}", *w as u32) }).collect();
             self.printk(LogLevel::Warning, &format!("{prefix}{}\n", s.join(" ")));
         }
     }
@@ -1205,32 +1103,13 @@ impl Machine {
         let f = self.pages[page.0 as usize];
         let is64 = self.layout.arch == crate::machine::Arch::X86_64;
         let flags = self.page_flags_word(page);
-        let poison1 = if is64 {
-            0xdead_0000_0000_0100u64
-        } else {
-            0x0000_0100
-        };
-        let poison2 = if is64 {
-            0xdead_0000_0000_0122u64
-        } else {
-            0x0000_0122
-        };
+        let poison1 = if is64 { 0xdead_0000_0000_0100u64 } else { 0x0000_0100 };
+        let poison2 = if is64 { 0xdead_0000_0000_0122u64 } else { 0x0000_0122 };
         let (w1, w2) = if f.is_tail() {
-            (
-                self.page_struct_addr(Pfn(f.compound_head as u64)) + 1,
-                0xffff_ffffu64,
-            )
+            (self.page_struct_addr(Pfn(f.compound_head as u64)) + 1, 0xffff_ffffu64)
         } else if f.is_buddy() {
-            let next = if f.next == NIL {
-                0
-            } else {
-                self.page_struct_addr(Pfn(f.next as u64)) + 8
-            };
-            let prev = if f.prev == NIL {
-                0
-            } else {
-                self.page_struct_addr(Pfn(f.prev as u64)) + 8
-            };
+            let next = if f.next == NIL { 0 } else { self.page_struct_addr(Pfn(f.next as u64)) + 8 };
+            let prev = if f.prev == NIL { 0 } else { self.page_struct_addr(Pfn(f.prev as u64)) + 8 };
             (next, prev)
         } else {
             (poison1, poison2)
@@ -1241,16 +1120,7 @@ impl Machine {
         if is64 {
             vec![flags, w1, w2, 0, 0, private, (refcount << 32) | mc, 0]
         } else {
-            vec![
-                flags,
-                w1 & 0xffff_ffff,
-                w2 & 0xffff_ffff,
-                0,
-                0,
-                private,
-                mc,
-                refcount,
-            ]
+            vec![flags, w1 & 0xffff_ffff, w2 & 0xffff_ffff, 0, 0, private, mc, refcount]
         }
     }
 
@@ -1309,10 +1179,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn free_area_counts(&self, zone: ZoneType) -> Option<[u64; NR_PAGE_ORDERS]> {
-        let z = self
-            .zones
-            .iter()
-            .find(|z| z.zone_type == zone && z.populated())?;
+        let z = self.zones.iter().find(|z| z.zone_type == zone && z.populated())?;
         let mut out = [0; NR_PAGE_ORDERS];
         for (o, a) in z.free_area.iter().enumerate() {
             out[o] = a.nr_free;
@@ -1360,19 +1227,11 @@ impl Machine {
                     let mut len = 0;
                     while p != NIL {
                         let f = &self.pages[p as usize];
-                        if !f.is_buddy()
-                            || f.order as usize != o
-                            || f.zone as usize != zi
-                            || f.prev != prev
-                        {
-                            return Err(format!(
-                                "bad free page {p:#x} on zone {zi} order {o} {mt:?}"
-                            ));
+                        if !f.is_buddy() || f.order as usize != o || f.zone as usize != zi || f.prev != prev {
+                            return Err(format!("bad free page {p:#x} on zone {zi} order {o} {mt:?}"));
                         }
                         if self.pageblock_migratetype(Pfn(p as u64)) != mt {
-                            return Err(format!(
-                                "free page {p:#x} on {mt:?} list in a block of another type"
-                            ));
+                            return Err(format!("free page {p:#x} on {mt:?} list in a block of another type"));
                         }
                         if p as u64 % (1 << o) != 0 {
                             return Err(format!("misaligned free page {p:#x} order {o}"));
@@ -1395,16 +1254,10 @@ impl Machine {
                 }
             }
             if free != z.nr_free_pages {
-                return Err(format!(
-                    "zone {zi}: {free} pages on lists, NR_FREE_PAGES {}",
-                    z.nr_free_pages
-                ));
+                return Err(format!("zone {zi}: {free} pages on lists, NR_FREE_PAGES {}", z.nr_free_pages));
             }
             if ha != z.nr_free_highatomic {
-                return Err(format!(
-                    "zone {zi}: highatomic {ha} vs {}",
-                    z.nr_free_highatomic
-                ));
+                return Err(format!("zone {zi}: highatomic {ha} vs {}", z.nr_free_highatomic));
             }
         }
         Ok(())

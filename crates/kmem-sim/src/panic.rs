@@ -148,11 +148,7 @@ pub fn frame_offsets(name: &str) -> (u32, u32) {
 /// Context: any.
 pub fn frame_address(f: &Frame) -> u64 {
     let (h, _) = frame_offsets(&format!("{}@addr", f.func));
-    let base = if f.module.is_some() {
-        0xffff_ffff_c000_0000u64
-    } else {
-        0xffff_ffff_8100_0000u64
-    };
+    let base = if f.module.is_some() { 0xffff_ffff_c000_0000u64 } else { 0xffff_ffff_8100_0000u64 };
     base + ((h as u64) << 12) + f.offset as u64
 }
 
@@ -195,12 +191,7 @@ impl Machine {
     /// Context: any.
     pub fn push_kframe(&mut self, func: &'static str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Borrowed(func),
-            module: None,
-            offset,
-            size,
-        });
+        self.stack.frames.push(Frame { func: Cow::Borrowed(func), module: None, offset, size });
     }
 
     /// Pushes a kernel function frame (the name is copied).
@@ -208,12 +199,7 @@ impl Machine {
     /// Context: any.
     pub fn push_frame(&mut self, func: &str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
-            module: None,
-            offset,
-            size,
-        });
+        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: None, offset, size });
     }
 
     /// Pushes a frame of module `module` (printed ` func+0x../0x.. [module]`).
@@ -221,24 +207,14 @@ impl Machine {
     /// Context: any.
     pub fn push_module_frame(&mut self, func: &str, module: &str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
-            module: Some(module.into()),
-            offset,
-            size,
-        });
+        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: Some(module.into()), offset, size });
     }
 
     /// Pushes a frame with explicit offset and size.
     ///
     /// Context: any.
     pub fn push_frame_at(&mut self, func: &str, module: Option<&str>, offset: u32, size: u32) {
-        self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
-            module: module.map(Into::into),
-            offset,
-            size,
-        });
+        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: module.map(Into::into), offset, size });
     }
 
     /// Pops the innermost frame.
@@ -295,22 +271,12 @@ impl Machine {
     pub fn load_module_name(&mut self, name: &str, out_of_tree: bool) {
         if out_of_tree {
             if !self.test_taint(Taint::OotModule) {
-                self.printk(
-                    LogLevel::Warning,
-                    &format!("{name}: loading out-of-tree module taints kernel.\n"),
-                );
+                self.printk(LogLevel::Warning, &format!("{name}: loading out-of-tree module taints kernel.\n"));
             }
             self.add_taint(Taint::OotModule);
         }
         self.panic.modules.retain(|m| m.name != name);
-        self.panic.modules.insert(
-            0,
-            LoadedModule {
-                name: name.into(),
-                out_of_tree,
-                state: ModuleState::Coming,
-            },
-        );
+        self.panic.modules.insert(0, LoadedModule { name: name.into(), out_of_tree, state: ModuleState::Coming });
     }
 
     /// Sets a loaded module's state (`Live` after its init returned, `Going` while its exit runs).
@@ -328,11 +294,7 @@ impl Machine {
     pub fn unload_module_name(&mut self, name: &str) {
         if let Some(i) = self.panic.modules.iter().position(|m| m.name == name) {
             let m = self.panic.modules.remove(i);
-            let flags = if m.out_of_tree {
-                "(O)".to_string()
-            } else {
-                String::new()
-            };
+            let flags = if m.out_of_tree { "(O)".to_string() } else { String::new() };
             self.panic.last_unloaded = Some((m.name, flags));
         }
     }
@@ -414,23 +376,14 @@ impl Machine {
         let irq_start = self.stack.irq_marks.first().copied();
         let mut lines = Vec::new();
         let in_irq = irq_start.is_some();
-        lines.push(if in_irq {
-            " <IRQ>\n".to_string()
-        } else {
-            " <TASK>\n".to_string()
-        });
+        lines.push(if in_irq { " <IRQ>\n".to_string() } else { " <TASK>\n".to_string() });
         for f in unreliable {
             lines.push(Self::frame_line(f, true));
         }
         for name in extra.iter().rev() {
             let (offset, size) = frame_offsets(name);
             lines.push(Self::frame_line(
-                &Frame {
-                    func: Cow::Owned((*name).to_string()),
-                    module: None,
-                    offset,
-                    size,
-                },
+                &Frame { func: Cow::Owned((*name).to_string()), module: None, offset, size },
                 false,
             ));
         }
@@ -487,12 +440,7 @@ impl Machine {
         match self.cfg.arch {
             Arch::X86_64 => {
                 self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
-                self.printk(
-                    l,
-                    &format!(
-                        "Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"
-                    ),
-                );
+                self.printk(l, &format!("Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"));
                 self.printk(l, &format!("RSP: 0018:{sp:016x} EFLAGS: 00010246\n"));
                 let z = 0u64;
                 self.printk(l, &format!("RAX: {z:016x} RBX: {z:016x} RCX: {z:016x}\n"));
@@ -500,86 +448,29 @@ impl Machine {
                 self.printk(l, &format!("RBP: {z:016x} R08: {z:016x} R09: {z:016x}\n"));
                 self.printk(l, &format!("R10: {z:016x} R11: {z:016x} R12: {z:016x}\n"));
                 self.printk(l, &format!("R13: {z:016x} R14: {z:016x} R15: {z:016x}\n"));
-                let gs =
-                    self.layout.page_offset + (self.layout.max_pfn.min(0x1000) << 12) - 0x20_0000;
-                self.printk(
-                    l,
-                    &format!("FS:  {z:016x}(0000) GS:{gs:016x}(0000) knlGS:{z:016x}\n"),
-                );
+                let gs = self.layout.page_offset + (self.layout.max_pfn.min(0x1000) << 12) - 0x20_0000;
+                self.printk(l, &format!("FS:  {z:016x}(0000) GS:{gs:016x}(0000) knlGS:{z:016x}\n"));
                 self.printk(l, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033\n");
-                self.printk(
-                    l,
-                    &format!("CR2: {z:016x} CR3: 0000000001c2a000 CR4: 00000000000006f0\n"),
-                );
+                self.printk(l, &format!("CR2: {z:016x} CR3: 0000000001c2a000 CR4: 00000000000006f0\n"));
             }
             Arch::I386 => {
                 self.printk(l, &format!("EIP: {rip_s}\n"));
-                self.printk(
-                    l,
-                    &format!(
-                        "Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"
-                    ),
-                );
+                self.printk(l, &format!("Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"));
                 let z = 0u32;
-                self.printk(
-                    l,
-                    &format!("EAX: {z:08x} EBX: {z:08x} ECX: {z:08x} EDX: {z:08x}\n"),
-                );
-                self.printk(
-                    l,
-                    &format!(
-                        "ESI: {z:08x} EDI: {z:08x} EBP: {:08x} ESP: {:08x}\n",
-                        sp as u32, sp as u32
-                    ),
-                );
-                self.printk(
-                    l,
-                    "DS: 007b ES: 007b FS: 00d8 GS: 0000 SS: 0068 EFLAGS: 00010246\n",
-                );
-                self.printk(
-                    l,
-                    "CR0: 80050033 CR2: 00000000 CR3: 01c2a000 CR4: 00000690\n",
-                );
+                self.printk(l, &format!("EAX: {z:08x} EBX: {z:08x} ECX: {z:08x} EDX: {z:08x}\n"));
+                self.printk(l, &format!("ESI: {z:08x} EDI: {z:08x} EBP: {:08x} ESP: {:08x}\n", sp as u32, sp as u32));
+                self.printk(l, "DS: 007b ES: 007b FS: 00d8 GS: 0000 SS: 0068 EFLAGS: 00010246\n");
+                self.printk(l, "CR0: 80050033 CR2: 00000000 CR3: 01c2a000 CR4: 00000690\n");
             }
         }
         let unreliable = vec![
-            Frame {
-                func: Cow::Borrowed("show_regs"),
-                module: None,
-                offset: 0x6c,
-                size: 0x80,
-            },
-            Frame {
-                func: Cow::Borrowed("__warn"),
-                module: None,
-                offset: 0x88,
-                size: 0x140,
-            },
+            Frame { func: Cow::Borrowed("show_regs"), module: None, offset: 0x6c, size: 0x80 },
+            Frame { func: Cow::Borrowed("__warn"), module: None, offset: 0x88, size: 0x140 },
             rip.clone(),
-            Frame {
-                func: Cow::Borrowed("report_bug"),
-                module: None,
-                offset: 0x182,
-                size: 0x1b0,
-            },
-            Frame {
-                func: Cow::Borrowed("handle_bug"),
-                module: None,
-                offset: 0x51,
-                size: 0xa0,
-            },
-            Frame {
-                func: Cow::Borrowed("exc_invalid_op"),
-                module: None,
-                offset: 0x18,
-                size: 0x80,
-            },
-            Frame {
-                func: Cow::Borrowed("asm_exc_invalid_op"),
-                module: None,
-                offset: 0x1a,
-                size: 0x20,
-            },
+            Frame { func: Cow::Borrowed("report_bug"), module: None, offset: 0x182, size: 0x1b0 },
+            Frame { func: Cow::Borrowed("handle_bug"), module: None, offset: 0x51, size: 0xa0 },
+            Frame { func: Cow::Borrowed("exc_invalid_op"), module: None, offset: 0x18, size: 0x80 },
+            Frame { func: Cow::Borrowed("asm_exc_invalid_op"), module: None, offset: 0x1a, size: 0x20 },
             rip.clone(),
         ];
         // The frame holding RIP is shown (unreliably) above; the rest of the stack follows reliably.
@@ -599,11 +490,7 @@ impl Machine {
     pub fn warn(&mut self, file: &str, line: u32, msg: Option<&str>) {
         self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
         if let Some(m) = msg {
-            let m = if m.ends_with('\n') {
-                m.to_string()
-            } else {
-                format!("{m}\n")
-            };
+            let m = if m.ends_with('\n') { m.to_string() } else { format!("{m}\n") };
             self.printk(LogLevel::Default, &m);
         }
         let rip = self.stack.frames.last().cloned().unwrap_or(Frame {
@@ -619,10 +506,7 @@ impl Machine {
         let pid = self.current().pid;
         self.printk(
             LogLevel::Warning,
-            &format!(
-                "WARNING: CPU: {} PID: {pid} at {file}:{line} {rip_s}\n",
-                self.sched.cpu
-            ),
+            &format!("WARNING: CPU: {} PID: {pid} at {file}:{line} {rip_s}\n", self.sched.cpu),
         );
         self.print_modules();
         self.show_regs_and_trace(&rip);
@@ -653,9 +537,6 @@ mod tests {
         assert_eq!(format_tainted(0), "Not tainted");
         let m = (1 << Taint::Warn as u32) | (1 << Taint::OotModule as u32);
         assert_eq!(format_tainted(m), "Tainted: G        W  O      ");
-        assert_eq!(
-            format_tainted_verbose(m),
-            "Tainted: [W]=WARN, [O]=OOT_MODULE"
-        );
+        assert_eq!(format_tainted_verbose(m), "Tainted: [W]=WARN, [O]=OOT_MODULE");
     }
 }

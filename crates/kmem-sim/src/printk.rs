@@ -90,13 +90,7 @@ pub struct Printk {
 
 impl Default for Printk {
     fn default() -> Self {
-        Printk {
-            records: VecDeque::new(),
-            next_seq: 0,
-            open: false,
-            console_loglevel: 7,
-            echo: false,
-        }
+        Printk { records: VecDeque::new(), next_seq: 0, open: false, console_loglevel: 7, echo: false }
     }
 }
 
@@ -105,12 +99,7 @@ impl Printk {
         if self.records.len() >= LOG_CAPACITY {
             self.records.pop_front();
         }
-        self.records.push_back(Record {
-            seq: self.next_seq,
-            ts_nsec: ts,
-            level,
-            text: text.to_string(),
-        });
+        self.records.push_back(Record { seq: self.next_seq, ts_nsec: ts, level, text: text.to_string() });
         self.next_seq += 1;
     }
 
@@ -288,9 +277,6 @@ mod tests {
         p.log(LogLevel::Cont, "b\n", 2_000);
         p.log(LogLevel::Info, "c\nd\n", 3_000_001_000);
         let v: Vec<String> = p.records_since(0).map(|r| r.to_string()).collect();
-        assert_eq!(
-            v,
-            vec!["[    0.000001] ab", "[    3.000001] c", "[    3.000001] d"]
-        );
+        assert_eq!(v, vec!["[    0.000001] ab", "[    3.000001] c", "[    3.000001] d"]);
     }
 }

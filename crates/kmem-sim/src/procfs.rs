@@ -27,13 +27,7 @@ pub struct VmStat {
 }
 
 /// `migratetype_names` including `Isolate` (MIGRATE_TYPES with CONFIG_MEMORY_ISOLATION).
-const MT_NAMES: [&str; 5] = [
-    "Unmovable",
-    "Movable",
-    "Reclaimable",
-    "HighAtomic",
-    "Isolate",
-];
+const MT_NAMES: [&str; 5] = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"];
 
 impl Machine {
     /// Counters of other subsystems (mutable, for later parts).
@@ -64,33 +58,18 @@ impl Machine {
     pub fn proc_pagetypeinfo(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!("Page block order: {}\n", self.pageblock_order()));
-        s.push_str(&format!(
-            "Pages per block:  {}\n",
-            self.pageblock_nr_pages()
-        ));
+        s.push_str(&format!("Pages per block:  {}\n", self.pageblock_nr_pages()));
         s.push('\n');
-        s.push_str(&format!(
-            "{:<43} ",
-            "Free pages count per migrate type at order"
-        ));
+        s.push_str(&format!("{:<43} ", "Free pages count per migrate type at order"));
         for o in 0..NR_PAGE_ORDERS {
             s.push_str(&format!("{o:6} "));
         }
         s.push('\n');
         for z in self.zones.iter().filter(|z| z.populated()) {
             for (mt, name) in MT_NAMES.iter().enumerate() {
-                s.push_str(&format!(
-                    "Node {:4}, zone {:>8}, type {:>12} ",
-                    0,
-                    z.name(),
-                    name
-                ));
+                s.push_str(&format!("Node {:4}, zone {:>8}, type {:>12} ", 0, z.name(), name));
                 for o in 0..NR_PAGE_ORDERS {
-                    let n = if mt < 4 {
-                        z.free_area[o].free_list[mt].len
-                    } else {
-                        0
-                    };
+                    let n = if mt < 4 { z.free_area[o].free_list[mt].len } else { 0 };
                     if n >= 100_000 {
                         s.push_str(&format!(">{:6} ", 100_000));
                     } else {
@@ -109,10 +88,8 @@ impl Machine {
             let mut count = [0u64; 5];
             let mut pfn = z.zone_start_pfn;
             while pfn < z.zone_end_pfn() {
-                if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi
-                {
-                    count[self.alloc.pageblock_mt[(pfn >> self.pageblock_order()) as usize]
-                        as usize] += 1;
+                if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi {
+                    count[self.alloc.pageblock_mt[(pfn >> self.pageblock_order()) as usize] as usize] += 1;
                 }
                 pfn += self.pageblock_nr_pages();
             }
@@ -162,11 +139,7 @@ impl Machine {
         };
         let totalram = self.totalram_pages();
         let free = self.nr_free_pages();
-        let high: Vec<_> = self
-            .zones
-            .iter()
-            .filter(|z| z.zone_type == ZoneType::HighMem)
-            .collect();
+        let high: Vec<_> = self.zones.iter().filter(|z| z.zone_type == ZoneType::HighMem).collect();
         let totalhigh: u64 = high.iter().map(|z| z.managed_pages).sum();
         let freehigh: u64 = high.iter().map(|z| z.nr_free_pages).sum();
         kb("MemTotal:", totalram);
@@ -304,14 +277,8 @@ impl Machine {
             "nr_bounce",
             "nr_free_cma",
         ];
-        const NUMA_STATS: &[&str] = &[
-            "numa_hit",
-            "numa_miss",
-            "numa_foreign",
-            "numa_interleave",
-            "numa_local",
-            "numa_other",
-        ];
+        const NUMA_STATS: &[&str] =
+            &["numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local", "numa_other"];
         let mut s = String::new();
         let first_populated = self.zones.iter().position(|z| z.populated());
         let v = &self.vmstat;
@@ -341,11 +308,7 @@ impl Machine {
                 continue;
             }
             for item in ZONE_STATS {
-                let val = if *item == "nr_free_pages" {
-                    z.nr_free_pages
-                } else {
-                    0
-                };
+                let val = if *item == "nr_free_pages" { z.nr_free_pages } else { 0 };
                 s.push_str(&format!("\n      {item:<12} {val}"));
             }
             if self.cfg.numa {
@@ -359,21 +322,14 @@ impl Machine {
                     "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
                 ));
             }
-            s.push_str(&format!(
-                "\n  node_unreclaimable:  0\n  start_pfn:           {}\n",
-                z.zone_start_pfn
-            ));
+            s.push_str(&format!("\n  node_unreclaimable:  0\n  start_pfn:           {}\n", z.zone_start_pfn));
         }
         s
     }
 
     fn protection(&self, zi: usize) -> String {
         let z = &self.zones[zi];
-        z.lowmem_reserve
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        z.lowmem_reserve.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
     }
 
     /// `__show_mem()` as `warn_alloc` calls it: `Mem-Info:`, the global counters, the node line, per zone the
@@ -403,10 +359,7 @@ impl Machine {
             ),
         );
         let zones = self.zones.clone();
-        for z in zones
-            .iter()
-            .filter(|z| z.populated() && z.idx <= max_zone_idx)
-        {
+        for z in zones.iter().filter(|z| z.populated() && z.idx <= max_zone_idx) {
             let k = |p: u64| p * 4;
             self.printk(
                 l,
@@ -428,10 +381,7 @@ impl Machine {
             }
             self.pr_cont("\n");
         }
-        for z in zones
-            .iter()
-            .filter(|z| z.populated() && z.idx <= max_zone_idx)
-        {
+        for z in zones.iter().filter(|z| z.populated() && z.idx <= max_zone_idx) {
             let mut line = format!("{node}{}: ", z.name());
             let mut total = 0u64;
             for o in 0..NR_PAGE_ORDERS {
@@ -455,15 +405,8 @@ impl Machine {
         self.printk(l, "Free swap  = 0kB\n");
         self.printk(l, "Total swap = 0kB\n");
         let total: u64 = zones.iter().map(|z| z.present_pages).sum();
-        let reserved: u64 = zones
-            .iter()
-            .map(|z| z.present_pages - z.managed_pages)
-            .sum();
-        let highmem: u64 = zones
-            .iter()
-            .filter(|z| z.highmem)
-            .map(|z| z.present_pages)
-            .sum();
+        let reserved: u64 = zones.iter().map(|z| z.present_pages - z.managed_pages).sum();
+        let highmem: u64 = zones.iter().filter(|z| z.highmem).map(|z| z.present_pages).sum();
         self.printk(l, &format!("{total} pages RAM\n"));
         self.printk(l, &format!("{highmem} pages HighMem/MovableOnly\n"));
         self.printk(l, &format!("{reserved} pages reserved\n"));

@@ -52,13 +52,7 @@ impl Default for RbNode {
 
 impl RbNode {
     /// An unlinked node (`RB_CLEAR_NODE()`).
-    pub const EMPTY: RbNode = RbNode {
-        parent: NIL,
-        left: NIL,
-        right: NIL,
-        color: Color::Black,
-        linked: false,
-    };
+    pub const EMPTY: RbNode = RbNode { parent: NIL, left: NIL, right: NIL, color: Color::Black, linked: false };
 }
 
 /// A tree: the top node (`struct rb_root`).
@@ -162,13 +156,7 @@ fn set_parent<A: RbArena + ?Sized>(a: &mut A, n: NodeId, p: NodeId) {
 }
 
 /// Replaces `old` by `new` in `old`'s parent (or at the root).
-fn change_child<A: RbArena + ?Sized>(
-    a: &mut A,
-    root: &mut RbRoot,
-    parent: NodeId,
-    old: NodeId,
-    new: NodeId,
-) {
+fn change_child<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, parent: NodeId, old: NodeId, new: NodeId) {
     if parent == NIL {
         root.node = new;
     } else if a.rb(parent).left == old {
@@ -215,20 +203,8 @@ fn rotate_right<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, x: NodeId, au
 /// `parent == NIL` makes it the root. Does not rebalance: call [`insert_color`] next.
 ///
 /// Context: any.
-pub fn link_node<A: RbArena + ?Sized>(
-    a: &mut A,
-    root: &mut RbRoot,
-    n: NodeId,
-    parent: NodeId,
-    left: bool,
-) {
-    *a.rb_mut(n) = RbNode {
-        parent,
-        left: NIL,
-        right: NIL,
-        color: Color::Red,
-        linked: true,
-    };
+pub fn link_node<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, n: NodeId, parent: NodeId, left: bool) {
+    *a.rb_mut(n) = RbNode { parent, left: NIL, right: NIL, color: Color::Red, linked: true };
     if parent == NIL {
         root.node = n;
     } else if left {
@@ -242,12 +218,7 @@ pub fn link_node<A: RbArena + ?Sized>(
 /// every ancestor account for the new node, then keeps the values exact through the rotations.
 ///
 /// Context: any.
-pub fn insert_color<A: RbArena + ?Sized>(
-    a: &mut A,
-    root: &mut RbRoot,
-    mut n: NodeId,
-    augment: bool,
-) {
+pub fn insert_color<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, mut n: NodeId, augment: bool) {
     if augment {
         let own = a.aug_own(n);
         a.aug_set(n, own);
@@ -400,13 +371,7 @@ pub fn erase<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, z: NodeId, augme
     }
 }
 
-fn erase_fixup<A: RbArena + ?Sized>(
-    a: &mut A,
-    root: &mut RbRoot,
-    mut x: NodeId,
-    mut xp: NodeId,
-    augment: bool,
-) {
+fn erase_fixup<A: RbArena + ?Sized>(a: &mut A, root: &mut RbRoot, mut x: NodeId, mut xp: NodeId, augment: bool) {
     while x != root.node && !is_red(a, x) {
         if xp == NIL {
             break;
@@ -486,11 +451,7 @@ pub enum RbViolation {
     /// A child's parent link does not point back.
     BadParent(NodeId),
     /// The stored augmented value differs from the computed one.
-    Augment {
-        node: NodeId,
-        stored: u64,
-        computed: u64,
-    },
+    Augment { node: NodeId, stored: u64, computed: u64 },
     /// A node of the tree is not marked linked.
     NotLinked(NodeId),
 }
@@ -499,11 +460,7 @@ pub enum RbViolation {
 /// height and the number of nodes.
 ///
 /// Context: any; O(n).
-pub fn check<A: RbArena + ?Sized>(
-    a: &A,
-    root: &RbRoot,
-    augment: bool,
-) -> Result<(u32, usize), RbViolation> {
+pub fn check<A: RbArena + ?Sized>(a: &A, root: &RbRoot, augment: bool) -> Result<(u32, usize), RbViolation> {
     if root.node == NIL {
         return Ok((0, 0));
     }
@@ -549,11 +506,7 @@ pub fn check<A: RbArena + ?Sized>(
             if augment {
                 let computed = aug_compute(a, n);
                 if computed != a.aug_get(n) {
-                    return Err(RbViolation::Augment {
-                        node: n,
-                        stored: a.aug_get(n),
-                        computed,
-                    });
+                    return Err(RbViolation::Augment { node: n, stored: a.aug_get(n), computed });
                 }
             }
             heights.push(hl + u32::from(a.rb(n).color == Color::Black));

@@ -65,12 +65,7 @@ pub struct Sched {
 impl Default for Sched {
     fn default() -> Self {
         Sched {
-            tasks: vec![Task {
-                pid: 0,
-                comm: "swapper/0".into(),
-                non_block_count: 0,
-                rcu_depth: 0,
-            }],
+            tasks: vec![Task { pid: 0, comm: "swapper/0".into(), non_block_count: 0, rcu_depth: 0 }],
             current: 0,
             preempt_count: 0,
             irq_disable_depth: 0,
@@ -104,12 +99,7 @@ impl Machine {
             self.sched.tasks[i].comm = comm;
             self.sched.current = i;
         } else {
-            self.sched.tasks.push(Task {
-                pid,
-                comm,
-                non_block_count: 0,
-                rcu_depth: 0,
-            });
+            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0 });
             self.sched.current = self.sched.tasks.len() - 1;
         }
     }
@@ -119,12 +109,7 @@ impl Machine {
     /// Context: any.
     pub fn spawn_task(&mut self, comm: &str, pid: u32) {
         if !self.sched.tasks.iter().any(|t| t.pid == pid) {
-            self.sched.tasks.push(Task {
-                pid,
-                comm: comm15(comm),
-                non_block_count: 0,
-                rcu_depth: 0,
-            });
+            self.sched.tasks.push(Task { pid, comm: comm15(comm), non_block_count: 0, rcu_depth: 0 });
         }
     }
 
@@ -327,10 +312,7 @@ impl Machine {
         {
             let cur = self.current();
             let idle = cur.pid == 0;
-            if (self.sched.preempt_count == expected
-                && !self.irqs_disabled()
-                && !idle
-                && cur.non_block_count == 0)
+            if (self.sched.preempt_count == expected && !self.irqs_disabled() && !idle && cur.non_block_count == 0)
                 || self.sched.system_state == SystemState::Booting
             {
                 return;
@@ -342,10 +324,7 @@ impl Machine {
             return;
         }
         self.sched.prev_jiffy = j.max(1);
-        self.printk(
-            LogLevel::Err,
-            &format!("BUG: sleeping function called from invalid context at {file}:{line}\n"),
-        );
+        self.printk(LogLevel::Err, &format!("BUG: sleeping function called from invalid context at {file}:{line}\n"));
         self.printk(
             LogLevel::Err,
             &format!(
@@ -359,31 +338,17 @@ impl Machine {
         );
         self.printk(
             LogLevel::Err,
-            &format!(
-                "preempt_count: {:x}, expected: {:x}\n",
-                self.sched.preempt_count, expected
-            ),
+            &format!("preempt_count: {:x}, expected: {:x}\n", self.sched.preempt_count, expected),
         );
         if self.cfg.preempt_rcu {
-            self.printk(
-                LogLevel::Err,
-                &format!(
-                    "RCU nest depth: {}, expected: {}\n",
-                    cur.rcu_depth,
-                    offsets >> 8
-                ),
-            );
+            self.printk(LogLevel::Err, &format!("RCU nest depth: {}, expected: {}\n", cur.rcu_depth, offsets >> 8));
         }
         // print_preempt_disable_ip() (CONFIG_DEBUG_PREEMPT)
         if self.cfg.debug_preempt && self.sched.preempt_count != expected {
             let ip = self.sched.preempt_disable_ip.clone();
             self.printk(LogLevel::Err, "Preemption disabled at:");
             let line = match ip {
-                Some(f) => format!(
-                    "[<{:016x}>] {}\n",
-                    crate::panic::frame_address(&f),
-                    crate::panic::frame_symbol(&f)
-                ),
+                Some(f) => format!("[<{:016x}>] {}\n", crate::panic::frame_address(&f), crate::panic::frame_symbol(&f)),
                 None => "[<0000000000000000>] 0x0\n".to_string(),
             };
             self.printk(LogLevel::Err, &line);

@@ -121,8 +121,7 @@ pub const SLAB_NO_OBJ_EXT: SlabFlags = 1 << _slab_flag_bits__SLAB_NO_OBJ_EXT;
 pub const SLAB_DEBUG_FLAGS: SlabFlags =
     SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE | SLAB_CONSISTENCY_CHECKS;
 /// `DEBUG_DEFAULT_FLAGS` (what a bare `slab_debug` turns on).
-pub const DEBUG_DEFAULT_FLAGS: SlabFlags =
-    SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
+pub const DEBUG_DEFAULT_FLAGS: SlabFlags = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
 /// `DEBUG_METADATA_FLAGS`.
 pub const DEBUG_METADATA_FLAGS: SlabFlags = SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
 const SLAB_CORE_FLAGS: SlabFlags =
@@ -160,8 +159,7 @@ pub const SLAB_NEVER_MERGE: SlabFlags = SLAB_RED_ZONE
     | SLAB_FAILSLAB
     | SLAB_NO_MERGE;
 /// `SLAB_MERGE_SAME`.
-pub const SLAB_MERGE_SAME: SlabFlags =
-    SLAB_RECLAIM_ACCOUNT | SLAB_CACHE_DMA | SLAB_CACHE_DMA32 | SLAB_ACCOUNT;
+pub const SLAB_MERGE_SAME: SlabFlags = SLAB_RECLAIM_ACCOUNT | SLAB_CACHE_DMA | SLAB_CACHE_DMA32 | SLAB_ACCOUNT;
 
 /// `ZERO_SIZE_PTR`.
 pub const ZERO_SIZE_PTR: u64 = 16;
@@ -231,9 +229,7 @@ pub const KMALLOC_INFO: [(u32, &str); 14] = [
 ];
 
 /// `kmalloc_size_index[24]` for sizes 1..=192 in steps of 8.
-pub const KMALLOC_SIZE_INDEX: [u8; 24] = [
-    3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2,
-];
+pub const KMALLOC_SIZE_INDEX: [u8; 24] = [3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2];
 
 /// `__kmalloc_index(size)`: 0 for 0, 1 for 65..96, 2 for 129..192, else `n` for `2^(n-1)+1 .. 2^n`; `None`
 /// beyond 2 MiB (the kernel BUG()s there).
@@ -271,8 +267,7 @@ fn kmalloc_slab_index(size: u64) -> usize {
 ///
 /// Context: any.
 pub fn kmalloc_type(flags: Gfp, memcg: bool) -> KmallocType {
-    let not_normal =
-        Gfp::__GFP_RECLAIMABLE.0 | Gfp::__GFP_DMA.0 | if memcg { Gfp::__GFP_ACCOUNT.0 } else { 0 };
+    let not_normal = Gfp::__GFP_RECLAIMABLE.0 | Gfp::__GFP_DMA.0 | if memcg { Gfp::__GFP_ACCOUNT.0 } else { 0 };
     if flags.0 & not_normal == 0 {
         return KmallocType::Normal;
     }
@@ -348,6 +343,9 @@ pub struct SlabConfig {
     pub failslab_ignore_gfp_wait: bool,
     /// failslab `cache-filter` (kernel default: false).
     pub failslab_cache_filter: bool,
+    /// `CONFIG_SLUB_DEBUG_ON` (Debian: off). Only mempool element poisoning and `DMAPOOL_DEBUG` (mempool.rs,
+    /// dmapool.rs) follow it; for SLUB itself use `slab_debug=` (the same as what it turns on).
+    pub slub_debug_on: bool,
 }
 
 impl Default for SlabConfig {
@@ -369,6 +367,7 @@ impl Default for SlabConfig {
             failslab: None,
             failslab_ignore_gfp_wait: true,
             failslab_cache_filter: false,
+            slub_debug_on: false,
         }
     }
 }
@@ -391,12 +390,8 @@ impl SlabConfig {
                 "slab_debug" | "slub_debug" => c.slab_debug = Some(v.unwrap_or("").to_string()),
                 "slab_nomerge" | "slub_nomerge" => c.slab_nomerge = true,
                 "slab_merge" | "slub_merge" => c.slab_nomerge = false,
-                "slab_min_order" | "slub_min_order" => {
-                    c.slub_min_order = v.and_then(|v| v.parse().ok()).unwrap_or(0)
-                }
-                "slab_max_order" | "slub_max_order" => {
-                    c.slub_max_order = v.and_then(|v| v.parse().ok()).unwrap_or(3)
-                }
+                "slab_min_order" | "slub_min_order" => c.slub_min_order = v.and_then(|v| v.parse().ok()).unwrap_or(0),
+                "slab_max_order" | "slub_max_order" => c.slub_max_order = v.and_then(|v| v.parse().ok()).unwrap_or(3),
                 "slab_min_objects" | "slub_min_objects" => {
                     c.slub_min_objects = v.and_then(|v| v.parse().ok()).unwrap_or(0)
                 }
@@ -463,11 +458,7 @@ impl fmt::Display for KernelStop {
                     write!(f, "page fault at {addr:#018x} in {}", o.function)
                 }
                 OopsKind::GeneralProtection { addr } => {
-                    write!(
-                        f,
-                        "general protection fault at {addr:#018x} in {}",
-                        o.function
-                    )
+                    write!(f, "general protection fault at {addr:#018x} in {}", o.function)
                 }
             },
         }
@@ -638,32 +629,19 @@ impl Machine {
                 i
             }
         };
-        let base = if f.module.is_some() {
-            MODULE_TEXT_BASE
-        } else {
-            TEXT_BASE
-        };
+        let base = if f.module.is_some() { MODULE_TEXT_BASE } else { TEXT_BASE };
         base + ((idx as u64) << 12) + f.offset as u64
     }
 
     /// A frame for a kernel function name (offsets as part 1 derives them).
     pub(crate) fn kernel_frame(name: &str) -> Frame {
         let (offset, size) = crate::panic::frame_offsets(name);
-        Frame {
-            func: name.to_string().into(),
-            module: None,
-            offset,
-            size,
-        }
+        Frame { func: name.to_string().into(), module: None, offset, size }
     }
 
     /// `_RET_IP_` of an entry point: the innermost simulated frame (the caller).
     pub(crate) fn caller_frame(&self) -> Frame {
-        self.stack
-            .frames
-            .last()
-            .cloned()
-            .unwrap_or_else(|| Self::kernel_frame("kernel_init"))
+        self.stack.frames.last().cloned().unwrap_or_else(|| Self::kernel_frame("kernel_init"))
     }
 
     /// Saves `entries` (innermost first) in the stack depot; returns the handle (never 0).
@@ -679,12 +657,7 @@ impl Machine {
 
     /// `stack_depot_print()`: one ` func+0x../0x..` line per entry at the default level.
     pub(crate) fn stack_depot_print(&mut self, handle: u32) {
-        let Some(entries) = self
-            .slab
-            .depot
-            .get(handle.wrapping_sub(1) as usize)
-            .cloned()
-        else {
+        let Some(entries) = self.slab.depot.get(handle.wrapping_sub(1) as usize).cloned() else {
             return;
         };
         for e in entries {
@@ -723,15 +696,9 @@ impl Machine {
     /// Context: any.
     pub fn kernel_panic(&mut self, msg: &str) {
         let msg = msg.trim_end_matches('\n').to_string();
-        self.printk(
-            LogLevel::Emerg,
-            &format!("Kernel panic - not syncing: {msg}\n"),
-        );
+        self.printk(LogLevel::Emerg, &format!("Kernel panic - not syncing: {msg}\n"));
         self.dump_stack_with(&["panic"]);
-        self.printk(
-            LogLevel::Emerg,
-            &format!("---[ end Kernel panic - not syncing: {msg} ]---\n"),
-        );
+        self.printk(LogLevel::Emerg, &format!("---[ end Kernel panic - not syncing: {msg} ]---\n"));
         if self.slab.stop.is_none() {
             self.slab.stop = Some(KernelStop::Panic(msg));
         }
@@ -751,18 +718,9 @@ impl Machine {
                 "invalid opcode".to_string()
             }
             OopsKind::PageFault { addr } => {
-                self.printk(
-                    LogLevel::Alert,
-                    &format!("BUG: unable to handle page fault for address: {addr:016x}\n"),
-                );
-                self.printk(
-                    LogLevel::Alert,
-                    "#PF: supervisor read access in kernel mode\n",
-                );
-                self.printk(
-                    LogLevel::Alert,
-                    "#PF: error_code(0x0000) - not-present page\n",
-                );
+                self.printk(LogLevel::Alert, &format!("BUG: unable to handle page fault for address: {addr:016x}\n"));
+                self.printk(LogLevel::Alert, "#PF: supervisor read access in kernel mode\n");
+                self.printk(LogLevel::Alert, "#PF: error_code(0x0000) - not-present page\n");
                 self.printk(LogLevel::Info, "PGD 0 P4D 0 \n");
                 "Oops".to_string()
             }
@@ -772,10 +730,7 @@ impl Machine {
         };
         self.slab.die_counter += 1;
         let n = self.slab.die_counter;
-        self.printk(
-            l,
-            &format!("Oops: {header}: 0000 [#{n}] PREEMPT SMP NOPTI\n"),
-        );
+        self.printk(l, &format!("Oops: {header}: 0000 [#{n}] PREEMPT SMP NOPTI\n"));
         self.dump_stack_print_info(l);
         self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
         self.printk(l, "Call Trace:\n");
@@ -791,10 +746,7 @@ impl Machine {
         self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
         self.add_taint(Taint::Die);
         if self.slab.stop.is_none() {
-            self.slab.stop = Some(KernelStop::Oops(Oops {
-                kind,
-                function: rip.func.to_string(),
-            }));
+            self.slab.stop = Some(KernelStop::Oops(Oops { kind, function: rip.func.to_string() }));
         }
     }
 
@@ -825,10 +777,7 @@ impl Machine {
     pub(crate) fn kmem_cache_init(&mut self, cfg: SlabConfig) {
         self.slab.no_hash_pointers = cfg.no_hash_pointers;
         self.slab.rng = cfg.seed | 1;
-        self.slab.failslab = cfg
-            .failslab
-            .clone()
-            .map(|c| crate::fault_inject::FaultAttr::new("failslab", c));
+        self.slab.failslab = cfg.failslab.clone().map(|c| crate::fault_inject::FaultAttr::new("failslab", c));
         self.slab.cfg = cfg;
         if let Some(s) = self.slab.cfg.slab_debug.clone() {
             self.setup_slub_debug(&s);
@@ -836,21 +785,9 @@ impl Machine {
         if self.slab.slub_debug_enabled && !self.slab.no_hash_pointers {
             self.no_hash_pointers_enable();
         }
-        let node = self.create_boot_cache(
-            "kmem_cache_node",
-            64,
-            SLAB_HWCACHE_ALIGN | SLAB_NO_OBJ_EXT,
-            0,
-            0,
-        );
+        let node = self.create_boot_cache("kmem_cache_node", 64, SLAB_HWCACHE_ALIGN | SLAB_NO_OBJ_EXT, 0, 0);
         self.slab.kmem_cache_node = Some(node);
-        let kc = self.create_boot_cache(
-            "kmem_cache",
-            224,
-            SLAB_HWCACHE_ALIGN | SLAB_NO_OBJ_EXT,
-            0,
-            0,
-        );
+        let kc = self.create_boot_cache("kmem_cache", 224, SLAB_HWCACHE_ALIGN | SLAB_NO_OBJ_EXT, 0, 0);
         self.slab.kmem_cache = Some(kc);
         // bootstrap(): the static caches become real objects of kmem_cache, and get their node objects.
         for id in [kc, node] {
@@ -859,11 +796,8 @@ impl Machine {
         }
         self.create_kmalloc_caches();
         let cpus = self.cfg.cpus;
-        let (min_o, max_o, min_obj) = (
-            self.slab.cfg.slub_min_order,
-            self.slab.cfg.slub_max_order,
-            self.slab.cfg.slub_min_objects,
-        );
+        let (min_o, max_o, min_obj) =
+            (self.slab.cfg.slub_min_order, self.slab.cfg.slub_max_order, self.slab.cfg.slub_min_objects);
         self.printk(
             LogLevel::Info,
             &format!(
@@ -904,20 +838,8 @@ impl Machine {
         let (Some(kc), Some(kn)) = (self.slab.kmem_cache, self.slab.kmem_cache_node) else {
             return;
         };
-        let a = self.slab_alloc_node(
-            kc,
-            Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO,
-            224,
-            "kmem_cache_alloc_noprof",
-            true,
-        );
-        let b = self.slab_alloc_node(
-            kn,
-            Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO,
-            64,
-            "kmem_cache_alloc_node_noprof",
-            true,
-        );
+        let a = self.slab_alloc_node(kc, Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO, 224, "kmem_cache_alloc_noprof", true);
+        let b = self.slab_alloc_node(kn, Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO, 64, "kmem_cache_alloc_node_noprof", true);
         if let Some(Some(c)) = self.slab.caches.get_mut(id.0 as usize) {
             c.meta_objects = (a, b);
         }
@@ -935,10 +857,7 @@ impl Machine {
         if flags & SLAB_KMALLOC != 0 {
             align = align.max(1 << size.trailing_zeros());
         }
-        let mut args = KmemCacheArgs {
-            align: calculate_alignment(flags, align, size),
-            ..Default::default()
-        };
+        let mut args = KmemCacheArgs { align: calculate_alignment(flags, align, size), ..Default::default() };
         if self.slab.cfg.hardened_usercopy {
             args.useroffset = useroffset;
             args.usersize = usersize;
@@ -997,12 +916,7 @@ impl Machine {
 
     fn create_kmalloc_caches(&mut self) {
         let types: &[KmallocType] = if self.slab.cfg.memcg {
-            &[
-                KmallocType::Normal,
-                KmallocType::Reclaim,
-                KmallocType::Dma,
-                KmallocType::Cgroup,
-            ]
+            &[KmallocType::Normal, KmallocType::Reclaim, KmallocType::Dma, KmallocType::Cgroup]
         } else {
             &[KmallocType::Normal, KmallocType::Reclaim, KmallocType::Dma]
         };
@@ -1039,11 +953,7 @@ impl Machine {
         flags: SlabFlags,
         ctor: Option<CtorId>,
     ) -> Option<CacheId> {
-        let mut args = KmemCacheArgs {
-            align,
-            ctor,
-            ..Default::default()
-        };
+        let mut args = KmemCacheArgs { align, ctor, ..Default::default() };
         self.__kmem_cache_create_args(name, size, &mut args, flags)
     }
 
@@ -1061,13 +971,7 @@ impl Machine {
         usersize: u32,
         ctor: Option<CtorId>,
     ) -> Option<CacheId> {
-        let mut args = KmemCacheArgs {
-            align,
-            useroffset,
-            usersize,
-            ctor,
-            ..Default::default()
-        };
+        let mut args = KmemCacheArgs { align, useroffset, usersize, ctor, ..Default::default() };
         self.__kmem_cache_create_args(name, size, &mut args, flags)
     }
 
@@ -1146,13 +1050,7 @@ impl Machine {
             || s.refcount < 0
     }
 
-    fn find_mergeable(
-        &self,
-        size: u32,
-        flags: SlabFlags,
-        name: &str,
-        args: &KmemCacheArgs,
-    ) -> Option<CacheId> {
+    fn find_mergeable(&self, size: u32, flags: SlabFlags, name: &str, args: &KmemCacheArgs) -> Option<CacheId> {
         if self.slab.cfg.slab_nomerge || args.ctor.is_some() || args.usersize != 0 {
             return None;
         }
@@ -1185,13 +1083,7 @@ impl Machine {
     }
 
     #[allow(non_snake_case)]
-    fn __kmem_cache_alias(
-        &mut self,
-        name: &str,
-        size: u32,
-        flags: SlabFlags,
-        args: &KmemCacheArgs,
-    ) -> Option<CacheId> {
+    fn __kmem_cache_alias(&mut self, name: &str, size: u32, flags: SlabFlags, args: &KmemCacheArgs) -> Option<CacheId> {
         let id = self.find_mergeable(size, flags, name, args)?;
         let s = self.slab.caches[id.0 as usize].as_mut()?;
         s.refcount += 1;
@@ -1214,9 +1106,7 @@ impl Machine {
             args.usersize = 0;
         }
         if args.use_freeptr_offset
-            && (args.freeptr_offset >= object_size
-                || flags & SLAB_TYPESAFE_BY_RCU == 0
-                || args.freeptr_offset % 8 != 0)
+            && (args.freeptr_offset >= object_size || flags & SLAB_TYPESAFE_BY_RCU == 0 || args.freeptr_offset % 8 != 0)
         {
             return Err(CacheCreateError::Inval);
         }
@@ -1266,14 +1156,8 @@ impl Machine {
             return;
         }
         // kmem_cache_release(): free the kmem_cache and kmem_cache_node objects.
-        let meta = self.slab.caches[id.0 as usize]
-            .as_ref()
-            .map(|c| c.meta_objects)
-            .unwrap_or((0, 0));
-        for (p, cache) in [
-            (meta.1, self.slab.kmem_cache_node),
-            (meta.0, self.slab.kmem_cache),
-        ] {
+        let meta = self.slab.caches[id.0 as usize].as_ref().map(|c| c.meta_objects).unwrap_or((0, 0));
+        for (p, cache) in [(meta.1, self.slab.kmem_cache_node), (meta.0, self.slab.kmem_cache)] {
             if p != 0 {
                 if let Some(cache) = cache {
                     self.slab_free_object(cache, p, "kmem_cache_free");
@@ -1310,21 +1194,14 @@ impl Machine {
     ///
     /// Context: any.
     pub fn find_cache(&self, name: &str) -> Option<CacheId> {
-        self.slab
-            .slab_caches
-            .iter()
-            .copied()
-            .find(|&id| self.cache(id).is_some_and(|c| c.name == name))
+        self.slab.slab_caches.iter().copied().find(|&id| self.cache(id).is_some_and(|c| c.name == name))
     }
 
     /// The kmalloc cache of a type and kmalloc index.
     ///
     /// Context: any.
     pub fn kmalloc_cache(&self, t: KmallocType, index: usize) -> Option<CacheId> {
-        self.slab.kmalloc_caches[t as usize]
-            .get(index)
-            .copied()
-            .flatten()
+        self.slab.kmalloc_caches[t as usize].get(index).copied().flatten()
     }
 
     pub(crate) fn cache(&self, s: CacheId) -> Option<&KmemCache> {
@@ -1511,11 +1388,7 @@ impl Machine {
             return ZERO_SIZE_PTR;
         }
         let caller = self.caller_frame();
-        let ks = if !zero_or_null_ptr(p) {
-            self.ksize(p)
-        } else {
-            0
-        };
+        let ks = if !zero_or_null_ptr(p) { self.ksize(p) } else { 0 };
         if self.slab.stop.is_some() && ks == 0 && !zero_or_null_ptr(p) {
             return 0;
         }
@@ -1641,18 +1514,12 @@ impl Machine {
     pub(crate) fn folio_of(&self, p: u64) -> Option<u64> {
         let pfn = self.virt_to_page(p)?.0;
         let f = self.pages.get(pfn as usize)?;
-        Some(if f.is_tail() {
-            f.compound_head as u64
-        } else {
-            pfn
-        })
+        Some(if f.is_tail() { f.compound_head as u64 } else { pfn })
     }
 
     /// The vmemmap address `virt_to_page()` computes for any address.
     pub(crate) fn vmemmap_addr_of(&self, p: u64) -> u64 {
-        self.layout
-            .vmemmap_base
-            .wrapping_add((self.__pa(p) >> 12).wrapping_mul(self.layout.struct_page_size))
+        self.layout.vmemmap_base.wrapping_add((self.__pa(p) >> 12).wrapping_mul(self.layout.struct_page_size))
     }
 
     pub(crate) fn want_init_on_alloc(&self, flags: Gfp) -> bool {
@@ -1697,16 +1564,24 @@ impl Machine {
     /// Context: any.
     pub fn proc_slabinfo(&self) -> String {
         let mut out = String::from("slabinfo - version: 2.1\n");
-        out.push_str(
-            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>",
-        );
+        out.push_str("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>");
         out.push_str(" : tunables <limit> <batchcount> <sharedfactor>");
         out.push_str(" : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
         for i in self.slabinfo() {
             out.push_str(&format!(
                 "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4} : tunables {:>4} {:>4} {:>4} : slabdata {:>6} {:>6} {:>6}\n",
-                i.name, i.active_objs, i.num_objs, i.objsize, i.objects_per_slab, i.pages_per_slab, 0, 0, 0,
-                i.active_slabs, i.num_slabs, 0
+                i.name,
+                i.active_objs,
+                i.num_objs,
+                i.objsize,
+                i.objects_per_slab,
+                i.pages_per_slab,
+                0,
+                0,
+                0,
+                i.active_slabs,
+                i.num_slabs,
+                0
             ));
         }
         out
@@ -1732,13 +1607,8 @@ impl Machine {
             }
         };
         let mut out = String::new();
-        out.push_str(&format!(
-            " Active / Total Objects (% used)    : {active} / {objs} ({:.1}%)\n",
-            pct(active, objs)
-        ));
-        out.push_str(&format!(
-            " Active / Total Slabs (% used)      : {slabs} / {slabs} (100.0%)\n"
-        ));
+        out.push_str(&format!(" Active / Total Objects (% used)    : {active} / {objs} ({:.1}%)\n", pct(active, objs)));
+        out.push_str(&format!(" Active / Total Slabs (% used)      : {slabs} / {slabs} (100.0%)\n"));
         out.push_str(&format!(
             " Active / Total Caches (% used)     : {active_caches} / {caches} ({:.1}%)\n",
             pct(active_caches as u64, caches as u64)
@@ -1750,9 +1620,7 @@ impl Machine {
             pct(active_size, size)
         ));
         out.push('\n');
-        out.push_str(
-            "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME                   \n",
-        );
+        out.push_str("  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME                   \n");
         let mut v = info;
         v.sort_by(|a, b| b.num_objs.cmp(&a.num_objs).then(a.name.cmp(&b.name)));
         for i in v {

@@ -248,13 +248,7 @@ fn calc_slab_order(size: u32, min_order: u32, max_order: u32, fract_leftover: u3
 /// settings; `None` for -ENOSYS.
 ///
 /// Context: any.
-pub fn calculate_order(
-    size: u32,
-    nr_cpus: u32,
-    min_order: u32,
-    max_order: u32,
-    min_objects: u32,
-) -> Option<u32> {
+pub fn calculate_order(size: u32, nr_cpus: u32, min_order: u32, max_order: u32, min_objects: u32) -> Option<u32> {
     let mut min_objects = min_objects;
     if min_objects == 0 {
         min_objects = 4 * (fls(nr_cpus) + 1);
@@ -320,10 +314,7 @@ impl Machine {
 
     #[inline]
     fn geom_of(&self, s: CacheId) -> Geom {
-        self.slab.caches[s.0 as usize]
-            .as_ref()
-            .expect("live cache")
-            .geom()
+        self.slab.caches[s.0 as usize].as_ref().expect("live cache").geom()
     }
 
     /// `get_freepointer()`: reads and decodes the free pointer of `object`; a fault oopses (`Err`).
@@ -331,11 +322,7 @@ impl Machine {
     fn get_freepointer(&mut self, g: &Geom, object: u64) -> Result<u64, Faulted> {
         let ptr_addr = object.wrapping_add(g.offset as u64);
         match self.rd64(ptr_addr) {
-            Some(v) => Ok(if g.hardened {
-                v ^ g.random ^ swab64(ptr_addr)
-            } else {
-                v
-            }),
+            Some(v) => Ok(if g.hardened { v ^ g.random ^ swab64(ptr_addr) } else { v }),
             None => {
                 self.die_on_access(ptr_addr);
                 Err(())
@@ -347,18 +334,11 @@ impl Machine {
     #[inline]
     fn set_freepointer(&mut self, g: &Geom, object: u64, fp: u64) -> Result<(), Faulted> {
         if g.hardened && object == fp {
-            self.die(crate::slab_common::OopsKind::Bug {
-                file: "mm/slub.c".into(),
-                line: LINE_SET_FREEPOINTER_BUG,
-            });
+            self.die(crate::slab_common::OopsKind::Bug { file: "mm/slub.c".into(), line: LINE_SET_FREEPOINTER_BUG });
             return Err(());
         }
         let ptr_addr = object.wrapping_add(g.offset as u64);
-        let v = if g.hardened {
-            fp ^ g.random ^ swab64(ptr_addr)
-        } else {
-            fp
-        };
+        let v = if g.hardened { fp ^ g.random ^ swab64(ptr_addr) } else { fp };
         if !self.wr64(ptr_addr, v) {
             self.die_on_access(ptr_addr);
             return Err(());
@@ -375,24 +355,14 @@ impl Machine {
             return true;
         }
         let base = self.slab_address(slab_pfn);
-        let object = if g.flags & SLAB_RED_ZONE != 0 {
-            object.wrapping_sub(g.red_left_pad as u64)
-        } else {
-            object
-        };
-        !(object < base
-            || object >= base + sl.objects as u64 * g.size as u64
-            || (object - base) % g.size as u64 != 0)
+        let object = if g.flags & SLAB_RED_ZONE != 0 { object.wrapping_sub(g.red_left_pad as u64) } else { object };
+        !(object < base || object >= base + sl.objects as u64 * g.size as u64 || (object - base) % g.size as u64 != 0)
     }
 
     // ------------------------------------------------------------------ slab_debug option
 
     /// `parse_slub_debug_flags()`: returns (flags, slab list, rest).
-    fn parse_slub_debug_flags<'a>(
-        &mut self,
-        s: &'a str,
-        init: bool,
-    ) -> (SlabFlags, Option<&'a str>, Option<&'a str>) {
+    fn parse_slub_debug_flags<'a>(&mut self, s: &'a str, init: bool) -> (SlabFlags, Option<&'a str>, Option<&'a str>) {
         let b = s.as_bytes();
         let mut i = 0;
         while i < b.len() && b[i] == b';' {
@@ -537,9 +507,7 @@ impl Machine {
         if !self.calculate_sizes(args, &mut s) {
             return Err(CacheCreateError::Inval);
         }
-        if self.slab.disable_higher_order_debug
-            && get_order(s.size as u64) > get_order(s.object_size as u64)
-        {
+        if self.slab.disable_higher_order_debug && get_order(s.size as u64) > get_order(s.object_size as u64) {
             s.flags &= !DEBUG_METADATA_FLAGS;
             s.offset = 0;
             if !self.calculate_sizes(args, &mut s) {
@@ -614,13 +582,9 @@ impl Machine {
         size = align_up(size, s.align);
         s.size = size;
         let cfg = &self.slab.cfg;
-        let Some(order) = calculate_order(
-            size,
-            self.cfg.cpus,
-            cfg.slub_min_order,
-            cfg.slub_max_order,
-            cfg.slub_min_objects,
-        ) else {
+        let Some(order) =
+            calculate_order(size, self.cfg.cpus, cfg.slub_min_order, cfg.slub_max_order, cfg.slub_min_objects)
+        else {
             return false;
         };
         s.allocflags = Gfp::__GFP_COMP;
@@ -672,8 +636,7 @@ impl Machine {
         let g = self.geom_of(s);
         let mut order = g.order;
         let mut objects = g.objects;
-        let mut alloc_gfp =
-            Gfp((flags | Gfp::__GFP_NOWARN | Gfp::__GFP_NORETRY).0 & !Gfp::__GFP_NOFAIL.0);
+        let mut alloc_gfp = Gfp((flags | Gfp::__GFP_NOWARN | Gfp::__GFP_NORETRY).0 & !Gfp::__GFP_NOFAIL.0);
         if alloc_gfp.intersects(Gfp::__GFP_DIRECT_RECLAIM) && order > min_order {
             alloc_gfp = Gfp((alloc_gfp | Gfp::__GFP_NOMEMALLOC).0 & !Gfp::__GFP_RECLAIM.0);
         }
@@ -696,25 +659,13 @@ impl Machine {
         let mut p = first;
         for idx in 0..objects {
             self.setup_object(&g, p, ctor);
-            let next = if idx + 1 < objects {
-                p + g.size as u64
-            } else {
-                0
-            };
+            let next = if idx + 1 < objects { p + g.size as u64 } else { 0 };
             let _ = self.set_freepointer(&g, p, next);
             p = next;
         }
         self.slab.slabs.insert(
             pfn,
-            Slab {
-                cache: s,
-                order,
-                freelist: first,
-                inuse: 0,
-                objects,
-                frozen: false,
-                node_partial: false,
-            },
+            Slab { cache: s, order, freelist: first, inuse: 0, objects, frozen: false, node_partial: false },
         );
         Some(pfn)
     }
@@ -829,8 +780,7 @@ impl Machine {
             let c = &self.slab.caches[s.0 as usize].as_ref().unwrap().cpu_slab[cpu];
             let (object, slab) = (c.freelist, c.slab);
             if object == 0 || slab.is_none() {
-                self.slab_alloc_slow(s, &g, gfp, orig_size, entry)
-                    .unwrap_or_default()
+                self.slab_alloc_slow(s, &g, gfp, orig_size, entry).unwrap_or_default()
             } else {
                 match self.get_freepointer(&g, object) {
                     Ok(next) => {
@@ -849,11 +799,7 @@ impl Machine {
         let ctor = self.slab.caches[s.0 as usize].as_ref().unwrap().ctor;
         // maybe_wipe_obj_freeptr()
         let poison_like = g.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) != 0;
-        if self.slab.cfg.init_on_free
-            && ctor.is_none()
-            && !poison_like
-            && !g.freeptr_outside_object()
-        {
+        if self.slab.cfg.init_on_free && ctor.is_none() && !poison_like && !g.freeptr_outside_object() {
             let _ = self.wr64(object + g.offset as u64, 0);
         }
         // slab_want_init_on_alloc()
@@ -869,11 +815,7 @@ impl Machine {
             gfp.intersects(Gfp::__GFP_ZERO)
         };
         if init {
-            let zero_size = if g.orig_size_tracked() {
-                orig_size
-            } else {
-                g.object_size
-            };
+            let zero_size = if g.orig_size_tracked() { orig_size } else { g.object_size };
             let _ = self.fill(object, zero_size as u64, 0);
         }
         object
@@ -909,11 +851,7 @@ impl Machine {
         let cpu = self.sched.cpu as usize;
         if let Some(slab) = self.kc(s).cpu_slab[cpu].slab {
             let freelist = self.kc(s).cpu_slab[cpu].freelist;
-            let freelist = if freelist != 0 {
-                freelist
-            } else {
-                self.get_freelist(slab)
-            };
+            let freelist = if freelist != 0 { freelist } else { self.get_freelist(slab) };
             if freelist != 0 {
                 return self.load_freelist(s, g, freelist);
             }
@@ -998,12 +936,7 @@ impl Machine {
 
     /// `get_partial_node()`: for debug caches one object from the first slab that passes the checks; else
     /// the first slab, with more slabs moved to the per-CPU partial list.
-    fn get_partial_node(
-        &mut self,
-        s: CacheId,
-        g: &Geom,
-        orig_size: u32,
-    ) -> Result<Option<(u64, u64)>, Faulted> {
+    fn get_partial_node(&mut self, s: CacheId, g: &Geom, orig_size: u32) -> Result<Option<(u64, u64)>, Faulted> {
         if self.kc(s).node.nr_partial == 0 {
             return Ok(None);
         }
@@ -1089,14 +1022,7 @@ impl Machine {
     }
 
     /// `alloc_debug_processing()`.
-    fn alloc_debug_processing(
-        &mut self,
-        s: CacheId,
-        g: &Geom,
-        slab: u64,
-        object: u64,
-        orig_size: u32,
-    ) -> bool {
+    fn alloc_debug_processing(&mut self, s: CacheId, g: &Geom, slab: u64, object: u64, orig_size: u32) -> bool {
         self.push_kframe("alloc_debug_processing");
         let mut ok = true;
         if g.flags & SLAB_CONSISTENCY_CHECKS != 0 {
@@ -1144,15 +1070,7 @@ impl Machine {
         let cpu = self.sched.cpu;
         let (name, object_size, size, oo, min, nr_slabs, nr_objs) = {
             let c = self.cache(s).unwrap();
-            (
-                c.name.clone(),
-                c.object_size,
-                c.size,
-                c.oo_order,
-                c.min_order,
-                c.node.nr_slabs,
-                c.node.total_objects,
-            )
+            (c.name.clone(), c.object_size, c.size, c.oo_order, c.min_order, c.node.nr_slabs, c.node.total_objects)
         };
         let nr_free: u64 = self
             .cache(s)
@@ -1181,10 +1099,7 @@ impl Machine {
                 &format!("  {name} debugging increased min order, use slab_debug=O to disable.\n"),
             );
         }
-        self.printk(
-            LogLevel::Warning,
-            &format!("  node 0: slabs: {nr_slabs}, objs: {nr_objs}, free: {nr_free}\n"),
-        );
+        self.printk(LogLevel::Warning, &format!("  node 0: slabs: {nr_slabs}, objs: {nr_objs}, free: {nr_free}\n"));
     }
 
     // ------------------------------------------------------------------ per-CPU partial lists, flushing
@@ -1305,17 +1220,10 @@ impl Machine {
         let g = self.geom_of(s);
         // slab_free_hook(): init_on_free.
         let ctor = self.slab.caches[s.0 as usize].as_ref().unwrap().ctor;
-        if self.slab.cfg.init_on_free
-            && ctor.is_none()
-            && g.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) == 0
-        {
+        if self.slab.cfg.init_on_free && ctor.is_none() && g.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) == 0 {
             let orig = self.get_orig_size(&g, x);
             let _ = self.fill(x, orig as u64, 0);
-            let rsize = if g.flags & SLAB_RED_ZONE != 0 {
-                g.red_left_pad
-            } else {
-                0
-            };
+            let rsize = if g.flags & SLAB_RED_ZONE != 0 { g.red_left_pad } else { 0 };
             let inuse = g.info_end();
             let _ = self.fill(x + inuse as u64, (g.size - inuse - rsize) as u64, 0);
             self.set_orig_size(&g, x, orig);
@@ -1412,11 +1320,7 @@ impl Machine {
         caller: &crate::panic::Frame,
         entry: &'static str,
     ) -> Result<(), Faulted> {
-        let handle = if g.flags & SLAB_STORE_USER != 0 {
-            self.track_prepare(entry)
-        } else {
-            0
-        };
+        let handle = if g.flags & SLAB_STORE_USER != 0 { self.track_prepare(entry) } else { 0 };
         if !self.free_debug_processing(s, g, slab, x, caller, handle) {
             return Ok(());
         }
@@ -1464,16 +1368,10 @@ impl Machine {
             }
             let inuse = self.slab.slabs[&slab].inuse;
             if inuse < 1 {
-                self.slab_err(
-                    s,
-                    slab,
-                    &format!("Slab has {inuse} allocated objects but 1 are to be freed\n"),
-                );
+                self.slab_err(s, slab, &format!("Slab has {inuse} allocated objects but 1 are to be freed\n"));
                 break 'out;
             }
-            if g.flags & SLAB_CONSISTENCY_CHECKS != 0
-                && !self.free_consistency_checks(s, g, slab, object)
-            {
+            if g.flags & SLAB_CONSISTENCY_CHECKS != 0 && !self.free_consistency_checks(s, g, slab, object) {
                 break 'out;
             }
             if g.flags & SLAB_STORE_USER != 0 {
@@ -1545,11 +1443,7 @@ impl Machine {
             let _ = self.fill(object + poison_size as u64 - 1, 1, POISON_END);
         }
         if g.flags & SLAB_RED_ZONE != 0 {
-            let _ = self.fill(
-                object + poison_size as u64,
-                (g.inuse - poison_size) as u64,
-                val,
-            );
+            let _ = self.fill(object + poison_size as u64, (g.inuse - poison_size) as u64, val);
         }
     }
 
@@ -1559,11 +1453,7 @@ impl Machine {
         frames.push(Self::kernel_frame(entry));
         let depth = self.stack.frames.len();
         // The frames pushed by the slab code itself (entry, ___slab_alloc ...) are not part of the stack.
-        let own = self
-            .stack
-            .frames
-            .iter()
-            .rposition(|f| f.module.is_none() && f.func == entry);
+        let own = self.stack.frames.iter().rposition(|f| f.module.is_none() && f.func == entry);
         let upto = own.unwrap_or(depth);
         for f in self.stack.frames[..upto].iter().rev().take(15) {
             frames.push(f.clone());
@@ -1572,14 +1462,7 @@ impl Machine {
         self.stack_depot_save(entries)
     }
 
-    fn set_track_update(
-        &mut self,
-        g: &Geom,
-        object: u64,
-        alloc: u32,
-        caller: &crate::panic::Frame,
-        handle: u32,
-    ) {
+    fn set_track_update(&mut self, g: &Geom, object: u64, alloc: u32, caller: &crate::panic::Frame, handle: u32) {
         let addr = self.text_address(caller);
         let at = object + g.info_end() as u64 + (alloc * TRACK_SIZE) as u64;
         let mut b = [0u8; TRACK_SIZE as usize];
@@ -1591,14 +1474,7 @@ impl Machine {
         let _ = self.write_bytes(at, &b);
     }
 
-    fn set_track(
-        &mut self,
-        g: &Geom,
-        object: u64,
-        alloc: u32,
-        caller: &crate::panic::Frame,
-        entry: &str,
-    ) {
+    fn set_track(&mut self, g: &Geom, object: u64, alloc: u32, caller: &crate::panic::Frame, entry: &str) {
         let handle = self.track_prepare(entry);
         self.set_track_update(g, object, alloc, caller, handle);
     }
@@ -1616,18 +1492,12 @@ impl Machine {
         let sym = self.format_symbol(addr);
         self.printk(
             LogLevel::Err,
-            &format!(
-                "{what} in {sym} age={} cpu={cpu} pid={pid}\n",
-                pr_time.wrapping_sub(when)
-            ),
+            &format!("{what} in {sym} age={} cpu={cpu} pid={pid}\n", pr_time.wrapping_sub(when)),
         );
         if handle != 0 && (handle as usize) <= self.slab.depot.len() {
             self.stack_depot_print(handle);
         } else {
-            self.printk(
-                LogLevel::Err,
-                "object allocation/free stack trace missing\n",
-            );
+            self.printk(LogLevel::Err, "object allocation/free stack trace missing\n");
         }
     }
 
@@ -1646,16 +1516,11 @@ impl Machine {
     /// `print_slab_info()`.
     fn print_slab_info(&mut self, slab: u64) {
         let sl = self.slab.slabs.get(&slab).copied();
-        let (objects, inuse, fp) = sl
-            .map(|x| (x.objects, x.inuse, x.freelist))
-            .unwrap_or((0, 0, 0));
+        let (objects, inuse, fp) = sl.map(|x| (x.objects, x.inuse, x.freelist)).unwrap_or((0, 0, 0));
         let page = self.format_ptr(self.page_struct_addr(Pfn(slab)));
         let fp = self.format_ptr(fp);
         let flags = self.format_page_flags(Pfn(slab));
-        self.printk(
-            LogLevel::Err,
-            &format!("Slab 0x{page} objects={objects} used={inuse} fp=0x{fp} flags={flags}\n"),
-        );
+        self.printk(LogLevel::Err, &format!("Slab 0x{page} objects={objects} used={inuse} fp=0x{fp} flags={flags}\n"));
     }
 
     /// `print_section()`: `print_hex_dump(KERN_ERR, text, DUMP_PREFIX_ADDRESS, 16, 1, addr, len, true)`.
@@ -1673,11 +1538,7 @@ impl Machine {
                 line.push(' ');
             }
             for &b in row {
-                line.push(if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    '.'
-                });
+                line.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
             }
             let a = self.format_ptr(addr + i as u64 * 16);
             self.printk(level, &format!("{text}{a}: {line}\n"));
@@ -1688,15 +1549,9 @@ impl Machine {
     fn slab_bug(&mut self, name: Option<&str>, msg: &str) {
         let name = name.unwrap_or("<unknown>").to_string();
         let t = self.print_tainted();
-        self.printk(
-            LogLevel::Err,
-            "=============================================================================\n",
-        );
+        self.printk(LogLevel::Err, "=============================================================================\n");
         self.printk(LogLevel::Err, &format!("BUG {name} ({t}): {msg}\n"));
-        self.printk(
-            LogLevel::Err,
-            "-----------------------------------------------------------------------------\n\n",
-        );
+        self.printk(LogLevel::Err, "-----------------------------------------------------------------------------\n\n");
     }
 
     fn cache_name(&self, s: CacheId) -> String {
@@ -1727,33 +1582,15 @@ impl Machine {
         };
         let ps = self.format_ptr(p);
         let fps = self.format_ptr(fp);
-        self.printk(
-            LogLevel::Err,
-            &format!("Object 0x{ps} @offset={} fp=0x{fps}\n\n", p - addr),
-        );
+        self.printk(LogLevel::Err, &format!("Object 0x{ps} @offset={} fp=0x{fps}\n\n", p - addr));
         if g.flags & SLAB_RED_ZONE != 0 {
-            self.print_section(
-                LogLevel::Err,
-                "Redzone  ",
-                p - g.red_left_pad as u64,
-                g.red_left_pad as u64,
-            );
+            self.print_section(LogLevel::Err, "Redzone  ", p - g.red_left_pad as u64, g.red_left_pad as u64);
         } else if p > addr + 16 {
             self.print_section(LogLevel::Err, "Bytes b4 ", p - 16, 16);
         }
-        self.print_section(
-            LogLevel::Err,
-            "Object   ",
-            p,
-            g.object_size.min(PAGE_SIZE as u32) as u64,
-        );
+        self.print_section(LogLevel::Err, "Object   ", p, g.object_size.min(PAGE_SIZE as u32) as u64);
         if g.flags & SLAB_RED_ZONE != 0 {
-            self.print_section(
-                LogLevel::Err,
-                "Redzone  ",
-                p + g.object_size as u64,
-                (g.inuse - g.object_size) as u64,
-            );
+            self.print_section(LogLevel::Err, "Redzone  ", p + g.object_size as u64, (g.inuse - g.object_size) as u64);
         }
         let mut off = g.info_end();
         if g.flags & SLAB_STORE_USER != 0 {
@@ -1763,12 +1600,7 @@ impl Machine {
             off += 8;
         }
         if off != g.size_from_object() {
-            self.print_section(
-                LogLevel::Err,
-                "Padding  ",
-                p + off as u64,
-                (g.size_from_object() - off) as u64,
-            );
+            self.print_section(LogLevel::Err, "Padding  ", p + off as u64, (g.size_from_object() - off) as u64);
         }
     }
 
@@ -1778,8 +1610,7 @@ impl Machine {
         self.slab_bug(Some(&name), reason);
         let g = self.geom_of(s);
         let sl = self.slab.slabs.get(&slab).copied();
-        let valid =
-            object != 0 && sl.is_some_and(|sl| self.check_valid_pointer(&g, slab, &sl, object));
+        let valid = object != 0 && sl.is_some_and(|sl| self.check_valid_pointer(&g, slab, &sl, object));
         if !valid {
             self.print_slab_info(slab);
             let p = self.format_ptr(object);
@@ -1910,13 +1741,7 @@ impl Machine {
         let endp = pad + end as u64;
         let name = self.cache_name(s);
         let (fs, es) = (self.format_ptr(fault), self.format_ptr(endp - 1));
-        self.slab_bug(
-            Some(&name),
-            &format!(
-                "Padding overwritten. 0x{fs}-0x{es} @offset={}",
-                fault - start
-            ),
-        );
+        self.slab_bug(Some(&name), &format!("Padding overwritten. 0x{fs}-0x{es} @offset={}", fault - start));
         self.print_section(LogLevel::Err, "Padding ", pad, remainder);
         self.push_kframe("slab_pad_check");
         self.__slab_err(slab);
@@ -2025,16 +1850,8 @@ impl Machine {
         }
         if g.freeptr_outside_object() || val != SLUB_RED_ACTIVE {
             let fp_addr = p + g.offset as u64;
-            let fp = self
-                .rd64(fp_addr)
-                .map(|v| {
-                    if g.hardened {
-                        v ^ g.random ^ swab64(fp_addr)
-                    } else {
-                        v
-                    }
-                })
-                .unwrap_or(1);
+            let fp =
+                self.rd64(fp_addr).map(|v| if g.hardened { v ^ g.random ^ swab64(fp_addr) } else { v }).unwrap_or(1);
             let sl = self.slab.slabs[&slab];
             if !self.check_valid_pointer(&g, slab, &sl, fp) {
                 self.object_err(s, slab, p, "Freepointer corrupt");
@@ -2063,11 +1880,7 @@ impl Machine {
             return false;
         }
         if sl.frozen {
-            self.slab_err(
-                s,
-                slab,
-                "Slab disabled since SLUB metadata consistency check failed",
-            );
+            self.slab_err(s, slab, "Slab disabled since SLUB metadata consistency check failed");
             return false;
         }
         self.slab_pad_check(s, slab);
@@ -2113,10 +1926,7 @@ impl Machine {
             self.slab_err(
                 s,
                 slab,
-                &format!(
-                    "Wrong number of objects. Found {} but should be {max_objects}",
-                    sl.objects
-                ),
+                &format!("Wrong number of objects. Found {} but should be {max_objects}", sl.objects),
             );
             self.slab.slabs.get_mut(&slab).unwrap().objects = max_objects;
             self.slab_fix(s, "Number of objects adjusted");
@@ -2126,11 +1936,7 @@ impl Machine {
             self.slab_err(
                 s,
                 slab,
-                &format!(
-                    "Wrong object count. Counter is {} but counted were {}",
-                    sl.inuse,
-                    sl.objects - nr
-                ),
+                &format!("Wrong object count. Counter is {} but counted were {}", sl.inuse, sl.objects - nr),
             );
             self.slab.slabs.get_mut(&slab).unwrap().inuse = sl.objects - nr;
             self.slab_fix(s, "Object count adjusted");
@@ -2149,11 +1955,7 @@ impl Machine {
         let (o, fp) = (self.format_ptr(object), self.format_ptr(sl.freelist));
         self.printk(
             LogLevel::Info,
-            &format!(
-                "TRACE {name} {} 0x{o} inuse={} fp=0x{fp}\n",
-                if alloc { "alloc" } else { "free" },
-                sl.inuse
-            ),
+            &format!("TRACE {name} {} 0x{o} inuse={} fp=0x{fp}\n", if alloc { "alloc" } else { "free" }, sl.inuse),
         );
         if !alloc {
             self.print_section(LogLevel::Info, "Object ", object, g.object_size as u64);
@@ -2191,11 +1993,7 @@ impl Machine {
         let map = self.fill_map(s, slab);
         let mut p = g.fixup_red_left(self.slab_address(slab));
         for free in map {
-            let val = if free {
-                SLUB_RED_INACTIVE
-            } else {
-                SLUB_RED_ACTIVE
-            };
+            let val = if free { SLUB_RED_INACTIVE } else { SLUB_RED_ACTIVE };
             if !self.check_object(s, slab, p, val) {
                 break;
             }
@@ -2233,10 +2031,7 @@ impl Machine {
         }
         let nr_slabs = self.kc(s).node.nr_slabs;
         if count != nr_slabs {
-            self.printk(
-                LogLevel::Err,
-                &format!("SLUB: {name} {count} slabs counted but counter={nr_slabs}\n"),
-            );
+            self.printk(LogLevel::Err, &format!("SLUB: {name} {count} slabs counted but counter={nr_slabs}\n"));
         }
         count
     }
@@ -2252,10 +2047,7 @@ impl Machine {
         for free in map {
             if !free {
                 let ps = self.format_ptr(p);
-                self.printk(
-                    LogLevel::Err,
-                    &format!("Object 0x{ps} @offset={}\n", p - addr),
-                );
+                self.printk(LogLevel::Err, &format!("Object 0x{ps} @offset={}\n", p - addr));
                 self.print_tracking(s, p);
             }
             p += g.size as u64;
@@ -2344,9 +2136,7 @@ impl Machine {
                     self.warn(
                         "mm/slub.c",
                         LINE_CACHE_FROM_OBJ_WARN,
-                        Some(&format!(
-                            "cache_from_obj: Wrong slab cache. {a} but object is from {b}\n"
-                        )),
+                        Some(&format!("cache_from_obj: Wrong slab cache. {a} but object is from {b}\n")),
                     );
                     self.print_tracking(c, x);
                     self.stack.frames.truncate(depth);
@@ -2442,13 +2232,8 @@ impl Machine {
     ///
     /// Context: any.
     pub fn cache_slabs(&self, s: CacheId) -> Vec<(Pfn, Slab)> {
-        let mut v: Vec<(Pfn, Slab)> = self
-            .slab
-            .slabs
-            .iter()
-            .filter(|(_, sl)| sl.cache == s)
-            .map(|(&p, sl)| (Pfn(p), *sl))
-            .collect();
+        let mut v: Vec<(Pfn, Slab)> =
+            self.slab.slabs.iter().filter(|(_, sl)| sl.cache == s).map(|(&p, sl)| (Pfn(p), *sl)).collect();
         v.sort_by_key(|x| x.0);
         v
     }
@@ -2481,13 +2266,7 @@ impl Machine {
     pub fn peek_freepointer(&self, s: CacheId, object: u64) -> Option<u64> {
         let g = self.cache(s)?.geom();
         let a = object + g.offset as u64;
-        self.rd64(a).map(|v| {
-            if g.hardened {
-                v ^ g.random ^ swab64(a)
-            } else {
-                v
-            }
-        })
+        self.rd64(a).map(|v| if g.hardened { v ^ g.random ^ swab64(a) } else { v })
     }
 }
 

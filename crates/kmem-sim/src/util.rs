@@ -53,13 +53,7 @@ impl Machine {
     /// `/proc/vmallocinfo` line). Returns the address or 0.
     ///
     /// Context: as kmalloc with `flags`; the vmalloc fallback only with a blocking gfp (process context).
-    pub fn __kvmalloc_node(
-        &mut self,
-        size: u64,
-        flags: Gfp,
-        node: i32,
-        caller: Option<Frame>,
-    ) -> u64 {
+    pub fn __kvmalloc_node(&mut self, size: u64, flags: Gfp, node: i32, caller: Option<Frame>) -> u64 {
         let depth = self.stack.frames.len();
         self.push_kframe("__kvmalloc_node_noprof");
         let r = self.kvmalloc_inner(size, flags, node, caller);
@@ -68,11 +62,7 @@ impl Machine {
     }
 
     fn kvmalloc_inner(&mut self, size: u64, flags: Gfp, node: i32, caller: Option<Frame>) -> u64 {
-        let ret = self.do_kmalloc(
-            size,
-            kmalloc_gfp_adjust(flags, size),
-            "__kmalloc_node_noprof",
-        );
+        let ret = self.do_kmalloc(size, kmalloc_gfp_adjust(flags, size), "__kmalloc_node_noprof");
         if ret != 0 || size <= PAGE_SIZE {
             return ret;
         }
@@ -87,17 +77,7 @@ impl Machine {
             return 0;
         }
         let (s, e) = (self.layout.vmalloc_start, self.layout.vmalloc_end);
-        self.__vmalloc_node_range(
-            size,
-            1,
-            s,
-            e,
-            flags,
-            PgProt::PAGE_KERNEL,
-            VM_ALLOW_HUGE_VMAP,
-            node,
-            caller,
-        )
+        self.__vmalloc_node_range(size, 1, s, e, flags, PgProt::PAGE_KERNEL, VM_ALLOW_HUGE_VMAP, node, caller)
     }
 
     /// `kvmalloc(size, flags)`: kmalloc, else (more than a page, blocking gfp) vmalloc. Returns the address or 0.

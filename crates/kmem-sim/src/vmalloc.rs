@@ -87,17 +87,8 @@ pub const NUMA_NO_NODE: i32 = -1;
 const PMD_SHIFT: u32 = 21;
 
 /// `GFP_RECLAIM_MASK` (mm/internal.h).
-pub const GFP_RECLAIM_MASK: Gfp = Gfp(0x400
-    | 0x800
-    | 0x20
-    | 0x40
-    | 0x80
-    | 0x2000
-    | 0x4000
-    | 0x8000
-    | 0x10000
-    | 0x20000
-    | 0x80000);
+pub const GFP_RECLAIM_MASK: Gfp =
+    Gfp(0x400 | 0x800 | 0x20 | 0x40 | 0x80 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x80000);
 
 // Line numbers in Debian's 6.12.117 mm/vmalloc.c.
 const VMALLOC_C: &str = "mm/vmalloc.c";
@@ -166,10 +157,7 @@ impl fmt::Display for VmallocError {
             VmallocError::Inval => write!(f, "invalid size or alignment (-EINVAL)"),
             VmallocError::NoMem => write!(f, "no memory for the area descriptors (-ENOMEM)"),
             VmallocError::AddressRange { size, vstart, vend } => {
-                write!(
-                    f,
-                    "no {size}-byte range free in {vstart:#x} - {vend:#x} (-EBUSY)"
-                )
+                write!(f, "no {size}-byte range free in {vstart:#x} - {vend:#x} (-EBUSY)")
             }
             VmallocError::PageArray => write!(f, "page array allocation failed"),
             VmallocError::Pages { allocated, wanted } => {
@@ -264,11 +252,7 @@ struct VaList {
 
 impl Default for VaList {
     fn default() -> Self {
-        VaList {
-            head: NIL,
-            tail: NIL,
-            len: 0,
-        }
+        VaList { head: NIL, tail: NIL, len: 0 }
     }
 }
 
@@ -372,11 +356,7 @@ impl VaArena {
 
     // ---- lists
     fn list_insert_after(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
-        let next = if pos == NIL {
-            l.head
-        } else {
-            self.v[pos as usize].list_next
-        };
+        let next = if pos == NIL { l.head } else { self.v[pos as usize].list_next };
         {
             let x = &mut self.v[n as usize];
             x.list_prev = pos;
@@ -396,11 +376,7 @@ impl VaArena {
         l.len += 1;
     }
     fn list_insert_before(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
-        let prev = if pos == NIL {
-            l.tail
-        } else {
-            self.v[pos as usize].list_prev
-        };
+        let prev = if pos == NIL { l.tail } else { self.v[pos as usize].list_prev };
         self.list_insert_after(l, prev, n);
     }
     /// `list_add()`: at the head.
@@ -549,10 +525,7 @@ impl VmallocState {
         let (s, e) = (a.va(va).va_start, a.va(va).va_end);
         let mut cur = if from != NIL { from } else { root.node };
         if cur == NIL {
-            return Ok(Link {
-                parent: NIL,
-                left: true,
-            });
+            return Ok(Link { parent: NIL, left: true });
         }
         loop {
             let t = a.va(cur);
@@ -604,11 +577,7 @@ impl VmallocState {
         adjust_search_size: bool,
     ) -> NodeId {
         let a = &self.arena;
-        let length = if adjust_search_size {
-            size.wrapping_add(align - 1)
-        } else {
-            size
-        };
+        let length = if adjust_search_size { size.wrapping_add(align - 1) } else { size };
         let mut node = root.node;
         while node != NIL {
             let va = a.va(node);
@@ -650,11 +619,7 @@ fn align_up(x: u64, a: u64) -> u64 {
 
 /// `is_within_this_va()`.
 fn is_within_this_va(va: &VmapArea, size: u64, align: u64, vstart: u64) -> bool {
-    let nva = if va.va_start > vstart {
-        align_up(va.va_start, align)
-    } else {
-        align_up(vstart, align)
-    };
+    let nva = if va.va_start > vstart { align_up(va.va_start, align) } else { align_up(vstart, align) };
     if nva.wrapping_add(size) < nva || nva < vstart {
         return false;
     }
@@ -809,10 +774,7 @@ impl Machine {
     /// `kernel BUG at <file>:<line>!` raised by vmalloc: the oops text, the taint, and a typed record in
     /// [`VmallocState::bugs`]. The simulated task would die here; the simulator returns to the caller instead.
     fn vm_bug(&mut self, line: u32) -> VmallocError {
-        let e = VmallocError::Bug {
-            file: VMALLOC_C,
-            line,
-        };
+        let e = VmallocError::Bug { file: VMALLOC_C, line };
         self.vm_kernel_bug(VMALLOC_C, line);
         self.vmalloc.bugs.push(e.clone());
         self.vm_set_error(e.clone());
@@ -822,10 +784,7 @@ impl Machine {
     /// The report of a `BUG()`: part 2's `die()` (oops text, taint D, [`Machine::kernel_stop`]), then
     /// `oops_end()`'s `Kernel panic - not syncing: Fatal exception in interrupt` in interrupt context.
     fn vm_kernel_bug(&mut self, file: &'static str, line: u32) {
-        self.die(crate::slab_common::OopsKind::Bug {
-            file: file.into(),
-            line,
-        });
+        self.die(crate::slab_common::OopsKind::Bug { file: file.into(), line });
         if self.in_interrupt() {
             self.kernel_panic("Fatal exception in interrupt");
         }
@@ -842,10 +801,7 @@ impl Machine {
         }
         if j >= begin + interval {
             if missed > 0 {
-                self.printk(
-                    LogLevel::Warning,
-                    &format!("alloc_vmap_area: {missed} callbacks suppressed\n"),
-                );
+                self.printk(LogLevel::Warning, &format!("alloc_vmap_area: {missed} callbacks suppressed\n"));
             }
             self.vmalloc.ratelimit = (j.max(1), 1, 0);
             return true;
@@ -920,13 +876,8 @@ impl Machine {
         self.push_kframe("vmalloc_init");
         let align = self.ptr_size() as u32;
         let size = self.sizeof_vmap_area() as u32;
-        self.vmalloc.vmap_area_cachep = self.kmem_cache_create(
-            "vmap_area",
-            size,
-            align,
-            crate::slab_common::SLAB_PANIC,
-            None,
-        );
+        self.vmalloc.vmap_area_cachep =
+            self.kmem_cache_create("vmap_area", size, align, crate::slab_common::SLAB_PANIC, None);
         let n = self.vmalloc.nr_nodes() as u64;
         if n > 1 {
             // sizeof(struct vmap_node) on x86_64: 256 pools of 24 bytes, lock, flag, two rb_lists, the purge
@@ -1003,11 +954,7 @@ impl Machine {
         if link.parent != NIL {
             // get_va_next_sibling(): NIL means "the list head".
             let a = &self.vmalloc.arena;
-            let next = if link.left {
-                link.parent
-            } else {
-                a.va(link.parent).list_next
-            };
+            let next = if link.left { link.parent } else { a.va(link.parent).list_next };
             if next != NIL && a.va(next).va_start == a.va(va).va_end {
                 let s = a.va(va).va_start;
                 self.vmalloc.arena.va_mut(next).va_start = s;
@@ -1016,11 +963,7 @@ impl Machine {
                 merged = true;
             }
             let a = &self.vmalloc.arena;
-            let prev = if next == NIL {
-                rl.list.tail
-            } else {
-                a.va(next).list_prev
-            };
+            let prev = if next == NIL { rl.list.tail } else { a.va(next).list_prev };
             if prev != NIL && a.va(prev).va_end == a.va(va).va_start {
                 if merged {
                     self.vmalloc.unlink_va(va, rl, augment);
@@ -1085,11 +1028,7 @@ impl Machine {
     /// `va_alloc()`: returns the start or `vend` on failure.
     fn va_alloc(&mut self, va: NodeId, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
         let s = self.vmalloc.arena.va(va).va_start;
-        let nva = if s > vstart {
-            align_up(s, align)
-        } else {
-            align_up(vstart, align)
-        };
+        let nva = if s > vstart { align_up(s, align) } else { align_up(vstart, align) };
         if nva.wrapping_add(size) > vend || nva.wrapping_add(size) < nva {
             return vend;
         }
@@ -1104,9 +1043,7 @@ impl Machine {
     fn __alloc_vmap_area(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
         let adjust = !(align <= PAGE_SIZE || vend.wrapping_sub(vstart) == size);
         let root = self.vmalloc.free.root;
-        let va = self
-            .vmalloc
-            .find_vmap_lowest_match(&root, size, align, vstart, adjust);
+        let va = self.vmalloc.find_vmap_lowest_match(&root, size, align, vstart, adjust);
         if va == NIL {
             return vend;
         }
@@ -1138,14 +1075,7 @@ impl Machine {
         true
     }
 
-    fn node_pool_del_va(
-        &mut self,
-        n: usize,
-        size: u64,
-        align: u64,
-        vstart: u64,
-        vend: u64,
-    ) -> NodeId {
+    fn node_pool_del_va(&mut self, n: usize, size: u64, align: u64, vstart: u64, vend: u64) -> NodeId {
         let idx = ((size - 1) / PAGE_SIZE) as usize;
         if idx >= MAX_VA_SIZE_PAGES || self.vmalloc.nodes[n].pool[idx].list.head == NIL {
             return NIL;
@@ -1173,20 +1103,13 @@ impl Machine {
 
     /// `node_alloc()`: (area from a pool or NIL, its start or `vend`, encoded node id).
     fn node_alloc(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> (NodeId, u64, u64) {
-        if vstart != self.vmalloc_start()
-            || vend != self.vmalloc_end()
-            || self.vmalloc.nr_nodes() == 1
-        {
+        if vstart != self.vmalloc_start() || vend != self.vmalloc_end() || self.vmalloc.nr_nodes() == 1 {
             return (NIL, vend, 0);
         }
         let id = self.sched.cpu as usize % self.vmalloc.nr_nodes();
         let va = self.node_pool_del_va(id, size, align, vstart, vend);
         let vn_id = self.vmalloc.encode_vn_id(id);
-        let addr = if va != NIL {
-            self.vmalloc.arena.va(va).va_start
-        } else {
-            vend
-        };
+        let addr = if va != NIL { self.vmalloc.arena.va(va).va_start } else { vend };
         (va, addr, vn_id)
     }
 
@@ -1386,11 +1309,7 @@ impl Machine {
         self.vmalloc.vmap_lazy_nr += size >> PAGE_SHIFT;
         let nr_lazy = self.vmalloc.vmap_lazy_nr;
         let vn_id = self.vmalloc.decode_vn_id(flags);
-        let n = if self.vmalloc.is_vn_id_valid(vn_id) {
-            vn_id
-        } else {
-            self.vmalloc.addr_to_node_id(start)
-        };
+        let n = if self.vmalloc.is_vn_id_valid(vn_id) { vn_id } else { self.vmalloc.addr_to_node_id(start) };
         let mut lazy = self.vmalloc.nodes[n].lazy;
         self.insert_vmap_area(va, &mut lazy);
         self.vmalloc.nodes[n].lazy = lazy;
@@ -1408,10 +1327,7 @@ impl Machine {
             mapped += usize::from(self.vmalloc.pte.remove(&(a >> PAGE_SHIFT)).is_some());
             a += PAGE_SIZE;
         }
-        let (ws, we) = (
-            self.vmalloc_start(),
-            self.vmalloc_start() + self.layout.vmalloc_window,
-        );
+        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         let (s, e) = (start.max(ws), end.min(we));
         // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing).
         if mapped > 0 && s < e {
@@ -1421,10 +1337,7 @@ impl Machine {
 
     /// `vmap_pages_range()`: PTEs (and host window pages) for `pages` from `addr` on.
     fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) {
-        let (ws, we) = (
-            self.vmalloc_start(),
-            self.vmalloc_start() + self.layout.vmalloc_window,
-        );
+        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         for (i, p) in pages.iter().enumerate() {
             let a = addr + i as u64 * PAGE_SIZE;
             self.vmalloc.pte.insert(a >> PAGE_SHIFT, *p);
@@ -1471,8 +1384,7 @@ impl Machine {
 
     fn busy_node_of(&self, va: NodeId) -> usize {
         // Busy areas are filed under addr_to_node(va_start).
-        self.vmalloc
-            .addr_to_node_id(self.vmalloc.arena.va(va).va_start)
+        self.vmalloc.addr_to_node_id(self.vmalloc.arena.va(va).va_start)
     }
 
     /// `find_vm_area()`: the `vm_struct` of the busy area containing `addr`.
@@ -1508,10 +1420,7 @@ impl Machine {
             return None;
         }
         let vm = self.vmalloc.arena.va_mut(va).vm.take()?;
-        let (s, e) = (
-            self.vmalloc.arena.va(va).va_start,
-            self.vmalloc.arena.va(va).va_end,
-        );
+        let (s, e) = (self.vmalloc.arena.va(va).va_start, self.vmalloc.arena.va(va).va_end);
         self.vunmap_range(s, e);
         self.free_vmap_area_noflush(va);
         Some(vm)
@@ -1564,10 +1473,7 @@ impl Machine {
             let order = 64 - (size - 1).leading_zeros(); // get_count_order_long
             align = 1u64 << order.clamp(PAGE_SHIFT, IOREMAP_MAX_ORDER);
         }
-        let area_obj = self.vm_meta_alloc(
-            self.sizeof_vm_struct(),
-            (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO,
-        );
+        let area_obj = self.vm_meta_alloc(self.sizeof_vm_struct(), (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO);
         if area_obj == 0 {
             return Err(VmallocError::NoMem);
         }
@@ -1619,13 +1525,7 @@ impl Machine {
 
     /// `vm_area_alloc_pages()`: fills `pages` with up to `nr_pages` pages, order-0 pages one by one (the bulk
     /// allocator), or `2^order` blocks split into order-0 pages; returns how many it got.
-    fn vm_area_alloc_pages(
-        &mut self,
-        gfp: Gfp,
-        order: u32,
-        nr_pages: u64,
-        pages: &mut Vec<Pfn>,
-    ) -> u64 {
+    fn vm_area_alloc_pages(&mut self, gfp: Gfp, order: u32, nr_pages: u64, pages: &mut Vec<Pfn>) -> u64 {
         let depth = self.stack.frames.len();
         if order == 0 {
             self.push_kframe("alloc_pages_bulk_noprof");
@@ -1663,31 +1563,17 @@ impl Machine {
         for (i, p) in pages.iter().enumerate().skip(from) {
             let v = self.page_struct_addr(*p);
             let a = array + i as u64 * ps;
-            let _ = if ps == 8 {
-                self.vm_write(a, &v.to_le_bytes())
-            } else {
-                self.vm_write(a, &(v as u32).to_le_bytes())
-            };
+            let _ =
+                if ps == 8 { self.vm_write(a, &v.to_le_bytes()) } else { self.vm_write(a, &(v as u32).to_le_bytes()) };
         }
     }
 
     /// `__vmalloc_area_node()`: page array, pages, mappings. On failure the area is freed and `Err` returned.
-    fn __vmalloc_area_node(
-        &mut self,
-        va: NodeId,
-        gfp: Gfp,
-        shift: u32,
-    ) -> Result<u64, VmallocError> {
+    fn __vmalloc_area_node(&mut self, va: NodeId, gfp: Gfp, shift: u32) -> Result<u64, VmallocError> {
         let nested_gfp = (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO;
         let nofail = gfp.intersects(Gfp::__GFP_NOFAIL);
         let (addr, size, caller) = {
-            let vm = self
-                .vmalloc
-                .arena
-                .va(va)
-                .vm
-                .as_ref()
-                .expect("busy area has a vm_struct");
+            let vm = self.vmalloc.arena.va(va).vm.as_ref().expect("busy area has a vm_struct");
             (vm.addr, vm.get_vm_area_size(), vm.caller.clone())
         };
         let nr_small_pages = size >> PAGE_SHIFT;
@@ -1720,24 +1606,14 @@ impl Machine {
             Arch::I386 => 0,
         };
         let mut pages = Vec::with_capacity(nr_small_pages as usize);
-        let page_gfp = if page_order > 0 {
-            gfp & !Gfp::__GFP_NOFAIL
-        } else {
-            gfp
-        } | Gfp::__GFP_NOWARN;
+        let page_gfp = if page_order > 0 { gfp & !Gfp::__GFP_NOFAIL } else { gfp } | Gfp::__GFP_NOWARN;
         let _ = nofail;
         let nr = self.vm_area_alloc_pages(page_gfp, page_order, nr_small_pages, &mut pages);
         self.vm_write_page_array(pages_addr, 0, &pages);
         self.vmalloc.nr_vmalloc_pages += nr;
         self.vmstat.vmalloc_pages = self.vmalloc.nr_vmalloc_pages;
         {
-            let vm = self
-                .vmalloc
-                .arena
-                .va_mut(va)
-                .vm
-                .as_mut()
-                .expect("busy area has a vm_struct");
+            let vm = self.vmalloc.arena.va_mut(va).vm.as_mut().expect("busy area has a vm_struct");
             vm.pages = pages_addr;
             vm.page_order = page_order;
             vm.nr_pages = nr as u32;
@@ -1745,28 +1621,12 @@ impl Machine {
         }
         if nr != nr_small_pages {
             if page_order == 0 {
-                self.warn_alloc(
-                    gfp,
-                    &format!(
-                        "vmalloc error: size {}, failed to allocate pages",
-                        nr * PAGE_SIZE
-                    ),
-                );
+                self.warn_alloc(gfp, &format!("vmalloc error: size {}, failed to allocate pages", nr * PAGE_SIZE));
             }
             self.vfree(addr);
-            return Err(VmallocError::Pages {
-                allocated: nr,
-                wanted: nr_small_pages,
-            });
+            return Err(VmallocError::Pages { allocated: nr, wanted: nr_small_pages });
         }
-        let pages = self
-            .vmalloc
-            .arena
-            .va(va)
-            .vm
-            .as_ref()
-            .map(|v| v.page_list.clone())
-            .unwrap_or_default();
+        let pages = self.vmalloc.arena.va(va).vm.as_ref().map(|v| v.page_list.clone()).unwrap_or_default();
         self.vmap_pages_range(addr, &pages);
         Ok(addr)
     }
@@ -1801,8 +1661,7 @@ impl Machine {
     ) -> u64 {
         let depth = self.stack.frames.len();
         self.push_kframe("__vmalloc_node_range_noprof");
-        let r = self
-            .vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
+        let r = self.vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
         self.stack.frames.truncate(depth);
         match r {
             Ok(a) => {
@@ -1836,10 +1695,7 @@ impl Machine {
             return Err(VmallocError::ZeroSize);
         }
         if (size >> PAGE_SHIFT) > self.totalram_pages() {
-            self.warn_alloc(
-                gfp,
-                &format!("vmalloc error: size {size}, exceeds total pages"),
-            );
+            self.warn_alloc(gfp, &format!("vmalloc error: size {size}, exceeds total pages"));
             return Err(VmallocError::ExceedsTotalPages);
         }
         let real_size = size;
@@ -1909,41 +1765,17 @@ impl Machine {
     /// `PAGE_KERNEL`.
     ///
     /// Context: process context, may sleep.
-    pub fn __vmalloc_node(
-        &mut self,
-        size: u64,
-        align: u64,
-        gfp: Gfp,
-        node: i32,
-        caller: Option<Frame>,
-    ) -> u64 {
+    pub fn __vmalloc_node(&mut self, size: u64, align: u64, gfp: Gfp, node: i32, caller: Option<Frame>) -> u64 {
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, 0, node, caller)
     }
 
-    fn vmalloc_entry(
-        &mut self,
-        func: &'static str,
-        size: u64,
-        align: u64,
-        gfp: Gfp,
-        vm_flags: u64,
-    ) -> u64 {
+    fn vmalloc_entry(&mut self, func: &'static str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
         self.push_frame(func);
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let r = self.__vmalloc_node_range(
-            size,
-            align,
-            s,
-            e,
-            gfp,
-            PgProt::PAGE_KERNEL,
-            vm_flags,
-            NUMA_NO_NODE,
-            caller,
-        );
+        let r = self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, vm_flags, NUMA_NO_NODE, caller);
         self.stack.frames.truncate(depth);
         r
     }
@@ -1960,26 +1792,14 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn vzalloc(&mut self, size: u64) -> u64 {
-        self.vmalloc_entry(
-            "vzalloc_noprof",
-            size,
-            1,
-            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
-            0,
-        )
+        self.vmalloc_entry("vzalloc_noprof", size, 1, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, 0)
     }
 
     /// `vmalloc_user(size)`: zeroed, `VM_USERMAP`, `SHMLBA` (page) aligned.
     ///
     /// Context: process context, may sleep.
     pub fn vmalloc_user(&mut self, size: u64) -> u64 {
-        self.vmalloc_entry(
-            "vmalloc_user_noprof",
-            size,
-            PAGE_SIZE,
-            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
-            VM_USERMAP,
-        )
+        self.vmalloc_entry("vmalloc_user_noprof", size, PAGE_SIZE, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO, VM_USERMAP)
     }
 
     /// `GFP_VMALLOC32`: `GFP_DMA32 | GFP_KERNEL` (x86_64 has ZONE_DMA32; on 32-bit `GFP_DMA32` falls back to
@@ -2048,10 +1868,7 @@ impl Machine {
         let (mut alloced_size, mut old_size) = (0, 0);
         if p != 0 {
             let Some(vm) = self.find_vm_area(p) else {
-                let msg = format!(
-                    "Trying to vrealloc() nonexistent vm area ({})\n",
-                    self.fmt_p(p)
-                );
+                let msg = format!("Trying to vrealloc() nonexistent vm area ({})\n", self.fmt_p(p));
                 self.warn(VMALLOC_C, LINE_VREALLOC_NONEXISTENT, Some(&msg));
                 self.vm_set_error(VmallocError::NoArea(p));
                 return 0;
@@ -2059,10 +1876,7 @@ impl Machine {
             alloced_size = vm.get_vm_area_size();
             old_size = vm.requested_size;
             if alloced_size < old_size {
-                let msg = format!(
-                    "vrealloc() has mismatched area vs requested sizes ({})\n",
-                    self.fmt_p(p)
-                );
+                let msg = format!("vrealloc() has mismatched area vs requested sizes ({})\n", self.fmt_p(p));
                 self.warn(VMALLOC_C, LINE_VREALLOC_MISMATCH, Some(&msg));
                 return 0;
             }
@@ -2086,17 +1900,7 @@ impl Machine {
         let caller = self.vm_caller();
         self.push_kframe("__vmalloc_noprof");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let n = self.__vmalloc_node_range(
-            size,
-            1,
-            s,
-            e,
-            gfp,
-            PgProt::PAGE_KERNEL,
-            0,
-            NUMA_NO_NODE,
-            caller,
-        );
+        let n = self.__vmalloc_node_range(size, 1, s, e, gfp, PgProt::PAGE_KERNEL, 0, NUMA_NO_NODE, caller);
         self.pop_frame();
         if n == 0 {
             return 0;
@@ -2143,10 +1947,7 @@ impl Machine {
         let vm = self.remove_vm_area(addr);
         self.pop_frame();
         let Some(vm) = vm else {
-            let msg = format!(
-                "Trying to vfree() nonexistent vm area ({})\n",
-                self.fmt_p(addr)
-            );
+            let msg = format!("Trying to vfree() nonexistent vm area ({})\n", self.fmt_p(addr));
             self.warn(VMALLOC_C, LINE_VFREE_NONEXISTENT, Some(&msg));
             return;
         };
@@ -2181,10 +1982,7 @@ impl Machine {
             return;
         }
         let cpu = self.sched.cpu as usize % self.vmalloc.vfree_deferred.len();
-        let head = self.vmalloc.vfree_deferred[cpu]
-            .last()
-            .copied()
-            .unwrap_or(0);
+        let head = self.vmalloc.vfree_deferred[cpu].last().copied().unwrap_or(0);
         // llist_add(): the node is the freed memory itself.
         let ps = self.ptr_size();
         let bytes = head.to_le_bytes();
@@ -2237,12 +2035,7 @@ impl Machine {
         }
     }
 
-    fn vmap_inner(
-        &mut self,
-        pages: &[Pfn],
-        mut flags: u64,
-        caller: Option<Frame>,
-    ) -> Result<u64, VmallocError> {
+    fn vmap_inner(&mut self, pages: &[Pfn], mut flags: u64, caller: Option<Frame>) -> Result<u64, VmallocError> {
         self.might_sleep(VMALLOC_C, LINE_VMAP_MIGHT_SLEEP);
         if flags & VM_FLUSH_RESET_PERMS != 0 {
             self.warn_once(VMALLOC_C, LINE_VMAP_FLUSH_WARN, None);
@@ -2258,8 +2051,7 @@ impl Machine {
         }
         let size = count << PAGE_SHIFT;
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
-        let va =
-            self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
+        let va = self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
         let addr = self.vmalloc.arena.va(va).va_start;
         self.vmap_pages_range(addr, pages);
         if flags & VM_MAP_PUT_PAGES != 0 {
@@ -2290,10 +2082,7 @@ impl Machine {
             match vm {
                 Some(vm) => self.vm_meta_free(vm.obj),
                 None => {
-                    let msg = format!(
-                        "Trying to vunmap() nonexistent vm area ({})\n",
-                        self.fmt_p(addr)
-                    );
+                    let msg = format!("Trying to vunmap() nonexistent vm area ({})\n", self.fmt_p(addr));
                     self.warn(VMALLOC_C, LINE_VUNMAP_NONEXISTENT, Some(&msg));
                 }
             }
@@ -2362,9 +2151,7 @@ impl Machine {
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr + done as u64;
-            let pfn = self
-                .vmalloc_to_page(a)
-                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let pfn = self.vmalloc_to_page(a).ok_or(crate::machine::MemFault::Unmapped(a))?;
             let off = a % PAGE_SIZE;
             let n = ((PAGE_SIZE - off) as usize).min(buf.len() - done);
             self.read_phys((pfn.0 << PAGE_SHIFT) + off, &mut buf[done..done + n])?;
@@ -2374,20 +2161,14 @@ impl Machine {
     }
 
     /// Writes kernel memory through the vmalloc page tables (or the direct map).
-    pub(crate) fn vm_write(
-        &mut self,
-        addr: u64,
-        data: &[u8],
-    ) -> Result<(), crate::machine::MemFault> {
+    pub(crate) fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
         if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
             return self.write_bytes(addr, data);
         }
         let mut done = 0usize;
         while done < data.len() {
             let a = addr + done as u64;
-            let pfn = self
-                .vmalloc_to_page(a)
-                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let pfn = self.vmalloc_to_page(a).ok_or(crate::machine::MemFault::Unmapped(a))?;
             let off = a % PAGE_SIZE;
             let n = ((PAGE_SIZE - off) as usize).min(data.len() - done);
             self.write_phys((pfn.0 << PAGE_SHIFT) + off, &data[done..done + n])?;
@@ -2413,11 +2194,7 @@ impl Machine {
             let _ = write!(s, " pages={}", v.nr_pages);
         }
         if v.phys_addr != 0 {
-            let w = if self.layout.arch == Arch::X86_64 {
-                16
-            } else {
-                8
-            };
+            let w = if self.layout.arch == Arch::X86_64 { 16 } else { 8 };
             let _ = write!(s, " phys=0x{:0w$x}", v.phys_addr);
         }
         for (flag, word) in [
@@ -2502,32 +2279,16 @@ impl Machine {
     pub fn vmap_snapshot(&self) -> VmapSnapshot {
         let a = &self.vmalloc.arena;
         let mut s = VmapSnapshot {
-            free: a
-                .list_ids(&self.vmalloc.free.list)
-                .into_iter()
-                .map(|i| self.va_info(i, None, true))
-                .collect(),
+            free: a.list_ids(&self.vmalloc.free.list).into_iter().map(|i| self.va_info(i, None, true)).collect(),
             vmap_lazy_nr: self.vmalloc.vmap_lazy_nr,
             lazy_max_pages: self.lazy_max_pages(),
             ..VmapSnapshot::default()
         };
         for (n, node) in self.vmalloc.nodes.iter().enumerate() {
-            s.busy.extend(
-                a.list_ids(&node.busy.list)
-                    .into_iter()
-                    .map(|i| self.va_info(i, Some(n), false)),
-            );
-            s.lazy.extend(
-                a.list_ids(&node.lazy.list)
-                    .into_iter()
-                    .map(|i| self.va_info(i, Some(n), false)),
-            );
+            s.busy.extend(a.list_ids(&node.busy.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
+            s.lazy.extend(a.list_ids(&node.lazy.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
             for p in &node.pool {
-                s.pooled.extend(
-                    a.list_ids(&p.list)
-                        .into_iter()
-                        .map(|i| self.va_info(i, Some(n), false)),
-                );
+                s.pooled.extend(a.list_ids(&p.list).into_iter().map(|i| self.va_info(i, Some(n), false)));
             }
         }
         s.busy.sort_by_key(|v| v.va_start);
@@ -2539,20 +2300,8 @@ impl Machine {
     fn tree_roots(&self, which: VmapTree) -> Vec<(Option<usize>, RbRoot)> {
         match which {
             VmapTree::Free => vec![(None, self.vmalloc.free.root)],
-            VmapTree::Busy => self
-                .vmalloc
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (Some(i), n.busy.root))
-                .collect(),
-            VmapTree::Lazy => self
-                .vmalloc
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (Some(i), n.lazy.root))
-                .collect(),
+            VmapTree::Busy => self.vmalloc.nodes.iter().enumerate().map(|(i, n)| (Some(i), n.busy.root)).collect(),
+            VmapTree::Lazy => self.vmalloc.nodes.iter().enumerate().map(|(i, n)| (Some(i), n.lazy.root)).collect(),
         }
     }
 
@@ -2578,19 +2327,9 @@ impl Machine {
                 }
                 let v = a.va(id);
                 if visited {
-                    let c = if v.rb.color == rbtree::Color::Red {
-                        'R'
-                    } else {
-                        'B'
-                    };
-                    let _ = write!(
-                        out,
-                        "{}[{c}] {:#x}-{:#x} size={:#x}",
-                        "    ".repeat(d),
-                        v.va_start,
-                        v.va_end,
-                        v.size()
-                    );
+                    let c = if v.rb.color == rbtree::Color::Red { 'R' } else { 'B' };
+                    let _ =
+                        write!(out, "{}[{c}] {:#x}-{:#x} size={:#x}", "    ".repeat(d), v.va_start, v.va_end, v.size());
                     if which == VmapTree::Free {
                         let _ = write!(out, " subtree_max_size={:#x}", v.subtree_max_size);
                     }
@@ -2627,8 +2366,7 @@ impl Machine {
                     Some(n) => format!("N{n}_{id}"),
                     None => format!("V{id}"),
                 };
-                let mut label =
-                    format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
+                let mut label = format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
                 if which == VmapTree::Free {
                     let _ = write!(label, "<br/>max {:#x}", v.subtree_max_size);
                 }
@@ -2668,13 +2406,7 @@ impl Machine {
         for (n, node) in self.vmalloc.nodes.iter().enumerate() {
             for id in self.vmalloc.arena.list_ids(&node.lazy.list) {
                 let v = self.vmalloc.arena.va(id);
-                let _ = writeln!(
-                    out,
-                    "node {n}: {:#x}-{:#x} {}",
-                    v.va_start,
-                    v.va_end,
-                    v.size()
-                );
+                let _ = writeln!(out, "node {n}: {:#x}-{:#x} {}", v.va_start, v.va_end, v.size());
             }
         }
         out
@@ -2690,45 +2422,34 @@ impl Machine {
             return Ok(());
         }
         let a = &self.vmalloc.arena;
-        let check_tree =
-            |rl: &RbList, augment: bool, what: &str| -> Result<Vec<(u64, u64)>, String> {
-                let (_, count) =
-                    rbtree::check(a, &rl.root, augment).map_err(|e| format!("{what}: {e:?}"))?;
-                let ids = a.list_ids(&rl.list);
-                if ids.len() != count || rl.list.len != count {
-                    return Err(format!(
-                        "{what}: list has {} entries, tree {count}",
-                        ids.len()
-                    ));
+        let check_tree = |rl: &RbList, augment: bool, what: &str| -> Result<Vec<(u64, u64)>, String> {
+            let (_, count) = rbtree::check(a, &rl.root, augment).map_err(|e| format!("{what}: {e:?}"))?;
+            let ids = a.list_ids(&rl.list);
+            if ids.len() != count || rl.list.len != count {
+                return Err(format!("{what}: list has {} entries, tree {count}", ids.len()));
+            }
+            let mut n = rbtree::first(a, &rl.root);
+            for id in &ids {
+                if *id != n {
+                    return Err(format!("{what}: list order differs from the tree order"));
                 }
-                let mut n = rbtree::first(a, &rl.root);
-                for id in &ids {
-                    if *id != n {
-                        return Err(format!("{what}: list order differs from the tree order"));
-                    }
-                    n = rbtree::next(a, n);
+                n = rbtree::next(a, n);
+            }
+            let mut out = Vec::new();
+            for id in ids {
+                let v = a.va(id);
+                if v.va_start >= v.va_end {
+                    return Err(format!("{what}: empty area {:#x}-{:#x}", v.va_start, v.va_end));
                 }
-                let mut out = Vec::new();
-                for id in ids {
-                    let v = a.va(id);
-                    if v.va_start >= v.va_end {
-                        return Err(format!(
-                            "{what}: empty area {:#x}-{:#x}",
-                            v.va_start, v.va_end
-                        ));
+                if let Some(&(_, pe)) = out.last() {
+                    if pe > v.va_start {
+                        return Err(format!("{what}: unsorted or overlapping at {:#x}", v.va_start));
                     }
-                    if let Some(&(_, pe)) = out.last() {
-                        if pe > v.va_start {
-                            return Err(format!(
-                                "{what}: unsorted or overlapping at {:#x}",
-                                v.va_start
-                            ));
-                        }
-                    }
-                    out.push((v.va_start, v.va_end));
                 }
-                Ok(out)
-            };
+                out.push((v.va_start, v.va_end));
+            }
+            Ok(out)
+        };
         let mut all = check_tree(&self.vmalloc.free, true, "free")?;
         // Adjacent free areas must have been merged.
         for w in all.windows(2) {
@@ -2742,25 +2463,16 @@ impl Machine {
             for p in &node.pool {
                 let ids = a.list_ids(&p.list);
                 if ids.len() as u64 != p.len && !ids.is_empty() {
-                    return Err(format!(
-                        "pool of node {i}: len {} but {} entries",
-                        p.len,
-                        ids.len()
-                    ));
+                    return Err(format!("pool of node {i}: len {} but {} entries", p.len, ids.len()));
                 }
-                all.extend(
-                    ids.into_iter()
-                        .map(|id| (a.va(id).va_start, a.va(id).va_end)),
-                );
+                all.extend(ids.into_iter().map(|id| (a.va(id).va_start, a.va(id).va_end)));
             }
         }
         all.sort_unstable();
         let mut at = 1u64;
         for (s, e) in all {
             if s != at {
-                return Err(format!(
-                    "tiling: expected an area at {at:#x}, found {s:#x}-{e:#x}"
-                ));
+                return Err(format!("tiling: expected an area at {at:#x}, found {s:#x}-{e:#x}"));
             }
             at = e;
         }
@@ -2776,12 +2488,7 @@ impl Machine {
     /// a linear walk of the free list must find the same free area for `(size, align, vstart)`.
     ///
     /// Context: any; O(n).
-    pub fn vmap_lowest_match_check(
-        &self,
-        size: u64,
-        align: u64,
-        vstart: u64,
-    ) -> Result<(), String> {
+    pub fn vmap_lowest_match_check(&self, size: u64, align: u64, vstart: u64) -> Result<(), String> {
         let st = &self.vmalloc;
         let root = st.free.root;
         let t = st.find_vmap_lowest_match(&root, size, align, vstart, false);

@@ -100,18 +100,9 @@ pub fn fragment(m: &mut Machine, cfg: &FragConfig) -> (FragReport, Fragmenter) {
     let mut fr = Fragmenter::default();
     let before = m.proc_buddyinfo();
     let gfp = cfg.gfp | Gfp::__GFP_NOWARN;
-    let has_dma32 = m
-        .zones()
-        .iter()
-        .any(|z| z.zone_type == crate::zone::ZoneType::Dma32);
-    let has_high = m
-        .zones()
-        .iter()
-        .any(|z| z.zone_type == crate::zone::ZoneType::HighMem);
-    let highest = gfp
-        .gfp_zone(has_high, has_dma32)
-        .map(|t| m.zone_idx_of_type(t))
-        .unwrap_or(0);
+    let has_dma32 = m.zones().iter().any(|z| z.zone_type == crate::zone::ZoneType::Dma32);
+    let has_high = m.zones().iter().any(|z| z.zone_type == crate::zone::ZoneType::HighMem);
+    let highest = gfp.gfp_zone(has_high, has_dma32).map(|t| m.zone_idx_of_type(t)).unwrap_or(0);
     let managed = m.totalram_pages();
     let keep_free = managed * cfg.free_permille / 1000;
     let pick_order = |rng: &mut SplitMix64| {

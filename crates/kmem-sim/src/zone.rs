@@ -64,12 +64,8 @@ pub enum MigrateType {
 
 impl MigrateType {
     /// All modelled types in index order.
-    pub const ALL: [MigrateType; MIGRATE_TYPES] = [
-        MigrateType::Unmovable,
-        MigrateType::Movable,
-        MigrateType::Reclaimable,
-        MigrateType::HighAtomic,
-    ];
+    pub const ALL: [MigrateType; MIGRATE_TYPES] =
+        [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable, MigrateType::HighAtomic];
 
     /// `migratetype_names[]` (as /proc/pagetypeinfo prints them).
     ///
@@ -116,11 +112,7 @@ pub struct FreeList {
 
 impl Default for FreeList {
     fn default() -> Self {
-        FreeList {
-            head: NIL,
-            tail: NIL,
-            len: 0,
-        }
+        FreeList { head: NIL, tail: NIL, len: 0 }
     }
 }
 

@@ -34,10 +34,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 
 /// The free blocks as (zone, order, pfn), ignoring list order and migrate type.
 fn free_blocks(m: &Machine) -> BTreeSet<(usize, u32, u64)> {
-    m.free_lists_snapshot()
-        .into_iter()
-        .flat_map(|(z, o, _, l)| l.into_iter().map(move |p| (z, o, p)))
-        .collect()
+    m.free_lists_snapshot().into_iter().flat_map(|(z, o, _, l)| l.into_iter().map(move |p| (z, o, p))).collect()
 }
 
 fn run(m: &mut Machine, ops: &[Op]) -> Vec<(Pfn, u32)> {

@@ -26,50 +26,21 @@ fn right_redzone_on_free() {
     m.kfree(p);
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        &format!(
-            "[Right Redzone overwritten] 0x{:016x}-0x{:016x} @offset=",
-            p + 64,
-            p + 64
-        )
-    ));
+    assert!(has(&log, &format!("[Right Redzone overwritten] 0x{:016x}-0x{:016x} @offset=", p + 64, p + 64)));
     assert!(has(&log, "First byte 0x41 instead of 0xcc"));
     assert!(has(&log, "BUG kmalloc-64 (Not tainted): Object corrupt"));
     assert!(has(&log, "Allocated in demo_init+"));
     // kmalloc-64 is 64-byte aligned, so its left red zone is 64 bytes.
     assert!(has(
         &log,
-        &format!(
-            "Redzone  {:016x}: cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc  ................",
-            p - 64
-        )
+        &format!("Redzone  {:016x}: cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc  ................", p - 64)
     ));
-    assert!(has(
-        &log,
-        &format!(
-            "Redzone  {:016x}: 41 cc cc cc cc cc cc cc                          A.......",
-            p + 64
-        )
-    ));
+    assert!(has(&log, &format!("Redzone  {:016x}: 41 cc cc cc cc cc cc cc                          A.......", p + 64)));
     assert!(has(&log, "Object   "));
     assert!(has(&log, "Padding  "));
-    assert!(has(
-        &log,
-        "WARNING: CPU: 0 PID: 95 at mm/slub.c:1127 object_err+"
-    ));
-    assert!(has(
-        &log,
-        &format!(
-            "FIX kmalloc-64: Restoring Right Redzone 0x{:016x}-0x{:016x}=0xcc",
-            p + 64,
-            p + 64
-        )
-    ));
-    assert!(has(
-        &log,
-        &format!("FIX kmalloc-64: Object at 0x{p:016x} not freed")
-    ));
+    assert!(has(&log, "WARNING: CPU: 0 PID: 95 at mm/slub.c:1127 object_err+"));
+    assert!(has(&log, &format!("FIX kmalloc-64: Restoring Right Redzone 0x{:016x}-0x{:016x}=0xcc", p + 64, p + 64)));
+    assert!(has(&log, &format!("FIX kmalloc-64: Object at 0x{p:016x} not freed")));
     assert!(m.test_taint(Taint::BadPage));
 }
 
@@ -120,14 +91,8 @@ fn double_free_object_already_free() {
     m.kfree(a);
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        "BUG kmalloc-32 (Not tainted): Object already free"
-    ));
-    assert!(has(
-        &log,
-        &format!("FIX kmalloc-32: Object at 0x{a:016x} not freed")
-    ));
+    assert!(has(&log, "BUG kmalloc-32 (Not tainted): Object already free"));
+    assert!(has(&log, &format!("FIX kmalloc-32: Object at 0x{a:016x} not freed")));
 }
 
 #[test]
@@ -139,30 +104,19 @@ fn invalid_pointer_and_wrong_cache() {
     m.kfree(a + 8);
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        &format!(
-            "BUG kmalloc-64 (Not tainted): Invalid object pointer 0x{:016x}",
-            a + 8
-        )
-    ));
+    assert!(has(&log, &format!("BUG kmalloc-64 (Not tainted): Invalid object pointer 0x{:016x}", a + 8)));
     let c = m.kmem_cache_create("demo_cache", 64, 0, 0, None).unwrap();
     let seq = m.log_seq();
     m.kmem_cache_free(c, a);
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        "cache_from_obj: Wrong slab cache. demo_cache but object is from kmalloc-64"
-    ));
+    assert!(has(&log, "cache_from_obj: Wrong slab cache. demo_cache but object is from kmalloc-64"));
 }
 
 #[test]
 fn objects_remaining_on_destroy() {
     let mut m = boot(None);
-    let c = m
-        .kmem_cache_create("demo_cache", 100, 0, SLAB_HWCACHE_ALIGN, None)
-        .unwrap();
+    let c = m.kmem_cache_create("demo_cache", 100, 0, SLAB_HWCACHE_ALIGN, None).unwrap();
     let p = m.kmem_cache_alloc(c, Gfp::GFP_KERNEL);
     assert_ne!(p, 0);
     m.pop_frame();
@@ -171,15 +125,9 @@ fn objects_remaining_on_destroy() {
     m.kmem_cache_destroy(Some(c));
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        "BUG demo_cache (Not tainted): Objects remaining on __kmem_cache_shutdown()"
-    ));
+    assert!(has(&log, "BUG demo_cache (Not tainted): Objects remaining on __kmem_cache_shutdown()"));
     assert!(has(&log, "Object 0x"));
-    assert!(has(
-        &log,
-        "kmem_cache_destroy demo_cache: Slab cache still has objects when called from demo_exit+"
-    ));
+    assert!(has(&log, "kmem_cache_destroy demo_cache: Slab cache still has objects when called from demo_exit+"));
     assert!(!m.proc_slabinfo().contains("demo_cache"));
 }
 
@@ -193,10 +141,7 @@ fn freelist_head_double_free_without_debug_oopses() {
     let log = m.log_text_since(seq);
     println!("{log}");
     assert!(has(&log, "kernel BUG at mm/slub.c:550!"));
-    assert!(has(
-        &log,
-        "Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"
-    ));
+    assert!(has(&log, "Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"));
     assert!(matches!(m.kernel_stop(), Some(KernelStop::Oops(_))));
 }
 
@@ -209,27 +154,18 @@ fn silent_overflow_corrupts_free_pointer_then_oopses() {
     m.fill(a, 128, 0x41).unwrap();
     let b = m.kmalloc(64, Gfp::GFP_KERNEL);
     assert_eq!(b, a + 64, "the corrupted neighbour is still handed out");
-    assert_eq!(
-        m.log_text_since(seq),
-        "",
-        "without debugging the overflow is silent"
-    );
+    assert_eq!(m.log_text_since(seq), "", "without debugging the overflow is silent");
     let c = m.kmalloc(64, Gfp::GFP_KERNEL);
     assert_eq!(c, 0);
     let log = m.log_text_since(seq);
     println!("{log}");
-    assert!(has(
-        &log,
-        "general protection fault, probably for non-canonical address"
-    ));
+    assert!(has(&log, "general protection fault, probably for non-canonical address"));
 }
 
 #[test]
 fn validate_finds_corruption_of_live_object() {
     let mut m = boot(None);
-    let c = m
-        .kmem_cache_create("dbg", 48, 0, SLAB_RED_ZONE | SLAB_POISON, None)
-        .unwrap();
+    let c = m.kmem_cache_create("dbg", 48, 0, SLAB_RED_ZONE | SLAB_POISON, None).unwrap();
     let p = m.kmem_cache_alloc(c, Gfp::GFP_KERNEL);
     m.write_bytes(p + 48, &[1, 2]).unwrap();
     let seq = m.log_seq();

@@ -4,21 +4,18 @@ use kmem_sim::*;
 #[test]
 fn slabinfo_format_and_boot_line() {
     let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
-    assert!(m
-        .dmesg()
-        .contains("SLUB: HWalign=64, Order=0-3, MinObjects=0, CPUs=4, Nodes=1"));
+    assert!(m.dmesg().contains("SLUB: HWalign=64, Order=0-3, MinObjects=0, CPUs=4, Nodes=1"));
     let a = m.kmalloc(100, Gfp::GFP_KERNEL);
     let info = m.proc_slabinfo();
     let mut lines = info.lines();
     assert_eq!(lines.next(), Some("slabinfo - version: 2.1"));
-    assert!(lines
-        .next()
-        .unwrap()
-        .starts_with("# name            <active_objs> <num_objs>"));
+    assert!(lines.next().unwrap().starts_with("# name            <active_objs> <num_objs>"));
     assert!(info.contains(
         "kmalloc-128           32     32    128   32    1 : tunables    0    0    0 : slabdata      1      1      0"
     ));
-    assert!(info.trim_end().ends_with("kmem_cache            64     64    256   16    1 : tunables    0    0    0 : slabdata      4      4      0"));
+    assert!(info.trim_end().ends_with(
+        "kmem_cache            64     64    256   16    1 : tunables    0    0    0 : slabdata      4      4      0"
+    ));
     m.kfree(a);
     assert!(m.slabtop().contains("kmalloc-128"));
 }
@@ -39,11 +36,7 @@ fn an_alias_shares_its_targets_struct_kmem_cache() {
         ..MachineConfig::x86_64()
     })
     .unwrap();
-    let a = nomerge
-        .kmem_cache_create("merge_a", 200, 0, 0, None)
-        .unwrap();
-    let b = nomerge
-        .kmem_cache_create("merge_b", 196, 0, 0, None)
-        .unwrap();
+    let a = nomerge.kmem_cache_create("merge_a", 200, 0, 0, None).unwrap();
+    let b = nomerge.kmem_cache_create("merge_b", 196, 0, 0, None).unwrap();
     assert_ne!(nomerge.kmem_cache_addr(a), nomerge.kmem_cache_addr(b));
 }

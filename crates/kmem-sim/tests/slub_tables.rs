@@ -28,20 +28,11 @@ fn size_classes() {
         m.kfree(p);
     }
     let p = m.kmalloc(64, Gfp::GFP_KERNEL | Gfp::__GFP_DMA);
-    assert_eq!(
-        m.kmem_cache_name(m.slab_of(p).unwrap().1.cache),
-        Some("dma-kmalloc-64")
-    );
+    assert_eq!(m.kmem_cache_name(m.slab_of(p).unwrap().1.cache), Some("dma-kmalloc-64"));
     let p = m.kmalloc(64, Gfp::GFP_KERNEL | Gfp::__GFP_RECLAIMABLE);
-    assert_eq!(
-        m.kmem_cache_name(m.slab_of(p).unwrap().1.cache),
-        Some("kmalloc-rcl-64")
-    );
+    assert_eq!(m.kmem_cache_name(m.slab_of(p).unwrap().1.cache), Some("kmalloc-rcl-64"));
     let p = m.kmalloc(64, Gfp::GFP_KERNEL_ACCOUNT);
-    assert_eq!(
-        m.kmem_cache_name(m.slab_of(p).unwrap().1.cache),
-        Some("kmalloc-cg-64")
-    );
+    assert_eq!(m.kmem_cache_name(m.slab_of(p).unwrap().1.cache), Some("kmalloc-cg-64"));
     assert_eq!(m.kmalloc(0, Gfp::GFP_KERNEL), ZERO_SIZE_PTR);
     m.kfree(ZERO_SIZE_PTR);
     assert_eq!(m.kmalloc_size_roundup(100), 128);
@@ -53,10 +44,7 @@ fn size_classes() {
     let seq = m.log_seq();
     assert_eq!(m.kmalloc(KMALLOC_MAX_SIZE + 1, Gfp::GFP_KERNEL), 0);
     assert!(m.log_text_since(seq).contains("WARNING"));
-    assert_eq!(
-        m.kmalloc(KMALLOC_MAX_SIZE + 1, Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN),
-        0
-    );
+    assert_eq!(m.kmalloc(KMALLOC_MAX_SIZE + 1, Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN), 0);
 }
 
 #[test]
@@ -88,11 +76,7 @@ fn krealloc_semantics() {
     let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
     let p = m.kmalloc(50, Gfp::GFP_KERNEL);
     m.write_bytes(p, b"hello").unwrap();
-    assert_eq!(
-        m.krealloc(p, 60, Gfp::GFP_KERNEL),
-        p,
-        "fits in ksize: same object"
-    );
+    assert_eq!(m.krealloc(p, 60, Gfp::GFP_KERNEL), p, "fits in ksize: same object");
     let q = m.krealloc(p, 200, Gfp::GFP_KERNEL);
     assert_ne!(q, p);
     let mut b = [0u8; 5];
@@ -112,9 +96,7 @@ fn merging_and_ctor_queue() {
     let b = m.kmem_cache_create("b_cache", 36, 0, 0, None).unwrap();
     assert_eq!(a, b, "b_cache is an alias of a_cache");
     assert!(!m.proc_slabinfo().contains("b_cache"));
-    let c = m
-        .kmem_cache_create("c_cache", 40, 0, 0, Some(CtorId(7)))
-        .unwrap();
+    let c = m.kmem_cache_create("c_cache", 40, 0, 0, Some(CtorId(7))).unwrap();
     assert_ne!(a, c);
     let o = m.kmem_cache_alloc(c, Gfp::GFP_KERNEL);
     let work = m.take_pending_ctors();
@@ -125,21 +107,11 @@ fn merging_and_ctor_queue() {
 #[test]
 fn failslab_injects() {
     let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
-    m.set_failslab(
-        Some(FaultConfig::default().probability(100).times(1).verbose(1)),
-        true,
-        false,
-    );
-    assert_ne!(
-        m.kmalloc(32, Gfp::GFP_KERNEL),
-        0,
-        "ignore-gfp-wait: GFP_KERNEL is not failed"
-    );
+    m.set_failslab(Some(FaultConfig::default().probability(100).times(1).verbose(1)), true, false);
+    assert_ne!(m.kmalloc(32, Gfp::GFP_KERNEL), 0, "ignore-gfp-wait: GFP_KERNEL is not failed");
     let seq = m.log_seq();
     assert_eq!(m.kmalloc(32, Gfp::GFP_ATOMIC), 0);
-    assert!(m
-        .log_text_since(seq)
-        .contains("FAULT_INJECTION: forcing a failure."));
+    assert!(m.log_text_since(seq).contains("FAULT_INJECTION: forcing a failure."));
     assert_ne!(m.kmalloc(32, Gfp::GFP_ATOMIC), 0, "times=1");
 }
 

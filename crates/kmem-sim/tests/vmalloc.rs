@@ -30,15 +30,7 @@ fn vmalloc_16k_is_20k_with_four_pages() {
     );
     assert_eq!(info, want);
     let vm = m.find_vm_area(a).unwrap();
-    assert_eq!(
-        (
-            vm.size,
-            vm.nr_pages,
-            vm.requested_size,
-            vm.get_vm_area_size()
-        ),
-        (20480, 4, 16384, 16384)
-    );
+    assert_eq!((vm.size, vm.nr_pages, vm.requested_size, vm.get_vm_area_size()), (20480, 4, 16384, 16384));
     // The guard page is not mapped.
     assert!(m.vmalloc_to_page(a + 16384).is_none());
     assert!(m.read_u64(a + 16384).is_err());
@@ -49,16 +41,10 @@ fn vmalloc_16k_is_20k_with_four_pages() {
 fn vmallocinfo_without_numa_and_on_i386() {
     let mut m = Machine::boot(MachineConfig::x86_64().numa(false)).unwrap();
     let a = m.vmalloc(4096);
-    assert_eq!(
-        m.vmallocinfo(),
-        format!("0x{a:016x}-0x{:016x}    8192 pages=1 vmalloc\n", a + 8192)
-    );
+    assert_eq!(m.vmallocinfo(), format!("0x{a:016x}-0x{:016x}    8192 pages=1 vmalloc\n", a + 8192));
     let mut m = Machine::boot(MachineConfig::i386()).unwrap();
     let a = m.vmalloc(100);
-    assert_eq!(
-        m.vmallocinfo(),
-        format!("0x{a:08x}-0x{:08x}    8192 pages=1 vmalloc\n", a + 8192)
-    );
+    assert_eq!(m.vmallocinfo(), format!("0x{a:08x}-0x{:08x}    8192 pages=1 vmalloc\n", a + 8192));
 }
 
 #[test]
@@ -109,11 +95,7 @@ fn pages_come_one_by_one_and_the_big_page_array_is_vmalloced() {
     assert_eq!((arr.nr_pages, arr.size), (2, 3 * 4096));
     assert_eq!(arr.caller, vm.caller);
     let info = m.vmallocinfo();
-    assert!(
-        info.lines()
-            .any(|l| l.contains("pages=600 vmalloc vpages N0=600")),
-        "{info}"
-    );
+    assert!(info.lines().any(|l| l.contains("pages=600 vmalloc vpages N0=600")), "{info}");
     // The array holds the struct page pointers.
     for i in [0usize, 1, 599] {
         let v = m.read_u64(vm.pages + 8 * i as u64).unwrap();
@@ -139,21 +121,9 @@ fn vfree_errors_speak_the_kernels_words() {
     assert_eq!(since(&m, seq), "");
     m.vfree(a + 8);
     let log = since(&m, seq);
-    assert!(
-        log.contains(&format!("Trying to vfree() bad address ({:016x})", a + 8)),
-        "{log}"
-    );
-    assert!(
-        log.contains(&format!(
-            "Trying to vfree() nonexistent vm area ({:016x})",
-            a + 8
-        )),
-        "{log}"
-    );
-    assert!(
-        log.contains("at mm/vmalloc.c:3291 remove_vm_area+"),
-        "{log}"
-    );
+    assert!(log.contains(&format!("Trying to vfree() bad address ({:016x})", a + 8)), "{log}");
+    assert!(log.contains(&format!("Trying to vfree() nonexistent vm area ({:016x})", a + 8)), "{log}");
+    assert!(log.contains("at mm/vmalloc.c:3291 remove_vm_area+"), "{log}");
     assert!(log.contains("at mm/vmalloc.c:3426 vfree+"), "{log}");
     let seq = m.log_seq();
     m.vfree(a + 0x10_0000);
@@ -184,12 +154,7 @@ fn zero_size_and_too_big() {
     let big = 1u64 << 40;
     assert_eq!(m.vmalloc(big), 0);
     let log = since(&m, seq);
-    assert!(
-        log.contains(&format!(
-            "vmalloc error: size {big}, exceeds total pages, mode:0xcc0(GFP_KERNEL)"
-        )),
-        "{log}"
-    );
+    assert!(log.contains(&format!("vmalloc error: size {big}, exceeds total pages, mode:0xcc0(GFP_KERNEL)")), "{log}");
 }
 
 #[test]
@@ -263,15 +228,10 @@ fn allocation_failure_purges_and_retries_then_reports() {
     );
     assert!(log.contains(&want), "{log}");
     assert!(
-        log.contains(&format!(
-            "vmalloc error: size {chunk}, vm_struct allocation failed, mode:0xcc0(GFP_KERNEL)"
-        )),
+        log.contains(&format!("vmalloc error: size {chunk}, vm_struct allocation failed, mode:0xcc0(GFP_KERNEL)")),
         "{log}"
     );
-    assert!(matches!(
-        m.vmalloc_last_error(),
-        Some(VmallocError::AddressRange { .. })
-    ));
+    assert!(matches!(m.vmalloc_last_error(), Some(VmallocError::AddressRange { .. })));
     m.vmap_check_invariants().unwrap();
 }
 
@@ -296,8 +256,7 @@ fn i386_placement_highmem_and_vmalloc_32() {
     assert_eq!(b, a + 6 * 4096);
     m.write_bytes(a + 3, b"i386").unwrap();
     let mut buf = [0u8; 4];
-    m.read_phys((vm.page_list[0].0 << 12) + 3, &mut buf)
-        .unwrap();
+    m.read_phys((vm.page_list[0].0 << 12) + 3, &mut buf).unwrap();
     assert_eq!(&buf, b"i386");
     m.vmap_check_invariants().unwrap();
 }
@@ -307,16 +266,10 @@ fn i386_big_machine_uses_highmem_pages() {
     let mut m = Machine::boot(MachineConfig::i386().ram_mib(1024)).unwrap();
     let a = m.vmalloc(4 * 4096);
     let vm = m.find_vm_area(a).unwrap().clone();
-    assert!(
-        vm.page_list.iter().all(|p| m.page_is_highmem(*p)),
-        "vmalloc adds __GFP_HIGHMEM"
-    );
+    assert!(vm.page_list.iter().all(|p| m.page_is_highmem(*p)), "vmalloc adds __GFP_HIGHMEM");
     let b = m.vmalloc_32(4 * 4096);
     let vm32 = m.find_vm_area(b).unwrap().clone();
-    assert!(
-        vm32.page_list.iter().all(|p| !m.page_is_highmem(*p)),
-        "GFP_DMA32 falls back to lowmem on 32-bit"
-    );
+    assert!(vm32.page_list.iter().all(|p| !m.page_is_highmem(*p)), "GFP_DMA32 falls back to lowmem on 32-bit");
     // Highmem pages have no direct-map alias but are reachable through vmalloc.
     m.write_bytes(a, b"high").unwrap();
     let mut buf = [0u8; 4];
@@ -331,22 +284,14 @@ fn vmalloc_32_takes_dma32_pages_on_x86_64() {
     let b = m.vmalloc_32(4 * 4096);
     let hi = m.find_vm_area(a).unwrap().page_list.clone();
     let lo = m.find_vm_area(b).unwrap().page_list.clone();
-    assert!(
-        hi.iter().all(|p| p.0 >= 0x10_0000),
-        "GFP_KERNEL prefers ZONE_NORMAL above 4 GiB"
-    );
-    assert!(
-        lo.iter().all(|p| p.0 < 0x10_0000),
-        "GFP_DMA32 stays below 4 GiB"
-    );
+    assert!(hi.iter().all(|p| p.0 >= 0x10_0000), "GFP_KERNEL prefers ZONE_NORMAL above 4 GiB");
+    assert!(lo.iter().all(|p| p.0 < 0x10_0000), "GFP_DMA32 stays below 4 GiB");
 }
 
 #[test]
 fn vmap_of_existing_pages() {
     let mut m = x86();
-    let pages: Vec<_> = (0..3)
-        .map(|_| m.alloc_page(Gfp::GFP_KERNEL).unwrap())
-        .collect();
+    let pages: Vec<_> = (0..3).map(|_| m.alloc_page(Gfp::GFP_KERNEL).unwrap()).collect();
     for (i, p) in pages.iter().enumerate() {
         let a = m.page_address(*p);
         m.write_bytes(a, &[b'A' + i as u8; 4096]).unwrap();
@@ -358,11 +303,7 @@ fn vmap_of_existing_pages() {
     assert!(buf[..4096].iter().all(|&b| b == b'A'));
     assert!(buf[8192..].iter().all(|&b| b == b'C'));
     let info = m.vmallocinfo();
-    let want = format!(
-        "0x{v:016x}-0x{:016x}   16384 {} vmap\n",
-        v + 16384,
-        caller_str("demo_init", "demo")
-    );
+    let want = format!("0x{v:016x}-0x{:016x}   16384 {} vmap\n", v + 16384, caller_str("demo_init", "demo"));
     assert_eq!(info, want);
     let seq = m.log_seq();
     // VM_NO_GUARD is refused for vmap (WARN_ON_ONCE) and dropped.
@@ -372,11 +313,7 @@ fn vmap_of_existing_pages() {
     m.vunmap(v);
     m.vunmap(w);
     for p in &pages {
-        assert_eq!(
-            m.page_ref_count(*p),
-            1,
-            "vunmap leaves the pages to their owner"
-        );
+        assert_eq!(m.page_ref_count(*p), 1, "vunmap leaves the pages to their owner");
         m.__free_page(*p);
     }
     m.vmap_check_invariants().unwrap();
@@ -391,10 +328,7 @@ fn context_rules() {
     let a = m.vmalloc(4096);
     m.spin_unlock();
     let log = since(&m, seq);
-    assert!(
-        log.contains("BUG: sleeping function called from invalid context at "),
-        "{log}"
-    );
+    assert!(log.contains("BUG: sleeping function called from invalid context at "), "{log}");
     assert_ne!(a, 0, "vmalloc still succeeds, as in the kernel");
     // Interrupt context: vmalloc is a BUG; vfree defers.
     m.irq_enter();
@@ -403,10 +337,7 @@ fn context_rules() {
     let log = since(&m, seq);
     assert!(log.contains("kernel BUG at mm/vmalloc.c:3177!"), "{log}");
     assert!(log.contains("Oops: invalid opcode: 0000 [#1]"), "{log}");
-    assert!(matches!(
-        m.vmalloc_last_error(),
-        Some(VmallocError::Bug { line: 3177, .. })
-    ));
+    assert!(matches!(m.vmalloc_last_error(), Some(VmallocError::Bug { line: 3177, .. })));
     m.vfree(a);
     assert!(m.find_vm_area(a).is_some(), "deferred");
     m.irq_exit();
@@ -422,10 +353,7 @@ fn vrealloc_follows_6_12_117() {
     assert_ne!(p, 0);
     assert_eq!(m.find_vm_area(p).unwrap().requested_size, 100);
     let info = m.vmallocinfo();
-    assert!(
-        info.contains(&format!(" {}+", "vrealloc_noprof")),
-        "caller is vrealloc_noprof: {info}"
-    );
+    assert!(info.contains(&format!(" {}+", "vrealloc_noprof")), "caller is vrealloc_noprof: {info}");
     assert!(!info.contains("[demo]"));
     m.write_bytes(p, b"keep me").unwrap();
     // Growing inside the allocated page keeps the address.
@@ -461,10 +389,7 @@ fn kvmalloc_falls_back_both_ways() {
     assert_eq!(since(&m, seq), "", "no warning from the kmalloc attempt");
     let vm = m.find_vm_area(b).unwrap().clone();
     assert_eq!(b % (2 << 20), 0, "VM_ALLOW_HUGE_VMAP: PMD aligned");
-    assert_eq!(
-        (vm.size, vm.nr_pages, vm.page_order),
-        ((6 << 20) + 4096, 1536, 9)
-    );
+    assert_eq!((vm.size, vm.nr_pages, vm.page_order), ((6 << 20) + 4096, 1536, 9));
     let info = m.vmallocinfo();
     assert!(info.contains("6295552 demo_init+"), "{info}");
     // Non-blocking gfp: no vmalloc fallback.
@@ -500,11 +425,7 @@ fn purged_areas_are_reused_from_the_node_pool() {
     assert_ne!(c, a, "lazily freed: not reusable before a purge");
     m.vm_unmap_aliases();
     let s = m.vmap_snapshot();
-    assert_eq!(
-        s.pooled.len(),
-        1,
-        "purged into vmap node 0's pool, not the free tree"
-    );
+    assert_eq!(s.pooled.len(), 1, "purged into vmap node 0's pool, not the free tree");
     let d = m.vmalloc(3 * 4096);
     assert_eq!(d, a, "exact-size reuse from the pool");
     let _ = (b, c);
@@ -517,10 +438,7 @@ fn purged_areas_are_reused_from_the_node_pool() {
     m.vm_unmap_aliases();
     let s = m.vmap_snapshot();
     assert!(s.pooled.is_empty());
-    assert_eq!(
-        s.free.first().map(|f| (f.va_start, f.va_end)),
-        Some((1, 0xffff_c900_0000_0000 + 4 * 4096))
-    );
+    assert_eq!(s.free.first().map(|f| (f.va_start, f.va_end)), Some((1, 0xffff_c900_0000_0000 + 4 * 4096)));
 }
 
 #[test]
@@ -537,27 +455,17 @@ fn introspection_views() {
     assert!(mm.starts_with("graph TD\n"));
     assert!(mm.contains("[\"0x1-0xffffc90000002000<br/>"), "{mm}");
     let busy = m.vmap_tree_mermaid(VmapTree::Busy);
-    assert!(
-        busy.contains("[\"0xffffc90000002000-0xffffc90000004000<br/>size 0x2000\"]"),
-        "{busy}"
-    );
+    assert!(busy.contains("[\"0xffffc90000002000-0xffffc90000004000<br/>size 0x2000\"]"), "{busy}");
     let c = m.vmalloc(4096);
     m.vfree(c);
-    assert!(m
-        .vmap_lazy_text()
-        .contains("node 0: 0xffffc90000000000-0xffffc90000002000 8192"));
-    assert!(m
-        .vmap_tree_text(VmapTree::Lazy)
-        .contains("0xffffc90000000000-0xffffc90000002000"));
+    assert!(m.vmap_lazy_text().contains("node 0: 0xffffc90000000000-0xffffc90000002000 8192"));
+    assert!(m.vmap_tree_text(VmapTree::Lazy).contains("0xffffc90000000000-0xffffc90000002000"));
 }
 
 #[test]
 fn metadata_lives_in_slab_caches() {
     let mut m = Machine::boot(MachineConfig::x86_64().cpus(1)).unwrap();
-    assert!(
-        m.slabinfo().iter().any(|s| s.name == "vmap_area"),
-        "KMEM_CACHE(vmap_area) at boot"
-    );
+    assert!(m.slabinfo().iter().any(|s| s.name == "vmap_area"), "KMEM_CACHE(vmap_area) at boot");
     // One free area after boot.
     let a = m.vmalloc(16384);
     // vm_struct (72 bytes) in kmalloc-96, the 4-pointer page array in kmalloc-32.
@@ -581,13 +489,7 @@ fn bug_in_interrupt_is_a_typed_oops() {
     match m.kernel_stop() {
         Some(kmem_sim::KernelStop::Oops(o)) => {
             assert_eq!(o.function, "__get_vm_area_node");
-            assert_eq!(
-                o.kind,
-                kmem_sim::slab_common::OopsKind::Bug {
-                    file: "mm/vmalloc.c".into(),
-                    line: 3177
-                }
-            );
+            assert_eq!(o.kind, kmem_sim::slab_common::OopsKind::Bug { file: "mm/vmalloc.c".into(), line: 3177 });
         }
         other => panic!("{other:?}"),
     }

@@ -13,12 +13,7 @@ enum Op {
     /// vmalloc of this many bytes.
     Vmalloc(u64),
     /// __vmalloc_node_range in a window of the vmalloc range, with this alignment (log2 pages) and flags.
-    Range {
-        pages: u64,
-        align_log: u32,
-        window: u64,
-        no_guard: bool,
-    },
+    Range { pages: u64, align_log: u32, window: u64, no_guard: bool },
     /// Free the n-th live allocation (modulo).
     Free(usize),
     /// vm_unmap_aliases(): purge now.
@@ -48,12 +43,7 @@ fn run(cfg: MachineConfig, ops: &[Op]) -> Result<(), TestCaseError> {
                     live.push((a, step as u64));
                 }
             }
-            Op::Range {
-                pages,
-                align_log,
-                window,
-                no_guard,
-            } => {
+            Op::Range { pages, align_log, window, no_guard } => {
                 let start = vs + window * (1 << 20);
                 let end = start + (2 << 20);
                 let flags = if no_guard { VM_NO_GUARD } else { 0 };
@@ -85,16 +75,13 @@ fn run(cfg: MachineConfig, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Purge => m.vm_unmap_aliases(),
         }
         if let Err(e) = m.vmap_check_invariants() {
-            return Err(TestCaseError::fail(format!(
-                "after step {step} ({op:?}): {e}"
-            )));
+            return Err(TestCaseError::fail(format!("after step {step} ({op:?}): {e}")));
         }
         for k in 0..4u64 {
             let size = ((step as u64 * 7 + k * 13) % 40 + 1) * 4096;
             let align = 4096 << ((step as u64 + k) % 6);
             let vstart = vs + ((step as u64 * 31 + k * 17) % 64) * 4096 * 3;
-            m.vmap_lowest_match_check(size, align, vstart)
-                .map_err(TestCaseError::fail)?;
+            m.vmap_lowest_match_check(size, align, vstart).map_err(TestCaseError::fail)?;
         }
     }
     for (a, tag) in &live {
@@ -114,12 +101,7 @@ fn run(cfg: MachineConfig, ops: &[Op]) -> Result<(), TestCaseError> {
 
 /// Page arrays larger than a page are vmalloc areas of their own.
 fn count_nested(m: &Machine, live: &[(u64, u64)]) -> usize {
-    live.iter()
-        .filter(|(a, _)| {
-            m.find_vm_area(*a)
-                .is_some_and(|v| m.is_vmalloc_addr(v.pages))
-        })
-        .count()
+    live.iter().filter(|(a, _)| m.find_vm_area(*a).is_some_and(|v| m.is_vmalloc_addr(v.pages))).count()
 }
 
 proptest! {

@@ -1,0 +1,388 @@
+//! The coherent DMA API: kernel/dma/mapping.c and kernel/dma/direct.c (include/linux/dma-mapping.h) of Linux
+//! 6.12.117, for a plain x86 machine: no IOMMU, no `dma_map_ops` for the device, no CMA area, no memory
+//! encryption, cache-coherent devices. So `dma_alloc_coherent` is `dma_direct_alloc`: pages from the buddy
+//! allocator in the zone the device's coherent mask needs, zeroed, the CPU address is the direct-map address
+//! and the bus address (`dma_addr_t`) is the physical address.
+//!
+//! - Masks: `dma_set_mask`/`dma_set_coherent_mask` accept a mask >= `DMA_BIT_MASK(32)` always, a smaller one
+//!   only if it covers `min((max_pfn - 1) << PAGE_SHIFT, zone_dma_limit)` (`dma_direct_supported`), i.e.
+//!   24 bits on x86; otherwise `-EIO`. A device whose `dma_mask` pointer is NULL gets `-EIO` from
+//!   `dma_set_mask`.
+//! - Zones (`dma_direct_optimal_gfp_mask`): a coherent mask <= 24 bits allocates with GFP_DMA, <= 32 bits
+//!   with GFP_DMA32 (GFP_DMA32 means ZONE_NORMAL on 32-bit x86, which has no ZONE_DMA32), else any zone; a
+//!   page that is not addressable (`dma_coherent_ok`) is freed and the allocation retried in DMA32, then DMA.
+//! - `dma_alloc_attrs` warns once (`WARN_ON_ONCE`) for a zero coherent mask and for `__GFP_COMP` (refused),
+//!   and strips `__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM` from the caller's mask. `dma_free_attrs` warns when
+//!   called with interrupts disabled and frees the pages the *bus address* names, at `get_order(size)`.
+//! - A NULL device oopses (the kernel dereferences it); the fault address is `dev + offsetof(struct device,
+//!   dma_ops)`, [`DEVICE_DMA_OPS_OFFSET`] — an estimate, see its documentation.
+
+use std::collections::HashMap;
+
+use crate::device::DeviceId;
+use crate::gfp::Gfp;
+use crate::machine::{Arch, Machine, PAGE_SHIFT};
+use crate::page::{PageOwner, Pfn};
+use crate::zone::ZoneType;
+
+/// `DMA_BIT_MASK(n)`.
+///
+/// Context: any.
+#[allow(non_snake_case)]
+pub const fn DMA_BIT_MASK(n: u32) -> u64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// `DMA_MAPPING_ERROR`.
+pub const DMA_MAPPING_ERROR: u64 = !0;
+/// `DMA_ATTR_NO_WARN`.
+pub const DMA_ATTR_NO_WARN: u64 = 1 << 8;
+/// `zone_dma_limit` on x86 (the top of ZONE_DMA, 16 MiB).
+pub const ZONE_DMA_LIMIT: u64 = DMA_BIT_MASK(24);
+/// `offsetof(struct device, dma_ops)` on x86_64 as the simulator assumes it for the NULL-device oops. The
+/// real value depends on the configuration (lockdep, PM, MSI ...); this is an estimate, not measured.
+pub const DEVICE_DMA_OPS_OFFSET: u64 = 0x248;
+/// The same for 32-bit x86 (estimate).
+pub const DEVICE_DMA_OPS_OFFSET_32: u64 = 0x15c;
+
+const LINE_NO_COHERENT_MASK: u32 = 598;
+const LINE_GFP_COMP: u32 = 605;
+const LINE_FREE_IRQS_DISABLED: u32 = 650;
+
+/// Why a DMA mask was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaError {
+    /// `-EIO`: the mask is not supported or the device has no `dma_mask`.
+    Io,
+}
+
+impl DmaError {
+    /// The errno (`-EIO` = -5).
+    ///
+    /// Context: any.
+    pub fn errno(self) -> i32 {
+        -5
+    }
+}
+
+impl std::fmt::Display for DmaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DMA mask not supported (-EIO)")
+    }
+}
+impl std::error::Error for DmaError {}
+
+/// A coherent buffer: the CPU (kernel virtual) address and the bus address (`*dma_handle`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaAlloc {
+    /// The kernel's address of the buffer (direct map).
+    pub cpu_addr: u64,
+    /// The device's address (`dma_addr_t`), the physical address here.
+    pub dma_handle: u64,
+}
+
+/// A live coherent allocation, for dumps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoherentAlloc {
+    /// The device.
+    pub dev: DeviceId,
+    /// CPU address.
+    pub cpu_addr: u64,
+    /// Bus address.
+    pub dma_handle: u64,
+    /// Requested size.
+    pub size: u64,
+    /// Page order.
+    pub order: u32,
+    /// Zone the pages came from.
+    pub zone: ZoneType,
+}
+
+/// Devices, coherent allocations and DMA pools (a field of [`Machine`]).
+#[derive(Clone, Debug, Default)]
+pub struct DmaState {
+    pub(crate) devices: Vec<crate::device::Device>,
+    pub(crate) next_auto_id: u32,
+    /// Live coherent allocations, oldest first.
+    pub(crate) coherent: Vec<CoherentAlloc>,
+    /// DMA pools by address.
+    pub(crate) pools: HashMap<u64, crate::dmapool::DmaPool>,
+}
+
+fn min_not_zero(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, b) => b,
+        (a, 0) => a,
+        (a, b) => a.min(b),
+    }
+}
+
+impl Machine {
+    /// `get_order()` as the kernel computes it for a run-time size (`get_order(0)` is `BITS_PER_LONG -
+    /// PAGE_SHIFT`, which no allocator accepts).
+    pub(crate) fn kernel_get_order(&self, size: u64) -> u32 {
+        if size == 0 {
+            return match self.layout.arch {
+                Arch::X86_64 => 64 - PAGE_SHIFT,
+                Arch::I386 => 32 - PAGE_SHIFT,
+            };
+        }
+        crate::page_alloc::get_order(size)
+    }
+
+    /// `(dma_addr_t)mask`: 64 bits on x86_64, 32 on non-PAE i386.
+    fn dma_addr_t(&self, v: u64) -> u64 {
+        match self.layout.arch {
+            Arch::X86_64 => v,
+            Arch::I386 => v & 0xffff_ffff,
+        }
+    }
+
+    /// `dma_direct_supported(dev, mask)`.
+    fn dma_supported(&self, mask: u64) -> bool {
+        if mask >= DMA_BIT_MASK(32) {
+            return true;
+        }
+        let min_mask = ((self.layout.max_pfn - 1) << PAGE_SHIFT).min(ZONE_DMA_LIMIT);
+        mask >= min_mask
+    }
+
+    /// `dma_set_mask(dev, mask)`: `Err(-EIO)` if the device has no `dma_mask` or the mask is unsupported.
+    ///
+    /// Context: process context (probe).
+    pub fn dma_set_mask(&mut self, dev: DeviceId, mask: u64) -> Result<(), DmaError> {
+        let mask = self.dma_addr_t(mask);
+        let ok = self.dma_supported(mask);
+        let d = self.device_mut(dev).ok_or(DmaError::Io)?;
+        if d.dma_mask.is_none() || !ok {
+            return Err(DmaError::Io);
+        }
+        d.dma_mask = Some(mask);
+        Ok(())
+    }
+
+    /// `dma_set_coherent_mask(dev, mask)`: `Err(-EIO)` if unsupported.
+    ///
+    /// Context: process context (probe).
+    pub fn dma_set_coherent_mask(&mut self, dev: DeviceId, mask: u64) -> Result<(), DmaError> {
+        let mask = self.dma_addr_t(mask);
+        let ok = self.dma_supported(mask);
+        let d = self.device_mut(dev).ok_or(DmaError::Io)?;
+        if !ok {
+            return Err(DmaError::Io);
+        }
+        d.coherent_dma_mask = mask;
+        Ok(())
+    }
+
+    /// `dma_set_mask_and_coherent(dev, mask)`: `dma_set_mask`, then on success `dma_set_coherent_mask`.
+    ///
+    /// Context: process context (probe).
+    pub fn dma_set_mask_and_coherent(&mut self, dev: DeviceId, mask: u64) -> Result<(), DmaError> {
+        self.dma_set_mask(dev, mask)?;
+        let _ = self.dma_set_coherent_mask(dev, mask);
+        Ok(())
+    }
+
+    /// `dma_coerce_mask_and_coherent(dev, mask)`: points `dev->dma_mask` at the coherent mask first, so it also
+    /// works for a device without a `dma_mask`.
+    ///
+    /// Context: process context (probe).
+    pub fn dma_coerce_mask_and_coherent(&mut self, dev: DeviceId, mask: u64) -> Result<(), DmaError> {
+        let d = self.device_mut(dev).ok_or(DmaError::Io)?;
+        d.dma_mask = Some(d.coherent_dma_mask);
+        self.dma_set_mask_and_coherent(dev, mask)
+    }
+
+    /// `dma_get_mask(dev)`: `*dev->dma_mask`, or `DMA_BIT_MASK(32)` without one.
+    ///
+    /// Context: any.
+    pub fn dma_get_mask(&self, dev: DeviceId) -> u64 {
+        self.device(dev).and_then(|d| d.dma_mask).unwrap_or(DMA_BIT_MASK(32))
+    }
+
+    /// `dma_get_required_mask(dev)` (`dma_direct_get_required_mask`): the smallest all-ones mask covering the
+    /// last page of RAM.
+    ///
+    /// Context: any.
+    pub fn dma_get_required_mask(&self, _dev: DeviceId) -> u64 {
+        let max_dma = (self.layout.max_pfn - 1) << PAGE_SHIFT;
+        let fls = 64 - max_dma.leading_zeros();
+        (1u64 << (fls - 1)) * 2 - 1
+    }
+
+    fn null_device_oops(&mut self) {
+        let off = match self.layout.arch {
+            Arch::X86_64 => DEVICE_DMA_OPS_OFFSET,
+            Arch::I386 => DEVICE_DMA_OPS_OFFSET_32,
+        };
+        self.die_on_access(off);
+    }
+
+    /// `dma_alloc_coherent(dev, size, &handle, gfp)` = `dma_alloc_attrs` with `DMA_ATTR_NO_WARN` when the mask
+    /// has `__GFP_NOWARN`. None (NULL) on failure. See the module documentation for the rules.
+    ///
+    /// Context: process context with GFP_KERNEL; GFP_ATOMIC from atomic context.
+    pub fn dma_alloc_coherent(&mut self, dev: Option<DeviceId>, size: u64, gfp: Gfp) -> Option<DmaAlloc> {
+        let attrs = if gfp.intersects(Gfp::__GFP_NOWARN) { DMA_ATTR_NO_WARN } else { 0 };
+        self.dma_alloc_attrs(dev, size, gfp, attrs)
+    }
+
+    /// `dma_alloc_attrs(dev, size, &handle, flag, attrs)`.
+    ///
+    /// Context: as [`Machine::dma_alloc_coherent`].
+    pub fn dma_alloc_attrs(&mut self, dev: Option<DeviceId>, size: u64, flag: Gfp, attrs: u64) -> Option<DmaAlloc> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_alloc_attrs");
+        let r = self.dma_alloc_attrs_inner(dev, size, flag, attrs);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn dma_alloc_attrs_inner(
+        &mut self,
+        dev: Option<DeviceId>,
+        size: u64,
+        mut flag: Gfp,
+        attrs: u64,
+    ) -> Option<DmaAlloc> {
+        let Some(dev) = dev.filter(|d| self.device(*d).is_some()) else {
+            self.null_device_oops();
+            return None;
+        };
+        let d = self.device(dev)?;
+        let (cmask, limit) = (d.coherent_dma_mask, d.bus_dma_limit);
+        if cmask == 0 {
+            self.warn_once("kernel/dma/mapping.c", LINE_NO_COHERENT_MASK, None);
+        }
+        if flag.intersects(Gfp::__GFP_COMP) {
+            self.warn_once("kernel/dma/mapping.c", LINE_GFP_COMP, None);
+            return None;
+        }
+        flag &= !(Gfp::__GFP_DMA | Gfp::__GFP_DMA32 | Gfp::__GFP_HIGHMEM);
+        // dma_direct_alloc()
+        self.push_kframe("dma_direct_alloc");
+        let req_size = size;
+        let size = size.div_ceil(4096) * 4096;
+        if attrs & DMA_ATTR_NO_WARN != 0 {
+            flag |= Gfp::__GFP_NOWARN;
+        }
+        let page = self.dma_direct_alloc_pages(cmask, limit, size, flag & !Gfp::__GFP_ZERO)?;
+        let cpu_addr = self.page_address(page);
+        if cpu_addr == 0 {
+            // A highmem page would be remapped with vmap; the simulator never gets one (no __GFP_HIGHMEM).
+            let order = self.kernel_get_order(size);
+            self.__free_pages(page, order);
+            return None;
+        }
+        let _ = self.fill(cpu_addr, size, 0);
+        let order = self.kernel_get_order(size);
+        self.set_page_owner(page, order, PageOwner::Dma);
+        let dma_handle = page.0 << PAGE_SHIFT;
+        let zone = self.page_zone(page).map(|z| z.zone_type).unwrap_or(ZoneType::Normal);
+        self.dma.coherent.push(CoherentAlloc { dev, cpu_addr, dma_handle, size: req_size, order, zone });
+        Some(DmaAlloc { cpu_addr, dma_handle })
+    }
+
+    /// `__dma_direct_alloc_pages()`.
+    fn dma_direct_alloc_pages(&mut self, cmask: u64, bus_limit: u64, size: u64, mut gfp: Gfp) -> Option<Pfn> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__dma_direct_alloc_pages.constprop.0");
+        let limit = min_not_zero(cmask, bus_limit);
+        // dma_direct_optimal_gfp_mask()
+        let phys_limit = limit;
+        if phys_limit <= ZONE_DMA_LIMIT {
+            gfp |= Gfp::GFP_DMA;
+        } else if phys_limit <= DMA_BIT_MASK(32) {
+            gfp |= Gfp::GFP_DMA32;
+        }
+        let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
+        let order = self.kernel_get_order(size);
+        let coherent_ok = |phys: u64| phys.wrapping_add(size).wrapping_sub(1) <= limit;
+        let r = loop {
+            let Some(page) = self.alloc_pages(gfp, order) else {
+                break None;
+            };
+            if coherent_ok(page.0 << PAGE_SHIFT) {
+                break Some(page);
+            }
+            self.__free_pages(page, order);
+            if has_dma32 && phys_limit < DMA_BIT_MASK(64) && !gfp.intersects(Gfp::GFP_DMA32 | Gfp::GFP_DMA) {
+                gfp |= Gfp::GFP_DMA32;
+                continue;
+            }
+            if !gfp.intersects(Gfp::GFP_DMA) {
+                gfp = (gfp & !Gfp::GFP_DMA32) | Gfp::GFP_DMA;
+                continue;
+            }
+            break None;
+        };
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `dma_free_coherent(dev, size, cpu_addr, dma_handle)` = `dma_free_attrs(..., 0)`: warns when interrupts
+    /// are disabled, ignores a NULL `cpu_addr`, and frees `get_order(size)` pages at the page the bus address
+    /// names (a wrong size or handle gives the page allocator's bad-page reports).
+    ///
+    /// Context: process context or softirq, interrupts enabled.
+    pub fn dma_free_coherent(&mut self, dev: Option<DeviceId>, size: u64, cpu_addr: u64, dma_handle: u64) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_free_attrs");
+        self.dma_free_inner(dev, size, cpu_addr, dma_handle);
+        self.stack.frames.truncate(depth);
+    }
+
+    fn dma_free_inner(&mut self, dev: Option<DeviceId>, size: u64, cpu_addr: u64, handle: u64) {
+        if dev.filter(|d| self.device(*d).is_some()).is_none() {
+            self.null_device_oops();
+            return;
+        }
+        if self.irqs_disabled() {
+            self.warn("kernel/dma/mapping.c", LINE_FREE_IRQS_DISABLED, None);
+        }
+        if cpu_addr == 0 {
+            return;
+        }
+        self.push_kframe("dma_direct_free");
+        let order = self.kernel_get_order(size);
+        let pfn = Pfn(handle >> PAGE_SHIFT);
+        if let Some(i) = self.dma.coherent.iter().position(|c| c.dma_handle == handle) {
+            let c = self.dma.coherent.remove(i);
+            self.set_page_owner(pfn, c.order, PageOwner::PageAlloc);
+        }
+        self.__free_pages(pfn, order);
+    }
+
+    /// Live coherent allocations, oldest first.
+    ///
+    /// Context: any.
+    pub fn dma_coherent_allocations(&self) -> &[CoherentAlloc] {
+        &self.dma.coherent
+    }
+
+    /// A dump of the live coherent allocations for the book: one line per buffer with the device, the CPU and
+    /// bus addresses, the size, the order and the zone.
+    ///
+    /// Context: any.
+    pub fn dma_coherent_dump(&self) -> String {
+        let mut s = String::new();
+        for c in &self.dma.coherent {
+            s.push_str(&format!(
+                "{} {}: cpu_addr={:#x} dma_handle={:#x} size={} order={} zone={}\n",
+                self.dev_driver_string(c.dev),
+                self.dev_name(c.dev),
+                c.cpu_addr,
+                c.dma_handle,
+                c.size,
+                c.order,
+                c.zone.name()
+            ));
+        }
+        s
+    }
+}
