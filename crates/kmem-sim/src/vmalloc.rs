@@ -1403,8 +1403,9 @@ impl Machine {
     /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
     fn vunmap_range(&mut self, start: u64, end: u64) {
         let mut a = start;
+        let mut mapped = 0usize;
         while a < end {
-            self.vmalloc.pte.remove(&(a >> PAGE_SHIFT));
+            mapped += usize::from(self.vmalloc.pte.remove(&(a >> PAGE_SHIFT)).is_some());
             a += PAGE_SIZE;
         }
         let (ws, we) = (
@@ -1412,7 +1413,8 @@ impl Machine {
             self.vmalloc_start() + self.layout.vmalloc_window,
         );
         let (s, e) = (start.max(ws), end.min(we));
-        if s < e {
+        // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing).
+        if mapped > 0 && s < e {
             let _ = self.mem.unmap_window(s - ws, e - s);
         }
     }
@@ -2736,6 +2738,34 @@ impl Machine {
             return Err(format!("tiling: areas end at {at:#x}"));
         }
         Ok(())
+    }
+}
+
+impl Machine {
+    /// `find_vmap_lowest_match_check()` (the kernel's `DEBUG_AUGMENT_LOWEST_MATCH_CHECK`): the tree search and
+    /// a linear walk of the free list must find the same free area for `(size, align, vstart)`.
+    ///
+    /// Context: any; O(n).
+    pub fn vmap_lowest_match_check(
+        &self,
+        size: u64,
+        align: u64,
+        vstart: u64,
+    ) -> Result<(), String> {
+        let st = &self.vmalloc;
+        let root = st.free.root;
+        let t = st.find_vmap_lowest_match(&root, size, align, vstart, false);
+        let l = st
+            .arena
+            .list_ids(&st.free.list)
+            .into_iter()
+            .find(|&id| is_within_this_va(st.arena.va(id), size, align, vstart))
+            .unwrap_or(NIL);
+        if t == l {
+            Ok(())
+        } else {
+            Err(format!("not lowest: tree {t}, list {l}, size {size:#x} align {align:#x} vstart {vstart:#x}"))
+        }
     }
 }
 
