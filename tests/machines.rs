@@ -18,6 +18,15 @@ pub fn for_listing(name: &str) -> Setup {
     match name {
         // The free lists while the module holds its pages.
         "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
+        // The module's areas in /proc/vmallocinfo while it is loaded (its caller is the patch's helper).
+        "vmalloc_pages" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_vmalloc+"), ..default },
+        "vmalloc_variants" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_v"), ..default },
+        "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_kvmalloc+"), ..default },
         _ => default,
     }
+}
+
+/// The lines of `/proc/vmallocinfo` whose caller starts with `caller`.
+fn vmallocinfo_of(m: &mut Machine, caller: &str) -> String {
+    m.vmallocinfo().lines().filter(|l| l.contains(caller)).map(|l| format!("{l}\n")).collect()
 }
