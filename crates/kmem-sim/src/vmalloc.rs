@@ -765,11 +765,13 @@ impl Machine {
         self.layout.vmalloc_end
     }
 
-    /// `%p` of a pointer: the raw value as with `no_hash_pointers` (how the book's kernels boot).
+    /// `%p` (and `%pK` as root with `kptr_restrict=0`): part 2's [`Machine::format_ptr`] — raw with
+    /// `no_hash_pointers` (how the book's kernels boot), else the 32-bit hash; 8 digits on i386.
     fn fmt_p(&self, addr: u64) -> String {
+        let s = self.format_ptr(addr);
         match self.layout.arch {
-            Arch::X86_64 => format!("{addr:016x}"),
-            Arch::I386 => format!("{:08x}", addr as u32),
+            Arch::X86_64 => s,
+            Arch::I386 => s[s.len() - 8..].to_string(),
         }
     }
 
@@ -2068,7 +2070,7 @@ impl Machine {
             }
         }
         if size <= old_size {
-            if gfp.intersects(Gfp::__GFP_ZERO) || self.vm_want_init_on_free() {
+            if self.want_init_on_alloc(gfp) || self.slab.cfg.init_on_free {
                 let _ = self.vm_fill(p + size, old_size - size, 0);
             }
             if let Some(vm) = self.find_vm_area_mut(p) {
@@ -2108,11 +2110,6 @@ impl Machine {
             self.vfree(p);
         }
         n
-    }
-
-    /// `want_init_on_free()`: off (Debian's default `init_on_free=0`).
-    fn vm_want_init_on_free(&self) -> bool {
-        false
     }
 
     // ---------------------------------------------------------------- free
@@ -2445,7 +2442,7 @@ impl Machine {
     }
 
     /// `/proc/vmallocinfo` (`vmalloc_info_show()`): the busy areas node by node, then the unpurged ones.
-    /// Addresses print raw (`%pK` as root with `no_hash_pointers`).
+    /// Addresses print as `%pK` does for root with `kptr_restrict=0`: raw with `no_hash_pointers`, else hashed.
     ///
     /// Context: any.
     pub fn vmallocinfo(&self) -> String {
