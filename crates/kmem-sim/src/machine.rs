@@ -400,12 +400,10 @@ pub struct Machine {
     pub(crate) vmstat: crate::procfs::VmStat,
     /// Simulated time in ns.
     pub(crate) clock_ns: u64,
-    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
-    pub(crate) slab: crate::slab_common::SlabState,
     /// vmalloc (vmalloc.rs).
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
-    /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
-    pub(crate) kmalloc_stub: crate::util::KmallocStub,
+    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
+    pub(crate) slab: crate::slab_common::SlabState,
 }
 
 impl fmt::Debug for Machine {
@@ -672,9 +670,8 @@ impl Machine {
             stack: CallStack::default(),
             vmstat: Default::default(),
             clock_ns: 0,
-            slab: Default::default(),
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
-            kmalloc_stub: Default::default(),
+            slab: Default::default(),
         };
         m.mm_init();
         Ok(m)

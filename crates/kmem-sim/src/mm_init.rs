@@ -301,6 +301,8 @@ impl Machine {
         // ---- kmem_cache_init(): the slab allocator and the kmalloc caches
         let slab_cfg = self.cfg.slab.clone();
         self.kmem_cache_init(slab_cfg);
+        // mm_core_init(): vmalloc_init() follows kmem_cache_init().
+        self.vmalloc_init();
 
         // ---- the kernel's own page allocations during boot
         self.boot_allocations();

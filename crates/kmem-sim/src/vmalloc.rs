@@ -30,8 +30,14 @@
 //!   mapped page of the vmalloc window is also mapped into the host window ([`crate::hostmem`]), so a vmalloc
 //!   address and the direct-map alias of its page share their bytes. Only the first `Layout::vmalloc_window`
 //!   bytes of the range have host backing (1 TiB on x86_64, all of it on i386).
-//! - **Metadata.** `struct vm_struct`, `struct vmap_area` and the page array are accounted through kmalloc (the
-//!   kernel takes `vmap_area`s from their own `vmap_area` cache; see [`Machine::vm_meta_alloc`]).
+//! - **Metadata** is real slab memory (part 2): each `struct vm_struct` is a `kzalloc` (72 bytes on x86_64:
+//!   kmalloc-96), each `struct vmap_area` an object of the `vmap_area` cache created at boot, a page array of
+//!   up to a page a kmalloc; the `vmap_node` array is a boot-time kmalloc.
+//! - **Callers** (`%pS` in vmallocinfo) are the innermost simulated frame when the entry point is called —
+//!   the `kernel` façade pushes the module's Rust function, as the Rust helpers tail-call. `vrealloc` records
+//!   its own caller (the kernel inlines `__vmalloc_noprof()` into `vrealloc_noprof()`).
+//! - **BUG()s** (vmalloc/vunmap in interrupt context) go through part 2's `die()`: the oops report and
+//!   [`Machine::kernel_stop`]; the call returns NULL instead of killing the task.
 //!
 //! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
 //! map games, the vmap purge notifier chain, the node shrinker.
@@ -103,6 +109,8 @@ pub const GFP_RECLAIM_MASK: Gfp = Gfp(0x400
 const VMALLOC_C: &str = "mm/vmalloc.c";
 const LINE_OVERLAP_WARN: u32 = 1195;
 const LINE_VA_ALLOC_WARN: u32 = 1804;
+const LINE_POOL_DEL_WARN: u32 = 1950;
+const LINE_LAZY_LIST_WARN: u32 = 2419;
 const LINE_ALLOC_VMAP_MIGHT_SLEEP: u32 = 2030;
 const LINE_GET_VM_AREA_BUG: u32 = 3177;
 const LINE_REMOVE_VM_AREA_MIGHT_SLEEP: u32 = 3289;
@@ -479,8 +487,10 @@ pub struct VmallocState {
     pub nr_purges: u64,
     /// Oopses raised by vmalloc (`kernel BUG at ...`), oldest first.
     pub bugs: Vec<VmallocError>,
-    stub_next: u64,
-    stub_free: Vec<u64>,
+    /// `vmap_area_cachep`.
+    vmap_area_cachep: Option<crate::slab_common::CacheId>,
+    /// The kmalloc'ed `vmap_nodes` array (0 with one node: the static `single`).
+    vmap_nodes_obj: u64,
 }
 
 impl VmallocState {
@@ -508,8 +518,8 @@ impl VmallocState {
             last_error: None,
             nr_purges: 0,
             bugs: Vec::new(),
-            stub_next: 0,
-            stub_free: Vec::new(),
+            vmap_area_cachep: None,
+            vmap_nodes_obj: 0,
         }
     }
 
@@ -763,11 +773,13 @@ impl Machine {
         self.layout.vmalloc_end
     }
 
-    /// `%p` of a pointer: the raw value as with `no_hash_pointers` (how the book's kernels boot).
+    /// `%p` (and `%pK` as root with `kptr_restrict=0`): part 2's [`Machine::format_ptr`] — raw with
+    /// `no_hash_pointers` (how the book's kernels boot), else the 32-bit hash; 8 digits on i386.
     fn fmt_p(&self, addr: u64) -> String {
+        let s = self.format_ptr(addr);
         match self.layout.arch {
-            Arch::X86_64 => format!("{addr:016x}"),
-            Arch::I386 => format!("{:08x}", addr as u32),
+            Arch::X86_64 => s,
+            Arch::I386 => s[s.len() - 8..].to_string(),
         }
     }
 
@@ -817,30 +829,15 @@ impl Machine {
         e
     }
 
-    /// The report of a `BUG()` (lib/bug.c `report_bug()`, arch/x86/kernel/dumpstack.c `__die()`): the oops
-    /// header, the CPU and stack dump, the module list, and the panic line when in interrupt context
-    /// (`oops=panic` is not assumed). Adds `TAINT_DIE`.
-    fn vm_kernel_bug(&mut self, file: &str, line: u32) {
-        self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
-        self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
-        let pti = if self.layout.arch == Arch::X86_64 {
-            " NOPTI"
-        } else {
-            ""
-        };
-        self.printk(
-            LogLevel::Default,
-            &format!("Oops: invalid opcode: 0000 [#1] PREEMPT SMP{pti}\n"),
-        );
-        self.dump_stack_with(&[]);
-        self.print_modules();
-        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
-        self.add_taint(crate::panic::Taint::Die);
+    /// The report of a `BUG()`: part 2's `die()` (oops text, taint D, [`Machine::kernel_stop`]), then
+    /// `oops_end()`'s `Kernel panic - not syncing: Fatal exception in interrupt` in interrupt context.
+    fn vm_kernel_bug(&mut self, file: &'static str, line: u32) {
+        self.die(crate::slab_common::OopsKind::Bug {
+            file: file.into(),
+            line,
+        });
         if self.in_interrupt() {
-            self.printk(
-                LogLevel::Emerg,
-                "Kernel panic - not syncing: Fatal exception in interrupt\n",
-            );
+            self.kernel_panic("Fatal exception in interrupt");
         }
     }
 
@@ -879,7 +876,7 @@ impl Machine {
     ///
     /// Context: as kmalloc with `gfp`.
     pub(crate) fn vm_meta_alloc(&mut self, size: u64, gfp: Gfp) -> u64 {
-        self.vm_kmalloc_stub(size, gfp)
+        self.do_kmalloc(size, gfp, "__kmalloc_node_noprof")
     }
 
     /// Frees vmalloc metadata from [`Machine::vm_meta_alloc`].
@@ -887,39 +884,16 @@ impl Machine {
     /// Context: any.
     pub(crate) fn vm_meta_free(&mut self, addr: u64) {
         if addr != 0 {
-            self.vm_kfree_stub(addr);
+            self.kfree(addr);
         }
-    }
-
-    /// Stand-in for part 2's `kmalloc()` until it is merged: `might_alloc()` and a unique address from an
-    /// unmapped hole (x86_64: just below `VMALLOC_START`; i386: the `VMALLOC_OFFSET` gap above
-    /// `high_memory`), so the metadata has distinct, recognisable, never-dereferenced addresses.
-    fn vm_kmalloc_stub(&mut self, size: u64, gfp: Gfp) -> u64 {
-        let _ = size;
-        if gfp.gfpflags_allow_blocking() {
-            self.might_sleep(
-                "include/linux/sched/mm.h",
-                crate::page_alloc::LINE_MIGHT_ALLOC,
-            );
-        }
-        if let Some(a) = self.vmalloc.stub_free.pop() {
-            return a;
-        }
-        let base = match self.layout.arch {
-            Arch::X86_64 => self.layout.vmalloc_start - (1 << 39),
-            Arch::I386 => self.layout.high_memory,
-        };
-        self.vmalloc.stub_next += 128;
-        base + self.vmalloc.stub_next
-    }
-
-    fn vm_kfree_stub(&mut self, addr: u64) {
-        self.vmalloc.stub_free.push(addr);
     }
 
     /// `kmem_cache_alloc(vmap_area_cachep, gfp)`: a new arena slot with its accounted object.
     fn va_obj_alloc(&mut self, gfp: Gfp) -> Option<NodeId> {
-        let obj = self.vm_meta_alloc(self.sizeof_vmap_area(), gfp);
+        let obj = match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_alloc(c, gfp),
+            None => self.vm_meta_alloc(self.sizeof_vmap_area(), gfp),
+        };
         if obj == 0 {
             return None;
         }
@@ -930,29 +904,66 @@ impl Machine {
     fn va_obj_free(&mut self, va: NodeId) {
         let obj = self.vmalloc.arena.va(va).obj;
         self.vmalloc.arena.release(va);
-        self.vm_meta_free(obj);
+        match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_free(c, obj),
+            None => self.vm_meta_free(obj),
+        }
     }
 
     // ---------------------------------------------------------------- init
 
-    /// `vmalloc_init()` + `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Runs on first use.
-    fn vmalloc_init(&mut self) {
+    /// `vmalloc_init()`: the `vmap_area` cache (`KMEM_CACHE(vmap_area, SLAB_PANIC)`), the vmap node array
+    /// (`kmalloc_array(nr_vmap_nodes, sizeof(struct vmap_node))` when there are several), and
+    /// `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Boot calls it right after the slab
+    /// allocator is up, as `mm_core_init()` does.
+    ///
+    /// Context: boot.
+    pub(crate) fn vmalloc_init(&mut self) {
         if self.vmalloc.initialized {
             return;
         }
         self.vmalloc.initialized = true;
-        let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT) else {
-            return;
-        };
-        let end = self.ulong_max();
-        {
-            let v = self.vmalloc.arena.va_mut(va);
-            v.va_start = 1;
-            v.va_end = end;
+        // fail_page_alloc/failslab are armed after boot in the simulator (as the book's kernels arm them through
+        // debugfs), so boot-time allocations never consume their budget.
+        let fpa = self.fail_page_alloc.attr.take();
+        let depth = self.stack.frames.len();
+        self.push_kframe("vmalloc_init");
+        let align = self.ptr_size() as u32;
+        let size = self.sizeof_vmap_area() as u32;
+        self.vmalloc.vmap_area_cachep = self.kmem_cache_create(
+            "vmap_area",
+            size,
+            align,
+            crate::slab_common::SLAB_PANIC,
+            None,
+        );
+        let n = self.vmalloc.nr_nodes() as u64;
+        if n > 1 {
+            // sizeof(struct vmap_node) on x86_64: 256 pools of 24 bytes, lock, flag, two rb_lists, the purge
+            // list, a work_struct and a counter.
+            let bytes = n * 6272;
+            let a = self.kmalloc(bytes, Gfp::GFP_NOWAIT | Gfp::__GFP_NOWARN);
+            self.vmalloc.vmap_nodes_obj = a;
+            // A boot-time allocation the kernel keeps forever: account it with the other boot pages.
+            if bytes > 8192 {
+                if let Some(p) = self.virt_to_page(a) {
+                    self.set_page_owner(p, crate::page_alloc::get_order(bytes), PageOwner::Boot);
+                }
+            }
         }
-        let mut free = self.vmalloc.free;
-        self.insert_vmap_area_augment(va, NIL, &mut free);
-        self.vmalloc.free = free;
+        if let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO) {
+            let end = self.ulong_max();
+            {
+                let v = self.vmalloc.arena.va_mut(va);
+                v.va_start = 1;
+                v.va_end = end;
+            }
+            let mut free = self.vmalloc.free;
+            self.insert_vmap_area_augment(va, NIL, &mut free);
+            self.vmalloc.free = free;
+        }
+        self.stack.frames.truncate(depth);
+        self.fail_page_alloc.attr = fpa;
     }
 
     // ---------------------------------------------------------------- tree operations needing the machine
@@ -1156,7 +1167,7 @@ impl Machine {
         if v.va_start % align == 0 {
             let err = v.size() != size || v.va_start < vstart || v.va_end > vend;
             if err {
-                self.warn_once(VMALLOC_C, 1954, None);
+                self.warn_once(VMALLOC_C, LINE_POOL_DEL_WARN, None);
             } else {
                 self.vmalloc.arena.list_del(&mut l, va);
                 self.vmalloc.nodes[n].pool[idx].len -= 1;
@@ -1207,7 +1218,6 @@ impl Machine {
         if size == 0 || size % PAGE_SIZE != 0 || !align.is_power_of_two() {
             return Err(VmallocError::Inval);
         }
-        self.vmalloc_init();
         let gfp = gfp & GFP_RECLAIM_MASK;
         self.might_sleep(VMALLOC_C, LINE_ALLOC_VMAP_MIGHT_SLEEP);
 
@@ -1369,7 +1379,8 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn vm_unmap_aliases(&mut self) {
-        self.might_sleep(VMALLOC_C, 3001);
+        // mutex_lock(&vmap_purge_lock)
+        self.might_sleep("kernel/locking/mutex.c", 283);
         self.__purge_vmap_area_lazy(false);
     }
 
@@ -1378,7 +1389,7 @@ impl Machine {
     fn free_vmap_area_noflush(&mut self, va: NodeId) {
         let nr_lazy_max = self.lazy_max_pages();
         if self.vmalloc.arena.va(va).on_list {
-            self.warn_once(VMALLOC_C, 2419, None);
+            self.warn_once(VMALLOC_C, LINE_LAZY_LIST_WARN, None);
             return;
         }
         let v = self.vmalloc.arena.va(va);
@@ -1532,6 +1543,25 @@ impl Machine {
         gfp: Gfp,
         caller: Option<Frame>,
     ) -> Result<NodeId, VmallocError> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__get_vm_area_node");
+        let r = self.get_vm_area_node_inner(size, align, shift, flags, start, end, gfp, caller);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn get_vm_area_node_inner(
+        &mut self,
+        size: u64,
+        align: u64,
+        shift: u32,
+        flags: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        caller: Option<Frame>,
+    ) -> Result<NodeId, VmallocError> {
         if self.in_interrupt() {
             return Err(self.vm_bug(LINE_GET_VM_AREA_BUG));
         }
@@ -1609,7 +1639,7 @@ impl Machine {
     ) -> u64 {
         let depth = self.stack.frames.len();
         if order == 0 {
-            self.push_frame("alloc_pages_bulk_noprof");
+            self.push_kframe("alloc_pages_bulk_noprof");
             while (pages.len() as u64) < nr_pages {
                 match self.alloc_pages(gfp, 0) {
                     Some(p) => pages.push(p),
@@ -1680,7 +1710,7 @@ impl Machine {
         let pages_addr = if array_size > PAGE_SIZE {
             self.__vmalloc_node(array_size, 1, nested_gfp, NUMA_NO_NODE, caller)
         } else {
-            self.push_frame("__kmalloc_node_noprof");
+            self.push_kframe("__kmalloc_node_noprof");
             let a = self.vm_meta_alloc(array_size, nested_gfp);
             self.pop_frame();
             a
@@ -1781,7 +1811,7 @@ impl Machine {
         caller: Option<Frame>,
     ) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("__vmalloc_node_range_noprof");
+        self.push_kframe("__vmalloc_node_range_noprof");
         let r = self
             .vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
         self.stack.frames.truncate(depth);
@@ -1902,7 +1932,14 @@ impl Machine {
         self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, 0, node, caller)
     }
 
-    fn vmalloc_entry(&mut self, func: &str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
+    fn vmalloc_entry(
+        &mut self,
+        func: &'static str,
+        size: u64,
+        align: u64,
+        gfp: Gfp,
+        vm_flags: u64,
+    ) -> u64 {
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
         self.push_frame(func);
@@ -2002,19 +2039,25 @@ impl Machine {
 
     /// `vrealloc(p, size, gfp)` (6.12.117 `vrealloc_noprof`): `p == 0` allocates, `size == 0` frees; shrinking
     /// or growing within the allocated pages only updates `requested_size` (zeroing the tail with
-    /// `__GFP_ZERO`); growing further allocates a new area (caller `vrealloc_noprof+0x..`), copies
-    /// `requested_size` bytes and frees the old one. Used by Rust's `VBox`/`VVec`.
+    /// `__GFP_ZERO` or init_on_alloc/free); growing further allocates a new area, copies `requested_size`
+    /// bytes and frees the old one. Used by Rust's `VBox`/`VVec`.
+    ///
+    /// The new area's caller is **the caller of vrealloc** (the innermost frame at entry): `__vmalloc_noprof()`
+    /// is inlined into `vrealloc_noprof()`, so its `__builtin_return_address(0)` is vrealloc's own return
+    /// address — measured on the book's kernel, where VBox memory is recorded as
+    /// `kernel::alloc::allocator::ReallocFunc::call` (see listings/kernel/BINDINGS.md), not `vrealloc_noprof`.
     ///
     /// Context: process context, may sleep.
     pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+        let caller = self.vm_caller();
         let depth = self.stack.frames.len();
-        self.push_frame("vrealloc_noprof");
-        let r = self.vrealloc_inner(p, size, gfp);
+        self.push_kframe("vrealloc_noprof");
+        let r = self.vrealloc_inner(p, size, gfp, caller);
         self.stack.frames.truncate(depth);
         r
     }
 
-    fn vrealloc_inner(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+    fn vrealloc_inner(&mut self, p: u64, size: u64, gfp: Gfp, caller: Option<Frame>) -> u64 {
         if size == 0 {
             self.vfree(p);
             return 0;
@@ -2042,7 +2085,7 @@ impl Machine {
             }
         }
         if size <= old_size {
-            if gfp.intersects(Gfp::__GFP_ZERO) || self.vm_want_init_on_free() {
+            if self.want_init_on_alloc(gfp) || self.slab.cfg.init_on_free {
                 let _ = self.vm_fill(p + size, old_size - size, 0);
             }
             if let Some(vm) = self.find_vm_area_mut(p) {
@@ -2056,9 +2099,8 @@ impl Machine {
             }
             return p;
         }
-        // __vmalloc_noprof(size, flags): its return address lies in vrealloc_noprof.
-        let caller = self.vm_caller();
-        self.push_frame("__vmalloc_noprof");
+        // __vmalloc_noprof(size, flags), inlined: the caller is vrealloc's caller.
+        self.push_kframe("__vmalloc_noprof");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         let n = self.__vmalloc_node_range(
             size,
@@ -2084,11 +2126,6 @@ impl Machine {
         n
     }
 
-    /// `want_init_on_free()`: off (Debian's default `init_on_free=0`).
-    fn vm_want_init_on_free(&self) -> bool {
-        false
-    }
-
     // ---------------------------------------------------------------- free
 
     /// `vfree(addr)`: unmaps the area containing `addr` at once, returns its pages to the buddy allocator, frees
@@ -2099,7 +2136,7 @@ impl Machine {
     /// Context: may sleep in process context; from interrupt context it defers to [`Machine::vfree_atomic`].
     pub fn vfree(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vfree");
+        self.push_kframe("vfree");
         self.vfree_inner(addr);
         self.stack.frames.truncate(depth);
     }
@@ -2113,7 +2150,7 @@ impl Machine {
         if addr == 0 {
             return;
         }
-        self.push_frame("remove_vm_area");
+        self.push_kframe("remove_vm_area");
         let vm = self.remove_vm_area(addr);
         self.pop_frame();
         let Some(vm) = vm else {
@@ -2180,9 +2217,9 @@ impl Machine {
                 continue;
             }
             let saved = std::mem::take(&mut self.stack.frames);
-            self.push_frame("worker_thread");
-            self.push_frame("process_one_work");
-            self.push_frame("delayed_vfree_work");
+            self.push_kframe("worker_thread");
+            self.push_kframe("process_one_work");
+            self.push_kframe("delayed_vfree_work");
             for a in list.into_iter().rev() {
                 self.vfree(a);
             }
@@ -2199,7 +2236,7 @@ impl Machine {
         let _ = prot;
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
-        self.push_frame("vmap");
+        self.push_kframe("vmap");
         let r = self.vmap_inner(pages, flags, caller);
         self.stack.frames.truncate(depth);
         match r {
@@ -2250,7 +2287,7 @@ impl Machine {
     /// Context: process context, may sleep; not from interrupt context (BUG).
     pub fn vunmap(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vunmap");
+        self.push_kframe("vunmap");
         if self.in_interrupt() {
             self.vm_bug(LINE_VUNMAP_BUG);
             self.stack.frames.truncate(depth);
@@ -2258,7 +2295,7 @@ impl Machine {
         }
         self.might_sleep(VMALLOC_C, LINE_VUNMAP_MIGHT_SLEEP);
         if addr != 0 {
-            self.push_frame("remove_vm_area");
+            self.push_kframe("remove_vm_area");
             let vm = self.remove_vm_area(addr);
             self.pop_frame();
             match vm {
@@ -2348,7 +2385,11 @@ impl Machine {
     }
 
     /// Writes kernel memory through the vmalloc page tables (or the direct map).
-    fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
+    pub(crate) fn vm_write(
+        &mut self,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), crate::machine::MemFault> {
         if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
             return self.write_bytes(addr, data);
         }
@@ -2415,7 +2456,7 @@ impl Machine {
     }
 
     /// `/proc/vmallocinfo` (`vmalloc_info_show()`): the busy areas node by node, then the unpurged ones.
-    /// Addresses print raw (`%pK` as root with `no_hash_pointers`).
+    /// Addresses print as `%pK` does for root with `kptr_restrict=0`: raw with `no_hash_pointers`, else hashed.
     ///
     /// Context: any.
     pub fn vmallocinfo(&self) -> String {
