@@ -5,6 +5,7 @@
 //!
 //! Run it with `cargo run --example vmap_lazy`.
 
+use kmem_sim::slab_common::SlabConfig;
 use kmem_sim::{Machine, MachineConfig};
 use std::fmt::Write as _;
 
@@ -12,7 +13,10 @@ const MIB: u64 = 1 << 20;
 
 /// The report this example prints (pinned by `tests/examples.rs`).
 pub fn report() -> String {
-    let mut m = Machine::boot(MachineConfig::x86_64()).expect("the simulated machine boots");
+    // /proc/vmallocinfo prints addresses with %pK: raw only with `no_hash_pointers`, as the book's kernels boot.
+    let cfg =
+        MachineConfig { slab: SlabConfig::from_cmdline("slab_nomerge no_hash_pointers"), ..MachineConfig::x86_64() };
+    let mut m = Machine::boot(cfg).expect("the simulated machine boots");
     let mut out = String::new();
     let s = m.vmap_snapshot();
     writeln!(out, "lazy_max_pages() = fls(4 CPUs) * 32 MiB / PAGE_SIZE = {} pages", s.lazy_max_pages).unwrap();

@@ -47,8 +47,12 @@ fn step(m: &mut Machine, out: &mut String, what: &str, alloc: impl FnOnce(&mut M
     assert_ne!(addr, 0, "{what} failed");
     let busy = m.vmap_snapshot().busy.into_iter().find(|b| b.va_start == addr).expect("a busy area");
     let size = busy.va_end - busy.va_start;
-    writeln!(out, "{what} = {addr:#x}: area {:#x}-{:#x} ({size:#x} bytes with the guard page)", busy.va_start, busy.va_end)
-        .unwrap();
+    writeln!(
+        out,
+        "{what} = {addr:#x}: area {:#x}-{:#x} ({size:#x} bytes with the guard page)",
+        busy.va_start, busy.va_end
+    )
+    .unwrap();
     writeln!(out, "  {}", fit_type(&before, addr, size)).unwrap();
     addr
 }

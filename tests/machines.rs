@@ -19,9 +19,17 @@ pub fn for_listing(name: &str) -> Setup {
         // The free lists while the module holds its pages.
         "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
         // The module's areas in /proc/vmallocinfo while it is loaded (its caller is the patch's helper).
-        "vmalloc_pages" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_vmalloc+"), ..default },
-        "vmalloc_variants" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_v"), ..default },
-        "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_kvmalloc+"), ..default },
+        // /proc/vmallocinfo prints with %pK: real addresses need `no_hash_pointers`, which the QEMU run's
+        // command line has (`cargo xtask qemu`: `... slab_nomerge no_hash_pointers ...`).
+        "vmalloc_pages" => {
+            Setup { machine: qemu_cmdline(), while_loaded: |m| vmallocinfo_of(m, "rust_helper_vmalloc+"), ..default }
+        }
+        "vmalloc_variants" => {
+            Setup { machine: qemu_cmdline(), while_loaded: |m| vmallocinfo_of(m, "rust_helper_v"), ..default }
+        }
+        "kvmalloc_paths" => {
+            Setup { machine: qemu_cmdline(), while_loaded: |m| vmallocinfo_of(m, "rust_helper_kvmalloc+"), ..default }
+        }
         _ => default,
     }
 }
@@ -29,4 +37,12 @@ pub fn for_listing(name: &str) -> Setup {
 /// The lines of `/proc/vmallocinfo` whose caller starts with `caller`.
 fn vmallocinfo_of(m: &mut Machine, caller: &str) -> String {
     m.vmallocinfo().lines().filter(|l| l.contains(caller)).map(|l| format!("{l}\n")).collect()
+}
+
+/// The book's x86_64 machine with the slab-related words of the QEMU run's kernel command line.
+fn qemu_cmdline() -> MachineConfig {
+    MachineConfig {
+        slab: kmem_sim::slab_common::SlabConfig::from_cmdline("slab_nomerge no_hash_pointers"),
+        ..MachineConfig::x86_64()
+    }
 }

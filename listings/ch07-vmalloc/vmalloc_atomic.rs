@@ -32,12 +32,12 @@ impl kernel::Module for VmallocAtomic {
         // ANCHOR: bug
         {
             let mut guard = lock.lock(); // spin_lock(): preemption is disabled until the guard drops
-            // SAFETY: the result is checked and freed in exit; calling vmalloc() here is the bug this
-            // listing shows: it may sleep, and a spinlock is held.
+                                         // SAFETY: the result is checked and freed in exit; calling vmalloc() here is the bug this
+                                         // listing shows: it may sleep, and a spinlock is held.
             *guard = unsafe { bindings::vmalloc(8192) };
             pr_info!("under the lock: vmalloc(8192) = {:p}\n", *guard);
         } // spin_unlock()
-        // ANCHOR_END: bug
+          // ANCHOR_END: bug
         Ok(VmallocAtomic { lock })
     }
 }

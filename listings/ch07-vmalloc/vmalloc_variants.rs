@@ -44,11 +44,7 @@ impl kernel::Module for VmallocVariants {
         // ANCHOR: alloc
         // SAFETY: module init runs in process context, where the vmalloc family may sleep.
         let bufs = unsafe {
-            [
-                bindings::vmalloc_32(SIZE as _),
-                bindings::vzalloc(SIZE as _),
-                bindings::vmalloc_user(SIZE as _),
-            ]
+            [bindings::vmalloc_32(SIZE as _), bindings::vzalloc(SIZE as _), bindings::vmalloc_user(SIZE as _)]
         };
         // ANCHOR_END: alloc
         let this = VmallocVariants { bufs };
