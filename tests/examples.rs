@@ -84,3 +84,18 @@ fn fragmentation() {
     assert!(report.contains("alloc_pages(GFP_KERNEL | __GFP_NOWARN, 4) -> NULL"), "{report}");
     assert!(report.contains("kvmalloc(64 KiB, GFP_KERNEL) = 0xffffc9"), "{report}");
 }
+
+#[path = "../examples/vmalloc_zones.rs"]
+#[allow(dead_code)]
+mod vmalloc_zones;
+
+#[test]
+fn vmalloc_zones() {
+    let report = vmalloc_zones::report();
+    insta::assert_snapshot!("vmalloc_zones", report);
+    // GFP_VMALLOC32 on x86_64 is GFP_DMA32 | GFP_KERNEL: every page below 4 GiB.
+    let line = report.lines().find(|l| l.starts_with("vmalloc_32(")).unwrap();
+    assert_eq!(line.matches("(DMA32)").count(), 4, "{report}");
+    let line = report.lines().find(|l| l.starts_with("vmalloc(")).unwrap();
+    assert_eq!(line.matches("(Normal)").count(), 4, "{report}");
+}
