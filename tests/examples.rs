@@ -107,3 +107,60 @@ fn slab_freelist() {
     assert!(report.contains("free pointer at offset 128"), "{report}");
     assert!(report.contains("freelist: #1 -> #0 -> #2"), "{report}");
 }
+
+#[path = "../examples/vmap_tree.rs"]
+#[allow(dead_code)]
+mod vmap_tree;
+
+#[test]
+fn vmap_tree() {
+    let report = vmap_tree::report();
+    insta::assert_snapshot!("vmap_tree", report);
+    // The four clips of va_clip() all occur, and the tree's root covers the largest free area.
+    for fit in ["NE_FIT_TYPE", "LE_FIT_TYPE", "FL_FIT_TYPE", "RE_FIT_TYPE"] {
+        assert!(report.contains(fit), "{fit} missing:\n{report}");
+    }
+    // The chapter draws this Mermaid source inside a ```mermaid fence.
+    let mermaid = vmap_tree::mermaid();
+    assert!(mermaid.starts_with("graph TD\n"), "{mermaid}");
+    insta::assert_snapshot!("vmap_tree_mermaid", mermaid);
+}
+
+#[path = "../examples/vmap_lazy.rs"]
+#[allow(dead_code)]
+mod vmap_lazy;
+
+#[test]
+fn vmap_lazy() {
+    let report = vmap_lazy::report();
+    insta::assert_snapshot!("vmap_lazy", report);
+    assert!(report.contains("unpurged vm_area"), "{report}");
+    assert!(report.contains("purges so far: 1"), "{report}");
+}
+
+#[path = "../examples/fragmentation.rs"]
+#[allow(dead_code)]
+mod fragmentation;
+
+#[test]
+fn fragmentation() {
+    let report = fragmentation::report();
+    insta::assert_snapshot!("fragmentation", report);
+    assert!(report.contains("alloc_pages(GFP_KERNEL | __GFP_NOWARN, 4) -> NULL"), "{report}");
+    assert!(report.contains("kvmalloc(64 KiB, GFP_KERNEL) = 0xffffc9"), "{report}");
+}
+
+#[path = "../examples/vmalloc_zones.rs"]
+#[allow(dead_code)]
+mod vmalloc_zones;
+
+#[test]
+fn vmalloc_zones() {
+    let report = vmalloc_zones::report();
+    insta::assert_snapshot!("vmalloc_zones", report);
+    // GFP_VMALLOC32 on x86_64 is GFP_DMA32 | GFP_KERNEL: every page below 4 GiB.
+    let line = report.lines().find(|l| l.starts_with("vmalloc_32(")).unwrap();
+    assert_eq!(line.matches("(DMA32)").count(), 4, "{report}");
+    let line = report.lines().find(|l| l.starts_with("vmalloc(")).unwrap();
+    assert_eq!(line.matches("(Normal)").count(), 4, "{report}");
+}

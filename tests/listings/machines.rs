@@ -1,5 +1,6 @@
 //! The machine each listing runs on in the tests, and what is captured while it is loaded.
-//! Default: the book's x86_64 VM (256 MiB, 4 CPUs, `nokaslr`), nothing captured.
+//! Default: the book's x86_64 VM (256 MiB, 4 CPUs), booted with the command line of the real-kernel run
+//! (`cargo xtask qemu`: `nokaslr slab_nomerge no_hash_pointers`), nothing captured.
 
 use kmem_sim::slab_common::SlabConfig;
 use kmem_sim::{Machine, MachineConfig};
@@ -22,8 +23,9 @@ fn qemu_cmdline() -> MachineConfig {
 }
 
 pub fn for_listing(name: &str) -> Setup {
-    let default = Setup { machine: MachineConfig::x86_64(), while_loaded: nothing, expect_insmod_failure: false };
-    let qemu = Setup { machine: qemu_cmdline(), ..default };
+    let default = Setup { machine: qemu_cmdline(), while_loaded: nothing, expect_insmod_failure: false };
+    // A stock boot: no `slab_nomerge` (SLAB_MERGE_DEFAULT=y), hashed `%p`.
+    let stock = Setup { machine: MachineConfig::x86_64(), ..default };
     match name {
         // The free lists while the module holds its pages.
         "alloc_pages_basic" => Setup { while_loaded: |m| m.proc_buddyinfo(), ..default },
@@ -38,14 +40,18 @@ pub fn for_listing(name: &str) -> Setup {
         }
         // Chapter 6: the module's caches in /proc/slabinfo while it is loaded, on the QEMU command line.
         "cache_basic" | "cache_flags" | "cache_ctor" => {
-            Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..qemu }
+            Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..default }
         }
-        "cache_leak" => qemu,
+        "cache_leak" => default,
         // Merging needs a kernel booted WITHOUT `slab_nomerge` (the stock default, SLAB_MERGE_DEFAULT=y).
-        "cache_merge" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..default },
+        "cache_merge" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..stock },
+        // The module's areas in /proc/vmallocinfo while it is loaded (their caller is the patch's helper).
+        "vmalloc_pages" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_vmalloc+"), ..default },
+        "vmalloc_variants" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_v"), ..default },
+        "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_kvmalloc+"), ..default },
         // Chapter 12: buggy modules on caches with debug flags, on the QEMU command line.
-        "bug_no_debug" => Setup { expect_insmod_failure: true, ..qemu },
-        name if name.starts_with("bug_") => qemu,
+        "bug_no_debug" => Setup { expect_insmod_failure: true, ..default },
+        
         _ => default,
     }
 }
@@ -62,4 +68,9 @@ fn slabinfo_rows(m: &mut Machine, prefixes: &[&str]) -> String {
         }
     }
     out
+}
+
+/// The lines of `/proc/vmallocinfo` whose caller starts with `caller`.
+fn vmallocinfo_of(m: &mut Machine, caller: &str) -> String {
+    m.vmallocinfo().lines().filter(|l| l.contains(caller)).map(|l| format!("{l}\n")).collect()
 }

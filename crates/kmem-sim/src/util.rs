@@ -154,8 +154,10 @@ impl Machine {
     }
 
     /// `kvrealloc(p, size, flags)` (6.12.117): a vmalloc `p` goes to [`Machine::vrealloc`]; otherwise
-    /// `krealloc` with [`kmalloc_gfp_adjust`], falling back to `kvmalloc` (caller `kvrealloc_noprof+0x..`),
-    /// copying `ksize(p)` bytes and freeing `p`. Used by Rust's `KVBox`/`KVVec`.
+    /// `krealloc` with [`kmalloc_gfp_adjust`], falling back to `kvmalloc` (caller `kvrealloc_noprof+0x..`:
+    /// not yet checked against the real kernel, which may inline `__kvmalloc_node_noprof()` and then record
+    /// kvrealloc's caller as it does for vrealloc), copying `ksize(p)` bytes and freeing `p`. Used by Rust's
+    /// `KVBox`/`KVVec`.
     ///
     /// Context: as kvmalloc with `flags`.
     pub fn kvrealloc(&mut self, p: u64, size: u64, flags: Gfp) -> u64 {

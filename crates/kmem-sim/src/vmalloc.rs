@@ -30,8 +30,14 @@
 //!   mapped page of the vmalloc window is also mapped into the host window ([`crate::hostmem`]), so a vmalloc
 //!   address and the direct-map alias of its page share their bytes. Only the first `Layout::vmalloc_window`
 //!   bytes of the range have host backing (1 TiB on x86_64, all of it on i386).
-//! - **Metadata.** `struct vm_struct`, `struct vmap_area` and the page array are accounted through kmalloc (the
-//!   kernel takes `vmap_area`s from their own `vmap_area` cache; see [`Machine::vm_meta_alloc`]).
+//! - **Metadata** is real slab memory (part 2): each `struct vm_struct` is a `kzalloc` (72 bytes on x86_64:
+//!   kmalloc-96), each `struct vmap_area` an object of the `vmap_area` cache created at boot, a page array of
+//!   up to a page a kmalloc; the `vmap_node` array is a boot-time kmalloc.
+//! - **Callers** (`%pS` in vmallocinfo) are the innermost simulated frame when the entry point is called —
+//!   the `kernel` façade pushes the module's Rust function, as the Rust helpers tail-call. `vrealloc` records
+//!   its own caller (the kernel inlines `__vmalloc_noprof()` into `vrealloc_noprof()`).
+//! - **BUG()s** (vmalloc/vunmap in interrupt context) go through part 2's `die()`: the oops report and
+//!   [`Machine::kernel_stop`]; the call returns NULL instead of killing the task.
 //!
 //! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
 //! map games, the vmap purge notifier chain, the node shrinker.
@@ -94,6 +100,8 @@ pub const GFP_RECLAIM_MASK: Gfp =
 const VMALLOC_C: &str = "mm/vmalloc.c";
 const LINE_OVERLAP_WARN: u32 = 1195;
 const LINE_VA_ALLOC_WARN: u32 = 1804;
+const LINE_POOL_DEL_WARN: u32 = 1950;
+const LINE_LAZY_LIST_WARN: u32 = 2419;
 const LINE_ALLOC_VMAP_MIGHT_SLEEP: u32 = 2030;
 const LINE_GET_VM_AREA_BUG: u32 = 3177;
 const LINE_REMOVE_VM_AREA_MIGHT_SLEEP: u32 = 3289;
@@ -730,11 +738,13 @@ impl Machine {
         self.layout.vmalloc_end
     }
 
-    /// `%p` of a pointer: the raw value as with `no_hash_pointers` (how the book's kernels boot).
+    /// `%p` (and `%pK` as root with `kptr_restrict=0`): part 2's [`Machine::format_ptr`] — raw with
+    /// `no_hash_pointers` (how the book's kernels boot), else the 32-bit hash; 8 digits on i386.
     fn fmt_p(&self, addr: u64) -> String {
+        let s = self.format_ptr(addr);
         match self.layout.arch {
-            Arch::X86_64 => format!("{addr:016x}"),
-            Arch::I386 => format!("{:08x}", addr as u32),
+            Arch::X86_64 => s,
+            Arch::I386 => s[s.len() - 8..].to_string(),
         }
     }
 
@@ -1087,7 +1097,7 @@ impl Machine {
         if v.va_start % align == 0 {
             let err = v.size() != size || v.va_start < vstart || v.va_end > vend;
             if err {
-                self.warn_once(VMALLOC_C, 1954, None);
+                self.warn_once(VMALLOC_C, LINE_POOL_DEL_WARN, None);
             } else {
                 self.vmalloc.arena.list_del(&mut l, va);
                 self.vmalloc.nodes[n].pool[idx].len -= 1;
@@ -1292,7 +1302,8 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn vm_unmap_aliases(&mut self) {
-        self.might_sleep(VMALLOC_C, 3001);
+        // mutex_lock(&vmap_purge_lock)
+        self.might_sleep("kernel/locking/mutex.c", 283);
         self.__purge_vmap_area_lazy(false);
     }
 
@@ -1301,7 +1312,7 @@ impl Machine {
     fn free_vmap_area_noflush(&mut self, va: NodeId) {
         let nr_lazy_max = self.lazy_max_pages();
         if self.vmalloc.arena.va(va).on_list {
-            self.warn_once(VMALLOC_C, 2419, None);
+            self.warn_once(VMALLOC_C, LINE_LAZY_LIST_WARN, None);
             return;
         }
         let v = self.vmalloc.arena.va(va);
@@ -1848,19 +1859,25 @@ impl Machine {
 
     /// `vrealloc(p, size, gfp)` (6.12.117 `vrealloc_noprof`): `p == 0` allocates, `size == 0` frees; shrinking
     /// or growing within the allocated pages only updates `requested_size` (zeroing the tail with
-    /// `__GFP_ZERO`); growing further allocates a new area (caller `vrealloc_noprof+0x..`), copies
-    /// `requested_size` bytes and frees the old one. Used by Rust's `VBox`/`VVec`.
+    /// `__GFP_ZERO` or init_on_alloc/free); growing further allocates a new area, copies `requested_size`
+    /// bytes and frees the old one. Used by Rust's `VBox`/`VVec`.
+    ///
+    /// The new area's caller is **the caller of vrealloc** (the innermost frame at entry): `__vmalloc_noprof()`
+    /// is inlined into `vrealloc_noprof()`, so its `__builtin_return_address(0)` is vrealloc's own return
+    /// address — measured on the book's kernel, where VBox memory is recorded as
+    /// `kernel::alloc::allocator::ReallocFunc::call` (see listings/kernel/BINDINGS.md), not `vrealloc_noprof`.
     ///
     /// Context: process context, may sleep.
     pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+        let caller = self.vm_caller();
         let depth = self.stack.frames.len();
         self.push_kframe("vrealloc_noprof");
-        let r = self.vrealloc_inner(p, size, gfp);
+        let r = self.vrealloc_inner(p, size, gfp, caller);
         self.stack.frames.truncate(depth);
         r
     }
 
-    fn vrealloc_inner(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+    fn vrealloc_inner(&mut self, p: u64, size: u64, gfp: Gfp, caller: Option<Frame>) -> u64 {
         if size == 0 {
             self.vfree(p);
             return 0;
@@ -1882,7 +1899,7 @@ impl Machine {
             }
         }
         if size <= old_size {
-            if gfp.intersects(Gfp::__GFP_ZERO) || self.vm_want_init_on_free() {
+            if self.want_init_on_alloc(gfp) || self.slab.cfg.init_on_free {
                 let _ = self.vm_fill(p + size, old_size - size, 0);
             }
             if let Some(vm) = self.find_vm_area_mut(p) {
@@ -1896,8 +1913,7 @@ impl Machine {
             }
             return p;
         }
-        // __vmalloc_noprof(size, flags): its return address lies in vrealloc_noprof.
-        let caller = self.vm_caller();
+        // __vmalloc_noprof(size, flags), inlined: the caller is vrealloc's caller.
         self.push_kframe("__vmalloc_noprof");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         let n = self.__vmalloc_node_range(size, 1, s, e, gfp, PgProt::PAGE_KERNEL, 0, NUMA_NO_NODE, caller);
@@ -1912,11 +1928,6 @@ impl Machine {
             self.vfree(p);
         }
         n
-    }
-
-    /// `want_init_on_free()`: off (Debian's default `init_on_free=0`).
-    fn vm_want_init_on_free(&self) -> bool {
-        false
     }
 
     // ---------------------------------------------------------------- free
@@ -2222,7 +2233,7 @@ impl Machine {
     }
 
     /// `/proc/vmallocinfo` (`vmalloc_info_show()`): the busy areas node by node, then the unpurged ones.
-    /// Addresses print raw (`%pK` as root with `no_hash_pointers`).
+    /// Addresses print as `%pK` does for root with `kptr_restrict=0`: raw with `no_hash_pointers`, else hashed.
     ///
     /// Context: any.
     pub fn vmallocinfo(&self) -> String {
