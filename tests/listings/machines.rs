@@ -45,10 +45,11 @@ pub fn for_listing(name: &str) -> Setup {
         "cache_leak" => default,
         // Merging needs a kernel booted WITHOUT `slab_nomerge` (the stock default, SLAB_MERGE_DEFAULT=y).
         "cache_merge" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..stock },
-        // The module's areas in /proc/vmallocinfo while it is loaded (their caller is the patch's helper).
-        "vmalloc_pages" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_vmalloc+"), ..default },
-        "vmalloc_variants" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_v"), ..default },
-        "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "rust_helper_kvmalloc+"), ..default },
+        // The module's areas in /proc/vmallocinfo while it is loaded (their caller is the module's init:
+        // the C helpers tail-call the allocators).
+        "vmalloc_pages" => Setup { while_loaded: |m| vmallocinfo_of(m, "[vmalloc_pages]"), ..default },
+        "vmalloc_variants" => Setup { while_loaded: |m| vmallocinfo_of(m, "[vmalloc_variants]"), ..default },
+        "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "[kvmalloc_paths]"), ..default },
         // Chapter 12: buggy modules on caches with debug flags, on the QEMU command line.
         "bug_no_debug" => Setup { expect_insmod_failure: true, ..default },
         
@@ -70,7 +71,7 @@ fn slabinfo_rows(m: &mut Machine, prefixes: &[&str]) -> String {
     out
 }
 
-/// The lines of `/proc/vmallocinfo` whose caller starts with `caller`.
+/// The lines of `/proc/vmallocinfo` that contain `caller` (e.g. a module's `[name]`).
 fn vmallocinfo_of(m: &mut Machine, caller: &str) -> String {
     m.vmallocinfo().lines().filter(|l| l.contains(caller)).map(|l| format!("{l}\n")).collect()
 }

@@ -27,6 +27,8 @@ macro_rules! __opt {
 /// A module as `module!` describes it.
 pub struct ModuleDesc {
     pub name: &'static str,
+    /// The module's type (`type:` of `module!`), for its symbols in stack traces.
+    pub type_name: &'static str,
     pub author: Option<&'static str>,
     pub description: Option<&'static str>,
     pub license: &'static str,
@@ -153,4 +155,57 @@ pub fn translate_addresses(m: &Machine, text: &str) -> String {
         i += ch.len_utf8();
     }
     out
+}
+
+/// A frame of the simulated kernel stack, popped when dropped.
+pub struct Frame(());
+
+impl Frame {
+    /// Pushes `func` (a kernel-image function) on the simulated stack.
+    pub fn enter(func: String) -> Frame {
+        with_machine(|m| m.push_frame(&func));
+        Frame(())
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        if has_machine() {
+            with_machine(|m| m.pop_frame());
+        }
+    }
+}
+
+/// The symbol of a Rust function as the kernel's kallsyms shows it: Rust v0 mangling
+/// (`-Csymbol-mangling-version=v0`, which the kernel build uses), for the few shapes the book needs.
+/// The crate disambiguator hashes of a real build are arbitrary; these are fixed stand-ins of the same
+/// form (the real-kernel comparison normalises them).
+pub mod symbols {
+    /// `Cs<hash>_<len><crate>`.
+    fn krate(name: &str) -> String {
+        let hash: u64 = name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        const B62: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut h = hash;
+        let mut s = String::new();
+        for _ in 0..11 {
+            s.push(B62[(h % 62) as usize] as char);
+            h /= 62;
+        }
+        format!("Cs{s}_{}{name}", name.len())
+    }
+
+    /// `<module::Type as kernel::Module>::init`.
+    pub fn module_init(module: &str, ty: &str) -> String {
+        format!("_RNvXs0_{}NtB5_{}{ty}NtCs{}_6kernel6Module4init", krate(module), ty.len(), &krate("kernel")[2..13])
+    }
+
+    /// `<module::Type as core::ops::drop::Drop>::drop`.
+    pub fn module_drop(module: &str, ty: &str) -> String {
+        format!("_RNvXs1_{}NtB5_{}{ty}NtNtNtCs{}_4core3ops4drop4Drop4drop", krate(module), ty.len(), &krate("core")[2..13])
+    }
+
+    /// `<kernel::alloc::allocator::ReallocFunc>::call`.
+    pub fn realloc_func_call() -> String {
+        format!("_RNvMNtNt{}5alloc9allocatorNtB2_11ReallocFunc4call", krate("kernel"))
+    }
 }

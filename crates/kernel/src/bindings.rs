@@ -154,16 +154,14 @@ pub unsafe extern "C" fn slow_virt_to_phys(address: *mut c_void) -> phys_addr_t 
     })
 }
 
-/// Calls `f` as the C function `helper` of the book's kernel patch: the helper is a real function, so
-/// the allocators record it as their caller (`rust_helper_kmalloc+0x..` in SLUB's "Allocated in", in
-/// `/proc/vmallocinfo` ...), exactly as on the patched kernel.
+/// Calls `f` as the C helper `name` of the kernel (a `rust_helper_*` function). A helper is a one-line
+/// wrapper that the compiler turns into a tail call (`jmp vmalloc_noprof`), so it leaves no frame: the
+/// allocators record the helper's *caller* — the module's Rust function, or `ReallocFunc::call` for the
+/// `kernel::alloc` types — as a real 6.12 kernel shows in `/proc/vmallocinfo` and SLUB's
+/// `Allocated in` lines. The name is kept for the reader of this file.
 fn helper<R>(name: &'static str, f: impl FnOnce(&mut Machine) -> R) -> R {
-    with_machine(|m| {
-        m.push_kframe(name);
-        let r = f(m);
-        m.pop_frame();
-        r
-    })
+    let _ = name;
+    with_machine(f)
 }
 
 // ---- The page allocator through the patch's helpers (rust/helpers/kmem_book.c) ---------------------
@@ -508,19 +506,14 @@ fn cache_alloc(
     let Some(id) = cache_id(s) else {
         return core::ptr::null_mut();
     };
+    // The patch's helpers tail-call (see `helper`): they leave no frame of their own.
+    let _ = helper_name;
     let obj = with_machine(|m| {
-        if let Some(h) = helper_name {
-            m.push_kframe(h);
-        }
-        let p = if zero {
+        if zero {
             m.kmem_cache_zalloc(id, gfp(flags))
         } else {
             m.kmem_cache_alloc(id, gfp(flags))
-        };
-        if helper_name.is_some() {
-            m.pop_frame();
         }
-        p
     });
     run_pending_ctors();
     with_machine(|m| to_host(m, obj))

@@ -76,6 +76,7 @@ macro_rules! module {
         #[allow(dead_code)]
         pub(crate) static __MODULE: $crate::__sim::ModuleDesc = $crate::__sim::ModuleDesc {
             name: $name,
+            type_name: stringify!($type),
             author: $crate::__sim::opt!($($author)?),
             description: $crate::__sim::opt!($($description)?),
             license: $license,

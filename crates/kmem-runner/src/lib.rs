@@ -92,7 +92,8 @@ impl Runner {
             m.set_current("insmod", pid);
             m.load_module_name(name, true);
         });
-        __sim::with_machine(|m| m.push_module_frame("init_module", name));
+        let init = __sim::symbols::module_init(name, self.module.type_name);
+        __sim::with_machine(|m| m.push_module_frame(&init, name));
         let result = (self.module.init)(self.module.this_module);
         __sim::with_machine(|m| m.pop_frame());
         if __sim::with_machine(|m| m.kernel_stop().is_some()) {
@@ -126,7 +127,7 @@ impl Runner {
         let name = self.module.name;
         __sim::with_machine(|m| {
             m.set_current("rmmod", pid);
-            m.push_module_frame("cleanup_module", name);
+            m.push_module_frame(&__sim::symbols::module_drop(name, self.module.type_name), name);
         });
         drop(instance);
         __sim::with_machine(|m| {

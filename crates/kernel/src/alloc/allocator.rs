@@ -61,6 +61,9 @@ impl ReallocFunc {
         old_layout: Layout,
         flags: Flags,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        // Simulator: this is a real (kernel-crate) function in the kernel, which the allocators record
+        // as their caller (the C helper tail-calls); it is a frame of the simulated stack for the call.
+        let _frame = crate::__sim::Frame::enter(crate::__sim::symbols::realloc_func_call());
         let size = layout.size();
         let ptr = match ptr {
             Some(ptr) => {
