@@ -16,27 +16,15 @@ use crate::bindings;
 use crate::pr_warn;
 use crate::__LOG_PREFIX;
 
-/// The contiguous kernel allocator: `kmalloc`/`krealloc`/`kfree`.
-///
-/// For more details see [self].
+/// Physically contiguous memory from `kmalloc` (through `krealloc`).
 pub struct Kmalloc;
 
-/// The virtually contiguous kernel allocator: `vmalloc`/`vrealloc`/`vfree`.
-///
-/// The vmalloc allocator allocates pages from the page level allocator and maps them into the
-/// contiguous kernel virtual space. It is typically used for large allocations. The memory allocated
-/// with this allocator is not physically contiguous.
-///
-/// For more details see [self].
+/// Virtually contiguous memory from `vmalloc` (through `vrealloc`): single pages mapped one after
+/// the other in the vmalloc area, for large buffers that need not be physically contiguous.
 pub struct Vmalloc;
 
-/// The kvmalloc kernel allocator.
-///
-/// `KVmalloc` attempts to allocate memory with `Kmalloc` first, but falls back to `Vmalloc` upon
-/// failure. This allocator is typically used when the size for the requested allocation is not known
-/// and may exceed the capabilities of `Kmalloc`.
-///
-/// For more details see [self].
+/// `kvmalloc` (through `kvrealloc`): kmalloc when that succeeds cheaply, vmalloc otherwise — for sizes
+/// only known at run time.
 pub struct KVmalloc;
 
 // ANCHOR: realloc_func
@@ -93,20 +81,14 @@ impl ReallocFunc {
 }
 
 impl Kmalloc {
-    /// Returns a [`Layout`] that makes [`Kmalloc`] fulfill the requested size and alignment of
-    /// `layout`.
+    /// The layout to ask `kmalloc` for so that `layout`'s alignment holds: its size padded to a multiple
+    /// of the alignment (kmalloc aligns power-of-two sizes naturally).
     pub fn aligned_layout(layout: Layout) -> Layout {
-        // Note that `layout.size()` (after padding) is guaranteed to be a multiple of
-        // `layout.align()` which together with the slab guarantees means that `Kmalloc` will return
-        // a properly aligned object (see comments in `kmalloc()` for more information).
         layout.pad_to_align()
     }
 }
 
-// SAFETY: `realloc` delegates to `ReallocFunc::call`, which guarantees that
-// - memory remains valid until it is explicitly freed,
-// - passing a pointer to a valid memory allocation is OK,
-// - `realloc` satisfies the guarantees, since `ReallocFunc::call` has the same.
+// SAFETY: `ReallocFunc::call` hands out memory that stays valid until it is freed through it.
 unsafe impl Allocator for Kmalloc {
     #[inline]
     unsafe fn realloc(
@@ -117,7 +99,7 @@ unsafe impl Allocator for Kmalloc {
     ) -> Result<NonNull<[u8]>, AllocError> {
         let layout = Kmalloc::aligned_layout(layout);
 
-        // SAFETY: `ReallocFunc::call` has the same safety requirements as `Allocator::realloc`.
+        // SAFETY: the caller's guarantees are `ReallocFunc::call`'s.
         unsafe { ReallocFunc::KREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }
@@ -132,14 +114,12 @@ unsafe impl Allocator for Vmalloc {
         old_layout: Layout,
         flags: Flags,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // TODO: Support alignments larger than PAGE_SIZE.
         if layout.align() > bindings::PAGE_SIZE {
             pr_warn!("Vmalloc does not support alignments larger than PAGE_SIZE yet.\n");
             return Err(AllocError);
         }
 
-        // SAFETY: If not `None`, `ptr` is guaranteed to point to valid memory, which was previously
-        // allocated with this `Allocator`.
+        // SAFETY: the caller's guarantees are `ReallocFunc::call`'s.
         unsafe { ReallocFunc::VREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }
@@ -154,18 +134,15 @@ unsafe impl Allocator for KVmalloc {
         old_layout: Layout,
         flags: Flags,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // `KVmalloc` may use the `Kmalloc` backend, hence we have to enforce a `Kmalloc` compatible
-        // layout.
+        // The result may come from kmalloc: pad as for `Kmalloc`.
         let layout = Kmalloc::aligned_layout(layout);
 
-        // TODO: Support alignments larger than PAGE_SIZE.
         if layout.align() > bindings::PAGE_SIZE {
             pr_warn!("KVmalloc does not support alignments larger than PAGE_SIZE yet.\n");
             return Err(AllocError);
         }
 
-        // SAFETY: If not `None`, `ptr` is guaranteed to point to valid memory, which was previously
-        // allocated with this `Allocator`.
+        // SAFETY: the caller's guarantees are `ReallocFunc::call`'s.
         unsafe { ReallocFunc::KVREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }

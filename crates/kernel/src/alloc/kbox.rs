@@ -11,13 +11,8 @@ use core::ptr::NonNull;
 
 use crate::init::{InPlaceInit, InPlaceWrite, Init, PinInit};
 
-/// The kernel's [`Box`] type -- a heap allocation for a single value of type `T`.
-///
-/// This is the kernel's version of the Rust stdlib's `Box`. There are several differences, for
-/// example no `noalias` attribute is emitted and partially moving out of a `Box` is not supported.
-/// There are also several API differences, e.g. `Box` always requires an [`Allocator`]
-/// implementation to be passed as generic, page [`Flags`] when allocating memory and all functions
-/// that may allocate memory are fallible.
+/// One value of type `T` in memory from the allocator `A` — the kernel's counterpart of `std`'s `Box`:
+/// allocating takes [`Flags`] and can fail with [`AllocError`]; the allocator is part of the type.
 ///
 /// # Invariants
 ///
@@ -26,13 +21,13 @@ use crate::init::{InPlaceInit, InPlaceWrite, Init, PinInit};
 #[repr(transparent)]
 pub struct Box<T: ?Sized, A: Allocator>(NonNull<T>, PhantomData<A>);
 
-/// Type alias for [`Box`] with a [`Kmalloc`](super::allocator::Kmalloc) allocator.
+/// A [`Box`] in kmalloc memory.
 pub type KBox<T> = Box<T, super::allocator::Kmalloc>;
 
-/// Type alias for [`Box`] with a [`Vmalloc`](super::allocator::Vmalloc) allocator.
+/// A [`Box`] in vmalloc memory.
 pub type VBox<T> = Box<T, super::allocator::Vmalloc>;
 
-/// Type alias for [`Box`] with a [`KVmalloc`](super::allocator::KVmalloc) allocator.
+/// A [`Box`] in kvmalloc memory.
 pub type KVBox<T> = Box<T, super::allocator::KVmalloc>;
 
 // SAFETY: `Box` is `Send` if `T` is `Send` because the `Box` owns a `T`.
@@ -56,12 +51,11 @@ where
     T: ?Sized,
     A: Allocator,
 {
-    /// Creates a new `Box<T, A>` from a raw pointer.
+    /// Takes ownership of `raw`.
     ///
     /// # Safety
     ///
-    /// For non-ZSTs, `raw` must point at an allocation allocated with `A` that is sufficiently
-    /// aligned for and holds a valid `T`. The caller passes ownership of the allocation to `Box`.
+    /// `raw` came from [`Box::into_raw`] of a `Box<T, A>` (or is dangling for a zero-sized `T`).
     #[inline]
     pub const unsafe fn from_raw(raw: *mut T) -> Self {
         // INVARIANT: Validity of `raw` is guaranteed by the safety preconditions of this function.
@@ -69,17 +63,13 @@ where
         Self(unsafe { NonNull::new_unchecked(raw) }, PhantomData)
     }
 
-    /// Consumes the `Box<T, A>` and returns a raw pointer.
-    ///
-    /// This will not run the destructor of `T` and for non-ZSTs the allocation will stay alive
-    /// indefinitely. Use [`Box::from_raw`] to recover the [`Box`], drop the value and free the
-    /// allocation, if any.
+    /// Gives up ownership: the value is neither dropped nor freed (see [`Box::from_raw`]).
     #[inline]
     pub fn into_raw(b: Self) -> *mut T {
         core::mem::ManuallyDrop::new(b).0.as_ptr()
     }
 
-    /// Consumes and leaks the `Box<T, A>` and returns a mutable reference.
+    /// Leaks the box: a reference valid for any lifetime.
     #[inline]
     pub fn leak<'a>(b: Self) -> &'a mut T {
         // SAFETY: `Box::into_raw` always returns a properly aligned and dereferenceable pointer which
@@ -92,11 +82,11 @@ impl<T, A> Box<MaybeUninit<T>, A>
 where
     A: Allocator,
 {
-    /// Converts a `Box<MaybeUninit<T>, A>` to a `Box<T, A>`.
+    /// The box, as initialised.
     ///
     /// # Safety
     ///
-    /// Callers must ensure that the value inside of `b` is in an initialized state.
+    /// The value has been initialised.
     pub unsafe fn assume_init(self) -> Box<T, A> {
         let raw = Self::into_raw(self);
 
@@ -106,7 +96,7 @@ where
         unsafe { Box::from_raw(raw.cast()) }
     }
 
-    /// Writes the value and converts to `Box<T, A>`.
+    /// Stores `value` and returns the initialised box.
     pub fn write(mut self, value: T) -> Box<T, A> {
         (*self).write(value);
 
@@ -119,19 +109,13 @@ impl<T, A> Box<T, A>
 where
     A: Allocator,
 {
-    /// Creates a new `Box<T, A>` and initializes its contents with `x`.
-    ///
-    /// New memory is allocated with `A`. The allocation may fail, in which case an error is returned.
-    /// For ZSTs no memory is allocated.
+    /// Allocates with `A` and `flags` and moves `x` in (a zero-sized `T` allocates nothing).
     pub fn new(x: T, flags: Flags) -> Result<Self, AllocError> {
         let b = Self::new_uninit(flags)?;
         Ok(Box::write(b, x))
     }
 
-    /// Creates a new `Box<T, A>` with uninitialized contents.
-    ///
-    /// New memory is allocated with `A`. The allocation may fail, in which case an error is returned.
-    /// For ZSTs no memory is allocated.
+    /// Allocates room for a `T` with `A` and `flags`, uninitialised.
     pub fn new_uninit(flags: Flags) -> Result<Box<MaybeUninit<T>, A>, AllocError> {
         let layout = Layout::new::<MaybeUninit<T>>();
         let ptr = A::alloc(layout, flags)?;
@@ -141,8 +125,7 @@ where
         Ok(Box(ptr.cast(), PhantomData))
     }
 
-    /// Constructs a new `Pin<Box<T, A>>`. If `T` does not implement [`Unpin`], then `x` will be
-    /// pinned in memory and can't be moved.
+    /// As [`Box::new`], pinned.
     #[inline]
     pub fn pin(x: T, flags: Flags) -> Result<Pin<Box<T, A>>, AllocError>
     where
@@ -170,7 +153,7 @@ where
         Self::forget_contents(this)
     }
 
-    /// Moves the `Box`'s value out of the `Box` and consumes the `Box`.
+    /// Moves the value out and frees the memory.
     pub fn into_inner(b: Self) -> T {
         // SAFETY: By the type invariant `&*b` is valid for `read`.
         let value = unsafe { core::ptr::read(&*b) };
@@ -184,8 +167,7 @@ where
     T: ?Sized,
     A: Allocator,
 {
-    /// Converts a `Box<T, A>` into a `Pin<Box<T, A>>`. If `T` does not implement [`Unpin`], then
-    /// `*b` will be pinned in memory and can't be moved.
+    /// Pins the box's value where it is.
     fn from(b: Box<T, A>) -> Self {
         // SAFETY: The value wrapped inside a `Pin<Box<T, A>>` cannot be moved or replaced as long as
         // `T` does not implement `Unpin`.
