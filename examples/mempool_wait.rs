@@ -20,8 +20,12 @@ pub fn report() -> String {
     // failslab: probability 100, times -1, verbose 0, ignore-gfp-wait N (fail sleeping requests too).
     m.set_failslab(Some(FaultConfig::default().probability(100).times(-1).verbose(0)), false, false);
     let a = m.mempool_alloc(pool, Gfp::GFP_KERNEL).unwrap();
-    writeln!(out, "insmod/95:      mempool_alloc(GFP_KERNEL) = {a:#x} (the reserve), reserve now {:x?}",
-        m.mempool(pool).unwrap().reserve()).unwrap();
+    writeln!(
+        out,
+        "insmod/95:      mempool_alloc(GFP_KERNEL) = {a:#x} (the reserve), reserve now {:x?}",
+        m.mempool(pool).unwrap().reserve()
+    )
+    .unwrap();
     let t0 = m.clock_ns();
     m.schedule_event(t0 + 300_000_000, "kworker/1:2", 61, SimEvent::MempoolFree { pool, element: a });
     writeln!(out, "kworker/1:2/61 will mempool_free({a:#x}) at t0 + 300 ms").unwrap();

@@ -36,9 +36,7 @@ pub fn for_listing(name: &str) -> Setup {
         // KVec::with_capacity() fails and `?` returns ENOMEM from init.
         "alloc_enomem" => Setup { expect_insmod_failure: true, ..default },
         // The kmalloc caches' rows in /proc/slabinfo while the module holds its objects.
-        "kmalloc_slabinfo" => {
-            Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default }
-        }
+        "kmalloc_slabinfo" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default },
         // Chapter 6: the module's caches in /proc/slabinfo while it is loaded, on the QEMU command line.
         "cache_basic" | "cache_flags" | "cache_ctor" => {
             Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..default }
