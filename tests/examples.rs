@@ -164,3 +164,14 @@ fn vmalloc_zones() {
     let line = report.lines().find(|l| l.starts_with("vmalloc(")).unwrap();
     assert_eq!(line.matches("(Normal)").count(), 4, "{report}");
 }
+
+#[path = "../examples/mempool_wait.rs"]
+#[allow(dead_code)]
+mod mempool_wait;
+
+#[test]
+fn mempool_wait() {
+    let report = mempool_wait::report();
+    insta::assert_snapshot!("mempool_wait", report);
+    assert!(report.contains("after sleeping 300."), "{report}");
+}

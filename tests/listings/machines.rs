@@ -2,6 +2,7 @@
 //! Default: the book's x86_64 VM (256 MiB, 4 CPUs), booted with the command line of the real-kernel run
 //! (`cargo xtask qemu`: `nokaslr slab_nomerge no_hash_pointers`), nothing captured.
 
+use kmem_sim::fault_inject::FaultConfig;
 use kmem_sim::slab_common::SlabConfig;
 use kmem_sim::{Machine, MachineConfig};
 
@@ -35,9 +36,7 @@ pub fn for_listing(name: &str) -> Setup {
         // KVec::with_capacity() fails and `?` returns ENOMEM from init.
         "alloc_enomem" => Setup { expect_insmod_failure: true, ..default },
         // The kmalloc caches' rows in /proc/slabinfo while the module holds its objects.
-        "kmalloc_slabinfo" => {
-            Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default }
-        }
+        "kmalloc_slabinfo" => Setup { while_loaded: |m| slabinfo_rows(m, &["kmalloc-192 ", "kmalloc-1k "]), ..default },
         // Chapter 6: the module's caches in /proc/slabinfo while it is loaded, on the QEMU command line.
         "cache_basic" | "cache_flags" | "cache_ctor" => {
             Setup { while_loaded: |m| slabinfo_rows(m, &["kmem_book"]), ..default }
@@ -52,9 +51,22 @@ pub fn for_listing(name: &str) -> Setup {
         "kvmalloc_paths" => Setup { while_loaded: |m| vmallocinfo_of(m, "[kvmalloc_paths]"), ..default },
         // Chapter 12: buggy modules on caches with debug flags, on the QEMU command line.
         "bug_no_debug" => Setup { expect_insmod_failure: true, ..default },
-        
+        // Chapter 9: failslab fails every kmalloc-512 allocation that cannot reclaim.
+        "mempool_reserve" | "mempool_atomic" => Setup { machine: failslab_kmalloc_512(), ..default },
         _ => default,
     }
+}
+
+/// Chapter 9's machine: the QEMU command line plus `slab_debug=A,kmalloc-512` (marks the cache for
+/// failslab) and failslab set up as through its debugfs files before insmod: `probability` 100, `times`
+/// -1, `verbose` 0, `cache-filter` Y, `ignore-gfp-wait` Y (the default). Only kmalloc-512 allocations
+/// without `__GFP_DIRECT_RECLAIM` fail, so the pool's GFP_KERNEL preallocation succeeds.
+fn failslab_kmalloc_512() -> MachineConfig {
+    let mut slab = SlabConfig::from_cmdline("slab_nomerge no_hash_pointers slab_debug=A,kmalloc-512");
+    slab.failslab = Some(FaultConfig::default().probability(100).times(-1).verbose(0));
+    slab.failslab_ignore_gfp_wait = true;
+    slab.failslab_cache_filter = true;
+    MachineConfig { slab, ..MachineConfig::x86_64() }
 }
 
 /// The two header lines of `/proc/slabinfo` and the rows of the caches whose names start with one of

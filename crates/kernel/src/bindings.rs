@@ -667,3 +667,470 @@ pub unsafe extern "C" fn kvfree(addr: *const c_void) {
         m.kvfree(a)
     })
 }
+
+// ---- Memory pools (mm/mempool.c, include/linux/mempool.h) ------------------------------------------------
+
+use kmem_sim::mempool::{MempoolAllocator, MempoolCall, MempoolPtr, MempoolStep};
+
+/// `struct mempool_s` (opaque); `mempool_t` in C.
+#[repr(C)]
+pub struct mempool_s {
+    _unused: [u8; 0],
+}
+pub type mempool_t = mempool_s;
+pub type mempool_alloc_t =
+    Option<unsafe extern "C" fn(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void>;
+pub type mempool_free_t = Option<unsafe extern "C" fn(element: *mut c_void, pool_data: *mut c_void)>;
+
+type AllocFn = unsafe extern "C" fn(gfp_t, *mut c_void) -> *mut c_void;
+type FreeFn = unsafe extern "C" fn(*mut c_void, *mut c_void);
+
+thread_local! {
+    /// The module's `alloc_fn`/`free_fn` pairs given to `mempool_create`, indexed by the simulator's
+    /// `MempoolAllocator::Custom` ids (the simulator never calls module code; the façade does).
+    static MEMPOOL_FNS: core::cell::RefCell<std::vec::Vec<(AllocFn, FreeFn)>> =
+        const { core::cell::RefCell::new(std::vec::Vec::new()) };
+}
+
+/// Which allocator a `mempool_create(min_nr, alloc_fn, free_fn, pool_data)` names: the kernel's own
+/// helpers are run by the simulator, anything else is module code the façade runs.
+fn mempool_allocator(
+    m: &Machine,
+    alloc_fn: AllocFn,
+    free_fn: FreeFn,
+    pool_data: *mut c_void,
+) -> (MempoolAllocator, u64) {
+    let builtin = |a: AllocFn, f: FreeFn| {
+        core::ptr::fn_addr_eq(alloc_fn, a) && core::ptr::fn_addr_eq(free_fn, f)
+    };
+    if builtin(mempool_kmalloc, mempool_kfree) {
+        return (MempoolAllocator::Kmalloc, pool_data as usize as u64);
+    }
+    if builtin(mempool_alloc_pages, mempool_free_pages) {
+        return (MempoolAllocator::Pages, pool_data as usize as u64);
+    }
+    if builtin(mempool_alloc_slab, mempool_free_slab) {
+        if let Some(id) = cache_id(pool_data.cast()) {
+            return (MempoolAllocator::Slab(id), id.0 as u64);
+        }
+    }
+    let _ = m;
+    let idx = MEMPOOL_FNS.with(|t| {
+        let mut t = t.borrow_mut();
+        match t.iter().position(|&(a, f)| {
+            core::ptr::fn_addr_eq(a, alloc_fn) && core::ptr::fn_addr_eq(f, free_fn)
+        }) {
+            Some(i) => i,
+            None => {
+                t.push((alloc_fn, free_fn));
+                t.len() - 1
+            }
+        }
+    }) as u64;
+    (
+        MempoolAllocator::Custom { alloc_fn: idx, free_fn: idx },
+        pool_data as usize as u64,
+    )
+}
+
+/// Whether a pool's elements are module pointers (custom allocator: kept as host pointers) or the
+/// simulator's kernel addresses.
+fn mempool_is_custom(m: &Machine, pool: MempoolPtr) -> bool {
+    matches!(m.mempool(pool).map(|p| p.allocator), Some(MempoolAllocator::Custom { .. }))
+}
+
+fn mempool_element_to_host(m: &Machine, pool: MempoolPtr, e: u64) -> *mut c_void {
+    if mempool_is_custom(m, pool) {
+        e as usize as *mut c_void
+    } else {
+        to_host(m, e)
+    }
+}
+
+fn mempool_element_to_sim(m: &Machine, pool: MempoolPtr, e: *mut c_void) -> u64 {
+    if mempool_is_custom(m, pool) {
+        e as usize as u64
+    } else {
+        to_kaddr(m, e)
+    }
+}
+
+/// Drives a pool operation to its end. The module's functions run here, outside the machine: the
+/// simulator asks for them with `MempoolStep::Call` and continues with their result.
+fn mempool_drive(name: Option<&'static str>, start: impl FnOnce(&mut Machine) -> MempoolStep) -> u64 {
+    let mut step = with_machine(|m| {
+        if let Some(h) = name {
+            m.push_kframe(h);
+        }
+        start(m)
+    });
+    let r = loop {
+        match step {
+            MempoolStep::Done(v) => break v,
+            MempoolStep::Call(call, cont) => {
+                let r = match call {
+                    MempoolCall::Alloc { alloc_fn, gfp, pool_data, .. } => {
+                        let f = MEMPOOL_FNS.with(|t| t.borrow()[alloc_fn as usize].0);
+                        // SAFETY: `f` is the module's `mempool_alloc_t`, called as mm/mempool.c does.
+                        unsafe { f(gfp.0, pool_data as usize as *mut c_void) as usize as u64 }
+                    }
+                    MempoolCall::Free { free_fn, element, pool_data, .. } => {
+                        let f = MEMPOOL_FNS.with(|t| t.borrow()[free_fn as usize].1);
+                        // SAFETY: `f` is the module's `mempool_free_t`, given an element of its pool.
+                        unsafe { f(element as usize as *mut c_void, pool_data as usize as *mut c_void) };
+                        0
+                    }
+                    // No façade events exist.
+                    MempoolCall::Event { .. } => 0,
+                };
+                step = with_machine(|m| m.mempool_resume(cont, r));
+            }
+            MempoolStep::Stuck { pool, waited_ns } => panic!(
+                "mempool_alloc on {:#x} would sleep forever (waited {} ms): nothing frees an element",
+                pool.0,
+                waited_ns / 1_000_000
+            ),
+        }
+    };
+    if name.is_some() {
+        with_machine(|m| m.pop_frame());
+    }
+    r
+}
+
+fn mempool_create_with(
+    helper_name: Option<&'static str>,
+    min_nr: i32,
+    alloc: impl FnOnce(&Machine) -> (MempoolAllocator, u64),
+) -> *mut mempool_t {
+    let (allocator, data) = with_machine(|m| alloc(m));
+    let pool = mempool_drive(helper_name, |m| {
+        m.mempool_create_start(min_nr, allocator, data, Gfp::GFP_KERNEL)
+    });
+    with_machine(|m| to_host(m, pool).cast())
+}
+
+fn mempool_ptr(pool: *mut mempool_t) -> MempoolPtr {
+    with_machine(|m| MempoolPtr(to_kaddr(m, pool.cast())))
+}
+
+/// `mempool_create()` (the patch's helper over the 6.12 macro).
+pub unsafe extern "C" fn mempool_create(
+    min_nr: crate::ffi::c_int,
+    alloc_fn: mempool_alloc_t,
+    free_fn: mempool_free_t,
+    pool_data: *mut c_void,
+) -> *mut mempool_t {
+    let (Some(a), Some(f)) = (alloc_fn, free_fn) else {
+        // The kernel would call through NULL when filling the reserve.
+        return core::ptr::null_mut();
+    };
+    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, |m| {
+        mempool_allocator(m, a, f, pool_data)
+    })
+}
+
+pub unsafe extern "C" fn mempool_create_kmalloc_pool(
+    min_nr: crate::ffi::c_int,
+    size: usize,
+) -> *mut mempool_t {
+    mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, |_| {
+        (MempoolAllocator::Kmalloc, size as u64)
+    })
+}
+
+pub unsafe extern "C" fn mempool_create_slab_pool(
+    min_nr: crate::ffi::c_int,
+    kc: *mut kmem_cache,
+) -> *mut mempool_t {
+    let Some(id) = cache_id(kc) else {
+        return core::ptr::null_mut();
+    };
+    mempool_create_with(Some("rust_helper_mempool_create_slab_pool"), min_nr, |_| {
+        (MempoolAllocator::Slab(id), id.0 as u64)
+    })
+}
+
+pub unsafe extern "C" fn mempool_create_page_pool(
+    min_nr: crate::ffi::c_int,
+    order: crate::ffi::c_int,
+) -> *mut mempool_t {
+    mempool_create_with(Some("rust_helper_mempool_create_page_pool"), min_nr, |_| {
+        (MempoolAllocator::Pages, order as u64)
+    })
+}
+
+/// `mempool_alloc()` (the patch's helper over the 6.12 macro).
+pub unsafe extern "C" fn mempool_alloc(pool: *mut mempool_t, gfp_mask: gfp_t) -> *mut c_void {
+    let p = mempool_ptr(pool);
+    let e = mempool_drive(Some("rust_helper_mempool_alloc"), |m| {
+        m.mempool_alloc_start(p, gfp(gfp_mask))
+    });
+    with_machine(|m| mempool_element_to_host(m, p, e))
+}
+
+pub unsafe extern "C" fn mempool_free(element: *mut c_void, pool: *mut mempool_t) {
+    let p = mempool_ptr(pool);
+    let e = with_machine(|m| mempool_element_to_sim(m, p, element));
+    mempool_drive(None, |m| m.mempool_free_start(e, p));
+}
+
+pub unsafe extern "C" fn mempool_resize(
+    pool: *mut mempool_t,
+    new_min_nr: crate::ffi::c_int,
+) -> crate::ffi::c_int {
+    let p = mempool_ptr(pool);
+    mempool_drive(None, |m| m.mempool_resize_start(p, new_min_nr)) as i64 as crate::ffi::c_int
+}
+
+pub unsafe extern "C" fn mempool_destroy(pool: *mut mempool_t) {
+    if pool.is_null() {
+        return;
+    }
+    let p = mempool_ptr(pool);
+    mempool_drive(None, |m| m.mempool_exit_start(p, true));
+}
+
+/// The kernel's element helpers. Passed to `mempool_create` they select the simulator's built-in
+/// allocators; called directly they do what mm/mempool.c does.
+pub unsafe extern "C" fn mempool_kmalloc(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.kmalloc(pool_data as usize as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn mempool_kfree(element: *mut c_void, pool_data: *mut c_void) {
+    let _ = pool_data;
+    with_machine(|m| {
+        let p = to_kaddr(m, element);
+        m.kfree(p)
+    })
+}
+
+pub unsafe extern "C" fn mempool_alloc_slab(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void {
+    // SAFETY: `pool_data` is the `struct kmem_cache *` of a slab pool.
+    unsafe { kmem_cache_alloc_noprof(pool_data.cast(), gfp_mask) }
+}
+
+pub unsafe extern "C" fn mempool_free_slab(element: *mut c_void, pool_data: *mut c_void) {
+    // SAFETY: `element` came from `mempool_alloc_slab` on this cache.
+    unsafe { kmem_cache_free(pool_data.cast(), element) }
+}
+
+pub unsafe extern "C" fn mempool_alloc_pages(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void {
+    // SAFETY: `pool_data` is the order.
+    unsafe { alloc_pages(gfp_mask, pool_data as usize as c_uint).cast() }
+}
+
+pub unsafe extern "C" fn mempool_free_pages(element: *mut c_void, pool_data: *mut c_void) {
+    // SAFETY: `element` is the `struct page *` of an order-`pool_data` block.
+    unsafe { __free_pages(element.cast(), pool_data as usize as c_uint) }
+}
+
+// ---- Devices and DMA (include/linux/dma-mapping.h, mm/dmapool.c, drivers/base/platform.c) ----------------
+
+use kmem_sim::device::DeviceId;
+use kmem_sim::dmapool::DmaPoolPtr;
+
+/// `struct device` (opaque here: modules only take its address).
+#[repr(C)]
+pub struct device {
+    _unused: [u8; 0],
+}
+
+/// `struct resource` (opaque).
+#[repr(C)]
+pub struct resource {
+    _unused: [u8; 0],
+}
+
+/// `struct dma_pool` (opaque).
+#[repr(C)]
+pub struct dma_pool {
+    _unused: [u8; 0],
+}
+
+/// `struct platform_device`: the leading fields of 6.12's (the rest is not used by the listings).
+#[repr(C)]
+pub struct platform_device {
+    pub name: *const crate::ffi::c_char,
+    pub id: crate::ffi::c_int,
+    pub id_auto: bool,
+    pub dev: device,
+}
+
+thread_local! {
+    /// The `struct platform_device` objects handed out, by address.
+    static PDEVS: core::cell::RefCell<std::collections::HashMap<usize, (DeviceId, std::ffi::CString)>> =
+        core::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn device_id(dev: *const device) -> Option<DeviceId> {
+    if dev.is_null() {
+        return None;
+    }
+    let pdev = dev as usize - core::mem::offset_of!(platform_device, dev);
+    PDEVS.with(|p| p.borrow().get(&pdev).map(|(id, _)| *id))
+}
+
+/// `platform_device_register_simple()` (the patch's helper over the inline function).
+pub unsafe extern "C" fn platform_device_register_simple(
+    name: *const crate::ffi::c_char,
+    id: crate::ffi::c_int,
+    res: *const resource,
+    num: c_uint,
+) -> *mut platform_device {
+    let _ = (res, num);
+    let n = c_string(name);
+    let dev = with_machine(|m| m.platform_device_register_simple(&n, id));
+    let cname = std::ffi::CString::new(n).unwrap_or_default();
+    let pdev = std::boxed::Box::into_raw(std::boxed::Box::new(platform_device {
+        name: cname.as_ptr().cast(),
+        id,
+        id_auto: false,
+        dev: device { _unused: [] },
+    }));
+    PDEVS.with(|p| p.borrow_mut().insert(pdev as usize, (dev, cname)));
+    pdev
+}
+
+pub unsafe extern "C" fn platform_device_unregister(pdev: *mut platform_device) {
+    let Some((dev, _)) = PDEVS.with(|p| p.borrow_mut().remove(&(pdev as usize))) else {
+        return;
+    };
+    with_machine(|m| m.platform_device_unregister(dev));
+    // SAFETY: `pdev` came from `Box::into_raw` in platform_device_register_simple.
+    drop(unsafe { std::boxed::Box::from_raw(pdev) });
+}
+
+pub unsafe extern "C" fn dma_set_mask_and_coherent(dev: *mut device, mask: u64) -> crate::ffi::c_int {
+    let Some(d) = device_id(dev) else { return -5 };
+    helper("rust_helper_dma_set_mask_and_coherent", |m| {
+        match m.dma_set_mask_and_coherent(d, mask) {
+            Ok(()) => 0,
+            Err(e) => e.errno(),
+        }
+    })
+}
+
+pub unsafe extern "C" fn dma_alloc_coherent(
+    dev: *mut device,
+    size: usize,
+    dma_handle: *mut dma_addr_t,
+    gfp: gfp_t,
+) -> *mut c_void {
+    let d = device_id(dev);
+    helper("rust_helper_dma_alloc_coherent", |m| {
+        match m.dma_alloc_coherent(d, size as u64, Gfp(gfp)) {
+            Some(a) => {
+                if !dma_handle.is_null() {
+                    // SAFETY: the caller passes a valid `dma_addr_t *`.
+                    unsafe { *dma_handle = a.dma_handle };
+                }
+                to_host(m, a.cpu_addr)
+            }
+            None => core::ptr::null_mut(),
+        }
+    })
+}
+
+pub unsafe extern "C" fn dma_free_coherent(
+    dev: *mut device,
+    size: usize,
+    cpu_addr: *mut c_void,
+    dma_handle: dma_addr_t,
+) {
+    let d = device_id(dev);
+    helper("rust_helper_dma_free_coherent", |m| {
+        let a = to_kaddr(m, cpu_addr);
+        m.dma_free_coherent(d, size as u64, a, dma_handle)
+    })
+}
+
+fn dma_pool_ptr(pool: *mut dma_pool) -> Option<DmaPoolPtr> {
+    if pool.is_null() {
+        return None;
+    }
+    Some(with_machine(|m| DmaPoolPtr(to_kaddr(m, pool.cast()))))
+}
+
+pub unsafe extern "C" fn dma_pool_create(
+    name: *const crate::ffi::c_char,
+    dev: *mut device,
+    size: usize,
+    align: usize,
+    allocation: usize,
+) -> *mut dma_pool {
+    let n = c_string(name);
+    let d = device_id(dev);
+    with_machine(|m| match m.dma_pool_create(&n, d, size as u64, align as u64, allocation as u64) {
+        Ok(p) => to_host(m, p.0).cast(),
+        Err(_) => core::ptr::null_mut(),
+    })
+}
+
+fn dma_pool_alloc_with(
+    helper_name: Option<&'static str>,
+    pool: *mut dma_pool,
+    mem_flags: gfp_t,
+    handle: *mut dma_addr_t,
+    zero: bool,
+) -> *mut c_void {
+    let Some(p) = dma_pool_ptr(pool) else {
+        return core::ptr::null_mut();
+    };
+    with_machine(|m| {
+        if let Some(h) = helper_name {
+            m.push_kframe(h);
+        }
+        let a = if zero {
+            m.dma_pool_zalloc(p, Gfp(mem_flags))
+        } else {
+            m.dma_pool_alloc(p, Gfp(mem_flags))
+        };
+        if helper_name.is_some() {
+            m.pop_frame();
+        }
+        match a {
+            Some(a) => {
+                if !handle.is_null() {
+                    // SAFETY: the caller passes a valid `dma_addr_t *`.
+                    unsafe { *handle = a.dma_handle };
+                }
+                to_host(m, a.cpu_addr)
+            }
+            None => core::ptr::null_mut(),
+        }
+    })
+}
+
+pub unsafe extern "C" fn dma_pool_alloc(
+    pool: *mut dma_pool,
+    mem_flags: gfp_t,
+    handle: *mut dma_addr_t,
+) -> *mut c_void {
+    dma_pool_alloc_with(None, pool, mem_flags, handle, false)
+}
+
+/// `dma_pool_zalloc()` (the patch's helper over the inline function).
+pub unsafe extern "C" fn dma_pool_zalloc(
+    pool: *mut dma_pool,
+    mem_flags: gfp_t,
+    handle: *mut dma_addr_t,
+) -> *mut c_void {
+    dma_pool_alloc_with(Some("rust_helper_dma_pool_zalloc"), pool, mem_flags, handle, true)
+}
+
+pub unsafe extern "C" fn dma_pool_free(pool: *mut dma_pool, vaddr: *mut c_void, dma: dma_addr_t) {
+    let Some(p) = dma_pool_ptr(pool) else { return };
+    with_machine(|m| {
+        let v = to_kaddr(m, vaddr);
+        m.dma_pool_free(p, v, dma)
+    })
+}
+
+pub unsafe extern "C" fn dma_pool_destroy(pool: *mut dma_pool) {
+    let p = dma_pool_ptr(pool);
+    with_machine(|m| m.dma_pool_destroy(p))
+}
