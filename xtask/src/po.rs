@@ -29,10 +29,7 @@ pub fn update(tools: &Tools) -> Result<()> {
         if !status.success() {
             bail!("msgmerge failed for {}", po.display());
         }
-        let stats = Command::new("msgfmt")
-            .args(["--statistics", "-o", "/dev/null"])
-            .arg(&po)
-            .output()?;
+        let stats = Command::new("msgfmt").args(["--statistics", "-o", "/dev/null"]).arg(&po).output()?;
         eprintln!("==> {}: {}", po.display(), String::from_utf8_lossy(&stats.stderr).trim());
         if *lang == "zh-CN" {
             write_status_table(&std::fs::read_to_string(&po)?)?;

@@ -9,11 +9,7 @@ pub const TRANSLATIONS: &[&str] = &["zh-CN"];
 
 pub fn build(tools: &Tools, dest: &Path) -> Result<()> {
     let root = crate::root();
-    let dest = if dest.is_absolute() {
-        dest.to_path_buf()
-    } else {
-        root.join(dest)
-    };
+    let dest = if dest.is_absolute() { dest.to_path_buf() } else { root.join(dest) };
     build_lang(tools, None, &dest)?;
     for lang in TRANSLATIONS {
         build_lang(tools, Some(lang), &dest.join(lang))?;
@@ -54,16 +50,9 @@ fn search_index(dest: &Path) -> Result<()> {
 }
 
 fn build_lang(tools: &Tools, lang: Option<&str>, dest: &Path) -> Result<()> {
-    eprintln!(
-        "==> building {} into {}",
-        lang.unwrap_or("en"),
-        dest.display()
-    );
+    eprintln!("==> building {} into {}", lang.unwrap_or("en"), dest.display());
     let mut cmd = tools.command("mdbook");
-    cmd.current_dir(crate::root())
-        .arg("build")
-        .arg("-d")
-        .arg(dest);
+    cmd.current_dir(crate::root()).arg("build").arg("-d").arg(dest);
     if let Some(lang) = lang {
         cmd.env("MDBOOK_BOOK__LANGUAGE", lang);
     }

@@ -61,9 +61,8 @@ pub fn uninstall() -> Option<Machine> {
 pub fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
     MACHINE.with(|m| {
         let mut guard = m.borrow_mut();
-        let machine = guard.as_mut().expect(
-            "no simulated machine: load the module with kmem-runner (or `cargo run --example`)",
-        );
+        let machine =
+            guard.as_mut().expect("no simulated machine: load the module with kmem-runner (or `cargo run --example`)");
         f(machine)
     })
 }
@@ -120,24 +119,13 @@ pub fn translate_addresses(m: &Machine, text: &str) -> String {
                 end += 1;
             }
             let digits = &text[start..end];
-            if !digits.is_empty()
-                && digits.len() <= 16
-                && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric())
-            {
+            if !digits.is_empty() && digits.len() <= 16 && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric()) {
                 if let Ok(v) = u64::from_str_radix(digits, 16) {
                     if !is_special(v) {
                         if let Some(k) = m.kaddr_of_host(v as usize) {
                             let upper = digits.chars().any(|c| c.is_ascii_uppercase());
-                            let width = if digits.starts_with('0') {
-                                digits.len()
-                            } else {
-                                0
-                            };
-                            let hex = if upper {
-                                format!("{k:0width$X}")
-                            } else {
-                                format!("{k:0width$x}")
-                            };
+                            let width = if digits.starts_with('0') { digits.len() } else { 0 };
+                            let hex = if upper { format!("{k:0width$X}") } else { format!("{k:0width$x}") };
                             out.push_str("0x");
                             out.push_str(&hex);
                             i = end;
@@ -201,7 +189,12 @@ pub mod symbols {
 
     /// `<module::Type as core::ops::drop::Drop>::drop`.
     pub fn module_drop(module: &str, ty: &str) -> String {
-        format!("_RNvXs1_{}NtB5_{}{ty}NtNtNtCs{}_4core3ops4drop4Drop4drop", krate(module), ty.len(), &krate("core")[2..13])
+        format!(
+            "_RNvXs1_{}NtB5_{}{ty}NtNtNtCs{}_4core3ops4drop4Drop4drop",
+            krate(module),
+            ty.len(),
+            &krate("core")[2..13]
+        )
     }
 
     /// `<kernel::alloc::allocator::ReallocFunc>::call`.

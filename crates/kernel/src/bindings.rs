@@ -7,12 +7,7 @@
 //! signature is bindgen's (`--ctypes-prefix ffi`, so `unsigned long` is `usize`). The bodies call the
 //! simulator; pointers are host pointers into the simulated RAM (a `*mut page` is the page's
 //! simulated `vmemmap` address, which prints as the kernel's and is never dereferenced).
-#![allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    missing_docs
-)]
+#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
 #![allow(clippy::missing_safety_doc)]
 
 use crate::__sim::{to_host, to_kaddr, with_machine};
@@ -293,11 +288,7 @@ pub unsafe extern "C" fn kmalloc_array(n: usize, size: usize, flags: gfp_t) -> *
     })
 }
 
-pub unsafe extern "C" fn krealloc_noprof(
-    objp: *const c_void,
-    new_size: usize,
-    flags: gfp_t,
-) -> *mut c_void {
+pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
     with_machine(|m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -306,11 +297,7 @@ pub unsafe extern "C" fn krealloc_noprof(
 }
 
 /// `krealloc()` (Rust helper in rust/helpers/slab.c): what `KBox`/`KVec` allocate and free with.
-pub unsafe extern "C" fn krealloc(
-    objp: *const c_void,
-    new_size: usize,
-    flags: gfp_t,
-) -> *mut c_void {
+pub unsafe extern "C" fn krealloc(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
     helper("rust_helper_krealloc", |m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -402,10 +389,7 @@ fn ctor_id(ctor: Option<Ctor>) -> Option<kmem_sim::slab_common::CtorId> {
 /// are module code), before the allocated object is handed out, as SLUB does when it sets up a slab.
 fn run_pending_ctors() {
     let pending = with_machine(|m| {
-        m.take_pending_ctors()
-            .into_iter()
-            .map(|(id, obj)| (id, to_host(m, obj)))
-            .collect::<std::vec::Vec<_>>()
+        m.take_pending_ctors().into_iter().map(|(id, obj)| (id, to_host(m, obj))).collect::<std::vec::Vec<_>>()
     });
     for (id, obj) in pending {
         let ctor = CTORS.with(|c| c.borrow().get(id.0 as usize).copied());
@@ -453,9 +437,7 @@ fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
         return std::string::String::new();
     }
     // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
-    unsafe { core::ffi::CStr::from_ptr(name.cast()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_string_lossy().into_owned()
 }
 
 pub unsafe extern "C" fn __kmem_cache_create_args(
@@ -497,24 +479,14 @@ pub unsafe extern "C" fn kmem_cache_create(
     })
 }
 
-fn cache_alloc(
-    helper_name: Option<&'static str>,
-    s: *mut kmem_cache,
-    flags: gfp_t,
-    zero: bool,
-) -> *mut c_void {
+fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
     let Some(id) = cache_id(s) else {
         return core::ptr::null_mut();
     };
     // The patch's helpers tail-call (see `helper`): they leave no frame of their own.
     let _ = helper_name;
-    let obj = with_machine(|m| {
-        if zero {
-            m.kmem_cache_zalloc(id, gfp(flags))
-        } else {
-            m.kmem_cache_alloc(id, gfp(flags))
-        }
-    });
+    let obj =
+        with_machine(|m| if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) });
     run_pending_ctors();
     with_machine(|m| to_host(m, obj))
 }
@@ -678,8 +650,7 @@ pub struct mempool_s {
     _unused: [u8; 0],
 }
 pub type mempool_t = mempool_s;
-pub type mempool_alloc_t =
-    Option<unsafe extern "C" fn(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void>;
+pub type mempool_alloc_t = Option<unsafe extern "C" fn(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void>;
 pub type mempool_free_t = Option<unsafe extern "C" fn(element: *mut c_void, pool_data: *mut c_void)>;
 
 type AllocFn = unsafe extern "C" fn(gfp_t, *mut c_void) -> *mut c_void;
@@ -700,9 +671,7 @@ fn mempool_allocator(
     free_fn: FreeFn,
     pool_data: *mut c_void,
 ) -> (MempoolAllocator, u64) {
-    let builtin = |a: AllocFn, f: FreeFn| {
-        core::ptr::fn_addr_eq(alloc_fn, a) && core::ptr::fn_addr_eq(free_fn, f)
-    };
+    let builtin = |a: AllocFn, f: FreeFn| core::ptr::fn_addr_eq(alloc_fn, a) && core::ptr::fn_addr_eq(free_fn, f);
     if builtin(mempool_kmalloc, mempool_kfree) {
         return (MempoolAllocator::Kmalloc, pool_data as usize as u64);
     }
@@ -717,9 +686,7 @@ fn mempool_allocator(
     let _ = m;
     let idx = MEMPOOL_FNS.with(|t| {
         let mut t = t.borrow_mut();
-        match t.iter().position(|&(a, f)| {
-            core::ptr::fn_addr_eq(a, alloc_fn) && core::ptr::fn_addr_eq(f, free_fn)
-        }) {
+        match t.iter().position(|&(a, f)| core::ptr::fn_addr_eq(a, alloc_fn) && core::ptr::fn_addr_eq(f, free_fn)) {
             Some(i) => i,
             None => {
                 t.push((alloc_fn, free_fn));
@@ -727,10 +694,7 @@ fn mempool_allocator(
             }
         }
     }) as u64;
-    (
-        MempoolAllocator::Custom { alloc_fn: idx, free_fn: idx },
-        pool_data as usize as u64,
-    )
+    (MempoolAllocator::Custom { alloc_fn: idx, free_fn: idx }, pool_data as usize as u64)
 }
 
 /// Whether a pool's elements are module pointers (custom allocator: kept as host pointers) or the
@@ -804,9 +768,7 @@ fn mempool_create_with(
     alloc: impl FnOnce(&Machine) -> (MempoolAllocator, u64),
 ) -> *mut mempool_t {
     let (allocator, data) = with_machine(|m| alloc(m));
-    let pool = mempool_drive(helper_name, |m| {
-        m.mempool_create_start(min_nr, allocator, data, Gfp::GFP_KERNEL)
-    });
+    let pool = mempool_drive(helper_name, |m| m.mempool_create_start(min_nr, allocator, data, Gfp::GFP_KERNEL));
     with_machine(|m| to_host(m, pool).cast())
 }
 
@@ -825,24 +787,16 @@ pub unsafe extern "C" fn mempool_create(
         // The kernel would call through NULL when filling the reserve.
         return core::ptr::null_mut();
     };
-    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, |m| {
-        mempool_allocator(m, a, f, pool_data)
-    })
+    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, |m| mempool_allocator(m, a, f, pool_data))
 }
 
-pub unsafe extern "C" fn mempool_create_kmalloc_pool(
-    min_nr: crate::ffi::c_int,
-    size: usize,
-) -> *mut mempool_t {
+pub unsafe extern "C" fn mempool_create_kmalloc_pool(min_nr: crate::ffi::c_int, size: usize) -> *mut mempool_t {
     mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, |_| {
         (MempoolAllocator::Kmalloc, size as u64)
     })
 }
 
-pub unsafe extern "C" fn mempool_create_slab_pool(
-    min_nr: crate::ffi::c_int,
-    kc: *mut kmem_cache,
-) -> *mut mempool_t {
+pub unsafe extern "C" fn mempool_create_slab_pool(min_nr: crate::ffi::c_int, kc: *mut kmem_cache) -> *mut mempool_t {
     let Some(id) = cache_id(kc) else {
         return core::ptr::null_mut();
     };
@@ -863,9 +817,7 @@ pub unsafe extern "C" fn mempool_create_page_pool(
 /// `mempool_alloc()` (the patch's helper over the 6.12 macro).
 pub unsafe extern "C" fn mempool_alloc(pool: *mut mempool_t, gfp_mask: gfp_t) -> *mut c_void {
     let p = mempool_ptr(pool);
-    let e = mempool_drive(Some("rust_helper_mempool_alloc"), |m| {
-        m.mempool_alloc_start(p, gfp(gfp_mask))
-    });
+    let e = mempool_drive(Some("rust_helper_mempool_alloc"), |m| m.mempool_alloc_start(p, gfp(gfp_mask)));
     with_machine(|m| mempool_element_to_host(m, p, e))
 }
 
@@ -875,10 +827,7 @@ pub unsafe extern "C" fn mempool_free(element: *mut c_void, pool: *mut mempool_t
     mempool_drive(None, |m| m.mempool_free_start(e, p));
 }
 
-pub unsafe extern "C" fn mempool_resize(
-    pool: *mut mempool_t,
-    new_min_nr: crate::ffi::c_int,
-) -> crate::ffi::c_int {
+pub unsafe extern "C" fn mempool_resize(pool: *mut mempool_t, new_min_nr: crate::ffi::c_int) -> crate::ffi::c_int {
     let p = mempool_ptr(pool);
     mempool_drive(None, |m| m.mempool_resize_start(p, new_min_nr)) as i64 as crate::ffi::c_int
 }
@@ -1006,11 +955,9 @@ pub unsafe extern "C" fn platform_device_unregister(pdev: *mut platform_device) 
 
 pub unsafe extern "C" fn dma_set_mask_and_coherent(dev: *mut device, mask: u64) -> crate::ffi::c_int {
     let Some(d) = device_id(dev) else { return -5 };
-    helper("rust_helper_dma_set_mask_and_coherent", |m| {
-        match m.dma_set_mask_and_coherent(d, mask) {
-            Ok(()) => 0,
-            Err(e) => e.errno(),
-        }
+    helper("rust_helper_dma_set_mask_and_coherent", |m| match m.dma_set_mask_and_coherent(d, mask) {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
     })
 }
 
@@ -1084,11 +1031,7 @@ fn dma_pool_alloc_with(
         if let Some(h) = helper_name {
             m.push_kframe(h);
         }
-        let a = if zero {
-            m.dma_pool_zalloc(p, Gfp(mem_flags))
-        } else {
-            m.dma_pool_alloc(p, Gfp(mem_flags))
-        };
+        let a = if zero { m.dma_pool_zalloc(p, Gfp(mem_flags)) } else { m.dma_pool_alloc(p, Gfp(mem_flags)) };
         if helper_name.is_some() {
             m.pop_frame();
         }
@@ -1105,11 +1048,7 @@ fn dma_pool_alloc_with(
     })
 }
 
-pub unsafe extern "C" fn dma_pool_alloc(
-    pool: *mut dma_pool,
-    mem_flags: gfp_t,
-    handle: *mut dma_addr_t,
-) -> *mut c_void {
+pub unsafe extern "C" fn dma_pool_alloc(pool: *mut dma_pool, mem_flags: gfp_t, handle: *mut dma_addr_t) -> *mut c_void {
     dma_pool_alloc_with(None, pool, mem_flags, handle, false)
 }
 

@@ -120,7 +120,7 @@ impl Error {
 
     /// Returns a string representing the error, if one exists.
     pub fn name(&self) -> Option<&'static crate::str::CStr> {
-        code::name(self.0.get()).map(|n| crate::str::CStr::leak_static(n))
+        code::name(self.0.get()).map(crate::str::CStr::leak_static)
     }
 }
 

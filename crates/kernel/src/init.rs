@@ -83,9 +83,7 @@ where
 /// # Safety
 ///
 /// The closure must uphold [`PinInit`]'s contract.
-pub const unsafe fn pin_init_from_closure<T: ?Sized, E>(
-    f: impl FnOnce(*mut T) -> Result<(), E>,
-) -> impl PinInit<T, E> {
+pub const unsafe fn pin_init_from_closure<T: ?Sized, E>(f: impl FnOnce(*mut T) -> Result<(), E>) -> impl PinInit<T, E> {
     InitClosure(f, PhantomData)
 }
 
@@ -94,9 +92,7 @@ pub const unsafe fn pin_init_from_closure<T: ?Sized, E>(
 /// # Safety
 ///
 /// The closure must uphold [`Init`]'s contract.
-pub const unsafe fn init_from_closure<T: ?Sized, E>(
-    f: impl FnOnce(*mut T) -> Result<(), E>,
-) -> impl Init<T, E> {
+pub const unsafe fn init_from_closure<T: ?Sized, E>(f: impl FnOnce(*mut T) -> Result<(), E>) -> impl Init<T, E> {
     InitClosure(f, PhantomData)
 }
 
@@ -116,8 +112,7 @@ pub trait InPlaceInit<T>: Sized {
         Error: From<E>,
     {
         // SAFETY: delegates to `init`, changing only the error type.
-        let init =
-            unsafe { pin_init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
+        let init = unsafe { pin_init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
         Self::try_pin_init(init, flags)
     }
 
@@ -132,8 +127,7 @@ pub trait InPlaceInit<T>: Sized {
         Error: From<E>,
     {
         // SAFETY: delegates to `init`, changing only the error type.
-        let init =
-            unsafe { init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
+        let init = unsafe { init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
         Self::try_init(init, flags)
     }
 }

@@ -56,12 +56,7 @@ impl Page {
 
     /// Runs `f` with a pointer to `off` in the mapped page if `off..off+len` lies within the page,
     /// or fails with `EINVAL`.
-    fn with_pointer_into_page<T>(
-        &self,
-        off: usize,
-        len: usize,
-        f: impl FnOnce(*mut u8) -> Result<T>,
-    ) -> Result<T> {
+    fn with_pointer_into_page<T>(&self, off: usize, len: usize, f: impl FnOnce(*mut u8) -> Result<T>) -> Result<T> {
         let in_bounds = off <= PAGE_SIZE && len <= PAGE_SIZE && off + len <= PAGE_SIZE;
         if !in_bounds {
             return Err(EINVAL);

@@ -6,9 +6,7 @@
 use kmem_sim::{Gfp, Machine, MachineConfig, SlabConfig, VmapTree};
 
 fn main() {
-    let cfg = MachineConfig::x86_64()
-        .cpus(1)
-        .slab_config(SlabConfig::from_cmdline("no_hash_pointers"));
+    let cfg = MachineConfig::x86_64().cpus(1).slab_config(SlabConfig::from_cmdline("no_hash_pointers"));
     let mut m = Machine::boot(cfg).expect("boot");
     m.set_current("insmod", 95);
     m.push_module_frame("tour_init", "tour");
@@ -20,10 +18,7 @@ fn main() {
     println!("== free tree\n{}", m.vmap_tree_text(VmapTree::Free));
     println!("== lazy\n{}", m.vmap_lazy_text());
     m.vm_unmap_aliases();
-    println!(
-        "== free tree after the purge (Mermaid)\n{}",
-        m.vmap_tree_mermaid(VmapTree::Free)
-    );
+    println!("== free tree after the purge (Mermaid)\n{}", m.vmap_tree_mermaid(VmapTree::Free));
     println!("== busy tree\n{}", m.vmap_tree_text(VmapTree::Busy));
     m.vfree(a);
     m.kvfree(c);

@@ -29,9 +29,7 @@ pub struct KVmalloc;
 
 // ANCHOR: realloc_func
 /// A wrapper around the C realloc functions: `krealloc`, `vrealloc`, `kvrealloc`.
-struct ReallocFunc(
-    unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void,
-);
+struct ReallocFunc(unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void);
 
 impl ReallocFunc {
     const KREALLOC: Self = Self(bindings::krealloc);

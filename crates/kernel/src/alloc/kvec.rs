@@ -56,12 +56,7 @@ impl<T, A: Allocator> Vec<T, A> {
     /// An empty vector; nothing is allocated until an element is added.
     #[inline]
     pub const fn new() -> Self {
-        Self {
-            ptr: NonNull::dangling(),
-            cap: if Self::is_zst() { usize::MAX } else { 0 },
-            len: 0,
-            _p: PhantomData,
-        }
+        Self { ptr: NonNull::dangling(), cap: if Self::is_zst() { usize::MAX } else { 0 }, len: 0, _p: PhantomData }
     }
 
     /// The number of elements the buffer can hold without reallocating.
