@@ -25,8 +25,10 @@ pub fn report() -> String {
         let buddy = Pfn(page.0 ^ 1);
         let state = m.page_frame(buddy).map(|f| f.owner());
         m.__free_pages(page, 0);
-        let merged = if state == Some(PageOwner::Buddy) { "free: the two merge, and on up" } else { "not free: no merge" };
-        writeln!(out, "__free_pages(pfn {:#x}, 0): its order-0 buddy, pfn {:#x}, is {merged}", page.0, buddy.0).unwrap();
+        let merged =
+            if state == Some(PageOwner::Buddy) { "free: the two merge, and on up" } else { "not free: no merge" };
+        writeln!(out, "__free_pages(pfn {:#x}, 0): its order-0 buddy, pfn {:#x}, is {merged}", page.0, buddy.0)
+            .unwrap();
         writeln!(out, "{}", m.proc_buddyinfo()).unwrap();
     }
     let merged = m.proc_buddyinfo();

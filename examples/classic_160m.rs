@@ -13,22 +13,13 @@ mod three_allocators;
 
 /// The report this example prints (pinned by `tests/examples.rs`).
 pub fn report() -> String {
-    let run = kmem_runner::run(
-        &three_allocators::__MODULE,
-        MachineConfig::i386().ram_mib(160),
-    );
+    let run = kmem_runner::run(&three_allocators::__MODULE, MachineConfig::i386().ram_mib(160));
     let l = run.machine.layout().clone();
     let mib = |a: u64| (a - l.page_offset) as f64 / (1 << 20) as f64;
     let mut out = String::new();
     writeln!(out, "32-bit x86, 160 MiB of RAM, 3G/1G split").unwrap();
     writeln!(out, "PAGE_OFFSET    {:#010x}  (3G)", l.page_offset).unwrap();
-    writeln!(
-        out,
-        "high_memory    {:#010x}  (3G+{:.0}M: end of lowmem)",
-        l.high_memory,
-        mib(l.high_memory)
-    )
-    .unwrap();
+    writeln!(out, "high_memory    {:#010x}  (3G+{:.0}M: end of lowmem)", l.high_memory, mib(l.high_memory)).unwrap();
     writeln!(
         out,
         "VMALLOC_START  {:#010x}  (3G+{:.0}M: high_memory + {} MiB)",
@@ -37,13 +28,7 @@ pub fn report() -> String {
         (l.vmalloc_start - l.high_memory) >> 20
     )
     .unwrap();
-    writeln!(
-        out,
-        "VMALLOC_END    {:#010x}  (3G+{:.0}M)",
-        l.vmalloc_end,
-        mib(l.vmalloc_end)
-    )
-    .unwrap();
+    writeln!(out, "VMALLOC_END    {:#010x}  (3G+{:.0}M)", l.vmalloc_end, mib(l.vmalloc_end)).unwrap();
     writeln!(out).unwrap();
     for line in run.dmesg.lines() {
         writeln!(out, "{line}").unwrap();

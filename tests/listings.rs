@@ -23,11 +23,7 @@ fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) 
             insta::assert_snapshot!(format!("{name}-proc"), run.while_loaded);
         }
     });
-    assert_eq!(
-        setup.expect_insmod_failure,
-        run.insmod_error.is_some(),
-        "{name}: insmod outcome"
-    );
+    assert_eq!(setup.expect_insmod_failure, run.insmod_error.is_some(), "{name}: insmod outcome");
 }
 
 #[test]
@@ -36,10 +32,7 @@ fn every_listing_is_an_example() {
     let manifest = std::fs::read_to_string(common::root().join("Cargo.toml")).unwrap();
     for (name, chapter, _) in LISTINGS {
         let entry = format!("name = \"{name}\"\npath = \"listings/{chapter}/{name}.rs\"");
-        assert!(
-            manifest.contains(&entry),
-            "Cargo.toml lacks\n[[example]]\n{entry}"
-        );
+        assert!(manifest.contains(&entry), "Cargo.toml lacks\n[[example]]\n{entry}");
     }
 }
 

@@ -47,17 +47,9 @@ impl kernel::Module for ThreeAllocators {
         pr_info!("kmalloc(100, GFP_KERNEL)         = {:p}\n", small);
         pr_info!("vmalloc(1000000)                 = {:p}\n", large);
         // SAFETY: `page` and `small` are direct-map addresses, for which virt_to_phys() is valid.
-        let (page_phys, small_phys) = unsafe {
-            (
-                bindings::virt_to_phys(page as *mut c_void),
-                bindings::virt_to_phys(small),
-            )
-        };
-        pr_info!(
-            "physical: page at {:#x}, kmalloc object at {:#x}\n",
-            page_phys,
-            small_phys
-        );
+        let (page_phys, small_phys) =
+            unsafe { (bindings::virt_to_phys(page as *mut c_void), bindings::virt_to_phys(small)) };
+        pr_info!("physical: page at {:#x}, kmalloc object at {:#x}\n", page_phys, small_phys);
         // ANCHOR_END: print
         Ok(this)
     }

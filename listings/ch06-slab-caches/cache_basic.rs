@@ -41,36 +41,22 @@ impl kernel::Module for CacheBasic {
         // ANCHOR: create
         let size = core::mem::size_of::<Record>() as u32;
         // SAFETY: process context; the name is a static NUL-terminated string; no constructor.
-        let classic = unsafe {
-            bindings::kmem_cache_create(c_str!("kmem_book_record").as_char_ptr(), size, 0, 0, None)
-        };
+        let classic =
+            unsafe { bindings::kmem_cache_create(c_str!("kmem_book_record").as_char_ptr(), size, 0, 0, None) };
         // 6.12's entry point: the optional arguments live in a struct, which must exist (zeroed = none).
         let mut args = bindings::kmem_cache_args::default();
         // SAFETY: as above; `args` outlives the call.
-        let with_args = unsafe {
-            bindings::__kmem_cache_create_args(
-                c_str!("kmem_book_args").as_char_ptr(),
-                size,
-                &mut args,
-                0,
-            )
-        };
+        let with_args =
+            unsafe { bindings::__kmem_cache_create_args(c_str!("kmem_book_args").as_char_ptr(), size, &mut args, 0) };
         // ANCHOR_END: create
-        let mut this = CacheBasic {
-            classic,
-            args: with_args,
-            objs: [core::ptr::null_mut(); 3],
-        };
+        let mut this = CacheBasic { classic, args: with_args, objs: [core::ptr::null_mut(); 3] };
         if classic.is_null() || with_args.is_null() {
             return Err(ENOMEM);
         }
         // ANCHOR: alloc
         // SAFETY: both caches are valid; process context may sleep.
         unsafe {
-            pr_info!(
-                "kmem_cache_size(kmem_book_record) = {}\n",
-                bindings::kmem_cache_size(classic)
-            );
+            pr_info!("kmem_cache_size(kmem_book_record) = {}\n", bindings::kmem_cache_size(classic));
             this.objs[0] = bindings::kmem_cache_alloc(classic, bindings::GFP_KERNEL);
             this.objs[1] = bindings::kmem_cache_alloc(classic, bindings::GFP_KERNEL);
             this.objs[2] = bindings::kmem_cache_zalloc(with_args, bindings::GFP_KERNEL);
@@ -78,21 +64,11 @@ impl kernel::Module for CacheBasic {
         if this.objs.iter().any(|p| p.is_null()) {
             return Err(ENOMEM);
         }
-        pr_info!(
-            "kmem_cache_alloc(kmem_book_record) = {:p}, then {:p}\n",
-            this.objs[0],
-            this.objs[1]
-        );
+        pr_info!("kmem_cache_alloc(kmem_book_record) = {:p}, then {:p}\n", this.objs[0], this.objs[1]);
         // SAFETY: the object is `size` bytes that we own.
-        let zeroed =
-            unsafe { core::slice::from_raw_parts(this.objs[2] as *const u8, size as usize) };
+        let zeroed = unsafe { core::slice::from_raw_parts(this.objs[2] as *const u8, size as usize) };
         let nonzero = zeroed.iter().filter(|&&b| b != 0).count();
-        pr_info!(
-            "kmem_cache_zalloc(kmem_book_args) = {:p}, {} of {} bytes non-zero\n",
-            this.objs[2],
-            nonzero,
-            size
-        );
+        pr_info!("kmem_cache_zalloc(kmem_book_args) = {:p}, {} of {} bytes non-zero\n", this.objs[2], nonzero, size);
         // ANCHOR_END: alloc
         Ok(this)
     }
@@ -102,11 +78,7 @@ impl Drop for CacheBasic {
     fn drop(&mut self) {
         // ANCHOR: free
         let caches = [self.classic, self.classic, self.args];
-        for (&cache, &obj) in caches
-            .iter()
-            .zip(self.objs.iter())
-            .filter(|(_, o)| !o.is_null())
-        {
+        for (&cache, &obj) in caches.iter().zip(self.objs.iter()).filter(|(_, o)| !o.is_null()) {
             // SAFETY: each object goes back to the cache it came from, once.
             unsafe { bindings::kmem_cache_free(cache, obj) };
         }

@@ -55,8 +55,7 @@ unsafe impl Sync for CacheCtor {}
 impl CacheCtor {
     fn alloc(&mut self) -> Result<*mut Conn> {
         // SAFETY: the cache is valid; process context may sleep.
-        let conn =
-            unsafe { bindings::kmem_cache_alloc(self.cache, bindings::GFP_KERNEL) }.cast::<Conn>();
+        let conn = unsafe { bindings::kmem_cache_alloc(self.cache, bindings::GFP_KERNEL) }.cast::<Conn>();
         if conn.is_null() {
             return Err(ENOMEM);
         }
@@ -71,47 +70,26 @@ impl kernel::Module for CacheCtor {
         let size = core::mem::size_of::<Conn>() as u32;
         // ANCHOR: create
         // SAFETY: process context; static name; `conn_ctor` initialises one object of `size` bytes.
-        let cache = unsafe {
-            bindings::kmem_cache_create(
-                c_str!("kmem_book_conn").as_char_ptr(),
-                size,
-                0,
-                0,
-                Some(conn_ctor),
-            )
-        };
+        let cache =
+            unsafe { bindings::kmem_cache_create(c_str!("kmem_book_conn").as_char_ptr(), size, 0, 0, Some(conn_ctor)) };
         // ANCHOR_END: create
         if cache.is_null() {
             return Err(ENOMEM);
         }
-        let mut this = CacheCtor {
-            cache,
-            objs: KVec::new(),
-        };
+        let mut this = CacheCtor { cache, objs: KVec::new() };
         // ANCHOR: use
         let first = this.alloc()?;
         let per_slab = CTOR_CALLS.load(Ordering::Relaxed);
         // SAFETY: `first` is ours.
         let (magic, uses) = unsafe { ((*first).magic, (*first).uses) };
-        pr_info!(
-            "1st alloc {:p}: magic {:#x}, uses {}, ctor calls so far {}\n",
-            first,
-            magic,
-            uses,
-            per_slab
-        );
+        pr_info!("1st alloc {:p}: magic {:#x}, uses {}, ctor calls so far {}\n", first, magic, uses, per_slab);
         // SAFETY: `first` came from this cache; freed once.
         unsafe { bindings::kmem_cache_free(cache, first.cast()) };
         let again = this.alloc()?;
         // SAFETY: `again` is ours.
         let uses = unsafe { (*again).uses };
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
-        pr_info!(
-            "free + alloc {:p}: uses {} (not re-constructed), ctor calls {}\n",
-            again,
-            uses,
-            calls
-        );
+        pr_info!("free + alloc {:p}: uses {} (not re-constructed), ctor calls {}\n", again, uses, calls);
         this.objs.push(again, GFP_KERNEL)?;
         // Fill the first slab and take one object more: SLUB sets up a second slab.
         for _ in 0..per_slab {
@@ -119,11 +97,7 @@ impl kernel::Module for CacheCtor {
             this.objs.push(conn, GFP_KERNEL)?;
         }
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
-        pr_info!(
-            "{} objects allocated: ctor calls {}\n",
-            this.objs.len(),
-            calls
-        );
+        pr_info!("{} objects allocated: ctor calls {}\n", this.objs.len(), calls);
         // ANCHOR_END: use
         Ok(this)
     }
@@ -137,9 +111,6 @@ impl Drop for CacheCtor {
         }
         // SAFETY: the cache is empty; destroyed once.
         unsafe { bindings::kmem_cache_destroy(self.cache) };
-        pr_info!(
-            "ctor calls in total: {}\n",
-            CTOR_CALLS.load(Ordering::Relaxed)
-        );
+        pr_info!("ctor calls in total: {}\n", CTOR_CALLS.load(Ordering::Relaxed));
     }
 }

@@ -43,16 +43,11 @@ unsafe impl Sync for CacheFlags {}
 
 impl kernel::Module for CacheFlags {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let mut this = CacheFlags {
-            caches: [core::ptr::null_mut(); 6],
-            objs: [[core::ptr::null_mut(); 2]; 6],
-        };
+        let mut this = CacheFlags { caches: [core::ptr::null_mut(); 6], objs: [[core::ptr::null_mut(); 2]; 6] };
         // ANCHOR: create
         for (i, (name, flags)) in CACHES.iter().enumerate() {
             // SAFETY: process context; static NUL-terminated name; no constructor.
-            let s = unsafe {
-                bindings::kmem_cache_create(name.as_char_ptr(), OBJ_SIZE, 0, *flags, None)
-            };
+            let s = unsafe { bindings::kmem_cache_create(name.as_char_ptr(), OBJ_SIZE, 0, *flags, None) };
             if s.is_null() {
                 return Err(ENOMEM);
             }

@@ -29,16 +29,11 @@ unsafe impl Sync for CacheLeak {}
 impl kernel::Module for CacheLeak {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: process context; static name; no constructor.
-        let cache = unsafe {
-            bindings::kmem_cache_create(c_str!("kmem_book_leak").as_char_ptr(), 64, 0, 0, None)
-        };
+        let cache = unsafe { bindings::kmem_cache_create(c_str!("kmem_book_leak").as_char_ptr(), 64, 0, 0, None) };
         if cache.is_null() {
             return Err(ENOMEM);
         }
-        let mut this = CacheLeak {
-            cache,
-            objs: [core::ptr::null_mut(); 3],
-        };
+        let mut this = CacheLeak { cache, objs: [core::ptr::null_mut(); 3] };
         for slot in this.objs.iter_mut() {
             // SAFETY: the cache is valid; process context may sleep.
             *slot = unsafe { bindings::kmem_cache_alloc(cache, bindings::GFP_KERNEL) };
@@ -46,12 +41,7 @@ impl kernel::Module for CacheLeak {
                 return Err(ENOMEM);
             }
         }
-        pr_info!(
-            "objects {:p} {:p} {:p}\n",
-            this.objs[0],
-            this.objs[1],
-            this.objs[2]
-        );
+        pr_info!("objects {:p} {:p} {:p}\n", this.objs[0], this.objs[1], this.objs[2]);
         Ok(this)
     }
 }

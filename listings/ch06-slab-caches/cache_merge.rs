@@ -34,29 +34,11 @@ impl kernel::Module for CacheMerge {
         // SAFETY: process context; static names.
         let (a, b, c) = unsafe {
             (
-                bindings::kmem_cache_create(
-                    c_str!("kmem_book_merge_a").as_char_ptr(),
-                    200,
-                    0,
-                    0,
-                    None,
-                ),
+                bindings::kmem_cache_create(c_str!("kmem_book_merge_a").as_char_ptr(), 200, 0, 0, None),
                 // 196 bytes round up to the same 200-byte slots: compatible.
-                bindings::kmem_cache_create(
-                    c_str!("kmem_book_merge_b").as_char_ptr(),
-                    196,
-                    0,
-                    0,
-                    None,
-                ),
+                bindings::kmem_cache_create(c_str!("kmem_book_merge_b").as_char_ptr(), 196, 0, 0, None),
                 // Same size, but a constructor: never merged.
-                bindings::kmem_cache_create(
-                    c_str!("kmem_book_merge_c").as_char_ptr(),
-                    200,
-                    0,
-                    0,
-                    Some(nop_ctor),
-                ),
+                bindings::kmem_cache_create(c_str!("kmem_book_merge_c").as_char_ptr(), 200, 0, 0, Some(nop_ctor)),
             )
         };
         // ANCHOR_END: create
@@ -70,12 +52,7 @@ impl kernel::Module for CacheMerge {
         pr_info!("kmem_book_merge_c = {:p} (same cache: {})\n", c, a == c);
         // SAFETY: all three are valid caches.
         let sizes = unsafe { [a, b, c].map(|s| bindings::kmem_cache_size(s)) };
-        pr_info!(
-            "kmem_cache_size: a {}, b {}, c {}\n",
-            sizes[0],
-            sizes[1],
-            sizes[2]
-        );
+        pr_info!("kmem_cache_size: a {}, b {}, c {}\n", sizes[0], sizes[1], sizes[2]);
         // ANCHOR_END: compare
         Ok(this)
     }

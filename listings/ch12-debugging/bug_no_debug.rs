@@ -28,9 +28,7 @@ unsafe impl Sync for BugNoDebug {}
 impl kernel::Module for BugNoDebug {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: process context; static name; no constructor; no debug flags.
-        let cache = unsafe {
-            bindings::kmem_cache_create(c_str!("kmem_book_nodbg").as_char_ptr(), 40, 0, 0, None)
-        };
+        let cache = unsafe { bindings::kmem_cache_create(c_str!("kmem_book_nodbg").as_char_ptr(), 40, 0, 0, None) };
         if cache.is_null() {
             return Err(ENOMEM);
         }

@@ -18,10 +18,8 @@ module! {
 
 // ANCHOR: flags
 /// `slab_debug=FZPU` for one cache: F consistency checks, Z red zones, P poisoning, U alloc/free owners.
-const DEBUG_FLAGS: bindings::slab_flags_t = bindings::SLAB_CONSISTENCY_CHECKS
-    | bindings::SLAB_RED_ZONE
-    | bindings::SLAB_POISON
-    | bindings::SLAB_STORE_USER;
+const DEBUG_FLAGS: bindings::slab_flags_t =
+    bindings::SLAB_CONSISTENCY_CHECKS | bindings::SLAB_RED_ZONE | bindings::SLAB_POISON | bindings::SLAB_STORE_USER;
 // ANCHOR_END: flags
 
 struct BugRedzone {
@@ -36,15 +34,8 @@ unsafe impl Sync for BugRedzone {}
 impl kernel::Module for BugRedzone {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: process context; static name; no constructor.
-        let cache = unsafe {
-            bindings::kmem_cache_create(
-                c_str!("kmem_book_dbg").as_char_ptr(),
-                40,
-                0,
-                DEBUG_FLAGS,
-                None,
-            )
-        };
+        let cache =
+            unsafe { bindings::kmem_cache_create(c_str!("kmem_book_dbg").as_char_ptr(), 40, 0, DEBUG_FLAGS, None) };
         if cache.is_null() {
             return Err(ENOMEM);
         }

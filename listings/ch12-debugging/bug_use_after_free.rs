@@ -17,10 +17,8 @@ module! {
 }
 
 /// `slab_debug=FZPU` for one cache.
-const DEBUG_FLAGS: bindings::slab_flags_t = bindings::SLAB_CONSISTENCY_CHECKS
-    | bindings::SLAB_RED_ZONE
-    | bindings::SLAB_POISON
-    | bindings::SLAB_STORE_USER;
+const DEBUG_FLAGS: bindings::slab_flags_t =
+    bindings::SLAB_CONSISTENCY_CHECKS | bindings::SLAB_RED_ZONE | bindings::SLAB_POISON | bindings::SLAB_STORE_USER;
 
 struct BugUseAfterFree {
     cache: *mut bindings::kmem_cache,
@@ -35,15 +33,8 @@ unsafe impl Sync for BugUseAfterFree {}
 impl kernel::Module for BugUseAfterFree {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: process context; static name; no constructor.
-        let cache = unsafe {
-            bindings::kmem_cache_create(
-                c_str!("kmem_book_dbg").as_char_ptr(),
-                40,
-                0,
-                DEBUG_FLAGS,
-                None,
-            )
-        };
+        let cache =
+            unsafe { bindings::kmem_cache_create(c_str!("kmem_book_dbg").as_char_ptr(), 40, 0, DEBUG_FLAGS, None) };
         if cache.is_null() {
             return Err(ENOMEM);
         }

@@ -34,13 +34,7 @@ impl kernel::Module for BugWrongCache {
             (
                 // SLAB_NO_MERGE: on a kernel without `slab_nomerge` two plain 40-byte caches would be
                 // one cache (consistency checks alone do not prevent merging).
-                bindings::kmem_cache_create(
-                    c_str!("kmem_book_a").as_char_ptr(),
-                    40,
-                    0,
-                    bindings::SLAB_NO_MERGE,
-                    None,
-                ),
+                bindings::kmem_cache_create(c_str!("kmem_book_a").as_char_ptr(), 40, 0, bindings::SLAB_NO_MERGE, None),
                 bindings::kmem_cache_create(
                     c_str!("kmem_book_b").as_char_ptr(),
                     40,
@@ -59,10 +53,7 @@ impl kernel::Module for BugWrongCache {
         if obj.is_null() {
             return Err(ENOMEM);
         }
-        pr_info!(
-            "object {:p} from kmem_book_a, freeing it to kmem_book_b\n",
-            obj
-        );
+        pr_info!("object {:p} from kmem_book_a, freeing it to kmem_book_b\n", obj);
         // SAFETY: NOT SAFE -- the bug this listing shows: `obj` belongs to `a`.
         unsafe { bindings::kmem_cache_free(b, obj) };
         // ANCHOR_END: bug

@@ -50,17 +50,13 @@ impl Site {
             .into_iter()
             .filter(|p| {
                 let rel = p.strip_prefix(&dir).unwrap_or(p);
-                p.starts_with(&dir)
-                    && (lang != "en" || !TRANSLATIONS.iter().any(|t| rel.starts_with(t)))
+                p.starts_with(&dir) && (lang != "en" || !TRANSLATIONS.iter().any(|t| rel.starts_with(t)))
             })
             .collect()
     }
 
     pub fn relative(&self, page: &Path) -> String {
-        page.strip_prefix(&self.root)
-            .unwrap_or(page)
-            .display()
-            .to_string()
+        page.strip_prefix(&self.root).unwrap_or(page).display().to_string()
     }
 }
 
@@ -95,9 +91,7 @@ pub fn build_site() -> Result<Site> {
     let root = dir.path().join("site");
     load(None, &root)?.build().context("building English")?;
     for lang in TRANSLATIONS {
-        load(Some(lang), &root.join(lang))?
-            .build()
-            .with_context(|| format!("building {lang}"))?;
+        load(Some(lang), &root.join(lang))?.build().with_context(|| format!("building {lang}"))?;
     }
     Ok(Site { _dir: dir, root })
 }
@@ -124,19 +118,13 @@ fn re(pattern: &'static str, cell: &'static OnceLock<Regex>) -> &'static Regex {
 /// Every `id="..."` of a page.
 pub fn ids_of(html: &str) -> BTreeSet<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(r#"\sid="([^"]+)""#, &RE)
-        .captures_iter(html)
-        .map(|c| c[1].to_string())
-        .collect()
+    re(r#"\sid="([^"]+)""#, &RE).captures_iter(html).map(|c| c[1].to_string()).collect()
 }
 
 /// The ids of the page's headings, in order.
 pub fn heading_ids(html: &str) -> Vec<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(r#"<h[1-6] id="([^"]+)""#, &RE)
-        .captures_iter(html)
-        .map(|c| c[1].to_string())
-        .collect()
+    re(r#"<h[1-6] id="([^"]+)""#, &RE).captures_iter(html).map(|c| c[1].to_string()).collect()
 }
 
 /// Every `href`/`src` of a page that stays on the site.
@@ -158,11 +146,7 @@ pub fn internal_links(html: &str) -> Vec<String> {
 }
 
 /// Resolves `link` found on `page`: the file must exist and, with a fragment, hold that id.
-pub fn resolve(
-    page: &Path,
-    link: &str,
-    ids: &BTreeMap<PathBuf, BTreeSet<String>>,
-) -> Result<(), String> {
+pub fn resolve(page: &Path, link: &str, ids: &BTreeMap<PathBuf, BTreeSet<String>>) -> Result<(), String> {
     let (path, fragment) = match link.split_once('#') {
         Some((p, f)) => (p, Some(f)),
         None => (link, None),
@@ -209,17 +193,14 @@ pub struct SnapshotInclude {
 
 pub fn snapshot_includes(chapter: &str) -> Vec<SnapshotInclude> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        r"\{\{#include\s+([^}\s:]+\.snap)(?::([^}\s]*))?\s*\}\}",
-        &RE,
-    )
-    .captures_iter(chapter)
-    .map(|c| SnapshotInclude {
-        directive: c[0].to_string(),
-        file: PathBuf::from(&c[1]),
-        range: c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
-    })
-    .collect()
+    re(r"\{\{#include\s+([^}\s:]+\.snap)(?::([^}\s]*))?\s*\}\}", &RE)
+        .captures_iter(chapter)
+        .map(|c| SnapshotInclude {
+            directive: c[0].to_string(),
+            file: PathBuf::from(&c[1]),
+            range: c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// How `po/<lang>.po` compares with the messages of the current English source.
@@ -237,24 +218,15 @@ pub struct TranslationReport {
 
 impl TranslationReport {
     pub fn is_complete(&self) -> bool {
-        self.missing.is_empty()
-            && self.stale.is_empty()
-            && self.untranslated.is_empty()
-            && self.fuzzy.is_empty()
+        self.missing.is_empty() && self.stale.is_empty() && self.untranslated.is_empty() && self.fuzzy.is_empty()
     }
 }
 
 impl fmt::Display for TranslationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lists = [
-            (
-                "in the English source but not in the po file (run `cargo xtask po`)",
-                &self.missing,
-            ),
-            (
-                "in the po file but no longer in the English source",
-                &self.stale,
-            ),
+            ("in the English source but not in the po file (run `cargo xtask po`)", &self.missing),
+            ("in the po file but no longer in the English source", &self.stale),
             ("untranslated", &self.untranslated),
             ("fuzzy", &self.fuzzy),
         ];
@@ -281,21 +253,15 @@ pub fn translation_report_for(lang: &str) -> Result<TranslationReport> {
     let dir = tempfile::tempdir()?;
     let book = load(None, dir.path())?;
     book.execute_build_process(&Xgettext)?;
-    let pot = polib::po_file::parse(&dir.path().join("messages.pot"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pot = polib::po_file::parse(&dir.path().join("messages.pot")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let po_path = root().join("po").join(format!("{lang}.po"));
-    let po = polib::po_file::parse(&po_path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", po_path.display()))?;
+    let po = polib::po_file::parse(&po_path).map_err(|e| anyhow::anyhow!("{}: {e}", po_path.display()))?;
     Ok(compare(lang, &pot, &po))
 }
 
 fn compare(lang: &str, pot: &Catalog, po: &Catalog) -> TranslationReport {
     let english: BTreeSet<&str> = pot.messages().map(|m| m.msgid()).collect();
-    let mut report = TranslationReport {
-        lang: lang.into(),
-        total: english.len(),
-        ..Default::default()
-    };
+    let mut report = TranslationReport { lang: lang.into(), total: english.len(), ..Default::default() };
     let mut translated = BTreeSet::new();
     for m in po.messages() {
         let id = m.msgid();
@@ -310,10 +276,6 @@ fn compare(lang: &str, pot: &Catalog, po: &Catalog) -> TranslationReport {
             report.untranslated.push(id.to_string());
         }
     }
-    report.missing = english
-        .iter()
-        .filter(|id| !translated.contains(*id))
-        .map(|s| s.to_string())
-        .collect();
+    report.missing = english.iter().filter(|id| !translated.contains(*id)).map(|s| s.to_string()).collect();
     report
 }
