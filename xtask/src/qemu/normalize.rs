@@ -1,0 +1,360 @@
+//! Normalising dmesg so the real kernel's output can be compared with the simulator's pin.
+//!
+//! This file is the ONE place the rules live (`listings/kernel/README.md` summarises them).
+//! Both sides — the real dmesg and the snapshot body — go through [`normalize`], then must be
+//! equal line for line. A rule exists only for something that legitimately differs between a
+//! real boot and the simulator; everything else (sizes, orders, flags, cache names, counts, text)
+//! must match exactly.
+//!
+//! | #  | What                                   | Why it differs                                            | Becomes                       |
+//! |----|----------------------------------------|-----------------------------------------------------------|-------------------------------|
+//! | 1  | `[    1.234567] ` line prefix          | time since boot                                           | `[TIME] `                     |
+//! | 2  | `...: loading out-of-tree module taints kernel.` | printed once per boot; the real run boots once, the simulator once per listing | line dropped |
+//! | 3  | `0xffff888xxxxxxxxx` / `ffff888...`    | direct-map (kmalloc, page allocator) addresses            | `<direct-map>`                |
+//! | 4  | `0xffffc9..`–`0xffffe8..`              | vmalloc-area addresses                                    | `<vmalloc>`                   |
+//! | 5  | `0xffffea..`                           | vmemmap (`struct page`) addresses                         | `<vmemmap>`                   |
+//! | 6  | `0xffffffffa.......` / `0xffffffffc...` | module text/data                                         | `<module>`                    |
+//! | 7  | `0xffffffff8.......`                   | kernel text/data                                          | `<kernel>`                    |
+//! | 8  | `func+0x1a/0x40`                       | code offsets and sizes of the compiled kernel             | `func+0x?/0x?`                |
+//! | 9  | `Call Trace:` … `</TASK>` block        | the real call chain (helpers, inlining, Rust symbol names) | `Call Trace: <frames>`        |
+//! | 10 | register dump lines (`RIP:`, `RSP:`, `RAX:` … `CR2:`, `Code:`) | register contents             | line dropped                  |
+//! | 11 | `CPU: 2`, `PID: 57`, `pid: 57`, `cpu=1`, `pid=57`, `age=12` | which CPU/process ran insmod, timing | `CPU: N`, `PID: N`, `pid: N`, `cpu=N`, `pid=N`, `age=N` |
+//! | 12 | `Not tainted` / `Tainted: G    B   O` (also inside `BUG cache (...)`) | taint accumulates over one boot (O from the first module, B/W from earlier reports) | `<taint>` |
+//! | 13 | `Hardware name: ...`                   | QEMU/BIOS version                                         | `Hardware name: <hw>`         |
+//! | 14 | ` [last unloaded: x(O)]` in `Modules linked in:` | the previous listing of the same boot           | removed                       |
+//! | 15 | `Mem-Info:` … `pages reserved`/`pages hwpoisoned` block | machine-wide free-memory statistics      | `Mem-Info: <memory summary>`  |
+//! | 16 | `used=N fp=0x… flags=0x…` in `Slab 0x…` lines | other objects in a shared slab; page-flag node/zone bits | `used=N`, `fp=<ptr>`, `flags=0x?` |
+//! | 17 | `phys…0x…`, `dma…0x…`, `pfn…N` values  | physical memory layout of the machine                     | `<phys>`, `<dma>`, `<pfn>`    |
+//! | 18 | `N callbacks suppressed`               | printk rate-limit state carries over between listings of one boot | line dropped        |
+//! | 19 | trailing whitespace                    | `Tainted:` padding, editors                               | trimmed                       |
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+struct Rules {
+    timestamp: Regex,
+    frame: Regex,
+    sym_off: Regex,
+    reg_dump: Regex,
+    direct: Regex,
+    vmalloc: Regex,
+    vmemmap: Regex,
+    module: Regex,
+    kernel: Regex,
+    cpu_pid: Regex,
+    kv_counts: Regex,
+    taint: Regex,
+    last_unloaded: Regex,
+    slab_line: Regex,
+    phys: Regex,
+    pfn: Regex,
+    dma: Regex,
+}
+
+fn rules() -> &'static Rules {
+    static R: OnceLock<Rules> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = |s: &str| Regex::new(s).expect("valid regex");
+        Rules {
+            timestamp: r(r"^\[\s*\d+\.\d+\] "),
+            frame: r(r"^\s*(\? )?(\[<[0-9a-f<>a-z-]+>\] )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[[\w]+\])?\s*$"),
+            sym_off: r(r"\+0x[0-9a-f]+/0x[0-9a-f]+"),
+            reg_dump: r(r"^\s*(RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R0?8|R0?9|R1[0-5]|FS|GS|CS|DS|ES|CR0|CR2|CR3|CR4|DR0|DR1|DR2|DR3|DR6|DR7|Code|PKRU|EFLAGS|ORIG_RAX):"),
+            direct: r(r"\b(0x)?ffff88[89a-f][0-9a-f]{9}\b"),
+            vmalloc: r(r"\b(0x)?ffff(c9|d[0-9a-f]|e[0-8])[0-9a-f]{10}\b"),
+            vmemmap: r(r"\b(0x)?ffffea[0-9a-f]{10}\b"),
+            module: r(r"\b(0x)?ffffffff[a-f][0-9a-f]{7}\b"),
+            kernel: r(r"\b(0x)?ffffffff[89][0-9a-f]{7}\b"),
+            cpu_pid: r(r"\b(CPU|PID|pid|UID)(: ?)\d+"),
+            kv_counts: r(r"\b(cpu|pid|age|used)=\d+"),
+            taint: r(r"(Not tainted|Tainted: [A-Z ]*[A-Z]) *"),
+            last_unloaded: r(r"\s*\[last unloaded: [^\]]*\]"),
+            slab_line: r(r"\b(fp|flags)=0x[0-9a-f]+"),
+            phys: r(r"(?i)\b(phys[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+|[0-9a-f]{8,})"),
+            pfn: r(r"(?i)\b(pfn[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+|\d+)"),
+            dma: r(r"(?i)\b(dma[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+)"),
+        }
+    })
+}
+
+/// Normalise one dmesg text (see the module table). Returns one line per kept line, each
+/// terminated by `\n`.
+pub fn normalize(text: &str) -> String {
+    let r = rules();
+    let mut out = Vec::new();
+    let mut in_trace = false;
+    let mut in_meminfo = false;
+    for raw in text.lines() {
+        let (prefix, body) = match r.timestamp.find(raw) {
+            Some(m) => ("[TIME] ", &raw[m.end()..]),
+            None => ("", raw),
+        };
+        let body = body.trim_end();
+
+        // 9: collapse call traces.
+        if in_trace {
+            if body.trim() == "</TASK>" || !(r.frame.is_match(body) || is_trace_noise(body)) {
+                in_trace = false;
+                if body.trim() == "</TASK>" {
+                    continue;
+                }
+            } else {
+                continue;
+            }
+        }
+        if body.trim() == "Call Trace:" {
+            in_trace = true;
+            out.push(format!("{prefix}Call Trace: <frames>"));
+            continue;
+        }
+        // 15: collapse the memory summary.
+        if in_meminfo {
+            if body.ends_with("pages reserved") || body.ends_with("pages hwpoisoned") {
+                // keep swallowing a directly following `pages hwpoisoned` line
+            }
+            if is_meminfo_line(body) {
+                continue;
+            }
+            in_meminfo = false;
+        }
+        if body.trim() == "Mem-Info:" {
+            in_meminfo = true;
+            out.push(format!("{prefix}Mem-Info: <memory summary>"));
+            continue;
+        }
+        // 2, 18
+        if body.ends_with("loading out-of-tree module taints kernel.")
+            || body.ends_with(" callbacks suppressed")
+        {
+            continue;
+        }
+        // 10
+        if r.reg_dump.is_match(body) {
+            continue;
+        }
+        let mut s = body.to_string();
+        // 13
+        if let Some(i) = s.find("Hardware name: ") {
+            s.truncate(i + "Hardware name: ".len());
+            s.push_str("<hw>");
+        }
+        // 14
+        s = r.last_unloaded.replace_all(&s, "").into_owned();
+        // 17 (before the address rules, so `phys=0xffff...` style values read as physical)
+        s = r.phys.replace_all(&s, "${1}<phys>").into_owned();
+        s = r.dma.replace_all(&s, "${1}<dma>").into_owned();
+        s = r.pfn.replace_all(&s, "${1}<pfn>").into_owned();
+        // 16
+        if s.contains("Slab ") || s.contains(" fp=") {
+            s = r
+                .slab_line
+                .replace_all(&s, |c: &regex::Captures| {
+                    if &c[1] == "fp" { "fp=<ptr>".to_string() } else { "flags=0x?".to_string() }
+                })
+                .into_owned();
+        }
+        // 3-7
+        s = r.direct.replace_all(&s, "<direct-map>").into_owned();
+        s = r.vmalloc.replace_all(&s, "<vmalloc>").into_owned();
+        s = r.vmemmap.replace_all(&s, "<vmemmap>").into_owned();
+        s = r.kernel.replace_all(&s, "<kernel>").into_owned();
+        s = r.module.replace_all(&s, "<module>").into_owned();
+        // 8
+        s = r.sym_off.replace_all(&s, "+0x?/0x?").into_owned();
+        // 11
+        s = r.cpu_pid.replace_all(&s, "${1}${2}N").into_owned();
+        s = r.kv_counts.replace_all(&s, "${1}=N").into_owned();
+        // 12
+        s = r.taint.replace_all(&s, "<taint> ").into_owned();
+        s = s.replace("<taint> )", "<taint>)");
+        // 19
+        let s = s.trim_end();
+        out.push(format!("{prefix}{s}"));
+    }
+    let mut text = out.join("\n");
+    if !out.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
+/// Lines that may sit inside a call trace besides frames.
+fn is_trace_noise(body: &str) -> bool {
+    let t = body.trim();
+    t == "<TASK>" || t == "<IRQ>" || t == "</IRQ>" || t.is_empty() || rules().reg_dump.is_match(body)
+}
+
+/// Lines of the `show_mem()` summary printed after `Mem-Info:`.
+fn is_meminfo_line(body: &str) -> bool {
+    let t = body.trim_start();
+    t.starts_with("active_anon:")
+        || t.starts_with(" active_file:")
+        || t.starts_with("active_file:")
+        || t.starts_with("unevictable:")
+        || t.starts_with("slab_reclaimable:")
+        || t.starts_with("mapped:")
+        || t.starts_with("sec_pagetables:")
+        || t.starts_with("kernel_misc_reclaimable:")
+        || t.starts_with("free:")
+        || t.starts_with("Node ")
+        || t.starts_with("lowmem_reserve[]:")
+        || t.ends_with("total pagecache pages")
+        || t.ends_with("pages in swap cache")
+        || t.starts_with("Free swap")
+        || t.starts_with("Total swap")
+        || t.ends_with("pages RAM")
+        || t.ends_with("pages HighMem/MovableOnly")
+        || t.ends_with("pages reserved")
+        || t.ends_with("pages hwpoisoned")
+        || t.ends_with("pages cma reserved")
+        || t.starts_with("Swap cache stats:")
+        || t.starts_with("Find ")
+        || t.starts_with("Total swap =")
+}
+
+/// Compare a real dmesg with the pinned simulator output. `None` when they match after
+/// normalisation, else a unified diff (`-` pinned simulator, `+` real kernel) of the
+/// normalised texts.
+pub fn compare(real: &str, pinned: &str) -> Option<String> {
+    let a = normalize(pinned);
+    let b = normalize(real);
+    if a == b {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header("simulator (snapshot, normalised)", "real kernel (normalised)")
+            .to_string(),
+    )
+}
+
+/// The body of an insta snapshot: everything after the second `---` line.
+pub fn snapshot_body(snap: &str) -> String {
+    let mut lines = snap.split_inclusive('\n');
+    let mut dashes = 0;
+    let mut consumed = 0;
+    for l in lines.by_ref() {
+        consumed += l.len();
+        if l.trim_end() == "---" {
+            dashes += 1;
+            if dashes == 2 {
+                return snap[consumed..].to_string();
+            }
+        }
+    }
+    snap.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REAL: &str = "\
+[    2.104211] hello_kmem: loading out-of-tree module taints kernel.
+[    2.110001] hello_kmem: kmalloc(100) = 0xffff888003a4c100
+[    2.110500] hello_kmem: vmalloc(16384) = 0xffffc90000125000
+[    2.111000] hello_kmem: page = 0xffffea00000e9300
+[    2.120000] hello_kmem: goodbye
+";
+
+    const SIM: &str = "\
+[    0.104211] hello_kmem: kmalloc(100) = 0xffff888001000080
+[    0.110500] hello_kmem: vmalloc(16384) = 0xffffc90000005000
+[    0.111000] hello_kmem: page = 0xffffea0000040000
+[    0.120000] hello_kmem: goodbye
+";
+
+    #[test]
+    fn timestamps_addresses_and_taint_line_are_ignored() {
+        assert_eq!(compare(REAL, SIM), None);
+    }
+
+    #[test]
+    fn a_different_size_is_caught() {
+        let sim = SIM.replace("kmalloc(100)", "kmalloc(128)");
+        let diff = compare(REAL, &sim).expect("must differ");
+        assert!(diff.contains("-[TIME] hello_kmem: kmalloc(128) = <direct-map>"), "{diff}");
+        assert!(diff.contains("+[TIME] hello_kmem: kmalloc(100) = <direct-map>"), "{diff}");
+    }
+
+    #[test]
+    fn a_different_region_is_caught() {
+        // vmalloc memory reported in the direct map by the simulator is a real bug.
+        let sim = SIM.replace("0xffffc90000005000", "0xffff888000005000");
+        assert!(compare(REAL, &sim).is_some());
+    }
+
+    #[test]
+    fn missing_or_extra_lines_are_caught() {
+        let sim = SIM.replace("[    0.120000] hello_kmem: goodbye\n", "");
+        assert!(compare(REAL, &sim).is_some());
+        let sim = format!("{SIM}[    0.130000] hello_kmem: extra\n");
+        assert!(compare(REAL, &sim).is_some());
+    }
+
+    #[test]
+    fn a_different_gfp_mask_is_caught() {
+        let a = "[    1.0] x: page allocation failure: order:5, mode:0xcc0(GFP_KERNEL)\n";
+        let b = "[    2.0] x: page allocation failure: order:5, mode:0xdc0(GFP_KERNEL|__GFP_ZERO)\n";
+        assert!(compare(a, b).is_some());
+        let c = "[    2.0] x: page allocation failure: order:4, mode:0xcc0(GFP_KERNEL)\n";
+        assert!(compare(a, c).is_some());
+        assert!(compare(a, a).is_none());
+    }
+
+    #[test]
+    fn stack_traces_and_bug_headers_are_normalised() {
+        let real = "\
+[    3.000001] BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321
+[    3.000002] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 57, name: insmod
+[    3.000003] preempt_count: 1, expected: 0
+[    3.000004] CPU: 2 UID: 0 PID: 57 Comm: insmod Tainted: G           O       6.12.117 #1
+[    3.000005] Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[    3.000006] Call Trace:
+[    3.000007]  <TASK>
+[    3.000008]  dump_stack_lvl+0x4a/0x70
+[    3.000009]  __might_resched+0x16b/0x180
+[    3.000010]  ? rust_helper_kmalloc+0x12/0x20
+[    3.000011]  _RNvXCs4_atomic_bugNtB2_6AtomicNtCsk_6kernel6Module4init+0x5a/0x120 [atomic_bug]
+[    3.000012]  do_one_initcall+0x64/0x220
+[    3.000013]  </TASK>
+[    3.000014] atomic_bug: done
+";
+        let sim = "\
+[    0.500000] BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321
+[    0.500000] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 1, name: insmod
+[    0.500000] preempt_count: 1, expected: 0
+[    0.500000] CPU: 0 UID: 0 PID: 1 Comm: insmod Not tainted 6.12.117 #1
+[    0.500000] Hardware name: kmem-book simulator
+[    0.500000] Call Trace:
+[    0.500000]  <TASK>
+[    0.500000]  dump_stack_lvl+0x1/0x2
+[    0.500000]  </TASK>
+[    0.500000] atomic_bug: done
+";
+        assert_eq!(compare(real, sim), None, "{}", compare(real, sim).unwrap_or_default());
+    }
+
+    #[test]
+    fn slub_report_lines_are_normalised() {
+        let real = "[ 9.1] BUG kmalloc-96 (Tainted: G    B      O     ): Right Redzone overwritten\n\
+                    [ 9.2] Allocated in rust_helper_kmalloc+0x12/0x20 age=12 cpu=3 pid=61\n\
+                    [ 9.3] Slab 0xffffea00000e9300 objects=42 used=7 fp=0xffff888003a4c180 flags=0x4000000000000200(workingset|node=0|zone=1)\n";
+        let sim = "[ 1.0] BUG kmalloc-96 (Not tainted): Right Redzone overwritten\n\
+                   [ 1.0] Allocated in rust_helper_kmalloc+0x1/0x2 age=0 cpu=0 pid=1\n\
+                   [ 1.0] Slab 0xffffea0000040000 objects=42 used=1 fp=0x0000000000000000 flags=0x200(workingset|node=0|zone=1)\n";
+        assert_eq!(compare(real, sim), None, "{}", compare(real, sim).unwrap_or_default());
+        // ...but objects= is structural and must match.
+        let sim2 = sim.replace("objects=42", "objects=32");
+        assert!(compare(real, &sim2).is_some());
+    }
+
+    #[test]
+    fn insta_body_is_extracted() {
+        let snap = "---\nsource: tests/listings.rs\nexpression: out\n---\n[    0.1] a: b\n";
+        assert_eq!(snapshot_body(snap), "[    0.1] a: b\n");
+    }
+}
