@@ -24,7 +24,7 @@ use super::{step, QemuOptions};
 /// `no_hash_pointers` shows real addresses, `oops=panic panic=-1` + `-no-reboot` end the run
 /// on a crash.
 pub const APPEND: &str =
-    "console=ttyS0 nokaslr oops=panic panic=-1 slab_nomerge no_hash_pointers rdinit=/init";
+    "console=ttyS0 nokaslr oops=panic panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd";
 
 /// What the guest reported for one listing.
 #[derive(Debug, Clone, Default)]
@@ -111,12 +111,14 @@ pub fn run_all(
     let mut first = true;
     while !todo.is_empty() || first {
         boot_no += 1;
+        // One boot for everything, or one per listing with --boot-each.
+        let batch: Vec<&Listing> = if opts.boot_each { todo.iter().take(1).copied().collect() } else { todo.clone() };
         let dir = out_dir.join(format!("boot-{boot_no}"));
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
-        write_initramfs(&initramfs, &busybox, &todo, built, first)?;
-        let timeout = opts.timeout.unwrap_or(120 + 30 * todo.len() as u64);
-        step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", todo.len()));
+        write_initramfs(&initramfs, &busybox, &batch, built, first)?;
+        let timeout = opts.timeout.unwrap_or(120 + 30 * batch.len() as u64);
+        step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
         let t = Instant::now();
         let (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout)?;
         let parsed = parse(&results);
@@ -144,34 +146,24 @@ pub fn run_all(
             }
         }
         first = false;
-        let mut progressed = false;
-        let mut crashed_at = None;
-        for (i, l) in todo.iter().enumerate() {
+        let mut crashed = false;
+        for l in &batch {
             let mut r = parsed.get(&l.name).cloned().unwrap_or_default();
             r.boot = boot_no;
             if r.done {
-                progressed = true;
                 runs.insert(l.name.clone(), r);
                 continue;
             }
             // The first unfinished listing took the kernel down (or hung).
+            step(start, format!("boot {boot_no}: `{}` crashed or hung the kernel", l.name));
             r.crash = Some(tail(&console, 80));
             runs.insert(l.name.clone(), r);
-            crashed_at = Some(i);
+            crashed = true;
             break;
         }
-        match crashed_at {
-            None => todo.clear(),
-            Some(i) => {
-                let rest: Vec<&Listing> = todo[i + 1..].to_vec();
-                step(start, format!("boot {boot_no}: `{}` crashed or hung the kernel", todo[i].name));
-                if !opts.keep_going {
-                    todo.clear();
-                } else {
-                    let _ = progressed;
-                    todo = rest;
-                }
-            }
+        todo.retain(|l| !runs.contains_key(&l.name));
+        if crashed && !opts.keep_going {
+            todo.clear();
         }
     }
     Ok(runs)

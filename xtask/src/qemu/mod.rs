@@ -42,6 +42,10 @@ pub struct QemuOptions {
     /// building one. Also read from the `KDIR` environment variable.
     #[arg(long, env = "KDIR", value_name = "DIR")]
     pub kdir: Option<PathBuf>,
+    /// Boot a fresh kernel for each listing (as the simulator does) instead of once for all:
+    /// once-per-boot reports (WARN_ON_ONCE, rate limits, the taint line) then behave alike.
+    #[arg(long)]
+    pub boot_each: bool,
     /// Do not install packages; fail if something is missing.
     #[arg(long)]
     pub no_install: bool,

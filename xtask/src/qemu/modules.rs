@@ -101,19 +101,39 @@ pub fn build(
     }
     let log = out_dir.join("modules-build.log");
     let _ = fs::remove_file(&log);
-    let names: Vec<&str> = listings.iter().map(|l| l.name.as_str()).collect();
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let m = format!("M={}", stage.canonicalize()?.display());
-    let sel = format!("KMEM_LISTINGS={}", names.join(" "));
     let j = format!("-j{jobs}");
-    let mut args = vec![m.as_str(), sel.as_str(), j.as_str()];
-    if opts.keep_going {
-        args.push("-k");
-    }
-    args.push("modules");
-    step(start, format!("modules: make -C {} {}", kernel.kdir.display(), args.join(" ")));
     let t = Instant::now();
-    let ok = make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules")?;
+    let run_make = |names: &[&str]| -> Result<bool> {
+        let sel = format!("KMEM_LISTINGS={}", names.join(" "));
+        let mut args = vec![m.as_str(), sel.as_str(), j.as_str()];
+        if opts.keep_going {
+            args.push("-k");
+        }
+        args.push("modules");
+        step(start, format!("modules: make -C {} {} ({} listing(s))", kernel.kdir.display(), [m.as_str(), j.as_str(), "modules"].join(" "), names.len()));
+        make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules")
+    };
+    let names: Vec<&str> = listings.iter().map(|l| l.name.as_str()).collect();
+    let mut ok = run_make(&names)?;
+    if !ok && opts.keep_going {
+        // Kbuild links and runs modpost only when every object compiled: build the others again
+        // without the listings whose compilation failed.
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let failed: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| {
+                text.lines().any(|l| l.contains("***") && l.contains(&format!("/{n}.o]")))
+            })
+            .collect();
+        let rest: Vec<&str> = names.iter().copied().filter(|n| !failed.contains(n)).collect();
+        if !failed.is_empty() && !rest.is_empty() {
+            step(start, format!("modules: {} failed to compile; linking the other {}", failed.join(", "), rest.len()));
+            ok = run_make(&rest)?;
+        }
+    }
     let log_text = fs::read_to_string(&log).unwrap_or_default();
     let mut out = BTreeMap::new();
     for l in listings {

@@ -9,17 +9,17 @@
 //! | #  | What                                   | Why it differs                                            | Becomes                       |
 //! |----|----------------------------------------|-----------------------------------------------------------|-------------------------------|
 //! | 1  | `[    1.234567] ` line prefix          | time since boot                                           | `[TIME] `                     |
-//! | 2  | `...: loading out-of-tree module taints kernel.` | printed once per boot; the real run boots once, the simulator once per listing | line dropped |
+//! | 2  | `...: loading out-of-tree module taints kernel.`, `stackdepot: allocating hash table ...` | printed once per boot (first module / first SLAB_STORE_USER cache); the real run boots once, the simulator once per listing | line dropped |
 //! | 3  | `0xffff888xxxxxxxxx` / `ffff888...`    | direct-map (kmalloc, page allocator) addresses            | `<direct-map>`                |
 //! | 4  | `0xffffc9..`–`0xffffe8..`              | vmalloc-area addresses                                    | `<vmalloc>`                   |
 //! | 5  | `0xffffea..`                           | vmemmap (`struct page`) addresses                         | `<vmemmap>`                   |
 //! | 6  | `0xffffffffa.......` / `0xffffffffc...` | module text/data                                         | `<module>`                    |
 //! | 7  | `0xffffffff8.......`                   | kernel text/data                                          | `<kernel>`                    |
 //! | 8  | `func+0x1a/0x40`                       | code offsets and sizes of the compiled kernel             | `func+0x?/0x?`                |
-//! | 9  | `Call Trace:` … `</TASK>` block        | the real call chain (helpers, inlining, Rust symbol names) | `Call Trace: <frames>`        |
+//! | 9  | `Call Trace:` … `</TASK>` block (frames, `? 0xffff...` guesses, user RIP/registers) | the real call chain (inlining, tail calls, mangled Rust symbols with crate hashes) | `Call Trace: <frames>` |
 //! | 10 | register dump lines (`RIP:`, `RSP:`, `RAX:` … `CR2:`, `Code:`) | register contents             | line dropped                  |
 //! | 11 | `CPU: 2`, `PID: 57`, `pid: 57`, `cpu=1`, `pid=57`, `age=12` | which CPU/process ran insmod, timing | `CPU: N`, `PID: N`, `pid: N`, `cpu=N`, `pid=N`, `age=N` |
-//! | 12 | `Not tainted` / `Tainted: G    B   O` (also inside `BUG cache (...)`) | taint accumulates over one boot (O from the first module, B/W from earlier reports) | `<taint>` |
+//! | 12 | `Not tainted` / `Tainted: G    B   O` (also inside `BUG cache (...)`), and the `Tainted: [W]=WARN, [O]=OOT_MODULE` legend line | taint accumulates over one boot (O from the first module, B/W from earlier reports) | `<taint>`, `Tainted: <taint flags>` |
 //! | 13 | `Hardware name: ...`                   | QEMU/BIOS version                                         | `Hardware name: <hw>`         |
 //! | 14 | ` [last unloaded: x(O)]` in `Modules linked in:` | the previous listing of the same boot           | removed                       |
 //! | 15 | `Mem-Info:` … `pages reserved`/`pages hwpoisoned` block | machine-wide free-memory statistics      | `Mem-Info: <memory summary>`  |
@@ -27,6 +27,9 @@
 //! | 17 | `phys…0x…`, `dma…0x…`, `pfn…N` values  | physical memory layout of the machine                     | `<phys>`, `<dma>`, `<pfn>`    |
 //! | 18 | `N callbacks suppressed`               | printk rate-limit state carries over between listings of one boot | line dropped        |
 //! | 19 | trailing whitespace                    | `Tainted:` padding, editors                               | trimmed                       |
+//! | 20 | Rust v0-mangled symbols `_RNvXCs1ABF4jQ4SuH_15scratch_redzone...` (SLUB `Allocated in`, `called from`) | carry per-build crate hashes | `<rust-symbol>` |
+//! | 21 | indented stack lines outside `Call Trace:` (` func+0x1/0x2 [mod]`, ` 0xffffffffa0006014`) | as 9 | one ` <frames>` line per run |
+//! | 22 | `Disabling lock debugging due to kernel taint` | printed once per boot, at the first taint | line dropped |
 
 use std::sync::OnceLock;
 
@@ -35,6 +38,7 @@ use regex::Regex;
 struct Rules {
     timestamp: Regex,
     frame: Regex,
+    rust_sym: Regex,
     sym_off: Regex,
     reg_dump: Regex,
     direct: Regex,
@@ -58,7 +62,8 @@ fn rules() -> &'static Rules {
         let r = |s: &str| Regex::new(s).expect("valid regex");
         Rules {
             timestamp: r(r"^\[\s*\d+\.\d+\] "),
-            frame: r(r"^\s*(\? )?(\[<[0-9a-f<>a-z-]+>\] )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[[\w]+\])?\s*$"),
+            frame: r(r"^\s+(\? )?([\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+( \[\w+\])?|0x[0-9a-f]+)$"),
+            rust_sym: r(r"\b_R[0-9A-Za-z_]+"),
             sym_off: r(r"\+0x[0-9a-f]+/0x[0-9a-f]+"),
             reg_dump: r(r"^\s*(RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R0?8|R0?9|R1[0-5]|FS|GS|CS|DS|ES|CR0|CR2|CR3|CR4|DR0|DR1|DR2|DR3|DR6|DR7|Code|PKRU|EFLAGS|ORIG_RAX):"),
             direct: r(r"\b(0x)?ffff88[89a-f][0-9a-f]{9}\b"),
@@ -94,14 +99,16 @@ pub fn normalize(text: &str) -> String {
 
         // 9: collapse call traces.
         if in_trace {
-            if body.trim() == "</TASK>" || !(r.frame.is_match(body) || is_trace_noise(body)) {
+            if body.trim() == "</TASK>" {
                 in_trace = false;
-                if body.trim() == "</TASK>" {
-                    continue;
-                }
-            } else {
                 continue;
             }
+            // Frames (` func+0x1/0x2 [mod]`, ` ? 0xffffffffa0006000`), `<TASK>`/`<IRQ>` markers
+            // and the user-space register dump all belong to the trace.
+            if body.starts_with(' ') || body.is_empty() || r.reg_dump.is_match(body) {
+                continue;
+            }
+            in_trace = false;
         }
         if body.trim() == "Call Trace:" {
             in_trace = true;
@@ -110,9 +117,6 @@ pub fn normalize(text: &str) -> String {
         }
         // 15: collapse the memory summary.
         if in_meminfo {
-            if body.ends_with("pages reserved") || body.ends_with("pages hwpoisoned") {
-                // keep swallowing a directly following `pages hwpoisoned` line
-            }
             if is_meminfo_line(body) {
                 continue;
             }
@@ -126,7 +130,23 @@ pub fn normalize(text: &str) -> String {
         // 2, 18
         if body.ends_with("loading out-of-tree module taints kernel.")
             || body.ends_with(" callbacks suppressed")
+            || body.starts_with("stackdepot: allocating hash table")
+            || body == "Disabling lock debugging due to kernel taint"
         {
+            continue;
+        }
+        // 9: stack lines outside a `Call Trace:` block (SLUB `Allocated in`/`Freed in` stacks,
+        // `Preemption disabled at:`): a run of them becomes one ` <frames>` line.
+        if r.frame.is_match(body) {
+            let line = format!("{prefix} <frames>");
+            if out.last() != Some(&line) {
+                out.push(line);
+            }
+            continue;
+        }
+        // 12: the per-flag taint legend printed under `CPU: ... Tainted:` (6.12).
+        if body.starts_with("Tainted: [") {
+            out.push(format!("{prefix}Tainted: <taint flags>"));
             continue;
         }
         // 10
@@ -162,6 +182,8 @@ pub fn normalize(text: &str) -> String {
         s = r.module.replace_all(&s, "<module>").into_owned();
         // 8
         s = r.sym_off.replace_all(&s, "+0x?/0x?").into_owned();
+        // 20
+        s = r.rust_sym.replace_all(&s, "<rust-symbol>").into_owned();
         // 11
         s = r.cpu_pid.replace_all(&s, "${1}${2}N").into_owned();
         s = r.kv_counts.replace_all(&s, "${1}=N").into_owned();
@@ -179,38 +201,21 @@ pub fn normalize(text: &str) -> String {
     text
 }
 
-/// Lines that may sit inside a call trace besides frames.
-fn is_trace_noise(body: &str) -> bool {
-    let t = body.trim();
-    t == "<TASK>" || t == "<IRQ>" || t == "</IRQ>" || t.is_empty() || rules().reg_dump.is_match(body)
-}
-
-/// Lines of the `show_mem()` summary printed after `Mem-Info:`.
+/// Lines of the `show_mem()` summary printed after `Mem-Info:` (mm/show_mem.c).
 fn is_meminfo_line(body: &str) -> bool {
-    let t = body.trim_start();
-    t.starts_with("active_anon:")
-        || t.starts_with(" active_file:")
-        || t.starts_with("active_file:")
-        || t.starts_with("unevictable:")
-        || t.starts_with("slab_reclaimable:")
-        || t.starts_with("mapped:")
-        || t.starts_with("sec_pagetables:")
-        || t.starts_with("kernel_misc_reclaimable:")
-        || t.starts_with("free:")
-        || t.starts_with("Node ")
-        || t.starts_with("lowmem_reserve[]:")
-        || t.ends_with("total pagecache pages")
-        || t.ends_with("pages in swap cache")
-        || t.starts_with("Free swap")
-        || t.starts_with("Total swap")
-        || t.ends_with("pages RAM")
-        || t.ends_with("pages HighMem/MovableOnly")
-        || t.ends_with("pages reserved")
-        || t.ends_with("pages hwpoisoned")
-        || t.ends_with("pages cma reserved")
-        || t.starts_with("Swap cache stats:")
-        || t.starts_with("Find ")
-        || t.starts_with("Total swap =")
+    static R: OnceLock<Regex> = OnceLock::new();
+    let r = R.get_or_init(|| {
+        Regex::new(concat!(
+            r"^\s*(active_anon:|active_file:|unevictable:|slab_reclaimable:|mapped:|sec_pagetables:",
+            r"|kernel_misc_reclaimable:|free:|Node \d|lowmem_reserve\[\]:",
+            r"|(DMA|DMA32|Normal|Movable|HighMem|Device)( free:|: )",
+            r"|\d+ total pagecache pages|\d+ pages in swap cache|Free swap|Total swap|Swap cache stats",
+            r"|\d+ pages RAM|\d+ pages HighMem/MovableOnly|\d+ pages reserved|\d+ pages cma reserved",
+            r"|\d+ pages hwpoisoned)"
+        ))
+        .expect("valid regex")
+    });
+    r.is_match(body)
 }
 
 /// Compare a real dmesg with the pinned simulator output. `None` when they match after
@@ -356,5 +361,18 @@ mod tests {
     fn insta_body_is_extracted() {
         let snap = "---\nsource: tests/listings.rs\nexpression: out\n---\n[    0.1] a: b\n";
         assert_eq!(snapshot_body(snap), "[    0.1] a: b\n");
+    }
+}
+
+#[cfg(test)]
+mod print_tests {
+    /// `KMEM_NORMALIZE=<file> cargo test -p xtask print_normalized -- --nocapture` prints the
+    /// normalised form of a dmesg file (to inspect what the comparison sees).
+    #[test]
+    fn print_normalized() {
+        if let Ok(p) = std::env::var("KMEM_NORMALIZE") {
+            let t = std::fs::read_to_string(p).unwrap();
+            print!("{}", super::normalize(&t));
+        }
     }
 }
