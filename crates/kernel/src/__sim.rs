@@ -1,0 +1,141 @@
+//! Glue between the Rust-for-Linux API and the simulator. Not part of the real `kernel` crate: no
+//! module source names anything here; the `module!` expansion and the runner (`kmem-runner`) do.
+//!
+//! The simulated machine a module runs on is installed per thread ([`install`]); every façade function
+//! reaches it through [`with_machine`]. Pointers crossing the API are host pointers into the simulated
+//! RAM (so module code can dereference them); [`to_host`] and [`to_kaddr`] translate between them and
+//! simulated kernel addresses.
+
+use crate::ffi::c_void;
+use kmem_sim::Machine;
+use std::cell::RefCell;
+
+pub use crate::__opt as opt;
+
+/// `Some(literal)` or `None`, for the optional keys of `module!`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __opt {
+    () => {
+        None
+    };
+    ($e:literal) => {
+        Some($e)
+    };
+}
+
+/// A module as `module!` describes it.
+pub struct ModuleDesc {
+    pub name: &'static str,
+    pub author: Option<&'static str>,
+    pub description: Option<&'static str>,
+    pub license: &'static str,
+    /// The source file (for messages).
+    pub file: &'static str,
+    /// Calls `<T as Module>::init`; the module's state is kept boxed until unload (drop).
+    pub init: fn(&'static crate::ThisModule) -> crate::error::Result<Box<dyn std::any::Any>>,
+    pub this_module: &'static crate::ThisModule,
+}
+
+thread_local! {
+    static MACHINE: RefCell<Option<Machine>> = const { RefCell::new(None) };
+}
+
+/// Makes `machine` the one façade calls on this thread use.
+pub fn install(machine: Machine) {
+    MACHINE.with(|m| *m.borrow_mut() = Some(machine));
+}
+
+/// Takes the machine back (e.g. to inspect it after `rmmod`).
+pub fn uninstall() -> Option<Machine> {
+    MACHINE.with(|m| m.borrow_mut().take())
+}
+
+/// Runs `f` on the installed machine.
+///
+/// # Panics
+///
+/// When no machine is installed on this thread: module code only runs under the runner.
+pub fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
+    MACHINE.with(|m| {
+        let mut guard = m.borrow_mut();
+        let machine = guard
+            .as_mut()
+            .expect("no simulated machine: load the module with kmem-runner (or `cargo run --example`)");
+        f(machine)
+    })
+}
+
+/// Whether a machine is installed on this thread.
+pub fn has_machine() -> bool {
+    MACHINE.with(|m| m.borrow().is_some())
+}
+
+/// Values that are not addresses but travel as pointers: NULL, ZERO_SIZE_PTR (16) and the other
+/// small values, and ERR_PTR(-errno).
+fn is_special(v: u64) -> bool {
+    v < 4096 || v >= (-4095i64) as u64
+}
+
+/// A simulated kernel address as the host pointer module code dereferences.
+pub fn to_host(m: &Machine, kaddr: u64) -> *mut c_void {
+    if is_special(kaddr) {
+        return kaddr as usize as *mut c_void;
+    }
+    match m.host_ptr(kaddr) {
+        Some(p) => p.cast(),
+        // Not backed by host memory (e.g. a vmemmap `struct page` address): keep the value, so that it
+        // prints as the kernel would; it is never dereferenced by correct code.
+        None => kaddr as usize as *mut c_void,
+    }
+}
+
+/// A pointer module code holds, as the simulated kernel address.
+pub fn to_kaddr(m: &Machine, ptr: *const c_void) -> u64 {
+    let v = ptr as usize as u64;
+    if is_special(v) {
+        return v;
+    }
+    m.kaddr_of_host(ptr as usize).unwrap_or(v)
+}
+
+/// Rewrites every `0x...` in `text` that is a host address inside the simulated RAM into the
+/// simulated kernel address, keeping the number of digits when it was zero-padded. This is how `{:p}`
+/// and `{:#x}` of what the allocators returned print as the kernel would.
+pub fn translate_addresses(m: &Machine, text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'0' && i + 1 < bytes.len() && bytes[i + 1] == b'x' && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            let start = i + 2;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_hexdigit() {
+                end += 1;
+            }
+            let digits = &text[start..end];
+            if !digits.is_empty() && digits.len() <= 16 && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric()) {
+                if let Ok(v) = u64::from_str_radix(digits, 16) {
+                    if !is_special(v) {
+                        if let Some(k) = m.kaddr_of_host(v as usize) {
+                            let upper = digits.chars().any(|c| c.is_ascii_uppercase());
+                            let width = if digits.starts_with('0') { digits.len() } else { 0 };
+                            let hex = if upper { format!("{k:0width$X}") } else { format!("{k:0width$x}") };
+                            out.push_str("0x");
+                            out.push_str(&hex);
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
+            }
+            out.push_str(&text[i..end]);
+            i = end;
+            continue;
+        }
+        let ch = text[i..].chars().next().unwrap();
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}

@@ -1,0 +1,630 @@
+//! `kernel::bindings`: the C functions, types and constants Rust code can call, as bindgen exposes them
+//! from Debian's Linux 6.12.117 **plus the book's kernel patch** (`listings/kernel/`), which adds the
+//! allocator entry points bindgen cannot see because they are macros or `static inline` functions
+//! (`kmalloc`, `vmalloc`, `__get_free_pages`, `kmem_cache_create`, `mempool_alloc`, ...).
+//!
+//! Nothing else: a name the patched kernel's bindings lack does not exist here either, and every
+//! signature is bindgen's (`--ctypes-prefix ffi`, so `unsigned long` is `usize`). The bodies call the
+//! simulator; pointers are host pointers into the simulated RAM (a `*mut page` is the page's
+//! simulated `vmemmap` address, which prints as the kernel's and is never dereferenced).
+#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
+#![allow(clippy::missing_safety_doc)]
+
+use crate::__sim::{to_host, to_kaddr, with_machine};
+use crate::ffi::{c_uint, c_ulong, c_void};
+use kmem_sim::{Gfp, Machine, Pfn};
+
+pub type gfp_t = c_uint;
+pub type slab_flags_t = c_uint;
+pub type phys_addr_t = u64;
+pub type dma_addr_t = u64;
+pub type size_t = usize;
+
+/// `struct page` (opaque).
+#[repr(C)]
+pub struct page {
+    _unused: [u8; 0],
+}
+
+/// `struct module` (opaque).
+#[repr(C)]
+pub struct module {
+    _unused: [u8; 0],
+}
+
+pub const PAGE_SIZE: usize = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+
+pub const GFP_ATOMIC: gfp_t = Gfp::GFP_ATOMIC.0;
+pub const GFP_KERNEL: gfp_t = Gfp::GFP_KERNEL.0;
+pub const GFP_KERNEL_ACCOUNT: gfp_t = Gfp::GFP_KERNEL_ACCOUNT.0;
+pub const GFP_NOWAIT: gfp_t = Gfp::GFP_NOWAIT.0;
+pub const __GFP_ZERO: gfp_t = Gfp::__GFP_ZERO.0;
+pub const __GFP_HIGHMEM: gfp_t = Gfp::__GFP_HIGHMEM.0;
+pub const __GFP_NOWARN: gfp_t = Gfp::__GFP_NOWARN.0;
+
+// The book's patch adds the rest of the GFP flags as `RUST_CONST_HELPER_*` constants.
+pub const __GFP_DMA: gfp_t = Gfp::__GFP_DMA.0;
+pub const __GFP_DMA32: gfp_t = Gfp::__GFP_DMA32.0;
+pub const __GFP_MOVABLE: gfp_t = Gfp::__GFP_MOVABLE.0;
+pub const __GFP_RECLAIMABLE: gfp_t = Gfp::__GFP_RECLAIMABLE.0;
+pub const __GFP_HIGH: gfp_t = Gfp::__GFP_HIGH.0;
+pub const __GFP_IO: gfp_t = Gfp::__GFP_IO.0;
+pub const __GFP_FS: gfp_t = Gfp::__GFP_FS.0;
+pub const __GFP_DIRECT_RECLAIM: gfp_t = Gfp::__GFP_DIRECT_RECLAIM.0;
+pub const __GFP_KSWAPD_RECLAIM: gfp_t = Gfp::__GFP_KSWAPD_RECLAIM.0;
+pub const __GFP_RECLAIM: gfp_t = Gfp::__GFP_RECLAIM.0;
+pub const __GFP_RETRY_MAYFAIL: gfp_t = Gfp::__GFP_RETRY_MAYFAIL.0;
+pub const __GFP_NOFAIL: gfp_t = Gfp::__GFP_NOFAIL.0;
+pub const __GFP_NORETRY: gfp_t = Gfp::__GFP_NORETRY.0;
+pub const __GFP_MEMALLOC: gfp_t = Gfp::__GFP_MEMALLOC.0;
+pub const __GFP_COMP: gfp_t = Gfp::__GFP_COMP.0;
+pub const __GFP_NOMEMALLOC: gfp_t = Gfp::__GFP_NOMEMALLOC.0;
+pub const __GFP_HARDWALL: gfp_t = Gfp::__GFP_HARDWALL.0;
+pub const __GFP_THISNODE: gfp_t = Gfp::__GFP_THISNODE.0;
+pub const __GFP_ACCOUNT: gfp_t = Gfp::__GFP_ACCOUNT.0;
+pub const GFP_NOIO: gfp_t = Gfp::GFP_NOIO.0;
+pub const GFP_NOFS: gfp_t = Gfp::GFP_NOFS.0;
+pub const GFP_USER: gfp_t = Gfp::GFP_USER.0;
+pub const GFP_DMA: gfp_t = Gfp::GFP_DMA.0;
+pub const GFP_DMA32: gfp_t = Gfp::GFP_DMA32.0;
+pub const GFP_HIGHUSER: gfp_t = Gfp::GFP_HIGHUSER.0;
+pub const GFP_HIGHUSER_MOVABLE: gfp_t = Gfp::GFP_HIGHUSER_MOVABLE.0;
+
+fn gfp(flags: gfp_t) -> Gfp {
+    Gfp(flags)
+}
+
+fn page_ptr(m: &Machine, pfn: Option<Pfn>) -> *mut page {
+    match pfn {
+        Some(pfn) => m.page_struct_addr(pfn) as usize as *mut page,
+        None => core::ptr::null_mut(),
+    }
+}
+
+fn pfn_of(m: &Machine, page: *const page) -> Option<Pfn> {
+    m.pfn_of_page_struct(page as usize as u64)
+}
+
+// ---- The page allocator (include/linux/gfp.h, mm/page_alloc.c) -------------------------------------
+
+/// `alloc_pages()` (Rust helper in rust/helpers/page.c).
+pub unsafe extern "C" fn alloc_pages(gfp_mask: gfp_t, order: c_uint) -> *mut page {
+    with_machine(|m| {
+        let pfn = m.alloc_pages(gfp(gfp_mask), order);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn __free_pages(page: *mut page, order: c_uint) {
+    with_machine(|m| {
+        if let Some(pfn) = pfn_of(m, page) {
+            m.__free_pages(pfn, order);
+        }
+    })
+}
+
+pub unsafe extern "C" fn get_free_pages_noprof(gfp_mask: gfp_t, order: c_uint) -> c_ulong {
+    with_machine(|m| {
+        let addr = m.__get_free_pages(gfp(gfp_mask), order);
+        to_host(m, addr) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn get_zeroed_page_noprof(gfp_mask: gfp_t) -> c_ulong {
+    with_machine(|m| {
+        let addr = m.get_zeroed_page(gfp(gfp_mask));
+        to_host(m, addr) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn free_pages(addr: c_ulong, order: c_uint) {
+    with_machine(|m| {
+        let kaddr = to_kaddr(m, addr as *const c_void);
+        m.free_pages(kaddr, order)
+    })
+}
+
+/// `kmap_local_page()` (Rust helper): x86_64 has no highmem, so this is `page_address()`; on the
+/// simulated 32-bit machine a highmem page gets a temporary mapping.
+pub unsafe extern "C" fn kmap_local_page(page: *mut page) -> *mut c_void {
+    with_machine(|m| match pfn_of(m, page) {
+        Some(pfn) => {
+            let addr = m.page_address(pfn);
+            to_host(m, addr)
+        }
+        None => core::ptr::null_mut(),
+    })
+}
+
+/// `kunmap_local()` (Rust helper).
+pub unsafe extern "C" fn kunmap_local(addr: *const c_void) {
+    let _ = addr;
+}
+
+pub unsafe extern "C" fn slow_virt_to_phys(address: *mut c_void) -> phys_addr_t {
+    with_machine(|m| {
+        let kaddr = to_kaddr(m, address);
+        m.virt_to_phys(kaddr)
+    })
+}
+
+/// Calls `f` as the C function `helper` of the book's kernel patch: the helper is a real function, so
+/// the allocators record it as their caller (`rust_helper_kmalloc+0x..` in SLUB's "Allocated in", in
+/// `/proc/vmallocinfo` ...), exactly as on the patched kernel.
+fn helper<R>(name: &'static str, f: impl FnOnce(&mut Machine) -> R) -> R {
+    with_machine(|m| {
+        m.push_kframe(name);
+        let r = f(m);
+        m.pop_frame();
+        r
+    })
+}
+
+// ---- The page allocator through the patch's helpers (rust/helpers/kmem_book.c) ---------------------
+
+pub unsafe extern "C" fn __get_free_pages(gfp_mask: gfp_t, order: c_uint) -> c_ulong {
+    helper("rust_helper___get_free_pages", |m| {
+        let addr = m.__get_free_pages(gfp(gfp_mask), order);
+        to_host(m, addr) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn __get_free_page(gfp_mask: gfp_t) -> c_ulong {
+    helper("rust_helper___get_free_page", |m| {
+        let addr = m.__get_free_pages(gfp(gfp_mask), 0);
+        to_host(m, addr) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn get_zeroed_page(gfp_mask: gfp_t) -> c_ulong {
+    helper("rust_helper_get_zeroed_page", |m| {
+        let addr = m.get_zeroed_page(gfp(gfp_mask));
+        to_host(m, addr) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn alloc_page(gfp_mask: gfp_t) -> *mut page {
+    helper("rust_helper_alloc_page", |m| {
+        let pfn = m.alloc_pages(gfp(gfp_mask), 0);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn free_page(addr: c_ulong) {
+    helper("rust_helper_free_page", |m| {
+        let kaddr = to_kaddr(m, addr as *const c_void);
+        m.free_pages(kaddr, 0)
+    })
+}
+
+pub unsafe extern "C" fn __free_page(page: *mut page) {
+    helper("rust_helper___free_page", |m| {
+        if let Some(pfn) = pfn_of(m, page) {
+            m.__free_pages(pfn, 0);
+        }
+    })
+}
+
+pub unsafe extern "C" fn page_address(page: *const page) -> *mut c_void {
+    with_machine(|m| match pfn_of(m, page) {
+        Some(pfn) => {
+            let addr = m.page_address(pfn);
+            to_host(m, addr)
+        }
+        None => core::ptr::null_mut(),
+    })
+}
+
+pub unsafe extern "C" fn virt_to_page(addr: *const c_void) -> *mut page {
+    with_machine(|m| {
+        let kaddr = to_kaddr(m, addr);
+        let pfn = m.virt_to_page(kaddr);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn virt_to_phys(address: *mut c_void) -> phys_addr_t {
+    with_machine(|m| {
+        let kaddr = to_kaddr(m, address);
+        m.virt_to_phys(kaddr)
+    })
+}
+
+pub unsafe extern "C" fn phys_to_virt(address: phys_addr_t) -> *mut c_void {
+    with_machine(|m| {
+        let kaddr = m.phys_to_virt(address);
+        to_host(m, kaddr)
+    })
+}
+
+pub unsafe extern "C" fn page_to_pfn(page: *const page) -> c_ulong {
+    with_machine(|m| pfn_of(m, page).map(|p| p.0 as c_ulong).unwrap_or(0))
+}
+
+pub unsafe extern "C" fn pfn_to_page(pfn: c_ulong) -> *mut page {
+    with_machine(|m| page_ptr(m, Some(Pfn(pfn as u64))))
+}
+
+pub unsafe extern "C" fn virt_addr_valid(addr: *const c_void) -> bool {
+    with_machine(|m| {
+        let kaddr = to_kaddr(m, addr);
+        m.virt_addr_valid(kaddr)
+    })
+}
+
+// ---- kmalloc and friends (include/linux/slab.h, mm/slab_common.c, mm/slub.c) ----------------------
+
+pub unsafe extern "C" fn __kmalloc_noprof(size: usize, flags: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.kmalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kmalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kmalloc", |m| {
+        let p = m.kmalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kzalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kzalloc", |m| {
+        let p = m.kzalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kcalloc(n: usize, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kcalloc", |m| {
+        let p = m.kcalloc(n as u64, size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kmalloc_array(n: usize, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kmalloc_array", |m| {
+        let p = m.kmalloc_array(n as u64, size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let old = to_kaddr(m, objp);
+        let p = m.krealloc(old, new_size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+/// `krealloc()` (Rust helper in rust/helpers/slab.c): what `KBox`/`KVec` allocate and free with.
+pub unsafe extern "C" fn krealloc(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_krealloc", |m| {
+        let old = to_kaddr(m, objp);
+        let p = m.krealloc(old, new_size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kfree(objp: *const c_void) {
+    with_machine(|m| {
+        let p = to_kaddr(m, objp);
+        m.kfree(p)
+    })
+}
+
+pub unsafe extern "C" fn ksize(objp: *const c_void) -> usize {
+    with_machine(|m| {
+        let p = to_kaddr(m, objp);
+        m.ksize(p) as usize
+    })
+}
+
+pub unsafe extern "C" fn kmalloc_size_roundup(size: usize) -> usize {
+    with_machine(|m| m.kmalloc_size_roundup(size as u64) as usize)
+}
+
+// ---- Slab caches (mm/slab_common.c, mm/slub.c) -------------------------------------------------------
+
+/// `struct kmem_cache` (opaque).
+#[repr(C)]
+pub struct kmem_cache {
+    _unused: [u8; 0],
+}
+
+/// `struct kmem_cache_args` (6.12: the optional arguments of `__kmem_cache_create_args()`).
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct kmem_cache_args {
+    pub align: c_uint,
+    pub useroffset: c_uint,
+    pub usersize: c_uint,
+    pub freeptr_offset: c_uint,
+    pub use_freeptr_offset: bool,
+    pub ctor: Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+}
+
+pub type _slab_flag_bits = c_uint;
+pub use kmem_sim::slab_common::bindings::*;
+
+pub const SLAB_CONSISTENCY_CHECKS: slab_flags_t = kmem_sim::slab_common::SLAB_CONSISTENCY_CHECKS;
+pub const SLAB_RED_ZONE: slab_flags_t = kmem_sim::slab_common::SLAB_RED_ZONE;
+pub const SLAB_POISON: slab_flags_t = kmem_sim::slab_common::SLAB_POISON;
+pub const SLAB_KMALLOC: slab_flags_t = kmem_sim::slab_common::SLAB_KMALLOC;
+pub const SLAB_HWCACHE_ALIGN: slab_flags_t = kmem_sim::slab_common::SLAB_HWCACHE_ALIGN;
+pub const SLAB_CACHE_DMA: slab_flags_t = kmem_sim::slab_common::SLAB_CACHE_DMA;
+pub const SLAB_CACHE_DMA32: slab_flags_t = kmem_sim::slab_common::SLAB_CACHE_DMA32;
+pub const SLAB_STORE_USER: slab_flags_t = kmem_sim::slab_common::SLAB_STORE_USER;
+pub const SLAB_PANIC: slab_flags_t = kmem_sim::slab_common::SLAB_PANIC;
+pub const SLAB_TYPESAFE_BY_RCU: slab_flags_t = kmem_sim::slab_common::SLAB_TYPESAFE_BY_RCU;
+pub const SLAB_NO_MERGE: slab_flags_t = kmem_sim::slab_common::SLAB_NO_MERGE;
+pub const SLAB_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_ACCOUNT;
+pub const SLAB_RECLAIM_ACCOUNT: slab_flags_t = kmem_sim::slab_common::SLAB_RECLAIM_ACCOUNT;
+pub const SLAB_TRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_TRACE;
+pub const SLAB_NOLEAKTRACE: slab_flags_t = 1 << _slab_flag_bits__SLAB_NOLEAKTRACE;
+pub const SLAB_NO_USER_FLAGS: slab_flags_t = 1 << _slab_flag_bits__SLAB_NO_USER_FLAGS;
+
+type Ctor = unsafe extern "C" fn(*mut c_void);
+
+thread_local! {
+    /// Constructors passed to `kmem_cache_create`, indexed by the simulator's `CtorId`.
+    static CTORS: core::cell::RefCell<std::vec::Vec<Ctor>> = const { core::cell::RefCell::new(std::vec::Vec::new()) };
+}
+
+fn ctor_id(ctor: Option<Ctor>) -> Option<kmem_sim::slab_common::CtorId> {
+    let ctor = ctor?;
+    CTORS.with(|c| {
+        let mut c = c.borrow_mut();
+        let idx = match c.iter().position(|&f| core::ptr::fn_addr_eq(f, ctor)) {
+            Some(i) => i,
+            None => {
+                c.push(ctor);
+                c.len() - 1
+            }
+        };
+        Some(kmem_sim::slab_common::CtorId(idx as u32))
+    })
+}
+
+/// Runs the constructors the simulator queued for the objects of new slabs, outside the machine (they
+/// are module code), before the allocated object is handed out, as SLUB does when it sets up a slab.
+fn run_pending_ctors() {
+    let pending = with_machine(|m| {
+        m.take_pending_ctors()
+            .into_iter()
+            .map(|(id, obj)| (id, to_host(m, obj)))
+            .collect::<std::vec::Vec<_>>()
+    });
+    for (id, obj) in pending {
+        let ctor = CTORS.with(|c| c.borrow().get(id.0 as usize).copied());
+        if let Some(ctor) = ctor {
+            // SAFETY: the constructor was given to kmem_cache_create for this cache's objects.
+            unsafe { ctor(obj) };
+        }
+    }
+}
+
+/// A `struct kmem_cache *` handed to module code: a host cell holding the simulator's cache id.
+struct CacheHandle(kmem_sim::slab_common::CacheId);
+
+fn cache_ptr(id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
+    match id {
+        Some(id) => std::boxed::Box::into_raw(std::boxed::Box::new(CacheHandle(id))).cast(),
+        None => core::ptr::null_mut(),
+    }
+}
+
+fn cache_id(s: *const kmem_cache) -> Option<kmem_sim::slab_common::CacheId> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: every non-NULL `struct kmem_cache *` this module hands out is a leaked `CacheHandle`.
+    Some(unsafe { (*(s as *const CacheHandle)).0 })
+}
+
+fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
+    if name.is_null() {
+        return std::string::String::new();
+    }
+    // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
+    unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_string_lossy().into_owned()
+}
+
+pub unsafe extern "C" fn __kmem_cache_create_args(
+    name: *const crate::ffi::c_char,
+    object_size: c_uint,
+    args: *mut kmem_cache_args,
+    flags: slab_flags_t,
+) -> *mut kmem_cache {
+    let name = c_string(name);
+    // SAFETY: the caller passes a valid `struct kmem_cache_args` (NULL oopses in the real kernel).
+    let a = unsafe { args.as_ref() }.copied().unwrap_or_default();
+    let mut sim_args = kmem_sim::slab_common::KmemCacheArgs {
+        align: a.align,
+        useroffset: a.useroffset,
+        usersize: a.usersize,
+        freeptr_offset: a.freeptr_offset,
+        use_freeptr_offset: a.use_freeptr_offset,
+        ctor: ctor_id(a.ctor),
+    };
+    with_machine(|m| cache_ptr(m.__kmem_cache_create_args(&name, object_size, &mut sim_args, flags)))
+}
+
+/// `kmem_cache_create()` (the patch's helper over the 6.12 macro): the classic five arguments.
+pub unsafe extern "C" fn kmem_cache_create(
+    name: *const crate::ffi::c_char,
+    size: c_uint,
+    align: c_uint,
+    flags: slab_flags_t,
+    ctor: Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+) -> *mut kmem_cache {
+    let name = c_string(name);
+    let ctor = ctor_id(ctor);
+    helper("rust_helper_kmem_cache_create", |m| cache_ptr(m.kmem_cache_create(&name, size, align, flags, ctor)))
+}
+
+fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
+    let Some(id) = cache_id(s) else { return core::ptr::null_mut() };
+    let obj = with_machine(|m| {
+        if let Some(h) = helper_name {
+            m.push_kframe(h);
+        }
+        let p = if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) };
+        if helper_name.is_some() {
+            m.pop_frame();
+        }
+        p
+    });
+    run_pending_ctors();
+    with_machine(|m| to_host(m, obj))
+}
+
+pub unsafe extern "C" fn kmem_cache_alloc_noprof(s: *mut kmem_cache, flags: gfp_t) -> *mut c_void {
+    cache_alloc(None, s, flags, false)
+}
+
+pub unsafe extern "C" fn kmem_cache_alloc(cachep: *mut kmem_cache, flags: gfp_t) -> *mut c_void {
+    cache_alloc(Some("rust_helper_kmem_cache_alloc"), cachep, flags, false)
+}
+
+pub unsafe extern "C" fn kmem_cache_zalloc(cachep: *mut kmem_cache, flags: gfp_t) -> *mut c_void {
+    cache_alloc(Some("rust_helper_kmem_cache_zalloc"), cachep, flags, true)
+}
+
+pub unsafe extern "C" fn kmem_cache_free(s: *mut kmem_cache, objp: *mut c_void) {
+    let Some(id) = cache_id(s) else { return };
+    with_machine(|m| {
+        let p = to_kaddr(m, objp);
+        m.kmem_cache_free(id, p)
+    })
+}
+
+pub unsafe extern "C" fn kmem_cache_destroy(s: *mut kmem_cache) {
+    let id = cache_id(s);
+    with_machine(|m| m.kmem_cache_destroy(id))
+}
+
+pub unsafe extern "C" fn kmem_cache_shrink(cachep: *mut kmem_cache) -> crate::ffi::c_int {
+    let Some(id) = cache_id(cachep) else { return 0 };
+    with_machine(|m| m.kmem_cache_shrink(id))
+}
+
+pub unsafe extern "C" fn kmem_cache_size(s: *mut kmem_cache) -> c_uint {
+    let Some(id) = cache_id(s) else { return 0 };
+    with_machine(|m| m.kmem_cache_size(id))
+}
+
+// ---- vmalloc (mm/vmalloc.c, include/linux/vmalloc.h) -------------------------------------------------
+
+pub unsafe extern "C" fn vmalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc", |m| {
+        let p = m.vmalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vzalloc(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vzalloc", |m| {
+        let p = m.vzalloc(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_user(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_user", |m| {
+        let p = m.vmalloc_user(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_32(size: c_ulong) -> *mut c_void {
+    helper("rust_helper_vmalloc_32", |m| {
+        let p = m.vmalloc_32(size as u64);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn __vmalloc(size: c_ulong, gfp_mask: gfp_t) -> *mut c_void {
+    helper("rust_helper___vmalloc", |m| {
+        let p = m.__vmalloc(size as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+/// `vrealloc()` (Rust helper in rust/helpers/vmalloc.c): what `VBox`/`VVec` allocate and free with.
+pub unsafe extern "C" fn vrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_vrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.vrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn vfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree(a)
+    })
+}
+
+pub unsafe extern "C" fn vfree_atomic(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vfree_atomic(a)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_page(addr: *const c_void) -> *mut page {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        let pfn = m.vmalloc_to_page(a);
+        page_ptr(m, pfn)
+    })
+}
+
+pub unsafe extern "C" fn vmalloc_to_pfn(addr: *const c_void) -> c_ulong {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vmalloc_to_pfn(a).unwrap_or(0) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn is_vmalloc_addr(x: *const c_void) -> bool {
+    with_machine(|m| {
+        let a = to_kaddr(m, x);
+        m.is_vmalloc_addr(a)
+    })
+}
+
+// ---- kvmalloc (mm/util.c) ------------------------------------------------------------------------------
+
+pub unsafe extern "C" fn kvmalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvmalloc", |m| {
+        let p = m.kvmalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn kvzalloc(size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvzalloc", |m| {
+        let p = m.kvzalloc(size as u64, gfp(flags));
+        to_host(m, p)
+    })
+}
+
+/// `kvrealloc()` (Rust helper in rust/helpers/slab.c): what `KVBox`/`KVVec` allocate and free with.
+pub unsafe extern "C" fn kvrealloc(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    helper("rust_helper_kvrealloc", |m| {
+        let old = to_kaddr(m, p);
+        let q = m.kvrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+pub unsafe extern "C" fn kvfree(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.kvfree(a)
+    })
+}

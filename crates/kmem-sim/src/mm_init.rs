@@ -1,0 +1,515 @@
+//! Boot-time memory setup (mm/mm_init.c, mm/memblock.c, arch/x86/kernel/setup.c, arch/x86/mm/init*.c):
+//! the e820 map, memblock reservations, zones, the memmap, freeing memory to the buddy allocator, watermarks.
+//!
+//! # Where the numbers come from
+//! The physical map is QEMU's i440FX machine with SeaBIOS, as a `-m <ram>` guest sees it in its e820 table:
+//! usable 0x0-0x9fbff (the kernel trims page 0 to reserved), a hole up to 1 MiB (EBDA, VGA, option ROMs),
+//! usable from 1 MiB to 128 KiB below the top of RAM below 4 GiB (SeaBIOS keeps those 128 KiB), and RAM beyond
+//! 3 GiB mapped above 4 GiB when the guest has 3.5 GiB or more.
+//!
+//! memblock reservations made before the buddy allocator takes over (a `nokaslr` boot, bottom-up for the
+//! fixed ones, top-down from the end of usable low memory for the allocated ones, as memblock does by default):
+//! - the first 1 MiB (`reserve_real_mode()`: x86 always reserves it since 5.13);
+//! - the kernel image at `CONFIG_PHYSICAL_START` = 16 MiB, [`crate::MachineConfig::kernel_image_kib`] long
+//!   (default 12 MiB for x86_64, 8 MiB for i386: text+data+init+bss of the book's small config; a Debian
+//!   kernel is about 40 MiB);
+//! - page tables for the direct map (`alloc_low_pages`): 2 pages + 1 per GiB;
+//! - x86_64: the vmemmap, 2 MiB (a PMD-mapped block) per 128 MiB memory section, allocated as one
+//!   2 MiB-aligned buffer (`sparse_buffer_init`); i386 (FLATMEM): `mem_map`, 32 bytes per page frame,
+//!   cache-line aligned, below `max_low_pfn`;
+//! - the per-cpu first chunk (`pcpu_embed_first_chunk`): 176 KiB per CPU (the unused part of each unit is given
+//!   back, as the kernel does);
+//! - the dentry and inode hash tables (`alloc_large_system_hash`, "linear"): 8-byte buckets,
+//!   roundup_pow_of_two(lowmem pages / 2) and (lowmem pages / 4) entries.
+//!
+//! Then `memblock_free_all()` frees every unreserved range in ascending order, in the largest aligned chunks
+//! (`__free_pages_memory`), each with `FPI_TO_TAIL` so a fresh machine hands out its lowest addresses first.
+//! On i386, highmem pages are freed one by one afterwards (`set_highmem_pages_init`). All pageblocks start as
+//! MIGRATE_MOVABLE (`memmap_init_range`). Watermarks are computed (`init_per_zone_wmark_min`), then the
+//! kernel's own boot-time page allocations are simulated ([`crate::MachineConfig::boot_alloc_kib`], a fixed
+//! mix of orders 0-3, two thirds unmovable), then the init sections of the image are freed page by page
+//! (`free_initmem`, [`crate::MachineConfig::kernel_init_kib`]).
+
+use crate::gfp::Gfp;
+use crate::machine::{e820_usable, Arch, Machine, PAGE_SHIFT};
+use crate::page::{pg, PageFrame, PageOwner, Pfn};
+use crate::printk::{LogLevel, BOOT_END_NS};
+use crate::sched::SystemState;
+use crate::zone::{MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, PAGEBLOCK_ORDER};
+
+const MIB_PFNS: u64 = 256;
+
+/// A simple memblock: reserved pfn ranges.
+#[derive(Default, Debug, Clone)]
+struct Memblock {
+    usable: Vec<(u64, u64)>,
+    reserved: Vec<(u64, u64)>,
+}
+
+impl Memblock {
+    fn is_reserved(&self, s: u64, e: u64) -> bool {
+        self.reserved.iter().any(|&(a, b)| a < e && s < b)
+    }
+    fn reserve(&mut self, s: u64, e: u64) {
+        if s < e {
+            self.reserved.push((s, e));
+        }
+    }
+    /// Top-down allocation below `limit` (pfn), size and alignment in pfns.
+    fn alloc_top_down(&mut self, npages: u64, align: u64, limit: u64) -> Option<u64> {
+        let mut ranges = self.usable.clone();
+        ranges.sort();
+        for &(s, e) in ranges.iter().rev() {
+            let e = e.min(limit);
+            if e <= s || e - s < npages {
+                continue;
+            }
+            let mut cand = (e - npages) / align * align;
+            while cand >= s {
+                if !self.is_reserved(cand, cand + npages) {
+                    self.reserve(cand, cand + npages);
+                    return Some(cand);
+                }
+                // step below the conflicting reservation
+                let lowest_conflict = self
+                    .reserved
+                    .iter()
+                    .filter(|&&(a, b)| a < cand + npages && cand < b)
+                    .map(|&(a, _)| a)
+                    .min()
+                    .unwrap_or(cand);
+                if lowest_conflict < npages {
+                    break;
+                }
+                let next = (lowest_conflict - npages) / align * align;
+                if next >= cand {
+                    break;
+                }
+                cand = next;
+            }
+        }
+        None
+    }
+    /// Free (usable and unreserved) ranges in ascending order, clipped to `[0, limit)`.
+    fn free_ranges(&self, limit: u64) -> Vec<(u64, u64)> {
+        let mut res = self.reserved.clone();
+        res.sort();
+        let mut out = Vec::new();
+        let mut usable = self.usable.clone();
+        usable.sort();
+        for &(s, e) in &usable {
+            let e = e.min(limit);
+            let mut cur = s;
+            for &(a, b) in &res {
+                if b <= cur || a >= e {
+                    continue;
+                }
+                if a > cur {
+                    out.push((cur, a.min(e)));
+                }
+                cur = cur.max(b);
+                if cur >= e {
+                    break;
+                }
+            }
+            if cur < e {
+                out.push((cur, e));
+            }
+        }
+        out
+    }
+}
+
+fn roundup_pow2(x: u64) -> u64 {
+    x.max(1).next_power_of_two()
+}
+
+fn int_sqrt(x: u64) -> u64 {
+    let mut r = (x as f64).sqrt() as u64;
+    while r * r > x {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= x {
+        r += 1;
+    }
+    r
+}
+
+impl Machine {
+    pub(crate) fn mm_init(&mut self) {
+        let arch = self.cfg.arch;
+        let max_pfn = self.layout.max_pfn;
+        let max_low = self.layout.max_low_pfn;
+        let usable = e820_usable(self.cfg.ram_mib << 20);
+        let mut mb = Memblock {
+            usable: usable.clone(),
+            reserved: Vec::new(),
+        };
+
+        // ---- zones
+        let types: [ZoneType; MAX_NR_ZONES] = match arch {
+            Arch::X86_64 => [
+                ZoneType::Dma,
+                ZoneType::Dma32,
+                ZoneType::Normal,
+                ZoneType::Movable,
+            ],
+            Arch::I386 => [
+                ZoneType::Dma,
+                ZoneType::Normal,
+                ZoneType::HighMem,
+                ZoneType::Movable,
+            ],
+        };
+        let bounds: [(u64, u64); MAX_NR_ZONES] = match arch {
+            Arch::X86_64 => [(0, 4096), (4096, 1 << 20), (1 << 20, u64::MAX), (0, 0)],
+            Arch::I386 => [(0, 4096), (4096, max_low), (max_low, u64::MAX), (0, 0)],
+        };
+        self.zones = types
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| Zone::new(t, i))
+            .collect();
+        self.pages = vec![PageFrame::default(); max_pfn as usize];
+        for (i, &(lo, hi)) in bounds.iter().enumerate() {
+            let hi = hi.min(max_pfn);
+            let present: Vec<(u64, u64)> = usable
+                .iter()
+                .filter_map(|&(s, e)| {
+                    let (s, e) = (s.max(lo), e.min(hi));
+                    (s < e).then_some((s, e))
+                })
+                .collect();
+            let Some(first) = present.first() else {
+                continue;
+            };
+            let z = &mut self.zones[i];
+            z.zone_start_pfn = first.0;
+            z.spanned_pages = present.last().unwrap().1 - first.0;
+            z.present_pages = present.iter().map(|(s, e)| e - s).sum();
+        }
+        // memmap_init: every frame gets its zone; present ones start reserved with refcount 1 (they become
+        // free when memblock_free_all hands them over), holes stay reserved.
+        for (i, z) in self.zones.clone().iter().enumerate() {
+            if !z.populated() {
+                continue;
+            }
+            for pfn in z.zone_start_pfn..z.zone_end_pfn() {
+                let f = &mut self.pages[pfn as usize];
+                f.zone = i as u8;
+            }
+        }
+        for f in self.pages.iter_mut() {
+            f.set(pg::PG_RESERVED);
+            f.refcount = 1;
+        }
+        for &(s, e) in &usable {
+            for pfn in s..e.min(max_pfn) {
+                self.pages[pfn as usize].set_owner(PageOwner::Reserved);
+            }
+        }
+        // Pages below the first zone or in holes: give them the zone of their position for printing.
+        self.alloc.pageblock_mt =
+            vec![MigrateType::Movable as u8; (max_pfn >> PAGEBLOCK_ORDER) as usize + 1];
+
+        // ---- memblock reservations
+        mb.reserve(0, MIB_PFNS); // reserve_real_mode(): the first 1 MiB
+        let kstart = 16 * MIB_PFNS;
+        let kpages = self.cfg.kernel_image_kib.div_ceil(4);
+        mb.reserve(kstart, kstart + kpages);
+        let limit = max_low; // memblock.current_limit for early allocations
+        let ram_gib = (self.cfg.ram_mib).div_ceil(1024);
+        mb.alloc_top_down(2 + ram_gib, 1, limit); // direct-map page tables
+        match arch {
+            Arch::X86_64 => {
+                let sections = max_pfn.div_ceil(32768); // 128 MiB sections
+                mb.alloc_top_down(sections * 512, 512, limit); // 2 MiB of struct page per section
+            }
+            Arch::I386 => {
+                // FLATMEM mem_map from pfn 0 aligned down/up to MAX_ORDER_NR_PAGES; 32 bytes per page.
+                let span = max_pfn.div_ceil(1 << MAX_PAGE_ORDER) << MAX_PAGE_ORDER;
+                let bytes = span * 32;
+                if let Some(p) = mb.alloc_top_down(bytes.div_ceil(4096), 1, limit) {
+                    self.layout.vmemmap_base = self.layout.page_offset + (p << PAGE_SHIFT);
+                }
+            }
+        }
+        // per-cpu first chunk: each unit keeps 176 KiB (44 pages)
+        let unit_pages = 44u64;
+        match arch {
+            Arch::X86_64 => {
+                // atom 2 MiB, unit 512 KiB: one 2 MiB-aligned allocation per 4 CPUs, tails returned.
+                let units_per_alloc = 4u64;
+                let groups = (self.cfg.cpus as u64).div_ceil(units_per_alloc);
+                for g in 0..groups {
+                    if let Some(base) = mb.alloc_top_down(512, 512, limit) {
+                        mb.reserved.pop();
+                        let n = (self.cfg.cpus as u64 - g * units_per_alloc).min(units_per_alloc);
+                        for u in 0..n {
+                            mb.reserve(base + u * 128, base + u * 128 + unit_pages);
+                        }
+                    }
+                }
+            }
+            Arch::I386 => {
+                mb.alloc_top_down(unit_pages * self.cfg.cpus as u64, 1, limit);
+            }
+        }
+        // large system hashes (dentry: scale 13, inode: scale 14), 8-byte buckets (4 on i386)
+        let lowmem_pages: u64 = usable
+            .iter()
+            .map(|&(s, e)| e.min(max_low).saturating_sub(s))
+            .sum();
+        let bucket = if arch == Arch::X86_64 { 8 } else { 4 };
+        let dentry = roundup_pow2(lowmem_pages >> 1) * bucket;
+        let inode = roundup_pow2(lowmem_pages >> 2) * bucket;
+        mb.alloc_top_down(dentry.div_ceil(4096), 1, limit);
+        mb.alloc_top_down(inode.div_ceil(4096), 1, limit);
+
+        // ---- memblock_free_all(): lowmem in aligned chunks with FPI_TO_TAIL
+        for (s, e) in mb.free_ranges(max_low) {
+            let mut start = s;
+            while start < e {
+                let mut order = if start == 0 {
+                    MAX_PAGE_ORDER
+                } else {
+                    start.trailing_zeros().min(MAX_PAGE_ORDER)
+                };
+                while start + (1 << order) > e {
+                    order -= 1;
+                }
+                self.boot_free_range(start, order, true);
+                start += 1 << order;
+            }
+        }
+        // highmem (i386): page by page
+        if max_pfn > max_low {
+            for (s, e) in mb.free_ranges(max_pfn) {
+                for pfn in s.max(max_low)..e {
+                    self.boot_free_range(pfn, 0, false);
+                }
+            }
+        }
+
+        // ---- watermarks and lowmem reserves
+        self.setup_per_zone_wmarks();
+        self.setup_per_zone_lowmem_reserve();
+
+        // ---- boot log (a few of the lines a real boot prints about memory)
+        self.boot_log(&mb);
+
+        // ---- kmem_cache_init(): the slab allocator and the kmalloc caches
+        let slab_cfg = self.cfg.slab.clone();
+        self.kmem_cache_init(slab_cfg);
+
+        // ---- the kernel's own page allocations during boot
+        self.boot_allocations();
+
+        // ---- free_initmem(): the init sections (placed before the last eighth of the image, i.e. before bss)
+        let init_pages = self.cfg.kernel_init_kib.div_ceil(4).min(kpages / 2);
+        let init_start = kstart + kpages - kpages / 8 - init_pages;
+        for pfn in init_start..init_start + init_pages {
+            self.boot_free_reserved_page(pfn);
+        }
+        let kib = init_pages * 4;
+        self.printk(
+            LogLevel::Info,
+            &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"),
+        );
+        self.printk(
+            LogLevel::Info,
+            "Write protecting the kernel read-only data: 12288k\n",
+        );
+        self.printk(LogLevel::Info, "Run /init as init process\n");
+
+        self.clock_ns = self.clock_ns.max(BOOT_END_NS);
+        self.sched.system_state = SystemState::Running;
+        // Userspace init is running when a listing gets loaded; the runner switches to its insmod task.
+        self.set_current("init", 1);
+    }
+
+    /// `__free_pages_core()`: hand a reserved range over to the buddy allocator.
+    fn boot_free_range(&mut self, pfn: u64, order: u32, to_tail: bool) {
+        let n = 1u64 << order;
+        let z = self.pages[pfn as usize].zone as usize;
+        for i in 0..n {
+            let f = &mut self.pages[(pfn + i) as usize];
+            f.clear(pg::PG_RESERVED);
+            f.refcount = 0;
+            f.set_owner(PageOwner::Buddy);
+        }
+        self.zones[z].managed_pages += n;
+        self.free_one_page(pfn, order, to_tail);
+    }
+
+    /// `free_reserved_page()`: one reserved page to the buddy allocator (normal free, no FPI_TO_TAIL).
+    fn boot_free_reserved_page(&mut self, pfn: u64) {
+        let f = self.pages[pfn as usize];
+        if !f.test(pg::PG_RESERVED) || f.owner() != PageOwner::Reserved {
+            return;
+        }
+        self.boot_free_range(pfn, 0, false);
+    }
+
+    fn boot_allocations(&mut self) {
+        let budget = self.cfg.boot_alloc_kib.div_ceil(4);
+        let orders = [0u32, 0, 2, 0, 1, 0, 0, 3, 0, 2, 0, 0];
+        let mut used = 0u64;
+        let mut i = 0usize;
+        while used < budget {
+            let order = orders[i % orders.len()];
+            let gfp = if i % 3 == 2 && order == 0 {
+                Gfp::GFP_HIGHUSER_MOVABLE
+            } else {
+                Gfp::GFP_KERNEL
+            };
+            i += 1;
+            match self.try_alloc_pages(gfp, order) {
+                Ok(p) => {
+                    self.set_page_owner(p, order, PageOwner::Boot);
+                    used += 1 << order;
+                }
+                Err(_) => break,
+            }
+        }
+        self.alloc.nr_allocs = 0;
+    }
+
+    /// `calculate_min_free_kbytes()` + `__setup_per_zone_wmarks()`.
+    pub(crate) fn setup_per_zone_wmarks(&mut self) {
+        // nr_free_buffer_pages(): managed pages of zones up to ZONE_NORMAL minus their high watermarks (0 now).
+        let lowmem: u64 = self
+            .zones
+            .iter()
+            .filter(|z| !z.highmem && z.zone_type != ZoneType::Movable)
+            .map(|z| z.managed_pages.saturating_sub(z.high_wmark()))
+            .sum();
+        let lowmem_kbytes = lowmem * 4;
+        let min_free_kbytes = int_sqrt(lowmem_kbytes * 16).clamp(128, 262_144);
+        self.alloc.min_free_kbytes = min_free_kbytes;
+        let pages_min = min_free_kbytes >> (PAGE_SHIFT - 10);
+        let lowmem_pages: u64 = self
+            .zones
+            .iter()
+            .filter(|z| !z.highmem && z.zone_type != ZoneType::Movable)
+            .map(|z| z.managed_pages)
+            .sum();
+        let watermark_scale_factor = 10u64;
+        for z in self.zones.iter_mut() {
+            let managed = z.managed_pages;
+            let mut tmp = (pages_min * managed).checked_div(lowmem_pages).unwrap_or(0);
+            if z.highmem || z.zone_type == ZoneType::Movable {
+                z.watermark[0] = (managed / 1024).clamp(32, 128);
+            } else {
+                z.watermark[0] = tmp;
+            }
+            // mult_frac(managed, watermark_scale_factor, 10000)
+            let frac = (managed / 10000) * watermark_scale_factor
+                + (managed % 10000) * watermark_scale_factor / 10000;
+            tmp = (tmp >> 2).max(frac);
+            z.watermark[1] = z.watermark[0] + tmp;
+            z.watermark[2] = z.watermark[1] + tmp;
+            z.watermark[3] = z.watermark[2] + tmp;
+        }
+    }
+
+    /// `setup_per_zone_lowmem_reserve()` with the 6.12 ratios (DMA 256, DMA32 256, Normal 32, HighMem 0).
+    pub(crate) fn setup_per_zone_lowmem_reserve(&mut self) {
+        let ratio = |t: ZoneType| match t {
+            ZoneType::Dma | ZoneType::Dma32 => 256u64,
+            ZoneType::Normal => 32,
+            ZoneType::HighMem | ZoneType::Movable => 0,
+        };
+        let n = self.zones.len();
+        for i in 0..n - 1 {
+            let r = ratio(self.zones[i].zone_type);
+            let clear = r == 0 || self.zones[i].managed_pages == 0;
+            let mut managed = 0;
+            for j in i + 1..n {
+                managed += self.zones[j].managed_pages;
+                self.zones[i].lowmem_reserve[j] = if clear { 0 } else { managed / r };
+            }
+        }
+    }
+
+    /// `min_free_kbytes`.
+    ///
+    /// Context: any.
+    pub fn min_free_kbytes(&self) -> u64 {
+        self.alloc.min_free_kbytes
+    }
+
+    fn boot_log(&mut self, mb: &Memblock) {
+        let l = LogLevel::Info;
+        self.clock_ns = 0;
+        let usable = mb.usable.clone();
+        self.printk(l, "BIOS-provided physical RAM map:\n");
+        let ram_bytes = self.cfg.ram_mib << 20;
+        let below = if ram_bytes >= 0xe000_0000 {
+            0xc000_0000
+        } else {
+            ram_bytes
+        };
+        let mut lines = vec![
+            (0u64, 0x9fbffu64, "usable"),
+            (0x9fc00, 0x9ffff, "reserved"),
+            (0xf0000, 0xfffff, "reserved"),
+            (0x100000, below - 0x20001, "usable"),
+            (below - 0x20000, below - 1, "reserved"),
+            (0xfeffc000, 0xfeffffff, "reserved"),
+            (0xfffc0000, 0xffffffff, "reserved"),
+        ];
+        if ram_bytes > below {
+            lines.push((
+                0x1_0000_0000,
+                0x1_0000_0000 + (ram_bytes - below) - 1,
+                "usable",
+            ));
+        }
+        for (s, e, t) in lines {
+            self.printk(l, &format!("BIOS-e820: [mem {s:#018x}-{e:#018x}] {t}\n"));
+        }
+        let _ = usable;
+        if self.cfg.arch == Arch::I386 {
+            let mb_low = (self.layout.max_low_pfn << PAGE_SHIFT) >> 20;
+            let high = self.layout.max_pfn.saturating_sub(self.layout.max_low_pfn);
+            if high > 0 {
+                self.printk(
+                    LogLevel::Notice,
+                    &format!("{}MB HIGHMEM available.\n", (high << PAGE_SHIFT) >> 20),
+                );
+            }
+            self.printk(LogLevel::Notice, &format!("{mb_low}MB LOWMEM available.\n"));
+        }
+        self.printk(l, "Zone ranges:\n");
+        let is64 = self.cfg.arch == Arch::X86_64;
+        let zs = self.zones.clone();
+        for z in zs.iter().filter(|z| z.zone_type != ZoneType::Movable) {
+            if z.populated() {
+                let s = z.zone_start_pfn << PAGE_SHIFT;
+                let e = (z.zone_end_pfn() << PAGE_SHIFT) - 1;
+                let w = if is64 { 18 } else { 10 };
+                self.printk(
+                    l,
+                    &format!("  {:<8} [mem {s:#0w$x}-{e:#0w$x}]\n", z.name(), w = w),
+                );
+            } else {
+                self.printk(l, &format!("  {:<8} empty\n", z.name()));
+            }
+        }
+        let total_present: u64 = zs.iter().map(|z| z.present_pages).sum();
+        let managed: u64 = zs.iter().map(|z| z.managed_pages).sum();
+        self.clock_ns = 40_000_000;
+        self.printk(
+            l,
+            &format!(
+                "Memory: {}K/{}K available ({}K kernel code, {}K reserved)\n",
+                managed * 4,
+                total_present * 4,
+                self.cfg.kernel_image_kib / 3,
+                (total_present - managed) * 4
+            ),
+        );
+        let _ = Pfn(0);
+    }
+}

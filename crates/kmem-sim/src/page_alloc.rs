@@ -1,0 +1,1415 @@
+//! The buddy allocator (mm/page_alloc.c): free lists per order and migrate type, split (`expand`) and merge
+//! (`__free_one_page`), migrate-type fallback, zone fallback, watermark checks, `warn_alloc`, `bad_page`.
+//!
+//! What is simplified, and how:
+//! - **No per-cpu page lists (pcp).** Every allocation and free goes straight to the zone's free lists, as if
+//!   `pcp->high` were 0. The kernel would hand out order-0..3 pages from per-cpu batches, so the exact pfns a
+//!   real kernel returns for small orders differ; the buddy behaviour (lowest address first after a boot,
+//!   split and merge) is the same.
+//! - **No reclaim, compaction, kswapd or OOM killer.** A request that may sleep goes through the same watermark
+//!   and retry decisions, but where the kernel would reclaim, compact or kill, the simulator gives up:
+//!   `warn_alloc()` and NULL. (A real kernel loops "forever" for small GFP_KERNEL orders; the simulator fails.)
+//! - **`__GFP_NOFAIL`**: tries the zone reserves (`ALLOC_MIN_RESERVE`, then, unlike the kernel,
+//!   `ALLOC_NO_WATERMARKS`) and, if that fails too, prints the allocation failure and returns NULL where the
+//!   kernel would loop.
+//! - **Migrate-type fallback** follows 6.12's `__rmqueue_fallback` order (largest block of a fallback type
+//!   first, `find_smallest` for movable requests that cannot steal); claiming a whole pageblock needs at least
+//!   half of it free (the kernel also counts "alike" allocated pages, which the simulator does not track).
+//! - **Highatomic reserves**: an order > 0 atomic allocation reserves its pageblock as HighAtomic (up to 1% of
+//!   the zone, like `reserve_highatomic_pageblock`); reserves are never unreserved (no reclaim path).
+//! - **`ALLOC_NOFRAGMENT`** (first pass avoiding fallback while other zones have memory) is left out.
+
+use crate::gfp::Gfp;
+use crate::machine::{Machine, ALLOC_STEP_NS, PAGE_SHIFT};
+use crate::page::{pg, PageOwner, PageType, Pfn, NIL};
+use crate::panic::Taint;
+use crate::printk::LogLevel;
+use crate::zone::{
+    MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS,
+    PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGE_ALLOC_COSTLY_ORDER,
+};
+
+/// `ALLOC_WMARK_MIN`.
+pub const ALLOC_WMARK_MIN: u32 = 0;
+/// `ALLOC_WMARK_LOW`.
+pub const ALLOC_WMARK_LOW: u32 = 1;
+/// `ALLOC_WMARK_HIGH`.
+pub const ALLOC_WMARK_HIGH: u32 = 2;
+/// `ALLOC_NO_WATERMARKS`.
+pub const ALLOC_NO_WATERMARKS: u32 = 0x04;
+/// `ALLOC_WMARK_MASK`.
+pub const ALLOC_WMARK_MASK: u32 = ALLOC_NO_WATERMARKS - 1;
+/// `ALLOC_OOM`.
+pub const ALLOC_OOM: u32 = 0x08;
+/// `ALLOC_NON_BLOCK`.
+pub const ALLOC_NON_BLOCK: u32 = 0x10;
+/// `ALLOC_MIN_RESERVE`.
+pub const ALLOC_MIN_RESERVE: u32 = 0x20;
+/// `ALLOC_CPUSET`.
+pub const ALLOC_CPUSET: u32 = 0x40;
+/// `ALLOC_HIGHATOMIC`.
+pub const ALLOC_HIGHATOMIC: u32 = 0x200;
+/// `ALLOC_KSWAPD`.
+pub const ALLOC_KSWAPD: u32 = 0x800;
+/// `ALLOC_RESERVES`.
+pub const ALLOC_RESERVES: u32 = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM;
+
+/// Line of `WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp)` in 6.12.117's mm/page_alloc.c.
+pub const LINE_ORDER_WARN: u32 = 4832;
+/// Line of `might_sleep_if()` in `might_alloc()` (include/linux/sched/mm.h).
+pub const LINE_MIGHT_ALLOC: u32 = 321;
+
+/// Page allocator bookkeeping that is not in the zones.
+#[derive(Clone, Debug, Default)]
+pub struct AllocState {
+    /// Migrate type of each pageblock (index: pfn >> 9).
+    pub pageblock_mt: Vec<u8>,
+    /// `min_free_kbytes`.
+    pub min_free_kbytes: u64,
+    /// `nopage_rs` ratelimit: (begin jiffies, printed in this interval, missed).
+    pub nopage_rs: (u64, u32, u32),
+    /// `bad_page()` ratelimit: (resume jiffies, nr_shown, nr_unshown).
+    pub bad_page_rs: (u64, u64, u64),
+    /// Successful allocations so far.
+    pub nr_allocs: u64,
+    /// Frees so far.
+    pub nr_frees: u64,
+    /// Failed allocations so far.
+    pub nr_failures: u64,
+    /// Pages a bad free left behind (`PageOwner::Leaked`).
+    pub nr_leaked: u64,
+}
+
+/// Migrate type fallbacks (`fallbacks[]`).
+fn fallbacks(mt: MigrateType) -> [MigrateType; 2] {
+    match mt {
+        MigrateType::Unmovable => [MigrateType::Reclaimable, MigrateType::Movable],
+        MigrateType::Movable => [MigrateType::Reclaimable, MigrateType::Unmovable],
+        MigrateType::Reclaimable => [MigrateType::Unmovable, MigrateType::Movable],
+        MigrateType::HighAtomic => [MigrateType::HighAtomic, MigrateType::HighAtomic],
+    }
+}
+
+/// A failed allocation's reason (for callers that want to know; the API returns `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// order > MAX_PAGE_ORDER.
+    OrderTooLarge,
+    /// Invalid zone modifiers.
+    BadZone,
+    /// Fault injection.
+    Injected,
+    /// No memory within the watermarks.
+    NoMemory,
+}
+
+impl Machine {
+    // ---------------------------------------------------------------- helpers
+
+    pub(crate) fn zone_idx_of_type(&self, t: ZoneType) -> usize {
+        self.zones
+            .iter()
+            .position(|z| z.zone_type == t)
+            .unwrap_or(0)
+    }
+
+    /// `get_pfnblock_migratetype()`.
+    ///
+    /// Context: any.
+    pub fn pageblock_migratetype(&self, pfn: Pfn) -> MigrateType {
+        MigrateType::from_index(
+            self.alloc.pageblock_mt[(pfn.0 >> PAGEBLOCK_ORDER) as usize] as usize,
+        )
+    }
+
+    pub(crate) fn set_pageblock_mt(&mut self, pfn: u64, mt: MigrateType) {
+        self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] = mt as u8;
+    }
+
+    fn list_add(&mut self, z: usize, order: u32, mt: MigrateType, pfn: u64, tail: bool) {
+        let p = pfn as u32;
+        let list = self.zones[z].free_area[order as usize].free_list[mt as usize];
+        {
+            let f = &mut self.pages[pfn as usize];
+            f.set_page_type(PageType::Buddy);
+            f.order = order as u8;
+            f.set_owner(PageOwner::Buddy);
+        }
+        let mut l = list;
+        if l.head == NIL {
+            self.pages[pfn as usize].next = NIL;
+            self.pages[pfn as usize].prev = NIL;
+            l.head = p;
+            l.tail = p;
+        } else if tail {
+            self.pages[pfn as usize].prev = l.tail;
+            self.pages[pfn as usize].next = NIL;
+            self.pages[l.tail as usize].next = p;
+            l.tail = p;
+        } else {
+            self.pages[pfn as usize].next = l.head;
+            self.pages[pfn as usize].prev = NIL;
+            self.pages[l.head as usize].prev = p;
+            l.head = p;
+        }
+        l.len += 1;
+        let area = &mut self.zones[z].free_area[order as usize];
+        area.free_list[mt as usize] = l;
+        area.nr_free += 1;
+    }
+
+    fn list_del(&mut self, z: usize, order: u32, mt: MigrateType, pfn: u64) {
+        let (prev, next) = {
+            let f = &self.pages[pfn as usize];
+            (f.prev, f.next)
+        };
+        let area = &mut self.zones[z].free_area[order as usize];
+        let l = &mut area.free_list[mt as usize];
+        if prev == NIL {
+            l.head = next;
+        } else {
+            self.pages[prev as usize].next = next;
+        }
+        if next == NIL {
+            l.tail = prev;
+        } else {
+            self.pages[next as usize].prev = prev;
+        }
+        l.len -= 1;
+        area.nr_free -= 1;
+        let f = &mut self.pages[pfn as usize];
+        f.next = NIL;
+        f.prev = NIL;
+        f.set_page_type(PageType::None);
+        f.order = 0;
+    }
+
+    fn account_freepages(&mut self, z: usize, nr: i64, mt: MigrateType) {
+        let zone = &mut self.zones[z];
+        zone.nr_free_pages = (zone.nr_free_pages as i64 + nr) as u64;
+        if mt == MigrateType::HighAtomic {
+            zone.nr_free_highatomic = (zone.nr_free_highatomic as i64 + nr) as u64;
+        }
+    }
+
+    /// `find_buddy_page_pfn()`: the buddy of `pfn` at `order` if it is free at that order in the same zone.
+    fn find_buddy(&self, pfn: u64, order: u32, z: usize) -> Option<u64> {
+        let buddy = pfn ^ (1 << order);
+        let f = self.pages.get(buddy as usize)?;
+        (f.is_buddy() && f.order as u32 == order && f.zone as usize == z).then_some(buddy)
+    }
+
+    fn buddy_merge_likely(&self, pfn: u64, buddy_pfn: u64, order: u32, z: usize) -> bool {
+        if order >= MAX_PAGE_ORDER - 1 {
+            return false;
+        }
+        let higher = buddy_pfn & pfn;
+        self.find_buddy(higher, order + 1, z).is_some()
+    }
+
+    /// `__free_one_page()`.
+    pub(crate) fn free_one_page(&mut self, pfn: u64, order: u32, to_tail_fpi: bool) {
+        let z = self.pages[pfn as usize].zone as usize;
+        let mut mt = self.pageblock_migratetype(Pfn(pfn));
+        let mut pfn = pfn;
+        let mut order = order;
+        let mut buddy_pfn = pfn;
+        self.account_freepages(z, 1 << order, mt);
+        while order < MAX_PAGE_ORDER {
+            let Some(b) = self.find_buddy(pfn, order, z) else {
+                break;
+            };
+            buddy_pfn = b;
+            let mut buddy_mt = mt;
+            if order >= PAGEBLOCK_ORDER {
+                buddy_mt = self.pageblock_migratetype(Pfn(b));
+                // All modelled types are mergeable (no ISOLATE/CMA).
+            }
+            let list_mt = self.pageblock_migratetype(Pfn(b));
+            self.list_del(z, order, list_mt, b);
+            if order >= PAGEBLOCK_ORDER && buddy_mt != mt {
+                // change_pageblock_range(buddy, order, migratetype)
+                for i in 0..(1u64 << (order - PAGEBLOCK_ORDER)) {
+                    self.set_pageblock_mt(b + i * PAGEBLOCK_NR_PAGES, mt);
+                }
+                if buddy_mt == MigrateType::HighAtomic {
+                    self.zones[z].nr_free_highatomic -= 1 << order;
+                }
+                if mt == MigrateType::HighAtomic {
+                    self.zones[z].nr_free_highatomic += 1 << order;
+                }
+            }
+            pfn &= b;
+            order += 1;
+        }
+        mt = self.pageblock_migratetype(Pfn(pfn));
+        let to_tail = if to_tail_fpi {
+            true
+        } else {
+            self.buddy_merge_likely(pfn, buddy_pfn, order, z)
+        };
+        self.list_add(z, order, mt, pfn, to_tail);
+    }
+
+    /// `expand()`: puts the upper halves of a split block on the free lists (at the head).
+    fn expand(&mut self, z: usize, pfn: u64, low: u32, high: u32, mt: MigrateType) {
+        let mut high = high;
+        let mut size = 1u64 << high;
+        while high > low {
+            high -= 1;
+            size >>= 1;
+            self.list_add(z, high, mt, pfn + size, false);
+        }
+    }
+
+    /// `__rmqueue_smallest()`.
+    fn rmqueue_smallest(&mut self, z: usize, order: u32, mt: MigrateType) -> Option<u64> {
+        for cur in order..=MAX_PAGE_ORDER {
+            let head = self.zones[z].free_area[cur as usize].free_list[mt as usize].head;
+            if head == NIL {
+                continue;
+            }
+            let pfn = head as u64;
+            self.list_del(z, cur, mt, pfn);
+            self.account_freepages(z, -(1 << order), mt);
+            self.expand(z, pfn, order, cur, mt);
+            return Some(pfn);
+        }
+        None
+    }
+
+    fn can_steal_fallback(order: u32, start: MigrateType) -> bool {
+        order >= PAGEBLOCK_ORDER / 2
+            || start == MigrateType::Reclaimable
+            || start == MigrateType::Unmovable
+    }
+
+    fn find_suitable_fallback(
+        &self,
+        z: usize,
+        order: u32,
+        start: MigrateType,
+    ) -> Option<(MigrateType, bool)> {
+        let area = &self.zones[z].free_area[order as usize];
+        if area.nr_free == 0 {
+            return None;
+        }
+        for fb in fallbacks(start) {
+            if fb == start {
+                continue;
+            }
+            if !area.free_list[fb as usize].is_empty() {
+                return Some((fb, Self::can_steal_fallback(order, start)));
+            }
+        }
+        None
+    }
+
+    /// Moves every free block inside pageblock `block_start` to `new_mt`'s lists; sets the pageblock type.
+    fn move_freepages_block(
+        &mut self,
+        z: usize,
+        block_start: u64,
+        old_mt: MigrateType,
+        new_mt: MigrateType,
+    ) {
+        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let mut pfn = block_start;
+        let mut moved = 0i64;
+        while pfn < end && (pfn as usize) < self.pages.len() {
+            let f = self.pages[pfn as usize];
+            if f.is_buddy() {
+                let o = f.order as u32;
+                self.list_del(z, o, old_mt, pfn);
+                self.set_pageblock_mt(block_start, new_mt);
+                self.list_add(z, o, new_mt, pfn, true);
+                moved += 1 << o;
+                pfn += 1 << o;
+            } else {
+                pfn += 1;
+            }
+        }
+        self.set_pageblock_mt(block_start, new_mt);
+        if old_mt == MigrateType::HighAtomic {
+            self.zones[z].nr_free_highatomic -= moved as u64;
+        }
+        if new_mt == MigrateType::HighAtomic {
+            self.zones[z].nr_free_highatomic += moved as u64;
+        }
+    }
+
+    fn free_pages_in_block(&self, block_start: u64) -> u64 {
+        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let mut pfn = block_start;
+        let mut n = 0;
+        while pfn < end && (pfn as usize) < self.pages.len() {
+            let f = &self.pages[pfn as usize];
+            if f.is_buddy() {
+                n += 1 << f.order;
+                pfn += 1 << f.order;
+            } else {
+                pfn += 1;
+            }
+        }
+        n
+    }
+
+    /// `__rmqueue_fallback()` (simplified, see the module docs).
+    fn rmqueue_fallback(&mut self, z: usize, order: u32, start: MigrateType) -> Option<u64> {
+        let mut found: Option<(u32, MigrateType, bool)> = None;
+        let mut cur = MAX_PAGE_ORDER as i64;
+        while cur >= order as i64 {
+            if let Some((fb, can_steal)) = self.find_suitable_fallback(z, cur as u32, start) {
+                if !can_steal && start == MigrateType::Movable && cur as u32 > order {
+                    // find_smallest
+                    for o in order..=MAX_PAGE_ORDER {
+                        if let Some((fb2, cs2)) = self.find_suitable_fallback(z, o, start) {
+                            found = Some((o, fb2, cs2));
+                            break;
+                        }
+                    }
+                } else {
+                    found = Some((cur as u32, fb, can_steal));
+                }
+                break;
+            }
+            cur -= 1;
+        }
+        let (cur, fb, can_steal) = found?;
+        let pfn = self.zones[z].free_area[cur as usize].free_list[fb as usize].head as u64;
+        if cur >= PAGEBLOCK_ORDER {
+            // Whole pageblocks: claim them all.
+            self.list_del(z, cur, fb, pfn);
+            self.account_freepages(z, -(1 << cur), fb);
+            self.account_freepages(z, (1 << cur) - (1 << order), start);
+            for i in 0..(1u64 << (cur - PAGEBLOCK_ORDER)) {
+                self.set_pageblock_mt(pfn + i * PAGEBLOCK_NR_PAGES, start);
+            }
+            self.expand(z, pfn, order, cur, start);
+            return Some(pfn);
+        }
+        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        if can_steal && self.free_pages_in_block(block) >= PAGEBLOCK_NR_PAGES / 2 {
+            self.move_freepages_block(z, block, fb, start);
+            return self.rmqueue_smallest(z, order, start);
+        }
+        self.list_del(z, cur, fb, pfn);
+        self.account_freepages(z, -(1 << order), fb);
+        self.expand(z, pfn, order, cur, fb);
+        Some(pfn)
+    }
+
+    /// `rmqueue_buddy()`.
+    fn rmqueue(&mut self, z: usize, order: u32, mt: MigrateType, alloc_flags: u32) -> Option<u64> {
+        let mut page = None;
+        if alloc_flags & ALLOC_HIGHATOMIC != 0 {
+            page = self.rmqueue_smallest(z, order, MigrateType::HighAtomic);
+        }
+        if page.is_none() {
+            page = self
+                .rmqueue_smallest(z, order, mt)
+                .or_else(|| self.rmqueue_fallback(z, order, mt));
+            if page.is_none() && alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK) != 0 {
+                page = self.rmqueue_smallest(z, order, MigrateType::HighAtomic);
+            }
+        }
+        page
+    }
+
+    /// `__zone_watermark_ok()`.
+    pub(crate) fn zone_watermark_ok(
+        &self,
+        z: usize,
+        order: u32,
+        mark: u64,
+        highest_zoneidx: usize,
+        alloc_flags: u32,
+    ) -> bool {
+        let zone = &self.zones[z];
+        let mut free = zone.nr_free_pages as i64;
+        let mut min = mark as i64;
+        let mut unusable = (1i64 << order) - 1;
+        if alloc_flags & ALLOC_RESERVES == 0 {
+            unusable += zone.nr_free_highatomic as i64;
+        }
+        free -= unusable;
+        if alloc_flags & ALLOC_RESERVES != 0 {
+            if alloc_flags & ALLOC_MIN_RESERVE != 0 {
+                min -= min / 2;
+                if alloc_flags & ALLOC_NON_BLOCK != 0 {
+                    min -= min / 4;
+                }
+            }
+            if alloc_flags & ALLOC_OOM != 0 {
+                min -= min / 2;
+            }
+        }
+        if free <= min + zone.lowmem_reserve[highest_zoneidx] as i64 {
+            return false;
+        }
+        if order == 0 {
+            return true;
+        }
+        for o in order as usize..NR_PAGE_ORDERS {
+            let area = &zone.free_area[o];
+            if area.nr_free == 0 {
+                continue;
+            }
+            for mt in 0..MIGRATE_PCPTYPES {
+                if !area.free_list[mt].is_empty() {
+                    return true;
+                }
+            }
+            if alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM) != 0
+                && !area.free_list[MigrateType::HighAtomic as usize].is_empty()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `reserve_highatomic_pageblock()`.
+    fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
+        // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
+        let max_managed =
+            (self.zones[z].managed_pages / 100).div_ceil(PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
+        if self.zones[z].nr_reserved_highatomic >= max_managed {
+            return;
+        }
+        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let mt = self.pageblock_migratetype(Pfn(block));
+        if mt == MigrateType::HighAtomic {
+            return;
+        }
+        self.zones[z].nr_reserved_highatomic += PAGEBLOCK_NR_PAGES;
+        self.move_freepages_block(z, block, mt, MigrateType::HighAtomic);
+    }
+
+    /// `prep_new_page()`: refcount, compound metadata, zeroing, owner.
+    fn prep_new_page(&mut self, pfn: u64, order: u32, gfp: Gfp) {
+        let n = 1u64 << order;
+        let comp = gfp.intersects(Gfp::__GFP_COMP) && order > 0;
+        for i in 0..n {
+            let f = &mut self.pages[(pfn + i) as usize];
+            f.set_page_type(PageType::None);
+            f.set_owner(PageOwner::PageAlloc);
+            f.refcount = 0;
+            f.flags &= !(1 << pg::PG_HEAD);
+            f.compound_head = if comp && i > 0 { pfn as u32 } else { NIL };
+            f.order = 0;
+        }
+        let head = &mut self.pages[pfn as usize];
+        head.refcount = 1;
+        head.order = order as u8;
+        if comp {
+            head.set(pg::PG_HEAD);
+        }
+        if gfp.intersects(Gfp::__GFP_ZERO) {
+            let _ = self.mem.fill(pfn << PAGE_SHIFT, n << PAGE_SHIFT, 0);
+        }
+    }
+
+    /// `gfp_to_alloc_flags()`.
+    fn gfp_to_alloc_flags(gfp: Gfp, order: u32) -> u32 {
+        let mut f = ALLOC_WMARK_MIN | ALLOC_CPUSET;
+        if gfp.intersects(Gfp::__GFP_HIGH) {
+            f |= ALLOC_MIN_RESERVE;
+        }
+        if gfp.intersects(Gfp::__GFP_KSWAPD_RECLAIM) {
+            f |= ALLOC_KSWAPD;
+        }
+        if !gfp.intersects(Gfp::__GFP_DIRECT_RECLAIM) {
+            if !gfp.intersects(Gfp::__GFP_NOMEMALLOC) {
+                f |= ALLOC_NON_BLOCK;
+                if order > 0 {
+                    f |= ALLOC_HIGHATOMIC;
+                }
+            }
+            if f & ALLOC_MIN_RESERVE != 0 {
+                f &= !ALLOC_CPUSET;
+            }
+        }
+        f
+    }
+
+    /// `get_page_from_freelist()`: walks the zonelist from the highest usable zone down.
+    fn get_page_from_freelist(
+        &mut self,
+        gfp: Gfp,
+        order: u32,
+        alloc_flags: u32,
+        highest: usize,
+    ) -> Option<u64> {
+        let mt = gfp.migratetype();
+        for z in (0..=highest.min(self.zones.len() - 1)).rev() {
+            if !self.zones[z].populated() {
+                continue;
+            }
+            if alloc_flags & ALLOC_NO_WATERMARKS == 0 {
+                let mark = self.zones[z].watermark[(alloc_flags & ALLOC_WMARK_MASK) as usize];
+                if !self.zone_watermark_ok(z, order, mark, highest, alloc_flags) {
+                    continue;
+                }
+            }
+            if let Some(pfn) = self.rmqueue(z, order, mt, alloc_flags) {
+                self.prep_new_page(pfn, order, gfp);
+                if alloc_flags & ALLOC_HIGHATOMIC != 0 && order > 0 {
+                    self.reserve_highatomic_pageblock(pfn, z);
+                }
+                return Some(pfn);
+            }
+        }
+        None
+    }
+
+    /// The full allocation path; `Err` says why it failed (after any report was printed).
+    ///
+    /// Context: any; may report sleeping in atomic context for blocking gfp.
+    pub fn try_alloc_pages(&mut self, gfp: Gfp, order: u32) -> Result<Pfn, AllocError> {
+        self.clock_ns += ALLOC_STEP_NS;
+        let depth = self.stack.frames.len();
+        self.push_kframe("__alloc_pages_noprof");
+        let r = self.alloc_pages_inner(gfp, order);
+        self.stack.frames.truncate(depth);
+        match r {
+            Ok(p) => {
+                self.alloc.nr_allocs += 1;
+                Ok(Pfn(p))
+            }
+            Err(e) => {
+                self.alloc.nr_failures += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn alloc_pages_inner(&mut self, gfp: Gfp, order: u32) -> Result<u64, AllocError> {
+        if order > MAX_PAGE_ORDER {
+            if !gfp.intersects(Gfp::__GFP_NOWARN) {
+                self.warn_once("mm/page_alloc.c", LINE_ORDER_WARN, None);
+            }
+            return Err(AllocError::OrderTooLarge);
+        }
+        self.might_alloc(gfp);
+        if self.should_fail_alloc_page(gfp, order) {
+            return Err(AllocError::Injected);
+        }
+        let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
+        let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
+        let zt = match gfp.gfp_zone(has_highmem, has_dma32) {
+            Ok(t) => t,
+            Err(_) => {
+                // VM_BUG_ON in the kernel (only with CONFIG_DEBUG_VM); the table lookup then gives garbage.
+                self.warn_once(
+                    "include/linux/gfp.h",
+                    143,
+                    Some("gfp_zone: invalid zone modifiers"),
+                );
+                return Err(AllocError::BadZone);
+            }
+        };
+        let highest = self.zone_idx_of_type(zt);
+        if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_WMARK_LOW, highest) {
+            return Ok(p);
+        }
+        self.push_kframe("__alloc_pages_slowpath.constprop.0");
+        let r = self.alloc_slowpath(gfp, order, highest);
+        self.pop_frame();
+        r
+    }
+
+    fn alloc_slowpath(&mut self, gfp: Gfp, order: u32, highest: usize) -> Result<u64, AllocError> {
+        let can_direct_reclaim = gfp.gfpflags_allow_blocking();
+        let alloc_flags = Self::gfp_to_alloc_flags(gfp, order);
+        if let Some(p) = self.get_page_from_freelist(gfp, order, alloc_flags, highest) {
+            return Ok(p);
+        }
+        // __GFP_MEMALLOC: ALLOC_NO_WATERMARKS (__gfp_pfmemalloc_flags).
+        if gfp.intersects(Gfp::__GFP_MEMALLOC) && !gfp.intersects(Gfp::__GFP_NOMEMALLOC) {
+            if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_NO_WATERMARKS, highest) {
+                return Ok(p);
+            }
+        }
+        // No direct reclaim, compaction or OOM killer in the simulator: everything goes to nopage.
+        if gfp.intersects(Gfp::__GFP_NOFAIL) && can_direct_reclaim {
+            if order > PAGE_ALLOC_COSTLY_ORDER && !gfp.intersects(Gfp::__GFP_NOWARN) {
+                self.warn_once("mm/page_alloc.c", 4389, None);
+            }
+            if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE, highest) {
+                return Ok(p);
+            }
+            // Where the kernel would loop until memory shows up, the simulator dips into everything.
+            if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_NO_WATERMARKS, highest) {
+                return Ok(p);
+            }
+        }
+        self.warn_alloc(gfp, &format!("page allocation failure: order:{order}"));
+        Err(AllocError::NoMemory)
+    }
+
+    /// `warn_alloc()`: unless `__GFP_NOWARN` or rate limited (one per 10 s of simulated time), prints
+    /// `<comm>: <msg>, mode:0x..(..), nodemask=(null),cpuset=/,mems_allowed=0`, a stack dump and `Mem-Info:`.
+    ///
+    /// Context: any.
+    pub fn warn_alloc(&mut self, gfp: Gfp, msg: &str) {
+        if gfp.intersects(Gfp::__GFP_NOWARN) || !self.ratelimit_nopage() {
+            return;
+        }
+        let comm = self.current().comm.clone();
+        self.printk(
+            LogLevel::Warning,
+            &format!("{comm}: {msg}, mode:{gfp}, nodemask=(null)"),
+        );
+        if self.cfg.cpusets {
+            self.pr_cont(",cpuset=/,mems_allowed=0");
+        }
+        self.pr_cont("\n");
+        self.dump_stack_with(&["warn_alloc"]);
+        let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
+        let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
+        let max_zone = gfp
+            .gfp_zone(has_highmem, has_dma32)
+            .map(|t| self.zone_idx_of_type(t))
+            .unwrap_or(MAX_NR_ZONES - 1);
+        self.show_mem(max_zone);
+    }
+
+    /// `__ratelimit(&nopage_rs)` with interval 10*HZ, burst 1.
+    fn ratelimit_nopage(&mut self) -> bool {
+        let j = self.jiffies();
+        let (begin, printed, missed) = self.alloc.nopage_rs;
+        let interval = 10 * crate::printk::HZ;
+        if printed == 0 && begin == 0 && missed == 0 {
+            self.alloc.nopage_rs = (j.max(1), 1, 0);
+            return true;
+        }
+        if j >= begin + interval {
+            if missed > 0 {
+                self.printk(
+                    LogLevel::Warning,
+                    &format!("warn_alloc: {missed} callbacks suppressed\n"),
+                );
+            }
+            self.alloc.nopage_rs = (j, 1, 0);
+            return true;
+        }
+        if printed < 1 {
+            self.alloc.nopage_rs.1 += 1;
+            return true;
+        }
+        self.alloc.nopage_rs.2 += 1;
+        false
+    }
+
+    // ---------------------------------------------------------------- public allocation API
+
+    /// `might_alloc(gfp)`: `might_sleep_if(gfpflags_allow_blocking(gfp))`, reported at
+    /// include/linux/sched/mm.h:321 as the kernel's inline function is. For other allocators (slab, vmalloc).
+    ///
+    /// Context: any.
+    pub fn might_alloc(&mut self, gfp: Gfp) {
+        if gfp.gfpflags_allow_blocking() {
+            self.might_sleep("include/linux/sched/mm.h", LINE_MIGHT_ALLOC);
+        }
+    }
+
+    /// `alloc_pages(gfp, order)`: `2^order` contiguous frames, `None` on failure (after the kernel's reports).
+    ///
+    /// Context: any; with a gfp that allows blocking, process context outside atomic sections (else the
+    /// sleeping-in-atomic report is printed and the allocation still proceeds, as in the kernel).
+    pub fn alloc_pages(&mut self, gfp: Gfp, order: u32) -> Option<Pfn> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("alloc_pages_mpol_noprof");
+        let r = self.try_alloc_pages(gfp, order).ok();
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `alloc_page(gfp)`.
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    pub fn alloc_page(&mut self, gfp: Gfp) -> Option<Pfn> {
+        self.alloc_pages(gfp, 0)
+    }
+
+    /// `__get_free_pages(gfp, order)`: allocates without `__GFP_HIGHMEM` and returns the direct-map address,
+    /// 0 on failure.
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    #[allow(non_snake_case)]
+    pub fn __get_free_pages(&mut self, gfp: Gfp, order: u32) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("get_free_pages_noprof");
+        self.push_kframe("alloc_pages_mpol_noprof");
+        let r = self.try_alloc_pages(gfp & !Gfp::__GFP_HIGHMEM, order).ok();
+        self.stack.frames.truncate(depth);
+        match r {
+            Some(p) => self.page_address(p),
+            None => 0,
+        }
+    }
+
+    /// `__get_free_page(gfp)`.
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    #[allow(non_snake_case)]
+    pub fn __get_free_page(&mut self, gfp: Gfp) -> u64 {
+        self.__get_free_pages(gfp, 0)
+    }
+
+    /// `get_zeroed_page(gfp)`: one zeroed page's address, 0 on failure.
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    pub fn get_zeroed_page(&mut self, gfp: Gfp) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("get_zeroed_page_noprof");
+        let a = self.__get_free_pages(gfp | Gfp::__GFP_ZERO, 0);
+        self.stack.frames.truncate(depth);
+        a
+    }
+
+    /// `alloc_pages_exact(size, gfp)`: allocates `get_order(size)` pages (no `__GFP_COMP`) and frees the unused
+    /// tail pages; returns the address or 0.
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    pub fn alloc_pages_exact(&mut self, size: u64, gfp: Gfp) -> u64 {
+        let order = get_order(size);
+        let gfp = gfp & !Gfp::__GFP_COMP;
+        let depth = self.stack.frames.len();
+        self.push_kframe("alloc_pages_exact_noprof");
+        let addr = self.__get_free_pages(gfp, order);
+        self.stack.frames.truncate(depth);
+        if addr == 0 {
+            return 0;
+        }
+        let pfn = self.__pa(addr) >> PAGE_SHIFT;
+        let used = size.div_ceil(4096).max(1);
+        // split_page(): every page gets its own reference
+        for i in 0..(1u64 << order) {
+            let f = &mut self.pages[(pfn + i) as usize];
+            f.refcount = 1;
+            f.order = 0;
+        }
+        for i in used..(1u64 << order) {
+            self.free_pages_checked(pfn + i, 0);
+        }
+        addr
+    }
+
+    /// `free_pages_exact(addr, size)`.
+    ///
+    /// Context: any.
+    pub fn free_pages_exact(&mut self, addr: u64, size: u64) {
+        let n = size.div_ceil(4096).max(1);
+        for i in 0..n {
+            self.free_pages(addr + i * 4096, 0);
+        }
+    }
+
+    /// `__free_pages(page, order)`: drops a reference; at zero, returns the `2^order` frames to the buddy
+    /// allocator. A bad free (already free, reserved, wrong order, tail page) prints `BUG: Bad page state` and
+    /// is refused; the page state and free-page counts stay intact.
+    ///
+    /// Context: any.
+    #[allow(non_snake_case)]
+    pub fn __free_pages(&mut self, page: Pfn, order: u32) {
+        self.clock_ns += ALLOC_STEP_NS;
+        let depth = self.stack.frames.len();
+        self.push_kframe("__free_pages");
+        self.free_pages_checked(page.0, order);
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `__free_page(page)`.
+    ///
+    /// Context: any.
+    #[allow(non_snake_case)]
+    pub fn __free_page(&mut self, page: Pfn) {
+        self.__free_pages(page, 0);
+    }
+
+    /// `free_pages(addr, order)`: `addr` 0 does nothing; else `__free_pages(virt_to_page(addr), order)`.
+    ///
+    /// Context: any.
+    pub fn free_pages(&mut self, addr: u64, order: u32) {
+        if addr == 0 {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("free_pages");
+        match self.virt_to_page(addr) {
+            Some(p) if self.pfn_valid(p) => self.__free_pages(p, order),
+            _ => {
+                // VM_BUG_ON(!virt_addr_valid(addr)) with CONFIG_DEBUG_VM; the simulator warns and ignores it.
+                self.warn(
+                    "mm/page_alloc.c",
+                    4953,
+                    Some(&format!("free_pages: invalid address {addr:#x}")),
+                );
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `free_page(addr)`.
+    ///
+    /// Context: any.
+    pub fn free_page(&mut self, addr: u64) {
+        self.free_pages(addr, 0);
+    }
+
+    /// `get_page()`: takes a reference.
+    ///
+    /// Context: any.
+    pub fn get_page(&mut self, page: Pfn) {
+        if let Some(f) = self.pages.get_mut(page.0 as usize) {
+            f.refcount += 1;
+        }
+    }
+
+    /// `page_ref_count()`.
+    ///
+    /// Context: any.
+    pub fn page_ref_count(&self, page: Pfn) -> i32 {
+        self.pages
+            .get(page.0 as usize)
+            .map(|f| f.refcount)
+            .unwrap_or(0)
+    }
+
+    /// `put_page()` of an order-0 or compound page: frees at the last reference.
+    ///
+    /// Context: any.
+    pub fn put_page(&mut self, page: Pfn) {
+        let Some(f) = self.pages.get(page.0 as usize).copied() else {
+            return;
+        };
+        let order = if f.is_head() { f.order as u32 } else { 0 };
+        self.__free_pages(page, order);
+    }
+
+    /// The checks of `__free_pages()` + `free_pages_prepare()`, then the free.
+    fn free_pages_checked(&mut self, pfn: u64, order: u32) {
+        if pfn >= self.pages.len() as u64 || order > MAX_PAGE_ORDER {
+            self.warn(
+                "mm/page_alloc.c",
+                4953,
+                Some(&format!("__free_pages: invalid pfn {pfn:#x} order {order}")),
+            );
+            return;
+        }
+        let f = self.pages[pfn as usize];
+        // Freeing a free page (its head or inside a free block), or a tail page: the refcount goes to -1.
+        if f.is_tail() || f.owner() == PageOwner::Buddy {
+            self.bad_page(pfn, "nonzero _refcount", Some(-1));
+            return;
+        }
+        if f.test(pg::PG_RESERVED) {
+            // put_page_testzero() drops the count to 0, then free_pages_prepare() finds PG_reserved.
+            self.bad_page(
+                pfn,
+                "PAGE_FLAGS_CHECK_AT_FREE flag(s) set",
+                Some(f.refcount - 1),
+            );
+            return;
+        }
+        if f.page_type() != PageType::None {
+            self.bad_page(pfn, "nonzero mapcount", Some(f.refcount - 1));
+            return;
+        }
+        if f.refcount <= 0 {
+            self.bad_page(pfn, "nonzero _refcount", Some(f.refcount - 1));
+            return;
+        }
+        if f.refcount > 1 {
+            self.pages[pfn as usize].refcount -= 1;
+            return;
+        }
+        let alloc_order = f.order as u32;
+        if order != alloc_order {
+            if f.is_head() {
+                self.bad_page(
+                    pfn,
+                    "VM_BUG_ON_PAGE(compound && compound_order(page) != order)",
+                    None,
+                );
+            } else {
+                let reason = format!("freed with order {order}, allocated with order {alloc_order} (simulator check)");
+                self.bad_page(pfn, &reason, None);
+            }
+            return;
+        }
+        self.free_range_to_buddy(pfn, order);
+        self.alloc.nr_frees += 1;
+    }
+
+    /// Clears the allocation state of `2^order` frames and frees them (no checks). For later parts that free
+    /// their own pages (slab, vmalloc ...).
+    ///
+    /// Context: any.
+    pub fn free_range_to_buddy(&mut self, pfn: u64, order: u32) {
+        for i in 0..(1u64 << order) {
+            let f = &mut self.pages[(pfn + i) as usize];
+            f.refcount = 0;
+            f.compound_head = NIL;
+            f.flags &= !(1 << pg::PG_HEAD);
+            f.set_page_type(PageType::None);
+            f.set_owner(PageOwner::Buddy);
+            f.order = 0;
+        }
+        self.free_one_page(pfn, order, false);
+    }
+
+    /// Marks `2^order` frames starting at `page` as owned by `owner` (for later parts).
+    ///
+    /// Context: any.
+    pub fn set_page_owner(&mut self, page: Pfn, order: u32, owner: PageOwner) {
+        for i in 0..(1u64 << order) {
+            if let Some(f) = self.pages.get_mut((page.0 + i) as usize) {
+                f.set_owner(owner);
+            }
+        }
+    }
+
+    /// Sets the page type (e.g. `PageType::Slab`) of a page (for later parts).
+    ///
+    /// Context: any.
+    pub fn set_page_type(&mut self, page: Pfn, t: PageType) {
+        if let Some(f) = self.pages.get_mut(page.0 as usize) {
+            f.set_page_type(t);
+        }
+    }
+
+    /// A frame's state (read only).
+    ///
+    /// Context: any.
+    pub fn page_frame(&self, page: Pfn) -> Option<&crate::page::PageFrame> {
+        self.pages.get(page.0 as usize)
+    }
+
+    /// The zone index and zone of a pfn.
+    ///
+    /// Context: any.
+    pub fn page_zone(&self, page: Pfn) -> Option<&Zone> {
+        let f = self.pages.get(page.0 as usize)?;
+        (f.owner() != PageOwner::NoRam).then(|| &self.zones[f.zone as usize])
+    }
+
+    /// `PageHighMem()`.
+    ///
+    /// Context: any.
+    pub fn page_is_highmem(&self, page: Pfn) -> bool {
+        page.0 >= self.layout.max_low_pfn && page.0 < self.layout.max_pfn
+    }
+
+    // ---------------------------------------------------------------- bad_page
+
+    /// `bad_page()`: `BUG: Bad page state in process <comm>  pfn:<pfn>`, `dump_page()`, modules, stack, taint
+    /// B. Rate limited like the kernel (60 reports then quiet for the rest of the minute). `shown_refcount`
+    /// overrides the refcount printed (the kernel has already dropped the reference when it checks).
+    ///
+    /// Context: any.
+    pub fn bad_page(&mut self, pfn: u64, reason: &str, shown_refcount: Option<i32>) {
+        let j = self.jiffies();
+        let hz = crate::printk::HZ;
+        let (resume, shown, unshown) = self.alloc.bad_page_rs;
+        let mut quiet = false;
+        if shown == 60 {
+            if j < resume {
+                self.alloc.bad_page_rs.2 += 1;
+                quiet = true;
+            } else {
+                if unshown > 0 {
+                    self.printk(
+                        LogLevel::Alert,
+                        &format!("BUG: Bad page state: {unshown} messages suppressed\n"),
+                    );
+                }
+                self.alloc.bad_page_rs = (resume, 0, 0);
+            }
+        }
+        if !quiet {
+            if self.alloc.bad_page_rs.1 == 0 {
+                self.alloc.bad_page_rs.0 = j + 60 * hz;
+            }
+            self.alloc.bad_page_rs.1 += 1;
+            let comm = self.current().comm.clone();
+            self.printk(
+                LogLevel::Alert,
+                &format!("BUG: Bad page state in process {comm}  pfn:{pfn:05x}\n"),
+            );
+            self.dump_page(Pfn(pfn), Some(reason), shown_refcount);
+            self.print_modules();
+            self.dump_stack_with(&["bad_page"]);
+        }
+        self.add_taint(Taint::BadPage);
+    }
+
+    /// The `%pGp` page flags word as the kernel lays it out (zone, and node with NUMA, in the top bits).
+    ///
+    /// Context: any.
+    pub fn page_flags_word(&self, page: Pfn) -> u64 {
+        let f = self.pages[page.0 as usize];
+        let bits = if self.layout.arch == crate::machine::Arch::X86_64 {
+            64
+        } else {
+            32
+        };
+        // SECTIONS_WIDTH 0 (vmemmap / flatmem), NODES_WIDTH 6 with NUMA (NODES_SHIFT 6), ZONES_WIDTH 2.
+        let zones_pgoff = if self.cfg.numa {
+            bits - 6 - 2
+        } else {
+            bits - 2
+        };
+        (f.flags as u64) | ((f.zone as u64) << zones_pgoff)
+    }
+
+    /// `%pGp`: `0x...(names|node=0|zone=N)`.
+    ///
+    /// Context: any.
+    pub fn format_page_flags(&self, page: Pfn) -> String {
+        let f = self.pages[page.0 as usize];
+        let word = self.page_flags_word(page);
+        let mut names = Vec::new();
+        let mut main = f.flags;
+        for &(bit, name) in pg::PAGEFLAG_NAMES {
+            if main & (1 << bit) != 0 {
+                names.push(name.to_string());
+                main &= !(1 << bit);
+            }
+        }
+        let mut s = names.join("|");
+        if main != 0 {
+            if !s.is_empty() {
+                s.push('|');
+            }
+            s.push_str(&format!("{main:#x}"));
+        }
+        let mut fields = Vec::new();
+        if self.cfg.numa {
+            fields.push("node=0".to_string());
+        }
+        fields.push(format!("zone={}", f.zone));
+        for fl in fields {
+            if !s.is_empty() {
+                s.push('|');
+            }
+            s.push_str(&fl);
+        }
+        format!("{word:#x}({s})")
+    }
+
+    /// `dump_page()`.
+    ///
+    /// Context: any.
+    pub fn dump_page(&mut self, page: Pfn, reason: Option<&str>, shown_refcount: Option<i32>) {
+        let f = self.pages[page.0 as usize];
+        let (head_pfn, idx) = if f.is_tail() {
+            (f.compound_head as u64, page.0 - f.compound_head as u64)
+        } else {
+            (page.0, 0)
+        };
+        let head = self.pages[head_pfn as usize];
+        let refcount = shown_refcount.unwrap_or(head.refcount);
+        let mapcount = 0;
+        let l = LogLevel::Warning;
+        let null_ptr = if self.layout.arch == crate::machine::Arch::X86_64 {
+            "0000000000000000"
+        } else {
+            "00000000"
+        };
+        self.printk(
+            l,
+            &format!(
+                "page: refcount:{refcount} mapcount:{mapcount} mapping:{null_ptr} index:{idx:#x} pfn:{:#x}\n",
+                page.0
+            ),
+        );
+        let large = head.is_head();
+        if large {
+            self.printk(
+                l,
+                &format!(
+                    "head: order:{} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0\n",
+                    head.order
+                ),
+            );
+        }
+        let flags = self.format_page_flags(Pfn(head_pfn));
+        self.printk(l, &format!("flags: {flags}\n"));
+        if f.page_type() != PageType::None {
+            self.printk(
+                l,
+                &format!(
+                    "page_type: {:x}({})\n",
+                    f.page_type() as u8,
+                    f.page_type().name()
+                ),
+            );
+        }
+        let raw = self.raw_page_words(page, shown_refcount);
+        self.print_raw_words("raw: ", &raw);
+        if large {
+            let mut both = self.raw_page_words(Pfn(head_pfn), shown_refcount);
+            both.extend(self.raw_page_words(Pfn(head_pfn + 1), None));
+            self.print_raw_words("head: ", &both);
+        }
+        if let Some(r) = reason {
+            self.printk(l, &format!("page dumped because: {r}\n"));
+        }
+    }
+
+    fn print_raw_words(&mut self, prefix: &str, words: &[u64]) {
+        let is64 = self.layout.arch == crate::machine::Arch::X86_64;
+        let per_line = if is64 { 4 } else { 8 };
+        for chunk in words.chunks(per_line) {
+            let s: Vec<String> = chunk
+                .iter()
+                .map(|w| {
+                    if is64 {
+                        format!("{w:016x}")
+                    } else {
+                        format!("{:08x}", *w as u32)
+                    }
+                })
+                .collect();
+            self.printk(LogLevel::Warning, &format!("{prefix}{}\n", s.join(" ")));
+        }
+    }
+
+    /// The words of `struct page` as `print_hex_dump` shows them (flags, lru/buddy_list or compound_head,
+    /// mapping, index, private, mapcount|refcount, memcg_data).
+    fn raw_page_words(&self, page: Pfn, shown_refcount: Option<i32>) -> Vec<u64> {
+        let f = self.pages[page.0 as usize];
+        let is64 = self.layout.arch == crate::machine::Arch::X86_64;
+        let flags = self.page_flags_word(page);
+        let poison1 = if is64 {
+            0xdead_0000_0000_0100u64
+        } else {
+            0x0000_0100
+        };
+        let poison2 = if is64 {
+            0xdead_0000_0000_0122u64
+        } else {
+            0x0000_0122
+        };
+        let (w1, w2) = if f.is_tail() {
+            (
+                self.page_struct_addr(Pfn(f.compound_head as u64)) + 1,
+                0xffff_ffffu64,
+            )
+        } else if f.is_buddy() {
+            let next = if f.next == NIL {
+                0
+            } else {
+                self.page_struct_addr(Pfn(f.next as u64)) + 8
+            };
+            let prev = if f.prev == NIL {
+                0
+            } else {
+                self.page_struct_addr(Pfn(f.prev as u64)) + 8
+            };
+            (next, prev)
+        } else {
+            (poison1, poison2)
+        };
+        let refcount = shown_refcount.unwrap_or(f.refcount) as u32 as u64;
+        let private = if f.is_buddy() { f.order as u64 } else { 0 };
+        let mc = f.page_type_word() as u64;
+        if is64 {
+            vec![flags, w1, w2, 0, 0, private, (refcount << 32) | mc, 0]
+        } else {
+            vec![
+                flags,
+                w1 & 0xffff_ffff,
+                w2 & 0xffff_ffff,
+                0,
+                0,
+                private,
+                mc,
+                refcount,
+            ]
+        }
+    }
+
+    // ---------------------------------------------------------------- accounting
+
+    /// Free pages in all zones (`NR_FREE_PAGES`).
+    ///
+    /// Context: any.
+    pub fn nr_free_pages(&self) -> u64 {
+        self.zones.iter().map(|z| z.nr_free_pages).sum()
+    }
+
+    /// Pages of RAM (present pages in all zones).
+    ///
+    /// Context: any.
+    pub fn total_pages(&self) -> u64 {
+        self.zones.iter().map(|z| z.present_pages).sum()
+    }
+
+    /// `totalram_pages()`: managed pages.
+    ///
+    /// Context: any.
+    pub fn totalram_pages(&self) -> u64 {
+        self.zones.iter().map(|z| z.managed_pages).sum()
+    }
+
+    /// Pages reserved at boot (present minus managed).
+    ///
+    /// Context: any.
+    pub fn nr_reserved_pages(&self) -> u64 {
+        self.total_pages() - self.totalram_pages()
+    }
+
+    /// Pages allocated from the buddy allocator (managed minus free), including boot allocations.
+    ///
+    /// Context: any.
+    pub fn nr_allocated_pages(&self) -> u64 {
+        self.totalram_pages() - self.nr_free_pages()
+    }
+
+    /// Pages currently owned by `owner` (a full scan; for tests and examples).
+    ///
+    /// Context: any.
+    pub fn count_pages_owned_by(&self, owner: PageOwner) -> u64 {
+        self.pages.iter().filter(|f| f.owner() == owner).count() as u64
+    }
+
+    /// The zones (index order).
+    ///
+    /// Context: any.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// Free blocks per order of a zone (what /proc/buddyinfo shows), by zone type.
+    ///
+    /// Context: any.
+    pub fn free_area_counts(&self, zone: ZoneType) -> Option<[u64; NR_PAGE_ORDERS]> {
+        let z = self
+            .zones
+            .iter()
+            .find(|z| z.zone_type == zone && z.populated())?;
+        let mut out = [0; NR_PAGE_ORDERS];
+        for (o, a) in z.free_area.iter().enumerate() {
+            out[o] = a.nr_free;
+        }
+        Some(out)
+    }
+
+    /// Every free block as (zone index, order, migrate type, pfn), in list order (for tests).
+    ///
+    /// Context: any.
+    pub fn free_lists_snapshot(&self) -> Vec<(usize, u32, MigrateType, Vec<u64>)> {
+        let mut v = Vec::new();
+        for (zi, z) in self.zones.iter().enumerate() {
+            for o in 0..NR_PAGE_ORDERS {
+                for mt in MigrateType::ALL {
+                    let mut list = Vec::new();
+                    let mut p = z.free_area[o].free_list[mt as usize].head;
+                    while p != NIL {
+                        list.push(p as u64);
+                        p = self.pages[p as usize].next;
+                    }
+                    if !list.is_empty() {
+                        v.push((zi, o as u32, mt, list));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Checks the allocator's internal consistency (lists, counts, buddy flags); `Err` describes the first
+    /// problem. For tests.
+    ///
+    /// Context: any.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        for (zi, z) in self.zones.iter().enumerate() {
+            let mut free = 0u64;
+            let mut ha = 0u64;
+            for o in 0..NR_PAGE_ORDERS {
+                let mut n = 0;
+                for mt in MigrateType::ALL {
+                    let l = z.free_area[o].free_list[mt as usize];
+                    let mut p = l.head;
+                    let mut prev = NIL;
+                    let mut len = 0;
+                    while p != NIL {
+                        let f = &self.pages[p as usize];
+                        if !f.is_buddy()
+                            || f.order as usize != o
+                            || f.zone as usize != zi
+                            || f.prev != prev
+                        {
+                            return Err(format!(
+                                "bad free page {p:#x} on zone {zi} order {o} {mt:?}"
+                            ));
+                        }
+                        if self.pageblock_migratetype(Pfn(p as u64)) != mt {
+                            return Err(format!(
+                                "free page {p:#x} on {mt:?} list in a block of another type"
+                            ));
+                        }
+                        if p as u64 % (1 << o) != 0 {
+                            return Err(format!("misaligned free page {p:#x} order {o}"));
+                        }
+                        len += 1;
+                        free += 1 << o;
+                        if mt == MigrateType::HighAtomic {
+                            ha += 1 << o;
+                        }
+                        prev = p;
+                        p = f.next;
+                    }
+                    if l.tail != prev || l.len != len {
+                        return Err(format!("list tail/len mismatch zone {zi} order {o} {mt:?}"));
+                    }
+                    n += len;
+                }
+                if n != z.free_area[o].nr_free {
+                    return Err(format!("nr_free mismatch zone {zi} order {o}"));
+                }
+            }
+            if free != z.nr_free_pages {
+                return Err(format!(
+                    "zone {zi}: {free} pages on lists, NR_FREE_PAGES {}",
+                    z.nr_free_pages
+                ));
+            }
+            if ha != z.nr_free_highatomic {
+                return Err(format!(
+                    "zone {zi}: highatomic {ha} vs {}",
+                    z.nr_free_highatomic
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `get_order(size)`.
+///
+/// Context: any.
+pub fn get_order(size: u64) -> u32 {
+    if size <= 4096 {
+        return 0;
+    }
+    64 - ((size - 1) >> 12).leading_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::get_order;
+    #[test]
+    fn orders() {
+        assert_eq!(get_order(1), 0);
+        assert_eq!(get_order(4096), 0);
+        assert_eq!(get_order(4097), 1);
+        assert_eq!(get_order(8192), 1);
+        assert_eq!(get_order(16384), 2);
+        assert_eq!(get_order(4 << 20), 10);
+    }
+}

@@ -1,0 +1,467 @@
+//! The /proc views and the memory summary (mm/vmstat.c `frag_show`/`pagetypeinfo_show`/`zoneinfo_show`,
+//! fs/proc/meminfo.c, mm/show_mem.c `__show_mem`).
+//!
+//! The simulator models the page allocator only, so counters of other subsystems (LRU lists, page cache,
+//! swap, dirty/writeback, anon, shmem, ...) are 0. Slab, vmalloc, kernel stack, page table and per-cpu
+//! counters come from [`VmStat`], which later parts (slub.rs, vmalloc.rs) update. The kernel config assumed
+//! for the optional rows: no ZSWAP, MEMORY_FAILURE, THP, CMA, UNACCEPTED_MEMORY or HUGETLBFS; MEMORY_ISOLATION
+//! on (so /proc/pagetypeinfo has an `Isolate` type, always empty here); CONFIG_HIGHMEM on the i386 profile.
+
+use crate::machine::{Arch, Machine};
+use crate::printk::LogLevel;
+use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+
+/// Counters kept for other subsystems (pages unless named otherwise).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmStat {
+    /// `NR_SLAB_RECLAIMABLE_B` in pages.
+    pub slab_reclaimable: u64,
+    /// `NR_SLAB_UNRECLAIMABLE_B` in pages.
+    pub slab_unreclaimable: u64,
+    /// `vmalloc_nr_pages()`.
+    pub vmalloc_pages: u64,
+    /// `NR_KERNEL_STACK_KB`.
+    pub kernel_stack_kb: u64,
+    /// `NR_PAGETABLE`.
+    pub pagetables: u64,
+}
+
+/// `migratetype_names` including `Isolate` (MIGRATE_TYPES with CONFIG_MEMORY_ISOLATION).
+const MT_NAMES: [&str; 5] = [
+    "Unmovable",
+    "Movable",
+    "Reclaimable",
+    "HighAtomic",
+    "Isolate",
+];
+
+impl Machine {
+    /// Counters of other subsystems (mutable, for later parts).
+    ///
+    /// Context: any.
+    pub fn vmstat_mut(&mut self) -> &mut VmStat {
+        &mut self.vmstat
+    }
+
+    /// `/proc/buddyinfo`.
+    ///
+    /// Context: any.
+    pub fn proc_buddyinfo(&self) -> String {
+        let mut s = String::new();
+        for z in self.zones.iter().filter(|z| z.populated()) {
+            s.push_str(&format!("Node 0, zone {:>8} ", z.name()));
+            for o in 0..NR_PAGE_ORDERS {
+                s.push_str(&format!("{:6} ", z.free_area[o].nr_free));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// `/proc/pagetypeinfo` (without the PAGE_OWNER mixed-block table).
+    ///
+    /// Context: any.
+    pub fn proc_pagetypeinfo(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!("Page block order: {PAGEBLOCK_ORDER}\n"));
+        s.push_str(&format!("Pages per block:  {PAGEBLOCK_NR_PAGES}\n"));
+        s.push('\n');
+        s.push_str(&format!(
+            "{:<43} ",
+            "Free pages count per migrate type at order"
+        ));
+        for o in 0..NR_PAGE_ORDERS {
+            s.push_str(&format!("{o:6} "));
+        }
+        s.push('\n');
+        for z in self.zones.iter().filter(|z| z.populated()) {
+            for (mt, name) in MT_NAMES.iter().enumerate() {
+                s.push_str(&format!(
+                    "Node {:4}, zone {:>8}, type {:>12} ",
+                    0,
+                    z.name(),
+                    name
+                ));
+                for o in 0..NR_PAGE_ORDERS {
+                    let n = if mt < 4 {
+                        z.free_area[o].free_list[mt].len
+                    } else {
+                        0
+                    };
+                    if n >= 100_000 {
+                        s.push_str(&format!(">{:6} ", 100_000));
+                    } else {
+                        s.push_str(&format!("{n:6} "));
+                    }
+                }
+                s.push('\n');
+            }
+        }
+        s.push_str(&format!("\n{:<23}", "Number of blocks type "));
+        for name in MT_NAMES {
+            s.push_str(&format!("{name:>12} "));
+        }
+        s.push('\n');
+        for (zi, z) in self.zones.iter().enumerate().filter(|(_, z)| z.populated()) {
+            let mut count = [0u64; 5];
+            let mut pfn = z.zone_start_pfn;
+            while pfn < z.zone_end_pfn() {
+                if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi
+                {
+                    count[self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] as usize] += 1;
+                }
+                pfn += PAGEBLOCK_NR_PAGES;
+            }
+            s.push_str(&format!("Node 0, zone {:>8} ", z.name()));
+            for c in count {
+                s.push_str(&format!("{c:12} "));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// `calculate_totalreserve_pages()`.
+    ///
+    /// Context: any.
+    pub fn totalreserve_pages(&self) -> u64 {
+        let mut total = 0;
+        for (i, z) in self.zones.iter().enumerate() {
+            let max = z.lowmem_reserve[i..].iter().copied().max().unwrap_or(0) + z.high_wmark();
+            total += max.min(z.managed_pages);
+        }
+        total
+    }
+
+    /// `si_mem_available()` (no page cache or reclaimable slab beyond [`VmStat`]).
+    ///
+    /// Context: any.
+    pub fn si_mem_available(&self) -> u64 {
+        let wmark_low: u64 = self.zones.iter().map(|z| z.low_wmark()).sum();
+        let mut avail = self.nr_free_pages() as i64 - self.totalreserve_pages() as i64;
+        let reclaimable = self.vmstat.slab_reclaimable;
+        avail += (reclaimable - (reclaimable / 2).min(wmark_low)) as i64;
+        avail.max(0) as u64
+    }
+
+    fn percpu_pages(&self) -> u64 {
+        44 * self.cfg.cpus as u64
+    }
+
+    /// `/proc/meminfo`.
+    ///
+    /// Context: any.
+    pub fn proc_meminfo(&self) -> String {
+        let mut s = String::new();
+        let mut kb = |name: &str, pages: u64| {
+            s.push_str(&format!("{name:<16}{:8} kB\n", pages * 4));
+        };
+        let totalram = self.totalram_pages();
+        let free = self.nr_free_pages();
+        let high: Vec<_> = self
+            .zones
+            .iter()
+            .filter(|z| z.zone_type == ZoneType::HighMem)
+            .collect();
+        let totalhigh: u64 = high.iter().map(|z| z.managed_pages).sum();
+        let freehigh: u64 = high.iter().map(|z| z.nr_free_pages).sum();
+        kb("MemTotal:", totalram);
+        kb("MemFree:", free);
+        kb("MemAvailable:", self.si_mem_available());
+        kb("Buffers:", 0);
+        kb("Cached:", 0);
+        kb("SwapCached:", 0);
+        kb("Active:", 0);
+        kb("Inactive:", 0);
+        kb("Active(anon):", 0);
+        kb("Inactive(anon):", 0);
+        kb("Active(file):", 0);
+        kb("Inactive(file):", 0);
+        kb("Unevictable:", 0);
+        kb("Mlocked:", 0);
+        if self.cfg.arch == Arch::I386 {
+            kb("HighTotal:", totalhigh);
+            kb("HighFree:", freehigh);
+            kb("LowTotal:", totalram - totalhigh);
+            kb("LowFree:", free - freehigh);
+        }
+        kb("SwapTotal:", 0);
+        kb("SwapFree:", 0);
+        kb("Dirty:", 0);
+        kb("Writeback:", 0);
+        kb("AnonPages:", 0);
+        kb("Mapped:", 0);
+        kb("Shmem:", 0);
+        let v = self.vmstat.clone();
+        kb("KReclaimable:", v.slab_reclaimable);
+        kb("Slab:", v.slab_reclaimable + v.slab_unreclaimable);
+        kb("SReclaimable:", v.slab_reclaimable);
+        kb("SUnreclaim:", v.slab_unreclaimable);
+        s.push_str(&format!("KernelStack:    {:8} kB\n", v.kernel_stack_kb));
+        let mut kb = |name: &str, pages: u64| {
+            s.push_str(&format!("{name:<16}{:8} kB\n", pages * 4));
+        };
+        kb("PageTables:", v.pagetables);
+        kb("SecPageTables:", 0);
+        kb("NFS_Unstable:", 0);
+        kb("Bounce:", 0);
+        kb("WritebackTmp:", 0);
+        kb("CommitLimit:", totalram / 2);
+        kb("Committed_AS:", 0);
+        let vtotal = self.layout.vmalloc_end - self.layout.vmalloc_start;
+        s.push_str(&format!("VmallocTotal:   {:8} kB\n", vtotal >> 10));
+        let mut kb = |name: &str, pages: u64| {
+            s.push_str(&format!("{name:<16}{:8} kB\n", pages * 4));
+        };
+        kb("VmallocUsed:", v.vmalloc_pages);
+        kb("VmallocChunk:", 0);
+        kb("Percpu:", self.percpu_pages());
+        // arch_report_meminfo(): 4k mappings for the first and last partial 2 MiB (4 MiB on i386), rest large.
+        let lowmem_kb = (self.layout.max_low_pfn * 4).max(4);
+        match self.cfg.arch {
+            Arch::X86_64 => {
+                let four_k = 2048 + (lowmem_kb % 2048);
+                let large = lowmem_kb.saturating_sub(four_k) / 2048 * 2048;
+                s.push_str(&format!("DirectMap4k:    {four_k:8} kB\n"));
+                s.push_str(&format!("DirectMap2M:    {large:8} kB\n"));
+            }
+            Arch::I386 => {
+                let four_k = 4096 + (lowmem_kb % 4096);
+                let large = lowmem_kb.saturating_sub(four_k) / 4096 * 4096;
+                s.push_str(&format!("DirectMap4k:    {four_k:8} kB\n"));
+                s.push_str(&format!("DirectMap4M:    {large:8} kB\n"));
+            }
+        }
+        s
+    }
+
+    /// `/proc/zoneinfo` (`zoneinfo_show_print`): per-node stats in the first populated zone, watermarks,
+    /// spanned/present/managed, protection, zone stats, NUMA stats with CONFIG_NUMA, per-cpu pagesets (count
+    /// 0: pcp is not modelled), start_pfn. Counters the simulator does not keep are 0. Config assumed: no
+    /// ZSMALLOC, SHADOW_CALL_STACK, IOMMU_SUPPORT, NUMA_BALANCING; SWAP on.
+    ///
+    /// Context: any.
+    pub fn proc_zoneinfo(&self) -> String {
+        const NODE_STATS: &[&str] = &[
+            "nr_inactive_anon",
+            "nr_active_anon",
+            "nr_inactive_file",
+            "nr_active_file",
+            "nr_unevictable",
+            "nr_slab_reclaimable",
+            "nr_slab_unreclaimable",
+            "nr_isolated_anon",
+            "nr_isolated_file",
+            "workingset_nodes",
+            "workingset_refault_anon",
+            "workingset_refault_file",
+            "workingset_activate_anon",
+            "workingset_activate_file",
+            "workingset_restore_anon",
+            "workingset_restore_file",
+            "workingset_nodereclaim",
+            "nr_anon_pages",
+            "nr_mapped",
+            "nr_file_pages",
+            "nr_dirty",
+            "nr_writeback",
+            "nr_writeback_temp",
+            "nr_shmem",
+            "nr_shmem_hugepages",
+            "nr_shmem_pmdmapped",
+            "nr_file_hugepages",
+            "nr_file_pmdmapped",
+            "nr_anon_transparent_hugepages",
+            "nr_vmscan_write",
+            "nr_vmscan_immediate_reclaim",
+            "nr_dirtied",
+            "nr_written",
+            "nr_throttled_written",
+            "nr_kernel_misc_reclaimable",
+            "nr_foll_pin_acquired",
+            "nr_foll_pin_released",
+            "nr_kernel_stack",
+            "nr_page_table_pages",
+            "nr_sec_page_table_pages",
+            "nr_swapcached",
+            "pgdemote_kswapd",
+            "pgdemote_direct",
+            "pgdemote_khugepaged",
+        ];
+        const ZONE_STATS: &[&str] = &[
+            "nr_free_pages",
+            "nr_zone_inactive_anon",
+            "nr_zone_active_anon",
+            "nr_zone_inactive_file",
+            "nr_zone_active_file",
+            "nr_zone_unevictable",
+            "nr_zone_write_pending",
+            "nr_mlock",
+            "nr_bounce",
+            "nr_free_cma",
+        ];
+        const NUMA_STATS: &[&str] = &[
+            "numa_hit",
+            "numa_miss",
+            "numa_foreign",
+            "numa_interleave",
+            "numa_local",
+            "numa_other",
+        ];
+        let mut s = String::new();
+        let first_populated = self.zones.iter().position(|z| z.populated());
+        let v = &self.vmstat;
+        for (zi, z) in self.zones.iter().enumerate() {
+            s.push_str(&format!("Node 0, zone {:>8}", z.name()));
+            if Some(zi) == first_populated {
+                s.push_str("\n  per-node stats");
+                for item in NODE_STATS {
+                    let val = match *item {
+                        "nr_slab_reclaimable" => v.slab_reclaimable,
+                        "nr_slab_unreclaimable" => v.slab_unreclaimable,
+                        "nr_kernel_stack" => v.kernel_stack_kb,
+                        "nr_page_table_pages" => v.pagetables,
+                        _ => 0,
+                    };
+                    s.push_str(&format!("\n      {item:<12} {val}"));
+                }
+            }
+            s.push_str(&format!(
+                "\n  pages free     {}\n        boost    0\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
+                z.nr_free_pages, z.watermark[0], z.watermark[1], z.watermark[2], z.watermark[3], z.spanned_pages,
+                z.present_pages, z.managed_pages
+            ));
+            s.push_str(&format!("\n        protection: ({})", self.protection(zi)));
+            if !z.populated() {
+                s.push('\n');
+                continue;
+            }
+            for item in ZONE_STATS {
+                let val = if *item == "nr_free_pages" {
+                    z.nr_free_pages
+                } else {
+                    0
+                };
+                s.push_str(&format!("\n      {item:<12} {val}"));
+            }
+            if self.cfg.numa {
+                for item in NUMA_STATS {
+                    s.push_str(&format!("\n      {item:<12} 0"));
+                }
+            }
+            s.push_str("\n  pagesets");
+            for cpu in 0..self.cfg.cpus {
+                s.push_str(&format!(
+                    "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
+                ));
+            }
+            s.push_str(&format!(
+                "\n  node_unreclaimable:  0\n  start_pfn:           {}\n",
+                z.zone_start_pfn
+            ));
+        }
+        s
+    }
+
+    fn protection(&self, zi: usize) -> String {
+        let z = &self.zones[zi];
+        z.lowmem_reserve
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `__show_mem()` as `warn_alloc` calls it: `Mem-Info:`, the global counters, the node line, per zone the
+    /// watermark line and `lowmem_reserve[]:`, the per-order `Node 0 DMA: 1*4kB (U) ...` lines, and the page
+    /// totals. Zones above `max_zone_idx` are skipped.
+    ///
+    /// Context: any.
+    pub fn show_mem(&mut self, max_zone_idx: usize) {
+        let l = LogLevel::Default;
+        let node = if self.cfg.numa { "Node 0 " } else { "" };
+        self.printk(l, "Mem-Info:\n");
+        let free = self.nr_free_pages();
+        let v = self.vmstat.clone();
+        self.printk(
+            l,
+            &format!(
+                "active_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0 inactive_file:0 isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:{} slab_unreclaimable:{}\n mapped:0 shmem:0 pagetables:{}\n sec_pagetables:0 bounce:0\n kernel_misc_reclaimable:0\n free:{free} free_pcp:0 free_cma:0\n",
+                v.slab_reclaimable, v.slab_unreclaimable, v.pagetables
+            ),
+        );
+        self.printk(
+            l,
+            &format!(
+                "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:{}kB pagetables:{}kB sec_pagetables:0kB all_unreclaimable? no\n",
+                v.kernel_stack_kb,
+                v.pagetables * 4
+            ),
+        );
+        let zones = self.zones.clone();
+        for z in zones
+            .iter()
+            .filter(|z| z.populated() && z.idx <= max_zone_idx)
+        {
+            let k = |p: u64| p * 4;
+            self.printk(
+                l,
+                &format!(
+                    "{node}{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:0kB local_pcp:0kB free_cma:0kB\n",
+                    z.name(),
+                    k(z.nr_free_pages),
+                    k(z.min_wmark()),
+                    k(z.low_wmark()),
+                    k(z.high_wmark()),
+                    k(z.nr_reserved_highatomic),
+                    k(z.present_pages),
+                    k(z.managed_pages)
+                ),
+            );
+            self.printk(l, "lowmem_reserve[]:");
+            for r in z.lowmem_reserve {
+                self.pr_cont(&format!(" {r}"));
+            }
+            self.pr_cont("\n");
+        }
+        for z in zones
+            .iter()
+            .filter(|z| z.populated() && z.idx <= max_zone_idx)
+        {
+            let mut line = format!("{node}{}: ", z.name());
+            let mut total = 0u64;
+            for o in 0..NR_PAGE_ORDERS {
+                let nr = z.free_area[o].nr_free;
+                total += nr << o;
+                line.push_str(&format!("{nr}*{}kB ", 4u64 << o));
+                if nr > 0 {
+                    let types: String = MigrateType::ALL
+                        .iter()
+                        .filter(|mt| !z.free_area[o].free_list[**mt as usize].is_empty())
+                        .map(|mt| mt.letter())
+                        .collect();
+                    line.push_str(&format!("({types}) "));
+                }
+            }
+            line.push_str(&format!("= {}kB\n", total * 4));
+            self.printk(l, &line);
+        }
+        self.printk(l, "0 total pagecache pages\n");
+        self.printk(l, "0 pages in swap cache\n");
+        self.printk(l, "Free swap  = 0kB\n");
+        self.printk(l, "Total swap = 0kB\n");
+        let total: u64 = zones.iter().map(|z| z.present_pages).sum();
+        let reserved: u64 = zones
+            .iter()
+            .map(|z| z.present_pages - z.managed_pages)
+            .sum();
+        let highmem: u64 = zones
+            .iter()
+            .filter(|z| z.highmem)
+            .map(|z| z.present_pages)
+            .sum();
+        self.printk(l, &format!("{total} pages RAM\n"));
+        self.printk(l, &format!("{highmem} pages HighMem/MovableOnly\n"));
+        self.printk(l, &format!("{reserved} pages reserved\n"));
+    }
+}

@@ -1,0 +1,2751 @@
+//! vmalloc: mm/vmalloc.c and include/linux/vmalloc.h of Linux 6.12.117 — virtually contiguous kernel memory
+//! built from order-0 page frames mapped through "kernel page tables".
+//!
+//! # Model
+//! - **Address space.** As `vmalloc_init()`/`vmap_init_free_space()` do, the free space starts as ONE free
+//!   `vmap_area` covering the whole kernel virtual address space `[1, ULONG_MAX)`; every request carries its own
+//!   `[vstart, vend)` window (`VMALLOC_START`..`VMALLOC_END` for vmalloc) and the search honours it.
+//! - **Free space** is an address-ordered red-black tree augmented with `subtree_max_size` (the largest free
+//!   area below a node, [`crate::rbtree`]) plus the address-sorted `free_vmap_area_list`. Allocation takes the
+//!   lowest address that fits (`find_vmap_lowest_match`) and clips the free area in one of the four ways of
+//!   `va_clip()` (FL, LE, RE, NE fit); a release merges with the free neighbours (`merge_or_add_vmap_area`).
+//!   Both are O(log n).
+//! - **Busy and lazy areas** live per `vmap_node` as 6.12 does: `nr_vmap_nodes = clamp(num_possible_cpus, 1,
+//!   128)` on 64-bit (one node on 32-bit), an address belongs to node `(addr / (16 pages)) % nr_vmap_nodes`,
+//!   and `/proc/vmallocinfo` walks node by node — so with several CPUs its lines are NOT globally address
+//!   sorted, exactly like the real file. The per-node pools of purged areas (`vmap_pool`, areas up to 256
+//!   pages kept for reuse by size, decayed by a quarter at each purge) are modelled too.
+//! - **Lazy purge.** `vfree()` unmaps at once (`vunmap_range_noflush`: the PTEs and the host window pages are
+//!   gone, so a use-after-vfree faults) but the *address range* waits on the node's lazy tree until
+//!   `vmap_lazy_nr > lazy_max_pages()` (then the drain work runs — synchronously here, where the kernel
+//!   schedules a worker) or an allocation fails (`reclaim_and_purge_vmap_areas()` then one retry). The real
+//!   kernel also clears the PTEs at free time and only delays the TLB flush.
+//! - **Pages.** `vm_area_alloc_pages()` takes pages one by one from the buddy allocator (the bulk allocator's
+//!   order-0 semantics: pages in allocation order, so the physical discontiguity shows), with
+//!   `__GFP_HIGHMEM` added unless a DMA zone was asked for (on 32-bit vmalloc pages are highmem pages). Only
+//!   `VM_ALLOW_HUGE_VMAP` requests (kvmalloc, vmalloc_huge) of at least `PMD_SIZE` on x86_64 first try order-9
+//!   pages, split into order-0 pages, and fall back to order 0. The page array comes from kmalloc, or from a
+//!   nested vmalloc when it is larger than a page (then vmallocinfo says `vpages`).
+//! - **Page tables.** A map from virtual page to pfn stands for the kernel's PTEs (`vmalloc_to_page`), and every
+//!   mapped page of the vmalloc window is also mapped into the host window ([`crate::hostmem`]), so a vmalloc
+//!   address and the direct-map alias of its page share their bytes. Only the first `Layout::vmalloc_window`
+//!   bytes of the range have host backing (1 TiB on x86_64, all of it on i386).
+//! - **Metadata.** `struct vm_struct`, `struct vmap_area` and the page array are accounted through kmalloc (the
+//!   kernel takes `vmap_area`s from their own `vmap_area` cache; see [`Machine::vm_meta_alloc`]).
+//!
+//! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
+//! map games, the vmap purge notifier chain, the node shrinker.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fmt::Write as _;
+
+use crate::gfp::Gfp;
+use crate::machine::{Arch, Machine, PAGE_SHIFT};
+use crate::page::{PageOwner, Pfn};
+use crate::panic::Frame;
+use crate::printk::LogLevel;
+use crate::rbtree::{self, NodeId, RbArena, RbNode, RbRoot, NIL};
+
+const PAGE_SIZE: u64 = 4096;
+
+/// `ioremap()` and friends.
+pub const VM_IOREMAP: u64 = 0x0000_0001;
+/// `vmalloc()`.
+pub const VM_ALLOC: u64 = 0x0000_0002;
+/// `vmap()`ed pages.
+pub const VM_MAP: u64 = 0x0000_0004;
+/// Suitable for `remap_vmalloc_range`.
+pub const VM_USERMAP: u64 = 0x0000_0008;
+/// `dma_alloc_coherent`.
+pub const VM_DMA_COHERENT: u64 = 0x0000_0010;
+/// The `vm_struct` is not fully initialised (hidden from `/proc/vmallocinfo`).
+pub const VM_UNINITIALIZED: u64 = 0x0000_0020;
+/// ***DANGEROUS*** don't add a guard page.
+pub const VM_NO_GUARD: u64 = 0x0000_0040;
+/// Has allocated KASAN shadow memory.
+pub const VM_KASAN: u64 = 0x0000_0080;
+/// Reset direct map and flush TLB on unmap.
+pub const VM_FLUSH_RESET_PERMS: u64 = 0x0000_0100;
+/// Put pages and free the array in vfree.
+pub const VM_MAP_PUT_PAGES: u64 = 0x0000_0200;
+/// Allow huge pages (x86_64: PMD mappings of 2 MiB).
+pub const VM_ALLOW_HUGE_VMAP: u64 = 0x0000_0400;
+/// Sparse vm_area (not all pages present).
+pub const VM_SPARSE: u64 = 0x0000_1000;
+
+/// `vmap_area->flags`: a `vm_map_ram` area.
+pub const VMAP_RAM: u64 = 0x1;
+
+/// `IOREMAP_MAX_ORDER` (x86: 7 + PAGE_SHIFT).
+pub const IOREMAP_MAX_ORDER: u32 = 7 + PAGE_SHIFT;
+/// `MAX_VA_SIZE_PAGES`: pools keep areas up to this many pages.
+pub const MAX_VA_SIZE_PAGES: usize = 256;
+/// `NUMA_NO_NODE`.
+pub const NUMA_NO_NODE: i32 = -1;
+/// x86_64 `PMD_SHIFT`.
+const PMD_SHIFT: u32 = 21;
+
+/// `GFP_RECLAIM_MASK` (mm/internal.h).
+pub const GFP_RECLAIM_MASK: Gfp = Gfp(0x400
+    | 0x800
+    | 0x20
+    | 0x40
+    | 0x80
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x10000
+    | 0x20000
+    | 0x80000);
+
+// Line numbers in Debian's 6.12.117 mm/vmalloc.c.
+const VMALLOC_C: &str = "mm/vmalloc.c";
+const LINE_OVERLAP_WARN: u32 = 1195;
+const LINE_VA_ALLOC_WARN: u32 = 1804;
+const LINE_ALLOC_VMAP_MIGHT_SLEEP: u32 = 2030;
+const LINE_GET_VM_AREA_BUG: u32 = 3177;
+const LINE_REMOVE_VM_AREA_MIGHT_SLEEP: u32 = 3289;
+const LINE_BAD_ADDRESS: u32 = 3291;
+const LINE_VFREE_MIGHT_SLEEP: u32 = 3419;
+const LINE_VFREE_NONEXISTENT: u32 = 3426;
+const LINE_VUNMAP_BUG: u32 = 3466;
+const LINE_VUNMAP_MIGHT_SLEEP: u32 = 3467;
+const LINE_VUNMAP_NONEXISTENT: u32 = 3473;
+const LINE_VMAP_MIGHT_SLEEP: u32 = 3503;
+const LINE_VMAP_FLUSH_WARN: u32 = 3505;
+const LINE_VMAP_NO_GUARD_WARN: u32 = 3512;
+const LINE_ZERO_SIZE: u32 = 3838;
+const LINE_VREALLOC_NONEXISTENT: u32 = 4148;
+const LINE_VREALLOC_MISMATCH: u32 = 4155;
+
+/// A page protection (`pgprot_t`); only compared with [`PgProt::PAGE_KERNEL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PgProt(pub u64);
+
+impl PgProt {
+    /// `PAGE_KERNEL` on x86_64 (present, RW, accessed, dirty, global, NX).
+    pub const PAGE_KERNEL: PgProt = PgProt(0x8000_0000_0000_0163);
+    /// `PAGE_KERNEL_EXEC`.
+    pub const PAGE_KERNEL_EXEC: PgProt = PgProt(0x163);
+}
+
+/// Why a vmalloc-family call failed (the kernel only returns NULL; the simulator also records why, see
+/// [`Machine::vmalloc_last_error`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmallocError {
+    /// `size == 0` (`WARN_ON_ONCE(!size)`).
+    ZeroSize,
+    /// More pages than the machine's RAM (`vmalloc error: size %lu, exceeds total pages`).
+    ExceedsTotalPages,
+    /// Bad arguments to `alloc_vmap_area` (`-EINVAL`).
+    Inval,
+    /// No `vmap_area`/`vm_struct` object (`-ENOMEM`).
+    NoMem,
+    /// No free range in `[vstart, vend)` even after purging (`-EBUSY`).
+    AddressRange { size: u64, vstart: u64, vend: u64 },
+    /// The page array could not be allocated.
+    PageArray,
+    /// Not all pages could be allocated.
+    Pages { allocated: u64, wanted: u64 },
+    /// `kernel BUG at mm/vmalloc.c:NNNN!` (e.g. vmalloc in interrupt context).
+    Bug { file: &'static str, line: u32 },
+    /// Too many pages for `vmap()`.
+    TooManyPages,
+    /// A WARN refused the request.
+    Refused,
+    /// Nothing mapped at the address (`find_vm_area` failed).
+    NoArea(u64),
+}
+
+impl fmt::Display for VmallocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VmallocError::ZeroSize => write!(f, "zero size"),
+            VmallocError::ExceedsTotalPages => write!(f, "size exceeds total pages"),
+            VmallocError::Inval => write!(f, "invalid size or alignment (-EINVAL)"),
+            VmallocError::NoMem => write!(f, "no memory for the area descriptors (-ENOMEM)"),
+            VmallocError::AddressRange { size, vstart, vend } => {
+                write!(
+                    f,
+                    "no {size}-byte range free in {vstart:#x} - {vend:#x} (-EBUSY)"
+                )
+            }
+            VmallocError::PageArray => write!(f, "page array allocation failed"),
+            VmallocError::Pages { allocated, wanted } => {
+                write!(f, "only {allocated} of {wanted} pages could be allocated")
+            }
+            VmallocError::Bug { file, line } => write!(f, "kernel BUG at {file}:{line}!"),
+            VmallocError::TooManyPages => write!(f, "more pages than RAM"),
+            VmallocError::Refused => write!(f, "refused with a warning"),
+            VmallocError::NoArea(a) => write!(f, "no vm area at {a:#x}"),
+        }
+    }
+}
+impl std::error::Error for VmallocError {}
+
+/// `struct vm_struct` (include/linux/vmalloc.h, with 6.12.117's `requested_size`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmStruct {
+    /// `next`: only used for the early `vmlist`; always 0 here.
+    pub next: u64,
+    /// Start address.
+    pub addr: u64,
+    /// Size including the guard page.
+    pub size: u64,
+    /// `VM_*` flags.
+    pub flags: u64,
+    /// Kernel address of the page array (`struct page **pages`), 0 if none.
+    pub pages: u64,
+    /// The pages the array points to (the simulator's copy of `pages[0..nr_pages]`).
+    pub page_list: Vec<Pfn>,
+    /// `page_order` (x86_64 has `CONFIG_HAVE_ARCH_HUGE_VMALLOC`; always 0 on i386).
+    pub page_order: u32,
+    /// `nr_pages`.
+    pub nr_pages: u32,
+    /// `phys_addr` (ioremap only).
+    pub phys_addr: u64,
+    /// `caller`: the return address, as a symbol (`%pS`).
+    pub caller: Option<Frame>,
+    /// `requested_size` (the size asked for, before page rounding; vrealloc uses it).
+    pub requested_size: u64,
+    /// Kernel address of this `vm_struct` (its kmalloc object; simulator bookkeeping).
+    pub obj: u64,
+}
+
+impl VmStruct {
+    /// `get_vm_area_size()`: the size without the guard page.
+    ///
+    /// Context: any.
+    pub fn get_vm_area_size(&self) -> u64 {
+        if self.flags & VM_NO_GUARD == 0 {
+            self.size - PAGE_SIZE
+        } else {
+            self.size
+        }
+    }
+}
+
+/// `struct vmap_area`.
+#[derive(Clone, Debug)]
+pub struct VmapArea {
+    /// Start address.
+    pub va_start: u64,
+    /// End address (exclusive).
+    pub va_end: u64,
+    rb: RbNode,
+    list_prev: NodeId,
+    list_next: NodeId,
+    on_list: bool,
+    /// Largest free size in this node's subtree (free tree only).
+    pub subtree_max_size: u64,
+    /// The area descriptor (busy tree only).
+    pub vm: Option<Box<VmStruct>>,
+    /// `VMAP_RAM`, and the encoded vmap node id in bits 8..15.
+    pub flags: u64,
+    /// Kernel address of this object (its slab object), 0 if not accounted.
+    pub obj: u64,
+    live: bool,
+}
+
+impl VmapArea {
+    fn size(&self) -> u64 {
+        self.va_end - self.va_start
+    }
+}
+
+/// An address-sorted list (`struct list_head`) threaded through the arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct VaList {
+    head: NodeId,
+    tail: NodeId,
+    len: usize,
+}
+
+impl Default for VaList {
+    fn default() -> Self {
+        VaList {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
+    }
+}
+
+/// `struct rb_list`: a tree and its sorted list.
+#[derive(Clone, Copy, Debug, Default)]
+struct RbList {
+    root: RbRoot,
+    list: VaList,
+}
+
+/// `struct vmap_pool`.
+#[derive(Clone, Copy, Debug, Default)]
+struct VmapPool {
+    list: VaList,
+    len: u64,
+}
+
+/// `struct vmap_node`.
+#[derive(Clone, Debug)]
+struct VmapNode {
+    pool: Vec<VmapPool>,
+    skip_populate: bool,
+    busy: RbList,
+    lazy: RbList,
+    purge_list: VaList,
+    nr_purged: u64,
+}
+
+impl VmapNode {
+    fn new() -> Self {
+        VmapNode {
+            pool: vec![VmapPool::default(); MAX_VA_SIZE_PAGES],
+            skip_populate: false,
+            busy: RbList::default(),
+            lazy: RbList::default(),
+            purge_list: VaList::default(),
+            nr_purged: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct VaArena {
+    v: Vec<VmapArea>,
+    free_slots: Vec<NodeId>,
+}
+
+impl RbArena for VaArena {
+    fn rb(&self, n: NodeId) -> &RbNode {
+        &self.v[n as usize].rb
+    }
+    fn rb_mut(&mut self, n: NodeId) -> &mut RbNode {
+        &mut self.v[n as usize].rb
+    }
+    fn aug_get(&self, n: NodeId) -> u64 {
+        self.v[n as usize].subtree_max_size
+    }
+    fn aug_set(&mut self, n: NodeId, v: u64) {
+        self.v[n as usize].subtree_max_size = v;
+    }
+    fn aug_own(&self, n: NodeId) -> u64 {
+        self.v[n as usize].size()
+    }
+}
+
+impl VaArena {
+    fn alloc(&mut self, obj: u64) -> NodeId {
+        let va = VmapArea {
+            va_start: 0,
+            va_end: 0,
+            rb: RbNode::EMPTY,
+            list_prev: NIL,
+            list_next: NIL,
+            on_list: false,
+            subtree_max_size: 0,
+            vm: None,
+            flags: 0,
+            obj,
+            live: true,
+        };
+        if let Some(id) = self.free_slots.pop() {
+            self.v[id as usize] = va;
+            id
+        } else {
+            self.v.push(va);
+            (self.v.len() - 1) as NodeId
+        }
+    }
+    fn release(&mut self, id: NodeId) {
+        let va = &mut self.v[id as usize];
+        va.live = false;
+        va.vm = None;
+        self.free_slots.push(id);
+    }
+    fn va(&self, id: NodeId) -> &VmapArea {
+        &self.v[id as usize]
+    }
+    fn va_mut(&mut self, id: NodeId) -> &mut VmapArea {
+        &mut self.v[id as usize]
+    }
+
+    // ---- lists
+    fn list_insert_after(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
+        let next = if pos == NIL {
+            l.head
+        } else {
+            self.v[pos as usize].list_next
+        };
+        {
+            let x = &mut self.v[n as usize];
+            x.list_prev = pos;
+            x.list_next = next;
+            x.on_list = true;
+        }
+        if pos == NIL {
+            l.head = n;
+        } else {
+            self.v[pos as usize].list_next = n;
+        }
+        if next == NIL {
+            l.tail = n;
+        } else {
+            self.v[next as usize].list_prev = n;
+        }
+        l.len += 1;
+    }
+    fn list_insert_before(&mut self, l: &mut VaList, pos: NodeId, n: NodeId) {
+        let prev = if pos == NIL {
+            l.tail
+        } else {
+            self.v[pos as usize].list_prev
+        };
+        self.list_insert_after(l, prev, n);
+    }
+    /// `list_add()`: at the head.
+    fn list_add(&mut self, l: &mut VaList, n: NodeId) {
+        self.list_insert_after(l, NIL, n);
+    }
+    /// `list_add_tail()`.
+    fn list_add_tail(&mut self, l: &mut VaList, n: NodeId) {
+        let t = l.tail;
+        self.list_insert_after(l, t, n);
+    }
+    fn list_del(&mut self, l: &mut VaList, n: NodeId) {
+        let (p, nx) = {
+            let x = &self.v[n as usize];
+            (x.list_prev, x.list_next)
+        };
+        if p == NIL {
+            l.head = nx;
+        } else {
+            self.v[p as usize].list_next = nx;
+        }
+        if nx == NIL {
+            l.tail = p;
+        } else {
+            self.v[nx as usize].list_prev = p;
+        }
+        let x = &mut self.v[n as usize];
+        x.list_prev = NIL;
+        x.list_next = NIL;
+        x.on_list = false;
+        l.len -= 1;
+    }
+    fn list_ids(&self, l: &VaList) -> Vec<NodeId> {
+        let mut out = Vec::with_capacity(l.len);
+        let mut n = l.head;
+        while n != NIL {
+            out.push(n);
+            n = self.v[n as usize].list_next;
+        }
+        out
+    }
+}
+
+/// Where `find_va_links` says a new node goes.
+#[derive(Clone, Copy)]
+struct Link {
+    parent: NodeId,
+    left: bool,
+}
+
+/// The vmalloc subsystem's state (a field of [`Machine`]).
+#[derive(Clone, Debug)]
+pub struct VmallocState {
+    initialized: bool,
+    arena: VaArena,
+    /// `free_vmap_area_root` + `free_vmap_area_list`.
+    free: RbList,
+    nodes: Vec<VmapNode>,
+    /// `vmap_zone_size`.
+    zone_size: u64,
+    /// `vmap_lazy_nr` (pages).
+    vmap_lazy_nr: u64,
+    /// `nr_vmalloc_pages`.
+    nr_vmalloc_pages: u64,
+    /// Per-CPU `ne_fit_preload_node`.
+    ne_fit_preload: Vec<NodeId>,
+    /// Per-CPU `vfree_deferred` llist (head first).
+    vfree_deferred: Vec<Vec<u64>>,
+    /// Kernel page tables of the vmap space: virtual page number -> pfn.
+    pte: HashMap<u64, Pfn>,
+    /// `printk_ratelimit()` state for the range failure message: (begin jiffies, printed, missed).
+    ratelimit: (u64, u32, u32),
+    /// Why the last vmalloc-family call failed.
+    last_error: Option<VmallocError>,
+    /// Number of purges run (introspection).
+    pub nr_purges: u64,
+    /// Oopses raised by vmalloc (`kernel BUG at ...`), oldest first.
+    pub bugs: Vec<VmallocError>,
+    stub_next: u64,
+    stub_free: Vec<u64>,
+}
+
+impl VmallocState {
+    /// A fresh, uninitialised state for a machine with `cpus` CPUs (`vmalloc_init()` runs on first use).
+    ///
+    /// Context: boot.
+    pub fn new(arch: Arch, cpus: u32) -> Self {
+        // vmap_init_nodes(): 64-bit only, clamp(num_possible_cpus(), 1, 128); 16-page zones.
+        let n = match arch {
+            Arch::X86_64 => cpus.clamp(1, 128) as usize,
+            Arch::I386 => 1,
+        };
+        VmallocState {
+            initialized: false,
+            arena: VaArena::default(),
+            free: RbList::default(),
+            nodes: (0..n).map(|_| VmapNode::new()).collect(),
+            zone_size: if n > 1 { 16 * PAGE_SIZE } else { 1 },
+            vmap_lazy_nr: 0,
+            nr_vmalloc_pages: 0,
+            ne_fit_preload: vec![NIL; cpus.max(1) as usize],
+            vfree_deferred: vec![Vec::new(); cpus.max(1) as usize],
+            pte: HashMap::new(),
+            ratelimit: (0, 0, 0),
+            last_error: None,
+            nr_purges: 0,
+            bugs: Vec::new(),
+            stub_next: 0,
+            stub_free: Vec::new(),
+        }
+    }
+
+    fn nr_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+    fn addr_to_node_id(&self, addr: u64) -> usize {
+        ((addr / self.zone_size) % self.nr_nodes() as u64) as usize
+    }
+    fn encode_vn_id(&self, id: usize) -> u64 {
+        if id < self.nr_nodes() {
+            ((id as u64) + 1) << 8
+        } else {
+            0
+        }
+    }
+    fn decode_vn_id(&self, val: u64) -> usize {
+        let id = ((val >> 8) as u32).wrapping_sub(1) as usize;
+        if id < self.nr_nodes() {
+            id
+        } else {
+            self.nr_nodes()
+        }
+    }
+    fn is_vn_id_valid(&self, id: usize) -> bool {
+        id < self.nr_nodes()
+    }
+
+    // ---- tree helpers (no Machine access)
+
+    /// `find_va_links()`: where `va` goes in `root`, starting the walk at `from` if given; `Err` with the
+    /// overlapping node on overlap.
+    fn find_va_links(&self, va: NodeId, root: &RbRoot, from: NodeId) -> Result<Link, NodeId> {
+        let a = &self.arena;
+        let (s, e) = (a.va(va).va_start, a.va(va).va_end);
+        let mut cur = if from != NIL { from } else { root.node };
+        if cur == NIL {
+            return Ok(Link {
+                parent: NIL,
+                left: true,
+            });
+        }
+        loop {
+            let t = a.va(cur);
+            let left = if e <= t.va_start {
+                true
+            } else if s >= t.va_end {
+                false
+            } else {
+                return Err(cur);
+            };
+            let next = if left { t.rb.left } else { t.rb.right };
+            if next == NIL {
+                return Ok(Link { parent: cur, left });
+            }
+            cur = next;
+        }
+    }
+
+    /// `__link_va()`.
+    fn link_va(&mut self, va: NodeId, rl: &mut RbList, link: Link, augment: bool) {
+        // Address-sorted list: after the parent for a right link, before it for a left link.
+        if link.parent == NIL {
+            self.arena.list_add(&mut rl.list, va);
+        } else if link.left {
+            self.arena.list_insert_before(&mut rl.list, link.parent, va);
+        } else {
+            self.arena.list_insert_after(&mut rl.list, link.parent, va);
+        }
+        rbtree::link_node(&mut self.arena, &mut rl.root, va, link.parent, link.left);
+        rbtree::insert_color(&mut self.arena, &mut rl.root, va, augment);
+    }
+
+    /// `__unlink_va()`.
+    fn unlink_va(&mut self, va: NodeId, rl: &mut RbList, augment: bool) {
+        if !self.arena.va(va).rb.linked {
+            return;
+        }
+        rbtree::erase(&mut self.arena, &mut rl.root, va, augment);
+        self.arena.list_del(&mut rl.list, va);
+    }
+
+    /// `find_vmap_lowest_match()`.
+    fn find_vmap_lowest_match(
+        &self,
+        root: &RbRoot,
+        size: u64,
+        align: u64,
+        mut vstart: u64,
+        adjust_search_size: bool,
+    ) -> NodeId {
+        let a = &self.arena;
+        let length = if adjust_search_size {
+            size.wrapping_add(align - 1)
+        } else {
+            size
+        };
+        let mut node = root.node;
+        while node != NIL {
+            let va = a.va(node);
+            if rbtree::aug_of(a, va.rb.left) >= length && vstart < va.va_start {
+                node = va.rb.left;
+            } else {
+                if is_within_this_va(va, size, align, vstart) {
+                    return node;
+                }
+                if rbtree::aug_of(a, va.rb.right) >= length {
+                    node = va.rb.right;
+                    continue;
+                }
+                // Roll back to the first right subtree that can satisfy the request.
+                loop {
+                    node = a.va(node).rb.parent;
+                    if node == NIL {
+                        break;
+                    }
+                    let va = a.va(node);
+                    if is_within_this_va(va, size, align, vstart) {
+                        return node;
+                    }
+                    if rbtree::aug_of(a, va.rb.right) >= length && vstart <= va.va_start {
+                        vstart = va.va_start + 1;
+                        node = va.rb.right;
+                        break;
+                    }
+                }
+            }
+        }
+        NIL
+    }
+}
+
+fn align_up(x: u64, a: u64) -> u64 {
+    x.wrapping_add(a - 1) & !(a - 1)
+}
+
+/// `is_within_this_va()`.
+fn is_within_this_va(va: &VmapArea, size: u64, align: u64, vstart: u64) -> bool {
+    let nva = if va.va_start > vstart {
+        align_up(va.va_start, align)
+    } else {
+        align_up(vstart, align)
+    };
+    if nva.wrapping_add(size) < nva || nva < vstart {
+        return false;
+    }
+    nva + size <= va.va_end
+}
+
+/// `enum fit_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FitType {
+    /// Nothing fits.
+    NothingFit,
+    /// Full fit: the free area disappears.
+    FlFitType,
+    /// Left edge fit: the free area keeps its right part.
+    LeFitType,
+    /// Right edge fit: the free area keeps its left part.
+    ReFitType,
+    /// No edge fit: the free area is split in two.
+    NeFitType,
+}
+
+fn classify_va_fit_type(va: &VmapArea, nva: u64, size: u64) -> FitType {
+    if nva < va.va_start || nva + size > va.va_end {
+        return FitType::NothingFit;
+    }
+    if va.va_start == nva {
+        if va.va_end == nva + size {
+            FitType::FlFitType
+        } else {
+            FitType::LeFitType
+        }
+    } else if va.va_end == nva + size {
+        FitType::ReFitType
+    } else {
+        FitType::NeFitType
+    }
+}
+
+/// One area as the introspection API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaInfo {
+    /// Start.
+    pub va_start: u64,
+    /// End (exclusive).
+    pub va_end: u64,
+    /// `subtree_max_size` (free tree), 0 elsewhere.
+    pub subtree_max_size: u64,
+    /// vmap node (busy/lazy/pool), or `None` for the free tree.
+    pub node: Option<usize>,
+}
+
+/// A snapshot of the whole vmap space for tests and the book.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmapSnapshot {
+    /// Free areas in address order.
+    pub free: Vec<VaInfo>,
+    /// Busy areas in address order.
+    pub busy: Vec<VaInfo>,
+    /// Lazily freed (unpurged) areas in address order.
+    pub lazy: Vec<VaInfo>,
+    /// Areas cached in the node pools.
+    pub pooled: Vec<VaInfo>,
+    /// `vmap_lazy_nr`.
+    pub vmap_lazy_nr: u64,
+    /// `lazy_max_pages()`.
+    pub lazy_max_pages: u64,
+}
+
+// ================================================================================================ Machine
+
+impl Machine {
+    // ---------------------------------------------------------------- small helpers
+
+    fn ulong_max(&self) -> u64 {
+        match self.layout.arch {
+            Arch::X86_64 => u64::MAX,
+            Arch::I386 => u32::MAX as u64,
+        }
+    }
+
+    fn ptr_size(&self) -> u64 {
+        match self.layout.arch {
+            Arch::X86_64 => 8,
+            Arch::I386 => 4,
+        }
+    }
+
+    /// `sizeof(struct vm_struct)`: 72 on x86_64 (kmalloc-96), 36 on i386.
+    fn sizeof_vm_struct(&self) -> u64 {
+        match self.layout.arch {
+            Arch::X86_64 => 72,
+            Arch::I386 => 36,
+        }
+    }
+
+    /// `sizeof(struct vmap_area)`: 72 on x86_64, 36 on i386.
+    fn sizeof_vmap_area(&self) -> u64 {
+        self.sizeof_vm_struct()
+    }
+
+    /// `VMALLOC_START`.
+    fn vmalloc_start(&self) -> u64 {
+        self.layout.vmalloc_start
+    }
+
+    /// `VMALLOC_END` as the kernel's macro has it (x86_64: the last byte, 0xffffe8ffffffffff).
+    fn vmalloc_end(&self) -> u64 {
+        self.layout.vmalloc_end
+    }
+
+    /// `%p` of a pointer: the raw value as with `no_hash_pointers` (how the book's kernels boot).
+    fn fmt_p(&self, addr: u64) -> String {
+        match self.layout.arch {
+            Arch::X86_64 => format!("{addr:016x}"),
+            Arch::I386 => format!("{:08x}", addr as u32),
+        }
+    }
+
+    /// `%pS` of a caller.
+    fn fmt_ps(f: &Frame) -> String {
+        match &f.module {
+            Some(m) => format!("{}+{:#x}/{:#x} [{m}]", f.func, f.offset, f.size),
+            None => format!("{}+{:#x}/{:#x}", f.func, f.offset, f.size),
+        }
+    }
+
+    /// `__builtin_return_address(0)` of an exported entry point: the innermost frame of the simulated stack.
+    fn vm_caller(&self) -> Option<Frame> {
+        self.stack.frames.last().cloned()
+    }
+
+    /// `lazy_max_pages()`: `fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)`.
+    ///
+    /// Context: any.
+    pub fn lazy_max_pages(&self) -> u64 {
+        let cpus = self.cfg.cpus.max(1);
+        let fls = 32 - cpus.leading_zeros();
+        fls as u64 * (32 * 1024 * 1024 / PAGE_SIZE)
+    }
+
+    fn vm_set_error(&mut self, e: VmallocError) {
+        self.vmalloc.last_error = Some(e);
+    }
+
+    /// Why the last failed vmalloc-family call failed (cleared by the next successful one).
+    ///
+    /// Context: any.
+    pub fn vmalloc_last_error(&self) -> Option<&VmallocError> {
+        self.vmalloc.last_error.as_ref()
+    }
+
+    /// `kernel BUG at <file>:<line>!` raised by vmalloc: the oops text, the taint, and a typed record in
+    /// [`VmallocState::bugs`]. The simulated task would die here; the simulator returns to the caller instead.
+    fn vm_bug(&mut self, line: u32) -> VmallocError {
+        let e = VmallocError::Bug {
+            file: VMALLOC_C,
+            line,
+        };
+        self.vm_kernel_bug(VMALLOC_C, line);
+        self.vmalloc.bugs.push(e.clone());
+        self.vm_set_error(e.clone());
+        e
+    }
+
+    /// The report of a `BUG()` (lib/bug.c `report_bug()`, arch/x86/kernel/dumpstack.c `__die()`): the oops
+    /// header, the CPU and stack dump, the module list, and the panic line when in interrupt context
+    /// (`oops=panic` is not assumed). Adds `TAINT_DIE`.
+    fn vm_kernel_bug(&mut self, file: &str, line: u32) {
+        self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
+        self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
+        let pti = if self.layout.arch == Arch::X86_64 {
+            " NOPTI"
+        } else {
+            ""
+        };
+        self.printk(
+            LogLevel::Default,
+            &format!("Oops: invalid opcode: 0000 [#1] PREEMPT SMP{pti}\n"),
+        );
+        self.dump_stack_with(&[]);
+        self.print_modules();
+        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
+        self.add_taint(crate::panic::Taint::Die);
+        if self.in_interrupt() {
+            self.printk(
+                LogLevel::Emerg,
+                "Kernel panic - not syncing: Fatal exception in interrupt\n",
+            );
+        }
+    }
+
+    /// `printk_ratelimit()`: 10 messages per 5 s.
+    fn vm_printk_ratelimit(&mut self) -> bool {
+        let j = self.jiffies();
+        let (begin, printed, missed) = self.vmalloc.ratelimit;
+        let interval = 5 * crate::printk::HZ;
+        if begin == 0 && printed == 0 {
+            self.vmalloc.ratelimit = (j.max(1), 1, 0);
+            return true;
+        }
+        if j >= begin + interval {
+            if missed > 0 {
+                self.printk(
+                    LogLevel::Warning,
+                    &format!("alloc_vmap_area: {missed} callbacks suppressed\n"),
+                );
+            }
+            self.vmalloc.ratelimit = (j.max(1), 1, 0);
+            return true;
+        }
+        if printed < 10 {
+            self.vmalloc.ratelimit.1 += 1;
+            true
+        } else {
+            self.vmalloc.ratelimit.2 += 1;
+            false
+        }
+    }
+
+    // ---------------------------------------------------------------- metadata through kmalloc
+
+    /// Allocates `size` bytes of vmalloc metadata (`kzalloc` of a `vm_struct`, a `vmap_area` object, a small
+    /// page array) and returns its kernel address, 0 on failure. The one place that calls the slab allocator.
+    ///
+    /// Context: as kmalloc with `gfp`.
+    pub(crate) fn vm_meta_alloc(&mut self, size: u64, gfp: Gfp) -> u64 {
+        self.vm_kmalloc_stub(size, gfp)
+    }
+
+    /// Frees vmalloc metadata from [`Machine::vm_meta_alloc`].
+    ///
+    /// Context: any.
+    pub(crate) fn vm_meta_free(&mut self, addr: u64) {
+        if addr != 0 {
+            self.vm_kfree_stub(addr);
+        }
+    }
+
+    /// Stand-in for part 2's `kmalloc()` until it is merged: `might_alloc()` and a unique address from an
+    /// unmapped hole (x86_64: just below `VMALLOC_START`; i386: the `VMALLOC_OFFSET` gap above
+    /// `high_memory`), so the metadata has distinct, recognisable, never-dereferenced addresses.
+    fn vm_kmalloc_stub(&mut self, size: u64, gfp: Gfp) -> u64 {
+        let _ = size;
+        if gfp.gfpflags_allow_blocking() {
+            self.might_sleep(
+                "include/linux/sched/mm.h",
+                crate::page_alloc::LINE_MIGHT_ALLOC,
+            );
+        }
+        if let Some(a) = self.vmalloc.stub_free.pop() {
+            return a;
+        }
+        let base = match self.layout.arch {
+            Arch::X86_64 => self.layout.vmalloc_start - (1 << 39),
+            Arch::I386 => self.layout.high_memory,
+        };
+        self.vmalloc.stub_next += 128;
+        base + self.vmalloc.stub_next
+    }
+
+    fn vm_kfree_stub(&mut self, addr: u64) {
+        self.vmalloc.stub_free.push(addr);
+    }
+
+    /// `kmem_cache_alloc(vmap_area_cachep, gfp)`: a new arena slot with its accounted object.
+    fn va_obj_alloc(&mut self, gfp: Gfp) -> Option<NodeId> {
+        let obj = self.vm_meta_alloc(self.sizeof_vmap_area(), gfp);
+        if obj == 0 {
+            return None;
+        }
+        Some(self.vmalloc.arena.alloc(obj))
+    }
+
+    /// `kmem_cache_free(vmap_area_cachep, va)`.
+    fn va_obj_free(&mut self, va: NodeId) {
+        let obj = self.vmalloc.arena.va(va).obj;
+        self.vmalloc.arena.release(va);
+        self.vm_meta_free(obj);
+    }
+
+    // ---------------------------------------------------------------- init
+
+    /// `vmalloc_init()` + `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Runs on first use.
+    fn vmalloc_init(&mut self) {
+        if self.vmalloc.initialized {
+            return;
+        }
+        self.vmalloc.initialized = true;
+        let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT) else {
+            return;
+        };
+        let end = self.ulong_max();
+        {
+            let v = self.vmalloc.arena.va_mut(va);
+            v.va_start = 1;
+            v.va_end = end;
+        }
+        let mut free = self.vmalloc.free;
+        self.insert_vmap_area_augment(va, NIL, &mut free);
+        self.vmalloc.free = free;
+    }
+
+    // ---------------------------------------------------------------- tree operations needing the machine
+
+    fn warn_overlap(&mut self, va: NodeId, other: NodeId) {
+        let a = &self.vmalloc.arena;
+        let msg = format!(
+            "vmalloc bug: {:#x}-{:#x} overlaps with {:#x}-{:#x}\n",
+            a.va(va).va_start,
+            a.va(va).va_end,
+            a.va(other).va_start,
+            a.va(other).va_end
+        );
+        self.warn(VMALLOC_C, LINE_OVERLAP_WARN, Some(&msg));
+    }
+
+    /// `insert_vmap_area()` (busy and lazy trees, no augmentation).
+    fn insert_vmap_area(&mut self, va: NodeId, rl: &mut RbList) {
+        match self.vmalloc.find_va_links(va, &rl.root, NIL) {
+            Ok(link) => self.vmalloc.link_va(va, rl, link, false),
+            Err(o) => self.warn_overlap(va, o),
+        }
+    }
+
+    /// `insert_vmap_area_augment()`.
+    fn insert_vmap_area_augment(&mut self, va: NodeId, from: NodeId, rl: &mut RbList) {
+        match self.vmalloc.find_va_links(va, &rl.root, from) {
+            Ok(link) => {
+                self.vmalloc.link_va(va, rl, link, true);
+                rbtree::propagate(&mut self.vmalloc.arena, va, true);
+            }
+            Err(o) => self.warn_overlap(va, o),
+        }
+    }
+
+    /// `__merge_or_add_vmap_area()`: returns the area `va` ended up in, `NIL` on overlap.
+    fn merge_or_add_vmap_area(&mut self, va: NodeId, rl: &mut RbList, augment: bool) -> NodeId {
+        let link = match self.vmalloc.find_va_links(va, &rl.root, NIL) {
+            Ok(l) => l,
+            Err(o) => {
+                self.warn_overlap(va, o);
+                return NIL;
+            }
+        };
+        let mut va = va;
+        let mut merged = false;
+        if link.parent != NIL {
+            // get_va_next_sibling(): NIL means "the list head".
+            let a = &self.vmalloc.arena;
+            let next = if link.left {
+                link.parent
+            } else {
+                a.va(link.parent).list_next
+            };
+            if next != NIL && a.va(next).va_start == a.va(va).va_end {
+                let s = a.va(va).va_start;
+                self.vmalloc.arena.va_mut(next).va_start = s;
+                self.va_obj_free(va);
+                va = next;
+                merged = true;
+            }
+            let a = &self.vmalloc.arena;
+            let prev = if next == NIL {
+                rl.list.tail
+            } else {
+                a.va(next).list_prev
+            };
+            if prev != NIL && a.va(prev).va_end == a.va(va).va_start {
+                if merged {
+                    self.vmalloc.unlink_va(va, rl, augment);
+                }
+                let e = self.vmalloc.arena.va(va).va_end;
+                self.vmalloc.arena.va_mut(prev).va_end = e;
+                self.va_obj_free(va);
+                va = prev;
+                merged = true;
+            }
+        }
+        if !merged {
+            self.vmalloc.link_va(va, rl, link, augment);
+        }
+        if augment {
+            rbtree::propagate(&mut self.vmalloc.arena, va, true);
+        }
+        va
+    }
+
+    /// `va_clip()`: carves `[nva, nva+size)` out of free area `va`.
+    fn va_clip(&mut self, va: NodeId, nva: u64, size: u64) -> Result<(), ()> {
+        let ty = classify_va_fit_type(self.vmalloc.arena.va(va), nva, size);
+        let mut lva = NIL;
+        match ty {
+            FitType::FlFitType => {
+                let mut free = self.vmalloc.free;
+                self.vmalloc.unlink_va(va, &mut free, true);
+                self.vmalloc.free = free;
+                self.va_obj_free(va);
+            }
+            FitType::LeFitType => self.vmalloc.arena.va_mut(va).va_start += size,
+            FitType::ReFitType => self.vmalloc.arena.va_mut(va).va_end = nva,
+            FitType::NeFitType => {
+                let cpu = self.sched.cpu as usize % self.vmalloc.ne_fit_preload.len();
+                lva = std::mem::replace(&mut self.vmalloc.ne_fit_preload[cpu], NIL);
+                if lva == NIL {
+                    match self.va_obj_alloc(Gfp::GFP_NOWAIT) {
+                        Some(l) => lva = l,
+                        None => return Err(()),
+                    }
+                }
+                let s = self.vmalloc.arena.va(va).va_start;
+                let l = self.vmalloc.arena.va_mut(lva);
+                l.va_start = s;
+                l.va_end = nva;
+                self.vmalloc.arena.va_mut(va).va_start = nva + size;
+            }
+            FitType::NothingFit => return Err(()),
+        }
+        if ty != FitType::FlFitType {
+            rbtree::propagate(&mut self.vmalloc.arena, va, true);
+            if lva != NIL {
+                let mut free = self.vmalloc.free;
+                self.insert_vmap_area_augment(lva, va, &mut free);
+                self.vmalloc.free = free;
+            }
+        }
+        Ok(())
+    }
+
+    /// `va_alloc()`: returns the start or `vend` on failure.
+    fn va_alloc(&mut self, va: NodeId, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
+        let s = self.vmalloc.arena.va(va).va_start;
+        let nva = if s > vstart {
+            align_up(s, align)
+        } else {
+            align_up(vstart, align)
+        };
+        if nva.wrapping_add(size) > vend || nva.wrapping_add(size) < nva {
+            return vend;
+        }
+        if self.va_clip(va, nva, size).is_err() {
+            self.warn_once(VMALLOC_C, LINE_VA_ALLOC_WARN, None);
+            return vend;
+        }
+        nva
+    }
+
+    /// `__alloc_vmap_area()`.
+    fn __alloc_vmap_area(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> u64 {
+        let adjust = !(align <= PAGE_SIZE || vend.wrapping_sub(vstart) == size);
+        let root = self.vmalloc.free.root;
+        let va = self
+            .vmalloc
+            .find_vmap_lowest_match(&root, size, align, vstart, adjust);
+        if va == NIL {
+            return vend;
+        }
+        self.va_alloc(va, size, align, vstart, vend)
+    }
+
+    /// `preload_this_cpu_lock()`: makes sure this CPU holds a spare `vmap_area` for an NE-fit split.
+    fn preload_this_cpu(&mut self, gfp: Gfp) {
+        let cpu = self.sched.cpu as usize % self.vmalloc.ne_fit_preload.len();
+        if self.vmalloc.ne_fit_preload[cpu] == NIL {
+            if let Some(va) = self.va_obj_alloc(gfp) {
+                self.vmalloc.ne_fit_preload[cpu] = va;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- node pools
+
+    fn node_pool_add_va(&mut self, n: usize, va: NodeId) -> bool {
+        let idx = ((self.vmalloc.arena.va(va).size() - 1) / PAGE_SIZE) as usize;
+        if idx >= MAX_VA_SIZE_PAGES {
+            return false;
+        }
+        let mut l = self.vmalloc.nodes[n].pool[idx].list;
+        self.vmalloc.arena.list_add(&mut l, va);
+        let p = &mut self.vmalloc.nodes[n].pool[idx];
+        p.list = l;
+        p.len += 1;
+        true
+    }
+
+    fn node_pool_del_va(
+        &mut self,
+        n: usize,
+        size: u64,
+        align: u64,
+        vstart: u64,
+        vend: u64,
+    ) -> NodeId {
+        let idx = ((size - 1) / PAGE_SIZE) as usize;
+        if idx >= MAX_VA_SIZE_PAGES || self.vmalloc.nodes[n].pool[idx].list.head == NIL {
+            return NIL;
+        }
+        let mut l = self.vmalloc.nodes[n].pool[idx].list;
+        let va = l.head;
+        let v = self.vmalloc.arena.va(va);
+        let mut out = NIL;
+        if v.va_start % align == 0 {
+            let err = v.size() != size || v.va_start < vstart || v.va_end > vend;
+            if err {
+                self.warn_once(VMALLOC_C, 1954, None);
+            } else {
+                self.vmalloc.arena.list_del(&mut l, va);
+                self.vmalloc.nodes[n].pool[idx].len -= 1;
+                out = va;
+            }
+        } else {
+            self.vmalloc.arena.list_del(&mut l, va);
+            self.vmalloc.arena.list_add_tail(&mut l, va);
+        }
+        self.vmalloc.nodes[n].pool[idx].list = l;
+        out
+    }
+
+    /// `node_alloc()`: (area from a pool or NIL, its start or `vend`, encoded node id).
+    fn node_alloc(&mut self, size: u64, align: u64, vstart: u64, vend: u64) -> (NodeId, u64, u64) {
+        if vstart != self.vmalloc_start()
+            || vend != self.vmalloc_end()
+            || self.vmalloc.nr_nodes() == 1
+        {
+            return (NIL, vend, 0);
+        }
+        let id = self.sched.cpu as usize % self.vmalloc.nr_nodes();
+        let va = self.node_pool_del_va(id, size, align, vstart, vend);
+        let vn_id = self.vmalloc.encode_vn_id(id);
+        let addr = if va != NIL {
+            self.vmalloc.arena.va(va).va_start
+        } else {
+            vend
+        };
+        (va, addr, vn_id)
+    }
+
+    // ---------------------------------------------------------------- alloc_vmap_area
+
+    /// `alloc_vmap_area()`: reserves `size` bytes (page multiple) at `align` inside `[vstart, vend)`, binds
+    /// `vm` to it and puts it in its node's busy tree. Purges lazily freed areas and retries once on failure.
+    #[allow(clippy::too_many_arguments)]
+    fn alloc_vmap_area(
+        &mut self,
+        size: u64,
+        align: u64,
+        vstart: u64,
+        vend: u64,
+        gfp: Gfp,
+        va_flags: u64,
+        vm: Option<Box<VmStruct>>,
+    ) -> Result<NodeId, VmallocError> {
+        if size == 0 || size % PAGE_SIZE != 0 || !align.is_power_of_two() {
+            return Err(VmallocError::Inval);
+        }
+        self.vmalloc_init();
+        let gfp = gfp & GFP_RECLAIM_MASK;
+        self.might_sleep(VMALLOC_C, LINE_ALLOC_VMAP_MIGHT_SLEEP);
+
+        let (mut va, mut addr, vn_id) = self.node_alloc(size, align, vstart, vend);
+        if va == NIL {
+            va = self.va_obj_alloc(gfp).ok_or(VmallocError::NoMem)?;
+        }
+        let mut purged = false;
+        loop {
+            if addr == vend {
+                self.preload_this_cpu(gfp);
+                addr = self.__alloc_vmap_area(size, align, vstart, vend);
+            }
+            if addr != vend {
+                break;
+            }
+            // overflow:
+            if !purged {
+                self.reclaim_and_purge_vmap_areas();
+                purged = true;
+                continue;
+            }
+            // The purge notifier chain frees nothing in the simulator.
+            if !gfp.intersects(Gfp::__GFP_NOWARN) && self.vm_printk_ratelimit() {
+                let m = format!(
+                    "vmalloc_node_range for size {size} failed: Address range restricted to {vstart:#x} - {vend:#x}\n"
+                );
+                self.printk(LogLevel::Warning, &m);
+            }
+            self.va_obj_free(va);
+            return Err(VmallocError::AddressRange { size, vstart, vend });
+        }
+        {
+            let v = self.vmalloc.arena.va_mut(va);
+            v.va_start = addr;
+            v.va_end = addr + size;
+            v.subtree_max_size = 0;
+            v.flags = va_flags | vn_id;
+            v.vm = vm;
+            if let Some(vm) = v.vm.as_mut() {
+                vm.addr = addr;
+                vm.size = size;
+            }
+        }
+        let n = self.vmalloc.addr_to_node_id(addr);
+        let mut busy = self.vmalloc.nodes[n].busy;
+        self.insert_vmap_area(va, &mut busy);
+        self.vmalloc.nodes[n].busy = busy;
+        Ok(va)
+    }
+
+    // ---------------------------------------------------------------- purge
+
+    /// `decay_va_pool_node()`.
+    fn decay_va_pool_node(&mut self, n: usize, full_decay: bool) {
+        let mut decay = RbList::default();
+        for i in 0..MAX_VA_SIZE_PAGES {
+            if self.vmalloc.nodes[n].pool[i].list.head == NIL {
+                continue;
+            }
+            let mut tmp = std::mem::take(&mut self.vmalloc.nodes[n].pool[i].list);
+            if full_decay {
+                self.vmalloc.nodes[n].pool[i].len = 0;
+            }
+            let mut n_decay = self.vmalloc.nodes[n].pool[i].len >> 2;
+            while tmp.head != NIL {
+                let va = tmp.head;
+                self.vmalloc.arena.list_del(&mut tmp, va);
+                self.merge_or_add_vmap_area(va, &mut decay, false);
+                if !full_decay {
+                    self.vmalloc.nodes[n].pool[i].len -= 1;
+                    n_decay = n_decay.wrapping_sub(1);
+                    if n_decay == 0 {
+                        break;
+                    }
+                }
+            }
+            if !full_decay && tmp.head != NIL {
+                self.vmalloc.nodes[n].pool[i].list = tmp;
+            }
+        }
+        self.reclaim_list_global(&mut decay.list);
+    }
+
+    /// `reclaim_list_global()`: merges every area of `list` into the free tree.
+    fn reclaim_list_global(&mut self, list: &mut VaList) {
+        let ids = self.vmalloc.arena.list_ids(list);
+        for va in ids {
+            self.vmalloc.arena.list_del(list, va);
+            // The area may still sit in a temporary tree (decay); that tree is dropped with the list.
+            self.vmalloc.arena.va_mut(va).rb = RbNode::EMPTY;
+            let mut free = self.vmalloc.free;
+            self.merge_or_add_vmap_area(va, &mut free, true);
+            self.vmalloc.free = free;
+        }
+    }
+
+    /// `purge_vmap_node()`.
+    fn purge_vmap_node(&mut self, n: usize) {
+        let mut local = VaList::default();
+        let mut nr_purged_pages = 0;
+        self.vmalloc.nodes[n].nr_purged = 0;
+        let mut pl = std::mem::take(&mut self.vmalloc.nodes[n].purge_list);
+        while pl.head != NIL {
+            let va = pl.head;
+            self.vmalloc.arena.list_del(&mut pl, va);
+            let v = self.vmalloc.arena.va(va);
+            nr_purged_pages += v.size() >> PAGE_SHIFT;
+            let vn_id = self.vmalloc.decode_vn_id(v.flags);
+            self.vmalloc.nodes[n].nr_purged += 1;
+            if self.vmalloc.is_vn_id_valid(vn_id)
+                && !self.vmalloc.nodes[n].skip_populate
+                && self.node_pool_add_va(n, va)
+            {
+                continue;
+            }
+            self.vmalloc.arena.list_add(&mut local, va);
+        }
+        self.vmalloc.vmap_lazy_nr -= nr_purged_pages;
+        self.reclaim_list_global(&mut local);
+    }
+
+    /// `__purge_vmap_area_lazy()`: returns whether anything was purged.
+    fn __purge_vmap_area_lazy(&mut self, full_pool_decay: bool) -> bool {
+        let mut purge_nodes = Vec::new();
+        for n in 0..self.vmalloc.nr_nodes() {
+            self.vmalloc.nodes[n].purge_list = VaList::default();
+            self.vmalloc.nodes[n].skip_populate = full_pool_decay;
+            self.decay_va_pool_node(n, full_pool_decay);
+            if self.vmalloc.nodes[n].lazy.root.is_empty() {
+                continue;
+            }
+            // The lazy tree is simply dropped; the list becomes the purge list.
+            let lazy = std::mem::take(&mut self.vmalloc.nodes[n].lazy);
+            for va in self.vmalloc.arena.list_ids(&lazy.list) {
+                self.vmalloc.arena.va_mut(va).rb = RbNode::EMPTY;
+            }
+            self.vmalloc.nodes[n].purge_list = lazy.list;
+            purge_nodes.push(n);
+        }
+        let mut nr_purged_areas = 0;
+        // flush_tlb_kernel_range(start, end): nothing to do, the host window was unmapped at free time.
+        for n in purge_nodes {
+            self.purge_vmap_node(n);
+            nr_purged_areas += self.vmalloc.nodes[n].nr_purged;
+        }
+        if nr_purged_areas > 0 {
+            self.vmalloc.nr_purges += 1;
+        }
+        nr_purged_areas > 0
+    }
+
+    /// `reclaim_and_purge_vmap_areas()`: the allocation-failure purge (pools fully decayed).
+    fn reclaim_and_purge_vmap_areas(&mut self) {
+        self.__purge_vmap_area_lazy(true);
+    }
+
+    /// `vm_unmap_aliases()`: purges the lazily freed areas now (the kernel does it to flush stale aliases).
+    ///
+    /// Context: process context, may sleep.
+    pub fn vm_unmap_aliases(&mut self) {
+        self.might_sleep(VMALLOC_C, 3001);
+        self.__purge_vmap_area_lazy(false);
+    }
+
+    /// `free_vmap_area_noflush()`: puts `va` on its node's lazy tree; runs the drain when the lazy total
+    /// exceeds [`Machine::lazy_max_pages`].
+    fn free_vmap_area_noflush(&mut self, va: NodeId) {
+        let nr_lazy_max = self.lazy_max_pages();
+        if self.vmalloc.arena.va(va).on_list {
+            self.warn_once(VMALLOC_C, 2419, None);
+            return;
+        }
+        let v = self.vmalloc.arena.va(va);
+        let (start, size, flags) = (v.va_start, v.size(), v.flags);
+        self.vmalloc.vmap_lazy_nr += size >> PAGE_SHIFT;
+        let nr_lazy = self.vmalloc.vmap_lazy_nr;
+        let vn_id = self.vmalloc.decode_vn_id(flags);
+        let n = if self.vmalloc.is_vn_id_valid(vn_id) {
+            vn_id
+        } else {
+            self.vmalloc.addr_to_node_id(start)
+        };
+        let mut lazy = self.vmalloc.nodes[n].lazy;
+        self.insert_vmap_area(va, &mut lazy);
+        self.vmalloc.nodes[n].lazy = lazy;
+        if nr_lazy > nr_lazy_max {
+            // schedule_work(&drain_vmap_work): run at once.
+            self.__purge_vmap_area_lazy(false);
+        }
+    }
+
+    /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
+    fn vunmap_range(&mut self, start: u64, end: u64) {
+        let mut a = start;
+        while a < end {
+            self.vmalloc.pte.remove(&(a >> PAGE_SHIFT));
+            a += PAGE_SIZE;
+        }
+        let (ws, we) = (
+            self.vmalloc_start(),
+            self.vmalloc_start() + self.layout.vmalloc_window,
+        );
+        let (s, e) = (start.max(ws), end.min(we));
+        if s < e {
+            let _ = self.mem.unmap_window(s - ws, e - s);
+        }
+    }
+
+    /// `vmap_pages_range()`: PTEs (and host window pages) for `pages` from `addr` on.
+    fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) {
+        let (ws, we) = (
+            self.vmalloc_start(),
+            self.vmalloc_start() + self.layout.vmalloc_window,
+        );
+        for (i, p) in pages.iter().enumerate() {
+            let a = addr + i as u64 * PAGE_SIZE;
+            self.vmalloc.pte.insert(a >> PAGE_SHIFT, *p);
+            if a >= ws && a + PAGE_SIZE <= we {
+                let _ = self.mem.map_frame_into_window(a - ws, p.0);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- busy lookups
+
+    /// `find_vmap_area()`: the busy area containing `addr`.
+    fn find_vmap_area_id(&self, addr: u64) -> NodeId {
+        let nn = self.vmalloc.nr_nodes();
+        let start = self.vmalloc.addr_to_node_id(addr);
+        for k in 0..nn {
+            let n = (start + k) % nn;
+            let mut cur = self.vmalloc.nodes[n].busy.root.node;
+            while cur != NIL {
+                let v = self.vmalloc.arena.va(cur);
+                if addr < v.va_start {
+                    cur = v.rb.left;
+                } else if addr >= v.va_end {
+                    cur = v.rb.right;
+                } else {
+                    return cur;
+                }
+            }
+        }
+        NIL
+    }
+
+    /// `find_unlink_vmap_area()`.
+    fn find_unlink_vmap_area(&mut self, addr: u64) -> NodeId {
+        let va = self.find_vmap_area_id(addr);
+        if va != NIL {
+            let n = self.busy_node_of(va);
+            let mut busy = self.vmalloc.nodes[n].busy;
+            self.vmalloc.unlink_va(va, &mut busy, false);
+            self.vmalloc.nodes[n].busy = busy;
+        }
+        va
+    }
+
+    fn busy_node_of(&self, va: NodeId) -> usize {
+        // Busy areas are filed under addr_to_node(va_start).
+        self.vmalloc
+            .addr_to_node_id(self.vmalloc.arena.va(va).va_start)
+    }
+
+    /// `find_vm_area()`: the `vm_struct` of the busy area containing `addr`.
+    ///
+    /// Context: any.
+    pub fn find_vm_area(&self, addr: u64) -> Option<&VmStruct> {
+        let va = self.find_vmap_area_id(addr);
+        if va == NIL {
+            return None;
+        }
+        self.vmalloc.arena.va(va).vm.as_deref()
+    }
+
+    fn find_vm_area_mut(&mut self, addr: u64) -> Option<&mut VmStruct> {
+        let va = self.find_vmap_area_id(addr);
+        if va == NIL {
+            return None;
+        }
+        self.vmalloc.arena.va_mut(va).vm.as_deref_mut()
+    }
+
+    /// `remove_vm_area()`: unlinks and unmaps the busy area containing `addr` (the kernel looks the address up
+    /// inside areas, not only at their start), queues its range for the lazy purge and returns its `vm_struct`.
+    fn remove_vm_area(&mut self, addr: u64) -> Option<Box<VmStruct>> {
+        self.might_sleep(VMALLOC_C, LINE_REMOVE_VM_AREA_MIGHT_SLEEP);
+        if addr % PAGE_SIZE != 0 {
+            let msg = format!("Trying to vfree() bad address ({})\n", self.fmt_p(addr));
+            self.warn(VMALLOC_C, LINE_BAD_ADDRESS, Some(&msg));
+            return None;
+        }
+        let va = self.find_unlink_vmap_area(addr);
+        if va == NIL {
+            return None;
+        }
+        let vm = self.vmalloc.arena.va_mut(va).vm.take()?;
+        let (s, e) = (
+            self.vmalloc.arena.va(va).va_start,
+            self.vmalloc.arena.va(va).va_end,
+        );
+        self.vunmap_range(s, e);
+        self.free_vmap_area_noflush(va);
+        Some(vm)
+    }
+
+    // ---------------------------------------------------------------- get_vm_area
+
+    /// `__get_vm_area_node()`.
+    #[allow(clippy::too_many_arguments)]
+    fn __get_vm_area_node(
+        &mut self,
+        size: u64,
+        align: u64,
+        shift: u32,
+        flags: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        caller: Option<Frame>,
+    ) -> Result<NodeId, VmallocError> {
+        if self.in_interrupt() {
+            return Err(self.vm_bug(LINE_GET_VM_AREA_BUG));
+        }
+        let requested_size = size;
+        let mut size = align_up(size, 1u64 << shift);
+        if size == 0 {
+            return Err(VmallocError::ZeroSize);
+        }
+        let mut align = align;
+        if flags & VM_IOREMAP != 0 {
+            let order = 64 - (size - 1).leading_zeros(); // get_count_order_long
+            align = 1u64 << order.clamp(PAGE_SHIFT, IOREMAP_MAX_ORDER);
+        }
+        let area_obj = self.vm_meta_alloc(
+            self.sizeof_vm_struct(),
+            (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO,
+        );
+        if area_obj == 0 {
+            return Err(VmallocError::NoMem);
+        }
+        if flags & VM_NO_GUARD == 0 {
+            size += PAGE_SIZE;
+        }
+        let vm = Box::new(VmStruct {
+            next: 0,
+            addr: 0,
+            size: 0,
+            flags,
+            pages: 0,
+            page_list: Vec::new(),
+            page_order: 0,
+            nr_pages: 0,
+            phys_addr: 0,
+            caller,
+            requested_size,
+            obj: 0,
+        });
+        match self.alloc_vmap_area(size, align, start, end, gfp, 0, Some(vm)) {
+            Ok(va) => {
+                if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
+                    vm.obj = area_obj;
+                }
+                Ok(va)
+            }
+            Err(e) => {
+                self.vm_meta_free(area_obj);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Machine {
+    // ---------------------------------------------------------------- pages
+
+    /// `split_page()`: every page of a non-compound high-order allocation becomes an order-0 page with its own
+    /// reference.
+    fn vm_split_page(&mut self, page: Pfn, order: u32) {
+        for i in 0..(1u64 << order) {
+            if let Some(f) = self.pages.get_mut((page.0 + i) as usize) {
+                f.refcount = 1;
+                f.order = 0;
+            }
+        }
+    }
+
+    /// `vm_area_alloc_pages()`: fills `pages` with up to `nr_pages` pages, order-0 pages one by one (the bulk
+    /// allocator), or `2^order` blocks split into order-0 pages; returns how many it got.
+    fn vm_area_alloc_pages(
+        &mut self,
+        gfp: Gfp,
+        order: u32,
+        nr_pages: u64,
+        pages: &mut Vec<Pfn>,
+    ) -> u64 {
+        let depth = self.stack.frames.len();
+        if order == 0 {
+            self.push_frame("alloc_pages_bulk_noprof");
+            while (pages.len() as u64) < nr_pages {
+                match self.alloc_pages(gfp, 0) {
+                    Some(p) => pages.push(p),
+                    None => break,
+                }
+            }
+            self.stack.frames.truncate(depth);
+        }
+        while (pages.len() as u64) < nr_pages {
+            let Some(p) = self.alloc_pages(gfp, order) else {
+                break;
+            };
+            if order > 0 {
+                self.vm_split_page(p, order);
+            }
+            for i in 0..(1u64 << order) {
+                pages.push(Pfn(p.0 + i));
+            }
+        }
+        for p in pages.iter() {
+            self.set_page_owner(*p, 0, PageOwner::Vmalloc);
+        }
+        pages.len() as u64
+    }
+
+    /// Writes `struct page *` values of `pages` into the page array at `array` (kernel memory).
+    fn vm_write_page_array(&mut self, array: u64, from: usize, pages: &[Pfn]) {
+        if array == 0 {
+            return;
+        }
+        let ps = self.ptr_size();
+        for (i, p) in pages.iter().enumerate().skip(from) {
+            let v = self.page_struct_addr(*p);
+            let a = array + i as u64 * ps;
+            let _ = if ps == 8 {
+                self.vm_write(a, &v.to_le_bytes())
+            } else {
+                self.vm_write(a, &(v as u32).to_le_bytes())
+            };
+        }
+    }
+
+    /// `__vmalloc_area_node()`: page array, pages, mappings. On failure the area is freed and `Err` returned.
+    fn __vmalloc_area_node(
+        &mut self,
+        va: NodeId,
+        gfp: Gfp,
+        shift: u32,
+    ) -> Result<u64, VmallocError> {
+        let nested_gfp = (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO;
+        let nofail = gfp.intersects(Gfp::__GFP_NOFAIL);
+        let (addr, size, caller) = {
+            let vm = self
+                .vmalloc
+                .arena
+                .va(va)
+                .vm
+                .as_ref()
+                .expect("busy area has a vm_struct");
+            (vm.addr, vm.get_vm_area_size(), vm.caller.clone())
+        };
+        let nr_small_pages = size >> PAGE_SHIFT;
+        let array_size = nr_small_pages * self.ptr_size();
+        let mut gfp = gfp;
+        if !gfp.intersects(Gfp(Gfp::GFP_DMA.0 | Gfp::GFP_DMA32.0)) {
+            gfp |= Gfp::__GFP_HIGHMEM;
+        }
+        let pages_addr = if array_size > PAGE_SIZE {
+            self.__vmalloc_node(array_size, 1, nested_gfp, NUMA_NO_NODE, caller)
+        } else {
+            self.push_frame("__kmalloc_node_noprof");
+            let a = self.vm_meta_alloc(array_size, nested_gfp);
+            self.pop_frame();
+            a
+        };
+        if pages_addr == 0 {
+            self.warn_alloc(
+                gfp,
+                &format!(
+                    "vmalloc error: size {}, failed to allocated page array size {array_size}",
+                    nr_small_pages * PAGE_SIZE
+                ),
+            );
+            self.free_vm_area(addr);
+            return Err(VmallocError::PageArray);
+        }
+        let page_order = match self.layout.arch {
+            Arch::X86_64 => shift - PAGE_SHIFT,
+            Arch::I386 => 0,
+        };
+        let mut pages = Vec::with_capacity(nr_small_pages as usize);
+        let page_gfp = if page_order > 0 {
+            gfp & !Gfp::__GFP_NOFAIL
+        } else {
+            gfp
+        } | Gfp::__GFP_NOWARN;
+        let _ = nofail;
+        let nr = self.vm_area_alloc_pages(page_gfp, page_order, nr_small_pages, &mut pages);
+        self.vm_write_page_array(pages_addr, 0, &pages);
+        self.vmalloc.nr_vmalloc_pages += nr;
+        self.vmstat.vmalloc_pages = self.vmalloc.nr_vmalloc_pages;
+        {
+            let vm = self
+                .vmalloc
+                .arena
+                .va_mut(va)
+                .vm
+                .as_mut()
+                .expect("busy area has a vm_struct");
+            vm.pages = pages_addr;
+            vm.page_order = page_order;
+            vm.nr_pages = nr as u32;
+            vm.page_list = pages;
+        }
+        if nr != nr_small_pages {
+            if page_order == 0 {
+                self.warn_alloc(
+                    gfp,
+                    &format!(
+                        "vmalloc error: size {}, failed to allocate pages",
+                        nr * PAGE_SIZE
+                    ),
+                );
+            }
+            self.vfree(addr);
+            return Err(VmallocError::Pages {
+                allocated: nr,
+                wanted: nr_small_pages,
+            });
+        }
+        let pages = self
+            .vmalloc
+            .arena
+            .va(va)
+            .vm
+            .as_ref()
+            .map(|v| v.page_list.clone())
+            .unwrap_or_default();
+        self.vmap_pages_range(addr, &pages);
+        Ok(addr)
+    }
+
+    /// `free_vm_area()`: `remove_vm_area()` + `kfree()` of the descriptor.
+    fn free_vm_area(&mut self, addr: u64) {
+        if let Some(vm) = self.remove_vm_area(addr) {
+            self.vm_meta_free(vm.obj);
+        }
+    }
+
+    // ---------------------------------------------------------------- the allocation API
+
+    /// `__vmalloc_node_range()`: allocates `size` bytes of virtually contiguous memory inside `[start, end)`,
+    /// aligned to `align`, with pages from `gfp` and extra `vm_flags`; `caller` is recorded for
+    /// `/proc/vmallocinfo`. Returns the address or 0 (the reason is in [`Machine::vmalloc_last_error`]).
+    ///
+    /// Context: process context, may sleep (`might_sleep()`); in interrupt context it hits
+    /// `BUG_ON(in_interrupt())` (`kernel BUG at mm/vmalloc.c:3177!`) and returns 0.
+    #[allow(clippy::too_many_arguments)]
+    pub fn __vmalloc_node_range(
+        &mut self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        prot: PgProt,
+        vm_flags: u64,
+        node: i32,
+        caller: Option<Frame>,
+    ) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_frame("__vmalloc_node_range_noprof");
+        let r = self
+            .vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
+        self.stack.frames.truncate(depth);
+        match r {
+            Ok(a) => {
+                self.vmalloc.last_error = None;
+                a
+            }
+            Err(e) => {
+                self.vm_set_error(e);
+                0
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn vmalloc_node_range_inner(
+        &mut self,
+        size: u64,
+        align: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        prot: PgProt,
+        vm_flags: u64,
+        _node: i32,
+        caller: Option<Frame>,
+    ) -> Result<u64, VmallocError> {
+        let _ = prot;
+        self.flush_vfree_deferred();
+        if size == 0 {
+            self.warn_once(VMALLOC_C, LINE_ZERO_SIZE, None);
+            return Err(VmallocError::ZeroSize);
+        }
+        if (size >> PAGE_SHIFT) > self.totalram_pages() {
+            self.warn_alloc(
+                gfp,
+                &format!("vmalloc error: size {size}, exceeds total pages"),
+            );
+            return Err(VmallocError::ExceedsTotalPages);
+        }
+        let real_size = size;
+        let real_align = align;
+        let mut shift = PAGE_SHIFT;
+        let mut align = align;
+        // vmap_allow_huge: CONFIG_HAVE_ARCH_HUGE_VMALLOC (x86_64 only), arch_vmap_pmd_supported() (PSE).
+        if self.layout.arch == Arch::X86_64 && vm_flags & VM_ALLOW_HUGE_VMAP != 0 {
+            let size_per_node = size; // NUMA_NO_NODE: size / num_online_nodes() with one node
+            if size_per_node >= 1 << PMD_SHIFT {
+                shift = PMD_SHIFT;
+            }
+            align = real_align.max(1u64 << shift);
+        }
+        loop {
+            let area = self.__get_vm_area_node(
+                real_size,
+                align,
+                shift,
+                VM_ALLOC | VM_UNINITIALIZED | vm_flags,
+                start,
+                end,
+                gfp,
+                caller.clone(),
+            );
+            let va = match area {
+                Ok(va) => va,
+                Err(e @ VmallocError::Bug { .. }) => return Err(e),
+                Err(e) => {
+                    let nofail = gfp.intersects(Gfp::__GFP_NOFAIL);
+                    self.warn_alloc(
+                        gfp,
+                        &format!(
+                            "vmalloc error: size {real_size}, vm_struct allocation failed{}",
+                            if nofail { ". Retrying." } else { "" }
+                        ),
+                    );
+                    // __GFP_NOFAIL would retry forever; the simulator gives up after the message.
+                    if shift > PAGE_SHIFT {
+                        shift = PAGE_SHIFT;
+                        align = real_align;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            };
+            match self.__vmalloc_area_node(va, gfp, shift) {
+                Ok(addr) => {
+                    if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
+                        vm.flags &= !VM_UNINITIALIZED; // clear_vm_uninitialized_flag()
+                    }
+                    return Ok(addr);
+                }
+                Err(e) => {
+                    if shift > PAGE_SHIFT {
+                        shift = PAGE_SHIFT;
+                        align = real_align;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// `__vmalloc_node()`: [`Machine::__vmalloc_node_range`] over `VMALLOC_START..VMALLOC_END` with
+    /// `PAGE_KERNEL`.
+    ///
+    /// Context: process context, may sleep.
+    pub fn __vmalloc_node(
+        &mut self,
+        size: u64,
+        align: u64,
+        gfp: Gfp,
+        node: i32,
+        caller: Option<Frame>,
+    ) -> u64 {
+        let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
+        self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, 0, node, caller)
+    }
+
+    fn vmalloc_entry(&mut self, func: &str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
+        let caller = self.vm_caller();
+        let depth = self.stack.frames.len();
+        self.push_frame(func);
+        let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
+        let r = self.__vmalloc_node_range(
+            size,
+            align,
+            s,
+            e,
+            gfp,
+            PgProt::PAGE_KERNEL,
+            vm_flags,
+            NUMA_NO_NODE,
+            caller,
+        );
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `vmalloc(size)`: `GFP_KERNEL` pages, one guard page; the caller (innermost stack frame) is recorded.
+    /// Returns the address or 0.
+    ///
+    /// Context: process context, may sleep. Not from interrupt context (BUG).
+    pub fn vmalloc(&mut self, size: u64) -> u64 {
+        self.vmalloc_entry("vmalloc_noprof", size, 1, Gfp::GFP_KERNEL, 0)
+    }
+
+    /// `vzalloc(size)`: zeroed `vmalloc`.
+    ///
+    /// Context: process context, may sleep.
+    pub fn vzalloc(&mut self, size: u64) -> u64 {
+        self.vmalloc_entry(
+            "vzalloc_noprof",
+            size,
+            1,
+            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
+            0,
+        )
+    }
+
+    /// `vmalloc_user(size)`: zeroed, `VM_USERMAP`, `SHMLBA` (page) aligned.
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmalloc_user(&mut self, size: u64) -> u64 {
+        self.vmalloc_entry(
+            "vmalloc_user_noprof",
+            size,
+            PAGE_SIZE,
+            Gfp::GFP_KERNEL | Gfp::__GFP_ZERO,
+            VM_USERMAP,
+        )
+    }
+
+    /// `GFP_VMALLOC32`: `GFP_DMA32 | GFP_KERNEL` (x86_64 has ZONE_DMA32; on 32-bit `GFP_DMA32` falls back to
+    /// ZONE_NORMAL, i.e. lowmem).
+    fn gfp_vmalloc32(&self) -> Gfp {
+        Gfp::GFP_DMA32 | Gfp::GFP_KERNEL
+    }
+
+    /// `vmalloc_32(size)`: pages below 4 GiB (x86_64: ZONE_DMA32) or lowmem (i386).
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmalloc_32(&mut self, size: u64) -> u64 {
+        let g = self.gfp_vmalloc32();
+        self.vmalloc_entry("vmalloc_32_noprof", size, 1, g, 0)
+    }
+
+    /// `vmalloc_32_user(size)`.
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmalloc_32_user(&mut self, size: u64) -> u64 {
+        let g = self.gfp_vmalloc32() | Gfp::__GFP_ZERO;
+        self.vmalloc_entry("vmalloc_32_user_noprof", size, PAGE_SIZE, g, VM_USERMAP)
+    }
+
+    /// `vmalloc_huge(size, gfp)`: `VM_ALLOW_HUGE_VMAP` (x86_64: 2 MiB pages for sizes >= 2 MiB).
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmalloc_huge(&mut self, size: u64, gfp: Gfp) -> u64 {
+        self.vmalloc_entry("vmalloc_huge_noprof", size, 1, gfp, VM_ALLOW_HUGE_VMAP)
+    }
+
+    /// `vmalloc_node(size, node)` (one node: same as vmalloc).
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmalloc_node(&mut self, size: u64, _node: i32) -> u64 {
+        self.vmalloc_entry("vmalloc_node_noprof", size, 1, Gfp::GFP_KERNEL, 0)
+    }
+
+    /// `__vmalloc(size, gfp)`.
+    ///
+    /// Context: process context, may sleep (the gfp must allow blocking; GFP_NOWAIT/ATOMIC are not supported by
+    /// the kernel either).
+    pub fn __vmalloc(&mut self, size: u64, gfp: Gfp) -> u64 {
+        self.vmalloc_entry("__vmalloc_noprof", size, 1, gfp, 0)
+    }
+
+    /// `vrealloc(p, size, gfp)` (6.12.117 `vrealloc_noprof`): `p == 0` allocates, `size == 0` frees; shrinking
+    /// or growing within the allocated pages only updates `requested_size` (zeroing the tail with
+    /// `__GFP_ZERO`); growing further allocates a new area (caller `vrealloc_noprof+0x..`), copies
+    /// `requested_size` bytes and frees the old one. Used by Rust's `VBox`/`VVec`.
+    ///
+    /// Context: process context, may sleep.
+    pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_frame("vrealloc_noprof");
+        let r = self.vrealloc_inner(p, size, gfp);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn vrealloc_inner(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
+        if size == 0 {
+            self.vfree(p);
+            return 0;
+        }
+        let (mut alloced_size, mut old_size) = (0, 0);
+        if p != 0 {
+            let Some(vm) = self.find_vm_area(p) else {
+                let msg = format!(
+                    "Trying to vrealloc() nonexistent vm area ({})\n",
+                    self.fmt_p(p)
+                );
+                self.warn(VMALLOC_C, LINE_VREALLOC_NONEXISTENT, Some(&msg));
+                self.vm_set_error(VmallocError::NoArea(p));
+                return 0;
+            };
+            alloced_size = vm.get_vm_area_size();
+            old_size = vm.requested_size;
+            if alloced_size < old_size {
+                let msg = format!(
+                    "vrealloc() has mismatched area vs requested sizes ({})\n",
+                    self.fmt_p(p)
+                );
+                self.warn(VMALLOC_C, LINE_VREALLOC_MISMATCH, Some(&msg));
+                return 0;
+            }
+        }
+        if size <= old_size {
+            if gfp.intersects(Gfp::__GFP_ZERO) || self.vm_want_init_on_free() {
+                let _ = self.vm_fill(p + size, old_size - size, 0);
+            }
+            if let Some(vm) = self.find_vm_area_mut(p) {
+                vm.requested_size = size;
+            }
+            return p;
+        }
+        if size <= alloced_size {
+            if let Some(vm) = self.find_vm_area_mut(p) {
+                vm.requested_size = size;
+            }
+            return p;
+        }
+        // __vmalloc_noprof(size, flags): its return address lies in vrealloc_noprof.
+        let caller = self.vm_caller();
+        self.push_frame("__vmalloc_noprof");
+        let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
+        let n = self.__vmalloc_node_range(
+            size,
+            1,
+            s,
+            e,
+            gfp,
+            PgProt::PAGE_KERNEL,
+            0,
+            NUMA_NO_NODE,
+            caller,
+        );
+        self.pop_frame();
+        if n == 0 {
+            return 0;
+        }
+        if p != 0 {
+            let mut buf = vec![0u8; old_size as usize];
+            let _ = self.vm_read(p, &mut buf);
+            let _ = self.vm_write(n, &buf);
+            self.vfree(p);
+        }
+        n
+    }
+
+    /// `want_init_on_free()`: off (Debian's default `init_on_free=0`).
+    fn vm_want_init_on_free(&self) -> bool {
+        false
+    }
+
+    // ---------------------------------------------------------------- free
+
+    /// `vfree(addr)`: unmaps the area containing `addr` at once, returns its pages to the buddy allocator, frees
+    /// the page array and the descriptor, and queues the address range for the lazy purge. `addr == 0` does
+    /// nothing (after `might_sleep()`); an unaligned address WARNs `Trying to vfree() bad address`, an unknown
+    /// one `Trying to vfree() nonexistent vm area`.
+    ///
+    /// Context: may sleep in process context; from interrupt context it defers to [`Machine::vfree_atomic`].
+    pub fn vfree(&mut self, addr: u64) {
+        let depth = self.stack.frames.len();
+        self.push_frame("vfree");
+        self.vfree_inner(addr);
+        self.stack.frames.truncate(depth);
+    }
+
+    fn vfree_inner(&mut self, addr: u64) {
+        if self.in_interrupt() {
+            self.vfree_atomic_inner(addr);
+            return;
+        }
+        self.might_sleep(VMALLOC_C, LINE_VFREE_MIGHT_SLEEP);
+        if addr == 0 {
+            return;
+        }
+        self.push_frame("remove_vm_area");
+        let vm = self.remove_vm_area(addr);
+        self.pop_frame();
+        let Some(vm) = vm else {
+            let msg = format!(
+                "Trying to vfree() nonexistent vm area ({})\n",
+                self.fmt_p(addr)
+            );
+            self.warn(VMALLOC_C, LINE_VFREE_NONEXISTENT, Some(&msg));
+            return;
+        };
+        for p in &vm.page_list {
+            self.__free_page(*p);
+        }
+        if vm.flags & VM_MAP_PUT_PAGES == 0 {
+            self.vmalloc.nr_vmalloc_pages -= vm.nr_pages as u64;
+            self.vmstat.vmalloc_pages = self.vmalloc.nr_vmalloc_pages;
+        }
+        // kvfree(vm->pages)
+        if vm.pages != 0 {
+            if self.is_vmalloc_addr(vm.pages) {
+                self.vfree_inner(vm.pages);
+            } else {
+                self.vm_meta_free(vm.pages);
+            }
+        }
+        self.vm_meta_free(vm.obj);
+    }
+
+    /// `vfree_atomic(addr)`: queues `addr` on this CPU's deferred list (the kernel links it through the first
+    /// word of the area) for a worker to `vfree()` later — see [`Machine::flush_vfree_deferred`].
+    ///
+    /// Context: any except NMI.
+    pub fn vfree_atomic(&mut self, addr: u64) {
+        self.vfree_atomic_inner(addr);
+    }
+
+    fn vfree_atomic_inner(&mut self, addr: u64) {
+        if addr == 0 {
+            return;
+        }
+        let cpu = self.sched.cpu as usize % self.vmalloc.vfree_deferred.len();
+        let head = self.vmalloc.vfree_deferred[cpu]
+            .last()
+            .copied()
+            .unwrap_or(0);
+        // llist_add(): the node is the freed memory itself.
+        let ps = self.ptr_size();
+        let bytes = head.to_le_bytes();
+        let _ = self.vm_write(addr, &bytes[..ps as usize]);
+        self.vmalloc.vfree_deferred[cpu].push(addr);
+    }
+
+    /// Runs the deferred-vfree work (`delayed_vfree_work()`), newest first like `llist_del_all()`. The simulator
+    /// also runs it at the start of every vmalloc-family allocation from process context.
+    ///
+    /// Context: process context.
+    pub fn flush_vfree_deferred(&mut self) {
+        if self.in_interrupt() {
+            return;
+        }
+        for cpu in 0..self.vmalloc.vfree_deferred.len() {
+            let list = std::mem::take(&mut self.vmalloc.vfree_deferred[cpu]);
+            if list.is_empty() {
+                continue;
+            }
+            let saved = std::mem::take(&mut self.stack.frames);
+            self.push_frame("worker_thread");
+            self.push_frame("process_one_work");
+            self.push_frame("delayed_vfree_work");
+            for a in list.into_iter().rev() {
+                self.vfree(a);
+            }
+            self.stack.frames = saved;
+        }
+    }
+
+    /// `vmap(pages, count, flags, prot)`: maps existing pages into a new virtually contiguous area
+    /// (`VM_MAP` is the usual flag). With `VM_MAP_PUT_PAGES` the pages become the area's and `vfree` frees
+    /// them. Returns the address or 0.
+    ///
+    /// Context: process context, may sleep.
+    pub fn vmap(&mut self, pages: &[Pfn], flags: u64, prot: PgProt) -> u64 {
+        let _ = prot;
+        let caller = self.vm_caller();
+        let depth = self.stack.frames.len();
+        self.push_frame("vmap");
+        let r = self.vmap_inner(pages, flags, caller);
+        self.stack.frames.truncate(depth);
+        match r {
+            Ok(a) => a,
+            Err(e) => {
+                self.vm_set_error(e);
+                0
+            }
+        }
+    }
+
+    fn vmap_inner(
+        &mut self,
+        pages: &[Pfn],
+        mut flags: u64,
+        caller: Option<Frame>,
+    ) -> Result<u64, VmallocError> {
+        self.might_sleep(VMALLOC_C, LINE_VMAP_MIGHT_SLEEP);
+        if flags & VM_FLUSH_RESET_PERMS != 0 {
+            self.warn_once(VMALLOC_C, LINE_VMAP_FLUSH_WARN, None);
+            return Err(VmallocError::Refused);
+        }
+        if flags & VM_NO_GUARD != 0 {
+            self.warn_once(VMALLOC_C, LINE_VMAP_NO_GUARD_WARN, None);
+            flags &= !VM_NO_GUARD;
+        }
+        let count = pages.len() as u64;
+        if count > self.totalram_pages() {
+            return Err(VmallocError::TooManyPages);
+        }
+        let size = count << PAGE_SHIFT;
+        let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
+        let va =
+            self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
+        let addr = self.vmalloc.arena.va(va).va_start;
+        self.vmap_pages_range(addr, pages);
+        if flags & VM_MAP_PUT_PAGES != 0 {
+            if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
+                vm.page_list = pages.to_vec();
+                vm.nr_pages = count as u32;
+            }
+        }
+        Ok(addr)
+    }
+
+    /// `vunmap(addr)`: releases a `vmap()` mapping (the pages stay with their owner).
+    ///
+    /// Context: process context, may sleep; not from interrupt context (BUG).
+    pub fn vunmap(&mut self, addr: u64) {
+        let depth = self.stack.frames.len();
+        self.push_frame("vunmap");
+        if self.in_interrupt() {
+            self.vm_bug(LINE_VUNMAP_BUG);
+            self.stack.frames.truncate(depth);
+            return;
+        }
+        self.might_sleep(VMALLOC_C, LINE_VUNMAP_MIGHT_SLEEP);
+        if addr != 0 {
+            self.push_frame("remove_vm_area");
+            let vm = self.remove_vm_area(addr);
+            self.pop_frame();
+            match vm {
+                Some(vm) => self.vm_meta_free(vm.obj),
+                None => {
+                    let msg = format!(
+                        "Trying to vunmap() nonexistent vm area ({})\n",
+                        self.fmt_p(addr)
+                    );
+                    self.warn(VMALLOC_C, LINE_VUNMAP_NONEXISTENT, Some(&msg));
+                }
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `get_vm_area(size, flags)`: reserves address space only (no pages); returns its start or 0.
+    ///
+    /// Context: process context, may sleep.
+    pub fn get_vm_area(&mut self, size: u64, flags: u64) -> u64 {
+        let caller = self.vm_caller();
+        let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
+        match self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller) {
+            Ok(va) => self.vmalloc.arena.va(va).va_start,
+            Err(e) => {
+                self.vm_set_error(e);
+                0
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- translation
+
+    /// `is_vmalloc_addr()`: `VMALLOC_START <= addr < VMALLOC_END`.
+    ///
+    /// Context: any.
+    pub fn is_vmalloc_addr(&self, addr: u64) -> bool {
+        addr >= self.vmalloc_start() && addr < self.vmalloc_end()
+    }
+
+    /// `vmalloc_to_page()`: walks the kernel page tables; `None` where nothing is mapped (guard pages, freed
+    /// areas).
+    ///
+    /// Context: any.
+    pub fn vmalloc_to_page(&self, addr: u64) -> Option<Pfn> {
+        self.vmalloc.pte.get(&(addr >> PAGE_SHIFT)).copied()
+    }
+
+    /// `vmalloc_to_pfn()`.
+    ///
+    /// Context: any.
+    pub fn vmalloc_to_pfn(&self, addr: u64) -> Option<u64> {
+        self.vmalloc_to_page(addr).map(|p| p.0)
+    }
+
+    /// How many lazy purges have run so far (introspection).
+    ///
+    /// Context: any.
+    pub fn vmalloc_nr_purges(&self) -> u64 {
+        self.vmalloc.nr_purges
+    }
+
+    /// `vmalloc_nr_pages()`: pages currently backing vmalloc areas.
+    ///
+    /// Context: any.
+    pub fn vmalloc_nr_pages(&self) -> u64 {
+        self.vmalloc.nr_vmalloc_pages
+    }
+
+    /// Reads kernel memory through the vmalloc page tables (or the direct map), page by page.
+    fn vm_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), crate::machine::MemFault> {
+        if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
+            return self.read_bytes(addr, buf);
+        }
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr + done as u64;
+            let pfn = self
+                .vmalloc_to_page(a)
+                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let off = a % PAGE_SIZE;
+            let n = ((PAGE_SIZE - off) as usize).min(buf.len() - done);
+            self.read_phys((pfn.0 << PAGE_SHIFT) + off, &mut buf[done..done + n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes kernel memory through the vmalloc page tables (or the direct map).
+    fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
+        if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
+            return self.write_bytes(addr, data);
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let a = addr + done as u64;
+            let pfn = self
+                .vmalloc_to_page(a)
+                .ok_or(crate::machine::MemFault::Unmapped(a))?;
+            let off = a % PAGE_SIZE;
+            let n = ((PAGE_SIZE - off) as usize).min(data.len() - done);
+            self.write_phys((pfn.0 << PAGE_SHIFT) + off, &data[done..done + n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn vm_fill(&mut self, addr: u64, len: u64, byte: u8) -> Result<(), crate::machine::MemFault> {
+        let buf = vec![byte; len as usize];
+        self.vm_write(addr, &buf)
+    }
+
+    // ---------------------------------------------------------------- views
+
+    fn vm_line(&self, v: &VmStruct) -> String {
+        let p = |a: u64| self.fmt_p(a);
+        let mut s = format!("0x{}-0x{} {:7}", p(v.addr), p(v.addr + v.size), v.size);
+        if let Some(c) = &v.caller {
+            let _ = write!(s, " {}", Self::fmt_ps(c));
+        }
+        if v.nr_pages != 0 {
+            let _ = write!(s, " pages={}", v.nr_pages);
+        }
+        if v.phys_addr != 0 {
+            let w = if self.layout.arch == Arch::X86_64 {
+                16
+            } else {
+                8
+            };
+            let _ = write!(s, " phys=0x{:0w$x}", v.phys_addr);
+        }
+        for (flag, word) in [
+            (VM_IOREMAP, " ioremap"),
+            (VM_SPARSE, " sparse"),
+            (VM_ALLOC, " vmalloc"),
+            (VM_MAP, " vmap"),
+            (VM_USERMAP, " user"),
+            (VM_DMA_COHERENT, " dma-coherent"),
+        ] {
+            if v.flags & flag != 0 {
+                s.push_str(word);
+            }
+        }
+        if self.is_vmalloc_addr(v.pages) {
+            s.push_str(" vpages");
+        }
+        // show_numa_info() with CONFIG_NUMA: counts per node of N_HIGH_MEMORY, all on node 0.
+        if self.cfg.numa && v.nr_pages != 0 {
+            let step = 1u32 << v.page_order;
+            let _ = write!(s, " N0={}", v.nr_pages.div_ceil(step) * step);
+        }
+        s.push('\n');
+        s
+    }
+
+    /// `/proc/vmallocinfo` (`vmalloc_info_show()`): the busy areas node by node, then the unpurged ones.
+    /// Addresses print raw (`%pK` as root with `no_hash_pointers`).
+    ///
+    /// Context: any.
+    pub fn vmallocinfo(&self) -> String {
+        let mut out = String::new();
+        for node in &self.vmalloc.nodes {
+            for id in self.vmalloc.arena.list_ids(&node.busy.list) {
+                let va = self.vmalloc.arena.va(id);
+                let Some(v) = va.vm.as_deref() else {
+                    if va.flags & VMAP_RAM != 0 {
+                        let _ = writeln!(
+                            out,
+                            "0x{}-0x{} {:7} vm_map_ram",
+                            self.fmt_p(va.va_start),
+                            self.fmt_p(va.va_end),
+                            va.size()
+                        );
+                    }
+                    continue;
+                };
+                if v.flags & VM_UNINITIALIZED != 0 {
+                    continue;
+                }
+                out.push_str(&self.vm_line(v));
+            }
+        }
+        for node in &self.vmalloc.nodes {
+            for id in self.vmalloc.arena.list_ids(&node.lazy.list) {
+                let va = self.vmalloc.arena.va(id);
+                let _ = writeln!(
+                    out,
+                    "0x{}-0x{} {:7} unpurged vm_area",
+                    self.fmt_p(va.va_start),
+                    self.fmt_p(va.va_end),
+                    va.size()
+                );
+            }
+        }
+        out
+    }
+
+    fn va_info(&self, id: NodeId, node: Option<usize>, free: bool) -> VaInfo {
+        let v = self.vmalloc.arena.va(id);
+        VaInfo {
+            va_start: v.va_start,
+            va_end: v.va_end,
+            subtree_max_size: if free { v.subtree_max_size } else { 0 },
+            node,
+        }
+    }
+
+    /// Every area of the vmap space: free, busy, lazy and pooled, each in address order.
+    ///
+    /// Context: any.
+    pub fn vmap_snapshot(&self) -> VmapSnapshot {
+        let a = &self.vmalloc.arena;
+        let mut s = VmapSnapshot {
+            free: a
+                .list_ids(&self.vmalloc.free.list)
+                .into_iter()
+                .map(|i| self.va_info(i, None, true))
+                .collect(),
+            vmap_lazy_nr: self.vmalloc.vmap_lazy_nr,
+            lazy_max_pages: self.lazy_max_pages(),
+            ..VmapSnapshot::default()
+        };
+        for (n, node) in self.vmalloc.nodes.iter().enumerate() {
+            s.busy.extend(
+                a.list_ids(&node.busy.list)
+                    .into_iter()
+                    .map(|i| self.va_info(i, Some(n), false)),
+            );
+            s.lazy.extend(
+                a.list_ids(&node.lazy.list)
+                    .into_iter()
+                    .map(|i| self.va_info(i, Some(n), false)),
+            );
+            for p in &node.pool {
+                s.pooled.extend(
+                    a.list_ids(&p.list)
+                        .into_iter()
+                        .map(|i| self.va_info(i, Some(n), false)),
+                );
+            }
+        }
+        s.busy.sort_by_key(|v| v.va_start);
+        s.lazy.sort_by_key(|v| v.va_start);
+        s.pooled.sort_by_key(|v| v.va_start);
+        s
+    }
+
+    fn tree_roots(&self, which: VmapTree) -> Vec<(Option<usize>, RbRoot)> {
+        match which {
+            VmapTree::Free => vec![(None, self.vmalloc.free.root)],
+            VmapTree::Busy => self
+                .vmalloc
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (Some(i), n.busy.root))
+                .collect(),
+            VmapTree::Lazy => self
+                .vmalloc
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (Some(i), n.lazy.root))
+                .collect(),
+        }
+    }
+
+    /// One of the trees as indented text, one node per line (`[B]`/`[R]` colour, range, size and, for the
+    /// free tree, `subtree_max_size`), right subtree above, left below (a tree lying on its side).
+    ///
+    /// Context: any.
+    pub fn vmap_tree_text(&self, which: VmapTree) -> String {
+        let a = &self.vmalloc.arena;
+        let mut out = String::new();
+        for (node, root) in self.tree_roots(which) {
+            if let Some(n) = node {
+                if root.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(out, "vmap_node {n}:");
+            }
+            // Reverse in-order walk with depth, iterative.
+            let mut stack: Vec<(NodeId, usize, bool)> = vec![(root.node, 0, false)];
+            while let Some((id, d, visited)) = stack.pop() {
+                if id == NIL {
+                    continue;
+                }
+                let v = a.va(id);
+                if visited {
+                    let c = if v.rb.color == rbtree::Color::Red {
+                        'R'
+                    } else {
+                        'B'
+                    };
+                    let _ = write!(
+                        out,
+                        "{}[{c}] {:#x}-{:#x} size={:#x}",
+                        "    ".repeat(d),
+                        v.va_start,
+                        v.va_end,
+                        v.size()
+                    );
+                    if which == VmapTree::Free {
+                        let _ = write!(out, " subtree_max_size={:#x}", v.subtree_max_size);
+                    }
+                    out.push('\n');
+                } else {
+                    stack.push((v.rb.left, d + 1, false));
+                    stack.push((id, d, true));
+                    stack.push((v.rb.right, d + 1, false));
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push_str("(empty)\n");
+        }
+        out
+    }
+
+    /// One of the trees as a Mermaid `graph TD` diagram with quoted labels (`A["0x...-0x..."]`); left edges
+    /// are labelled `L`, right edges `R`; red nodes get the `red` class.
+    ///
+    /// Context: any.
+    pub fn vmap_tree_mermaid(&self, which: VmapTree) -> String {
+        let a = &self.vmalloc.arena;
+        let mut out = String::from("graph TD\n");
+        let mut reds = Vec::new();
+        for (node, root) in self.tree_roots(which) {
+            let mut stack = vec![root.node];
+            while let Some(id) = stack.pop() {
+                if id == NIL {
+                    continue;
+                }
+                let v = a.va(id);
+                let name = match node {
+                    Some(n) => format!("N{n}_{id}"),
+                    None => format!("V{id}"),
+                };
+                let mut label =
+                    format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
+                if which == VmapTree::Free {
+                    let _ = write!(label, "<br/>max {:#x}", v.subtree_max_size);
+                }
+                let _ = writeln!(out, "    {name}[\"{label}\"]");
+                if v.rb.color == rbtree::Color::Red {
+                    reds.push(name.clone());
+                }
+                for (child, tag) in [(v.rb.left, 'L'), (v.rb.right, 'R')] {
+                    if child != NIL {
+                        let cname = match node {
+                            Some(n) => format!("N{n}_{child}"),
+                            None => format!("V{child}"),
+                        };
+                        let _ = writeln!(out, "    {name} -->|{tag}| {cname}");
+                    }
+                }
+                stack.push(v.rb.right);
+                stack.push(v.rb.left);
+            }
+        }
+        if !reds.is_empty() {
+            out.push_str("    classDef red fill:#f99,stroke:#900\n");
+            let _ = writeln!(out, "    class {} red", reds.join(","));
+        }
+        out
+    }
+
+    /// The lazy (unpurged) areas as text, node by node, with `vmap_lazy_nr` and `lazy_max_pages()`.
+    ///
+    /// Context: any.
+    pub fn vmap_lazy_text(&self) -> String {
+        let mut out = format!(
+            "vmap_lazy_nr={} pages, lazy_max_pages()={} pages\n",
+            self.vmalloc.vmap_lazy_nr,
+            self.lazy_max_pages()
+        );
+        for (n, node) in self.vmalloc.nodes.iter().enumerate() {
+            for id in self.vmalloc.arena.list_ids(&node.lazy.list) {
+                let v = self.vmalloc.arena.va(id);
+                let _ = writeln!(
+                    out,
+                    "node {n}: {:#x}-{:#x} {}",
+                    v.va_start,
+                    v.va_end,
+                    v.size()
+                );
+            }
+        }
+        out
+    }
+
+    /// Checks every invariant of the vmap space: red-black properties and exact `subtree_max_size` in the free
+    /// tree, lists sorted and equal to the in-order walks, no overlaps, and free + busy + lazy + pooled (+ the
+    /// spare preloaded objects, which hold no range) tiling `[1, ULONG_MAX)` exactly.
+    ///
+    /// Context: any; O(n log n).
+    pub fn vmap_check_invariants(&self) -> Result<(), String> {
+        if !self.vmalloc.initialized {
+            return Ok(());
+        }
+        let a = &self.vmalloc.arena;
+        let check_tree =
+            |rl: &RbList, augment: bool, what: &str| -> Result<Vec<(u64, u64)>, String> {
+                let (_, count) =
+                    rbtree::check(a, &rl.root, augment).map_err(|e| format!("{what}: {e:?}"))?;
+                let ids = a.list_ids(&rl.list);
+                if ids.len() != count || rl.list.len != count {
+                    return Err(format!(
+                        "{what}: list has {} entries, tree {count}",
+                        ids.len()
+                    ));
+                }
+                let mut n = rbtree::first(a, &rl.root);
+                for id in &ids {
+                    if *id != n {
+                        return Err(format!("{what}: list order differs from the tree order"));
+                    }
+                    n = rbtree::next(a, n);
+                }
+                let mut out = Vec::new();
+                for id in ids {
+                    let v = a.va(id);
+                    if v.va_start >= v.va_end {
+                        return Err(format!(
+                            "{what}: empty area {:#x}-{:#x}",
+                            v.va_start, v.va_end
+                        ));
+                    }
+                    if let Some(&(_, pe)) = out.last() {
+                        if pe > v.va_start {
+                            return Err(format!(
+                                "{what}: unsorted or overlapping at {:#x}",
+                                v.va_start
+                            ));
+                        }
+                    }
+                    out.push((v.va_start, v.va_end));
+                }
+                Ok(out)
+            };
+        let mut all = check_tree(&self.vmalloc.free, true, "free")?;
+        // Adjacent free areas must have been merged.
+        for w in all.windows(2) {
+            if w[0].1 == w[1].0 {
+                return Err(format!("free: unmerged neighbours at {:#x}", w[0].1));
+            }
+        }
+        for (i, node) in self.vmalloc.nodes.iter().enumerate() {
+            all.extend(check_tree(&node.busy, false, &format!("busy[{i}]"))?);
+            all.extend(check_tree(&node.lazy, false, &format!("lazy[{i}]"))?);
+            for p in &node.pool {
+                let ids = a.list_ids(&p.list);
+                if ids.len() as u64 != p.len && !ids.is_empty() {
+                    return Err(format!(
+                        "pool of node {i}: len {} but {} entries",
+                        p.len,
+                        ids.len()
+                    ));
+                }
+                all.extend(
+                    ids.into_iter()
+                        .map(|id| (a.va(id).va_start, a.va(id).va_end)),
+                );
+            }
+        }
+        all.sort_unstable();
+        let mut at = 1u64;
+        for (s, e) in all {
+            if s != at {
+                return Err(format!(
+                    "tiling: expected an area at {at:#x}, found {s:#x}-{e:#x}"
+                ));
+            }
+            at = e;
+        }
+        if at != self.ulong_max() {
+            return Err(format!("tiling: areas end at {at:#x}"));
+        }
+        Ok(())
+    }
+}
+
+/// Which tree the introspection functions show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmapTree {
+    /// `free_vmap_area_root` (augmented with `subtree_max_size`).
+    Free,
+    /// The busy trees of the vmap nodes.
+    Busy,
+    /// The lazy (purge) trees of the vmap nodes.
+    Lazy,
+}

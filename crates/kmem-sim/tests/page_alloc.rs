@@ -1,0 +1,519 @@
+//! Behaviour and report-format tests of the page allocator simulator.
+
+use kmem_sim::fault_inject::FaultConfig;
+use kmem_sim::workload::{fragment, FragConfig};
+use kmem_sim::*;
+
+fn boot() -> Machine {
+    let mut m = Machine::boot(MachineConfig::x86_64()).expect("boot");
+    m.set_current("insmod", 95);
+    m.load_module_name("hello", true);
+    m.push_module_frame("hello_init", "hello");
+    m
+}
+
+fn exhaust(m: &mut Machine, gfp: Gfp) -> Vec<Pfn> {
+    let mut v = Vec::new();
+    while let Some(p) = m.alloc_pages(gfp | Gfp::__GFP_NOWARN, 0) {
+        v.push(p);
+    }
+    v
+}
+
+#[test]
+fn default_machine_boot_numbers() {
+    let m = boot();
+    let l = m.layout();
+    assert_eq!(l.page_offset, 0xffff_8880_0000_0000);
+    assert_eq!(l.vmalloc_start, 0xffff_c900_0000_0000);
+    assert_eq!(l.vmemmap_base, 0xffff_ea00_0000_0000);
+    assert_eq!(l.vmalloc_size(), 32 << 40);
+    let z = m.zones();
+    assert_eq!(
+        (
+            z[0].zone_start_pfn,
+            z[0].spanned_pages,
+            z[0].present_pages,
+            z[0].managed_pages
+        ),
+        (1, 4095, 3998, 3840)
+    );
+    assert_eq!(z[1].present_pages, 61408);
+    assert_eq!(m.total_pages(), 65406);
+    // int_sqrt(lowmem kB * 16) with the 60877 lowmem pages managed when init_per_zone_wmark_min() ran
+    assert_eq!(m.min_free_kbytes(), 1973);
+    assert_eq!(z[1].watermark[0], (1973 / 4) * 57037 / 60877);
+    // computed before free_initmem() added the init sections to DMA32's managed pages, as in the kernel
+    assert_eq!(z[0].lowmem_reserve[1..], [222, 222, 222]);
+    assert!(m.check_consistency().is_ok());
+    assert_eq!(m.count_pages_owned_by(PageOwner::Buddy), m.nr_free_pages());
+}
+
+#[test]
+fn translations_round_trip() {
+    let mut m = boot();
+    let addr = m.__get_free_pages(Gfp::GFP_KERNEL, 0);
+    assert_ne!(addr, 0);
+    let pfn = m.virt_to_page(addr).unwrap();
+    assert_eq!(m.page_address(pfn), addr);
+    assert_eq!(m.__va(m.__pa(addr)), addr);
+    assert_eq!(m.virt_to_phys(addr), pfn.0 << 12);
+    assert_eq!(m.phys_to_virt(pfn.0 << 12), addr);
+    let ps = m.page_struct_addr(pfn);
+    assert_eq!(ps, 0xffff_ea00_0000_0000 + pfn.0 * 64);
+    assert_eq!(m.pfn_of_page_struct(ps), Some(pfn));
+    assert_eq!(m.pfn_to_page(pfn), ps);
+    // real bytes, both ways
+    m.write_u64(addr + 8, 0x1122_3344_5566_7788).unwrap();
+    assert_eq!(m.read_u64(addr + 8).unwrap(), 0x1122_3344_5566_7788);
+    let host = m.host_ptr(addr + 8).unwrap();
+    assert_eq!(m.kaddr_of_host(host as usize), Some(addr + 8));
+    assert_eq!(
+        m.read_bytes(ps, &mut [0u8; 1]),
+        Err(MemFault::PageStruct(ps))
+    );
+    // a vmalloc address that shares a page with the direct map
+    let win = m.layout().vmalloc_start + 0x5000;
+    m.hostmem_mut()
+        .map_frame_into_window(0x5000, pfn.0)
+        .unwrap();
+    assert_eq!(m.read_u64(win + 8).unwrap(), 0x1122_3344_5566_7788);
+    m.write_bytes(win, b"vmalloc!").unwrap();
+    let mut b = [0u8; 8];
+    m.read_bytes(addr, &mut b).unwrap();
+    assert_eq!(&b, b"vmalloc!");
+    assert_eq!(
+        m.kaddr_of_host(m.host_ptr(win).unwrap() as usize),
+        Some(win)
+    );
+    // virt_to_phys of a vmalloc address is the kernel's (meaningless) arithmetic
+    assert_eq!(
+        m.virt_to_phys(win),
+        win.wrapping_sub(m.layout().page_offset)
+    );
+    m.hostmem_mut().unmap_window(0x5000, 4096).unwrap();
+    assert!(m.read_bytes(win, &mut b).is_err());
+    m.free_pages(addr, 0);
+}
+
+#[test]
+fn first_allocations_come_from_low_addresses_and_split() {
+    let mut m = boot();
+    let before = m.nr_free_pages();
+    let a = m.alloc_pages(Gfp::GFP_KERNEL, 0).unwrap();
+    let b = m.alloc_pages(Gfp::GFP_KERNEL, 0).unwrap();
+    assert_eq!(m.nr_free_pages(), before - 2);
+    assert!(a.0 < 0x4000, "{a}");
+    assert_ne!(a, b);
+    m.__free_pages(a, 0);
+    m.__free_pages(b, 0);
+    assert_eq!(m.nr_free_pages(), before);
+    assert!(m.check_consistency().is_ok());
+}
+
+#[test]
+fn zone_modifiers_and_fallback() {
+    let mut m = boot();
+    let d = m.alloc_pages(Gfp::GFP_KERNEL | Gfp::GFP_DMA, 0).unwrap();
+    assert!(d.0 < 4096);
+    let d32 = m.alloc_pages(Gfp::GFP_KERNEL | Gfp::GFP_DMA32, 2).unwrap();
+    assert!(d32.0 >= 4096 && d32.0 < 1 << 20);
+    // Normal is empty on a 256 MiB machine: GFP_KERNEL falls back to DMA32
+    let n = m.alloc_pages(Gfp::GFP_KERNEL, 0).unwrap();
+    assert!(n.0 >= 4096);
+    // after DMA32 is exhausted GFP_KERNEL falls back to DMA (above DMA's lowmem_reserve)
+    let v = exhaust(&mut m, Gfp::GFP_KERNEL);
+    assert!(v.iter().any(|p| p.0 < 4096));
+    let dma = &m.zones()[0];
+    assert!(dma.nr_free_pages > dma.lowmem_reserve[2]);
+}
+
+#[test]
+fn gfp_zero_and_comp() {
+    let mut m = boot();
+    let p = m.alloc_pages(Gfp::GFP_KERNEL, 2).unwrap();
+    let a = m.page_address(p);
+    m.fill(a, 4 * 4096, 0xa5).unwrap();
+    m.__free_pages(p, 2);
+    let q = m
+        .alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_ZERO | Gfp::__GFP_COMP, 2)
+        .unwrap();
+    assert_eq!(q, p, "the freed block comes back first");
+    let mut buf = vec![1u8; 4 * 4096];
+    m.read_bytes(m.page_address(q), &mut buf).unwrap();
+    assert!(buf.iter().all(|&b| b == 0));
+    assert!(m.page_frame(q).unwrap().is_head());
+    assert!(m.page_frame(Pfn(q.0 + 3)).unwrap().is_tail());
+    let z = m.get_zeroed_page(Gfp::GFP_KERNEL);
+    assert_eq!(m.read_u64(z).unwrap(), 0);
+    m.free_pages(z, 0);
+    m.__free_pages(q, 2);
+    assert!(m.check_consistency().is_ok());
+}
+
+#[test]
+fn order_above_max_warns_once() {
+    let mut m = boot();
+    let seq = m.log_seq();
+    assert!(m
+        .alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN, 11)
+        .is_none());
+    assert_eq!(m.log_seq(), seq, "__GFP_NOWARN stays silent");
+    assert!(m.alloc_pages(Gfp::GFP_KERNEL, 11).is_none());
+    let log = m.log_text_since(seq);
+    assert!(log.starts_with("------------[ cut here ]------------\nWARNING: CPU: 0 PID: 95 at mm/page_alloc.c:4832 __alloc_pages_noprof+0x"), "{log}");
+    assert!(log.contains("\nModules linked in: hello(O+)\n"));
+    assert!(
+        log.contains(
+            "\nCPU: 0 UID: 0 PID: 95 Comm: insmod Tainted: G           O       6.12.117 #1 \n"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("\nHardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.3-debian-1.16.3-2 04/01/2014\n"));
+    assert!(log.contains("\nRIP: 0010:__alloc_pages_noprof+0x"));
+    assert!(log.contains("\nCall Trace:\n <TASK>\n"));
+    assert!(log.contains(" hello_init+0x"));
+    assert!(log.contains(" [hello]\n"));
+    assert!(log.ends_with(" </TASK>\n---[ end trace 0000000000000000 ]---\n"));
+    assert!(m.test_taint(Taint::Warn));
+    let seq2 = m.log_seq();
+    assert!(m.alloc_pages(Gfp::GFP_KERNEL, 12).is_none());
+    assert_eq!(m.log_seq(), seq2, "WARN_ON_ONCE");
+}
+
+#[test]
+fn allocation_failure_report_and_ratelimit() {
+    let mut m = boot();
+    let held = exhaust(&mut m, Gfp::GFP_KERNEL);
+    assert!(!held.is_empty());
+    let seq = m.log_seq();
+    assert!(m.alloc_pages(Gfp::GFP_KERNEL, 0).is_none());
+    let log = m.log_text_since(seq);
+    assert!(log.starts_with("insmod: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL), nodemask=(null),cpuset=/,mems_allowed=0\nCPU: 0 UID: 0 PID: 95 Comm: insmod"), "{log}");
+    assert!(log.contains("\n dump_stack_lvl+0x"));
+    assert!(log.contains("\n warn_alloc+0x"));
+    assert!(
+        log.contains("\nMem-Info:\nactive_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0")
+    );
+    assert!(log.contains("\nNode 0 DMA free:"));
+    assert!(log.contains("\nlowmem_reserve[]: 0 "));
+    assert!(log.contains("\nNode 0 DMA32: "));
+    assert!(log.contains("\n65406 pages RAM\n0 pages HighMem/MovableOnly\n"));
+    // the per-order line: "N*4kB (U) ... = NkB"
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("Node 0 DMA32: "))
+        .unwrap();
+    assert!(
+        line.contains("*4kB ") && line.contains("*4096kB ") && line.ends_with("kB"),
+        "{line}"
+    );
+    // rate limited: 10 s of simulated time
+    let seq = m.log_seq();
+    assert!(m.alloc_pages(Gfp::GFP_KERNEL, 0).is_none());
+    assert_eq!(m.log_seq(), seq);
+    m.advance_time_ns(10_000_000_000);
+    assert!(m
+        .alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_COMP, 1)
+        .is_none());
+    let log = m.log_text_since(seq);
+    assert!(log.starts_with("warn_alloc: 1 callbacks suppressed\ninsmod: page allocation failure: order:1, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)"), "{log}");
+    // atomic requests may dip below the min watermark
+    let a = m.alloc_pages(Gfp::GFP_ATOMIC, 0);
+    assert!(a.is_some());
+    // __GFP_NOFAIL gets memory from the reserves
+    assert!(m
+        .alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_NOFAIL, 0)
+        .is_some());
+    assert!(m.check_consistency().is_ok());
+}
+
+#[test]
+fn might_sleep_reports() {
+    let mut m = boot();
+    let seq = m.log_seq();
+    let a = m.__get_free_pages(Gfp::GFP_KERNEL, 0);
+    assert_ne!(a, 0);
+    assert_eq!(m.log_seq(), seq, "no report in process context");
+    m.spin_lock();
+    assert!(m.in_atomic() && !m.in_interrupt());
+    let b = m.__get_free_pages(Gfp::GFP_ATOMIC, 0);
+    assert_eq!(m.log_seq(), seq, "GFP_ATOMIC does not sleep");
+    let c = m.__get_free_pages(Gfp::GFP_KERNEL, 0);
+    m.spin_unlock();
+    let log = m.log_text_since(seq);
+    assert!(
+        log.starts_with(
+            "BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321\n\
+         in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 95, name: insmod\n\
+         preempt_count: 1, expected: 0\n\
+         RCU nest depth: 0, expected: 0\n\
+         CPU: 0 UID: 0 PID: 95 Comm: insmod Tainted: G           O       6.12.117 #1 \n"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("\nCall Trace:\n <TASK>\n dump_stack_lvl+0x"));
+    assert!(log.contains("\n __might_resched+0x"));
+    assert!(log.contains("\n get_free_pages_noprof+0x"));
+    assert!(m.test_taint(Taint::Warn));
+    // once per second
+    let seq = m.log_seq();
+    m.local_irq_disable();
+    m.might_sleep("mm/test.c", 1);
+    assert_eq!(m.log_seq(), seq);
+    m.advance_time_ns(1_000_000_000);
+    m.might_sleep("mm/test.c", 2);
+    m.local_irq_enable();
+    assert!(m
+        .log_text_since(seq)
+        .contains("in_atomic(): 0, irqs_disabled(): 1, non_block: 0, pid: 95, name: insmod\n"));
+    // hardirq context
+    m.advance_time_ns(1_000_000_000);
+    let seq = m.log_seq();
+    m.irq_enter();
+    m.push_frame("my_irq_handler");
+    assert!(m.in_interrupt());
+    let d = m.__get_free_pages(Gfp::GFP_KERNEL, 0);
+    m.irq_exit();
+    let log = m.log_text_since(seq);
+    assert!(log.contains("preempt_count: 10000, expected: 0\n"), "{log}");
+    assert!(
+        log.contains(" <IRQ>\n") && log.contains(" </IRQ>\n <TASK>\n"),
+        "{log}"
+    );
+    for x in [a, b, c, d] {
+        m.free_pages(x, 0);
+    }
+    assert!(!m.in_atomic());
+}
+
+#[test]
+fn bad_frees_are_reported_and_refused() {
+    let mut m = boot();
+    let p = m.alloc_pages(Gfp::GFP_KERNEL, 0).unwrap();
+    m.__free_pages(p, 0);
+    let free = m.nr_free_pages();
+    let seq = m.log_seq();
+    m.__free_pages(p, 0);
+    let log = m.log_text_since(seq);
+    let head = format!("BUG: Bad page state in process insmod  pfn:{:05x}\n", p.0);
+    assert!(log.starts_with(&head), "{log}");
+    assert!(log.contains(&format!(
+        "page: refcount:-1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{:#x}\n",
+        p.0
+    )));
+    assert!(log.contains("\nflags: 0x"));
+    assert!(log.contains("\nraw: "));
+    assert!(
+        log.contains("\npage dumped because: nonzero _refcount\nModules linked in: hello(O+)\n")
+    );
+    assert!(
+        log.contains("Tainted: G           O       6.12.117 #1 \n"),
+        "taint B comes after: {log}"
+    );
+    assert_eq!(m.nr_free_pages(), free);
+    assert!(m.test_taint(Taint::BadPage));
+    // a reserved page (the first MiB)
+    let seq = m.log_seq();
+    let a = m.layout().page_offset + 0x2000;
+    m.free_pages(a, 0);
+    let log = m.log_text_since(seq);
+    assert!(
+        log.starts_with("BUG: Bad page state in process insmod  pfn:00002\n"),
+        "{log}"
+    );
+    assert!(log.contains("page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set\n"));
+    assert!(log.contains("(reserved|node=0|zone=0)"));
+    assert!(
+        log.contains("Tainted: G    B      O       6.12.117 #1 \n"),
+        "{log}"
+    );
+    // the wrong order
+    let q = m.alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_COMP, 2).unwrap();
+    let seq = m.log_seq();
+    m.__free_pages(q, 1);
+    assert!(m.log_text_since(seq).contains(
+        "page dumped because: VM_BUG_ON_PAGE(compound && compound_order(page) != order)"
+    ));
+    let r = m.alloc_pages(Gfp::GFP_KERNEL, 1).unwrap();
+    let seq = m.log_seq();
+    m.__free_pages(r, 3);
+    assert!(m
+        .log_text_since(seq)
+        .contains("page dumped because: freed with order 3, allocated with order 1"));
+    // a tail page
+    let seq = m.log_seq();
+    m.__free_pages(Pfn(q.0 + 1), 0);
+    assert!(m.log_text_since(seq).contains("BUG: Bad page state"));
+    assert!(m.check_consistency().is_ok());
+    m.__free_pages(q, 2);
+    m.__free_pages(r, 1);
+    assert!(m.check_consistency().is_ok());
+    // free_pages(0) does nothing
+    let seq = m.log_seq();
+    m.free_pages(0, 3);
+    assert_eq!(m.log_seq(), seq);
+}
+
+#[test]
+fn fault_injection_interval() {
+    let cfg = MachineConfig::x86_64().fail_page_alloc(
+        FaultConfig::default()
+            .probability(100)
+            .interval(2)
+            .times(-1)
+            .min_order(0)
+            .ignore_gfp_wait(false),
+    );
+    let mut m = Machine::boot(cfg).unwrap();
+    m.set_current("insmod", 95);
+    let seq = m.log_seq();
+    let r: Vec<bool> = (0..4)
+        .map(|_| {
+            m.alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN, 0)
+                .is_some()
+        })
+        .collect();
+    assert_eq!(r, [true, false, true, false]);
+    assert_eq!(m.log_seq(), seq, "__GFP_NOWARN silences fail_dump");
+    let _ = m.alloc_pages(Gfp::GFP_KERNEL, 0);
+    let _ = m.alloc_pages(Gfp::GFP_KERNEL, 0);
+    let log = m.log_text_since(seq);
+    assert!(log.starts_with("FAULT_INJECTION: forcing a failure.\nname fail_page_alloc, interval 2, probability 100, space 0, times -1\nCPU: 0 UID: 0 PID: 95 Comm: insmod"), "{log}");
+    assert!(log.contains("\n should_fail_ex+0x"));
+    // an injected failure returns NULL from prepare_alloc_pages(): no warn_alloc()
+    assert!(!log.contains("page allocation failure"));
+    // the defaults ignore sleeping requests and order 0
+    let mut m = Machine::boot(
+        MachineConfig::x86_64().fail_page_alloc(FaultConfig::default().probability(100)),
+    )
+    .unwrap();
+    assert!(m.alloc_pages(Gfp::GFP_KERNEL, 1).is_some());
+    assert!(m.alloc_pages(Gfp::GFP_ATOMIC, 0).is_some());
+    assert!(m.alloc_pages(Gfp::GFP_ATOMIC, 1).is_none());
+    assert!(m.alloc_pages(Gfp::GFP_ATOMIC, 1).is_some(), "times 1");
+}
+
+#[test]
+fn i386_profile() {
+    let mut m = Machine::boot(MachineConfig::i386()).unwrap();
+    m.set_current("insmod", 95);
+    let l = m.layout().clone();
+    assert_eq!(l.page_offset, 0xC000_0000);
+    assert_eq!(l.high_memory, 0xC000_0000 + (0x9fe0 << 12));
+    assert_eq!(l.vmalloc_start, l.high_memory + (8 << 20));
+    assert_eq!(l.vmalloc_end, 0xfeff_e000);
+    assert!(m.dmesg().contains("159MB LOWMEM available.\n"));
+    for order in [0, 1, 3, 10] {
+        let a = m.__get_free_pages(Gfp::GFP_KERNEL | Gfp::__GFP_HIGHMEM, order);
+        assert!(
+            a >= 0xC000_0000 && a + (4096 << order) <= l.high_memory,
+            "{a:#x}"
+        );
+        m.free_pages(a, order);
+    }
+    // a 1 GiB machine has highmem above 880 MiB
+    let mut m = Machine::boot(MachineConfig::i386().ram_mib(1024)).unwrap();
+    let l = m.layout().clone();
+    assert_eq!(l.max_low_pfn, 0x36ffe);
+    assert!(m
+        .zones()
+        .iter()
+        .any(|z| z.zone_type == ZoneType::HighMem && z.present_pages > 30_000));
+    let p = m.alloc_pages(Gfp::GFP_HIGHUSER, 0).unwrap();
+    assert!(p.0 >= l.max_low_pfn);
+    assert_eq!(m.page_address(p), 0);
+    assert!(m.proc_meminfo().contains("\nHighTotal:  "));
+    m.__free_pages(p, 0);
+    let a = m.__get_free_pages(Gfp::GFP_HIGHUSER, 0);
+    assert!(a >= 0xC000_0000 && a < l.high_memory);
+}
+
+#[test]
+fn proc_formats() {
+    let m = boot();
+    let b = m.proc_buddyinfo();
+    for line in b.lines() {
+        assert!(line.starts_with("Node 0, zone "));
+        let rest = &line["Node 0, zone ".len()..];
+        assert_eq!(rest.len(), 8 + 1 + 11 * 7, "{line:?}");
+    }
+    assert!(b.starts_with("Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3 \n"));
+    let p = m.proc_pagetypeinfo();
+    assert!(p.starts_with("Page block order: 9\nPages per block:  512\n\nFree pages count per migrate type at order       0      1"));
+    assert!(p.contains("\nNode    0, zone      DMA, type    Unmovable      0 "));
+    assert!(p.contains("\n\nNumber of blocks type     Unmovable      Movable  Reclaimable   HighAtomic      Isolate \n"));
+    assert!(p.contains("\nNode 0, zone      DMA            0            8            0            0            0 \n"), "{p}");
+    let mi = m.proc_meminfo();
+    for line in mi.lines() {
+        assert!(line.ends_with(" kB"), "{line}");
+        assert!(line.len() >= 27, "{line}");
+    }
+    assert!(mi.starts_with("MemTotal:       "));
+    assert!(mi.contains("\nVmallocTotal:   34359738367 kB\n"));
+    let total: u64 = mi
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total, m.totalram_pages() * 4);
+    assert!(m.proc_zoneinfo().contains("\n        managed  3840\n"));
+}
+
+#[test]
+fn printk_cursor_and_cont() {
+    let mut m = boot();
+    let seq = m.log_seq();
+    m.printk(LogLevel::Info, "hello: one");
+    m.pr_cont(" two\n");
+    m.printk(LogLevel::Warning, "hello: three\n");
+    assert_eq!(m.log_text_since(seq), "hello: one two\nhello: three\n");
+    let d = m.dmesg_since(seq);
+    assert!(d.starts_with("[    1.3"), "{d}");
+    assert_eq!(d.lines().count(), 2);
+    assert!(m.dmesg().len() > d.len());
+}
+
+#[test]
+fn kaslr_layout_translates() {
+    let mut m = Machine::boot(MachineConfig::x86_64().kaslr(42)).unwrap();
+    assert_ne!(m.layout().page_offset, 0xffff_8880_0000_0000);
+    let a = m.get_zeroed_page(Gfp::GFP_KERNEL);
+    assert!(m.layout().is_direct_map_addr(a));
+    let p = m.virt_to_page(a).unwrap();
+    assert_eq!(m.pfn_of_page_struct(m.page_struct_addr(p)), Some(p));
+}
+
+#[test]
+fn fragmentation_defeats_order_4() {
+    let mut m = boot();
+    let (r, mut held) = fragment(&mut m, &FragConfig::default());
+    assert!(r.target_failed, "{r:?}");
+    assert!(
+        r.free_pages > m.totalram_pages() / 10,
+        "plenty of order-0 pages remain: {}",
+        r.free_pages
+    );
+    held.release(&mut m);
+    assert!(m.check_consistency().is_ok());
+}
+
+#[test]
+fn modules_line() {
+    let mut m = boot();
+    m.set_module_state("hello", ModuleState::Live);
+    m.load_module_name("intree", false);
+    assert_eq!(
+        m.modules_linked_in(),
+        "Modules linked in: intree(+) hello(O)"
+    );
+    m.unload_module_name("hello");
+    assert_eq!(
+        m.modules_linked_in(),
+        "Modules linked in: intree(+) [last unloaded: hello(O)]"
+    );
+}

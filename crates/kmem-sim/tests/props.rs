@@ -1,0 +1,126 @@
+//! Property tests of the buddy allocator.
+
+use std::collections::BTreeSet;
+
+use kmem_sim::*;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Alloc { order: u32, gfp: u8 },
+    Free { idx: usize },
+}
+
+fn gfp_of(i: u8) -> Gfp {
+    match i % 6 {
+        0 => Gfp::GFP_KERNEL,
+        1 => Gfp::GFP_ATOMIC,
+        2 => Gfp::GFP_KERNEL | Gfp::__GFP_COMP,
+        3 => Gfp::GFP_KERNEL | Gfp::GFP_DMA,
+        4 => Gfp::GFP_NOWAIT | Gfp::__GFP_RECLAIMABLE,
+        _ => Gfp::GFP_HIGHUSER_MOVABLE,
+    }
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => (prop_oneof![6 => 0u32..4, 1 => 4u32..11], any::<u8>()).prop_map(|(order, gfp)| Op::Alloc { order, gfp }),
+            2 => any::<usize>().prop_map(|idx| Op::Free { idx }),
+        ],
+        1..120,
+    )
+}
+
+/// The free blocks as (zone, order, pfn), ignoring list order and migrate type.
+fn free_blocks(m: &Machine) -> BTreeSet<(usize, u32, u64)> {
+    m.free_lists_snapshot()
+        .into_iter()
+        .flat_map(|(z, o, _, l)| l.into_iter().map(move |p| (z, o, p)))
+        .collect()
+}
+
+fn run(m: &mut Machine, ops: &[Op]) -> Vec<(Pfn, u32)> {
+    let mut live: Vec<(Pfn, u32)> = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Alloc { order, gfp } => {
+                if let Some(p) = m.alloc_pages(gfp_of(gfp) | Gfp::__GFP_NOWARN, order) {
+                    live.push((p, order));
+                }
+            }
+            Op::Free { idx } => {
+                if !live.is_empty() {
+                    let (p, o) = live.swap_remove(idx % live.len());
+                    m.__free_pages(p, o);
+                }
+            }
+        }
+    }
+    live
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn allocations_never_overlap_and_pages_add_up(ops in ops()) {
+        let mut m = Machine::boot(MachineConfig::x86_64().ram_mib(64)).unwrap();
+        m.set_current("prop", 7);
+        let boot_allocated = m.nr_allocated_pages();
+        let live = run(&mut m, &ops);
+        let mut ranges: Vec<(u64, u64)> = live.iter().map(|(p, o)| (p.0, p.0 + (1 << o))).collect();
+        ranges.sort();
+        for w in ranges.windows(2) {
+            prop_assert!(w[0].1 <= w[1].0, "overlap {:?}", w);
+        }
+        let live_pages: u64 = live.iter().map(|(_, o)| 1u64 << o).sum();
+        prop_assert_eq!(m.count_pages_owned_by(PageOwner::PageAlloc), live_pages);
+        prop_assert_eq!(m.count_pages_owned_by(PageOwner::Buddy), m.nr_free_pages());
+        prop_assert_eq!(m.nr_free_pages() + boot_allocated + live_pages + m.nr_reserved_pages(), m.total_pages());
+        for (p, o) in &live {
+            prop_assert!(!free_blocks(&m).iter().any(|&(_, fo, fp)| fp < p.0 + (1 << o) && p.0 < fp + (1 << fo)));
+        }
+        prop_assert_eq!(m.check_consistency(), Ok(()));
+        prop_assert_eq!(m.log_text_since(0).contains("Bad page state"), false);
+    }
+
+    #[test]
+    fn freeing_everything_restores_the_free_lists(ops in ops()) {
+        let mut m = Machine::boot(MachineConfig::x86_64().ram_mib(64)).unwrap();
+        m.set_current("prop", 7);
+        let before = free_blocks(&m);
+        let free_before = m.nr_free_pages();
+        let buddyinfo = m.proc_buddyinfo();
+        let live = run(&mut m, &ops);
+        for (p, o) in live {
+            m.__free_pages(p, o);
+        }
+        prop_assert_eq!(m.nr_free_pages(), free_before);
+        prop_assert_eq!(free_blocks(&m), before);
+        prop_assert_eq!(m.proc_buddyinfo(), buddyinfo);
+        prop_assert_eq!(m.check_consistency(), Ok(()));
+    }
+
+    #[test]
+    fn i386_160m_lowmem_addresses(orders in prop::collection::vec(0u32..6, 1..40), high in any::<bool>()) {
+        let mut m = Machine::boot(MachineConfig::i386()).unwrap();
+        m.set_current("prop", 7);
+        let hm = m.layout().high_memory;
+        let mut got = Vec::new();
+        for o in orders {
+            let gfp = if high { Gfp::GFP_HIGHUSER } else { Gfp::GFP_KERNEL };
+            let a = m.__get_free_pages(gfp | Gfp::__GFP_NOWARN, o);
+            prop_assert!(a == 0 || (a >= 0xC000_0000 && a + (4096u64 << o) <= hm), "{:#x}", a);
+            let p = m.alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN, o).unwrap();
+            let pa = m.page_address(p);
+            prop_assert!(pa >= 0xC000_0000 && pa < hm);
+            got.push((a, o));
+            m.__free_pages(p, o);
+        }
+        for (a, o) in got {
+            m.free_pages(a, o);
+        }
+        prop_assert_eq!(m.check_consistency(), Ok(()));
+    }
+}

@@ -1,0 +1,133 @@
+//! The book itself under `cargo test`: it builds in both languages in-process (no `mdbook` on PATH), every
+//! internal link and anchor resolves in both languages, `po/zh-CN.po` matches the English source exactly,
+//! and every pinned output a chapter includes is exactly the snapshot's body.
+
+mod common;
+
+use common::book::{self, Site};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Both languages, built once per test binary into a temporary directory.
+fn site() -> &'static Site {
+    static SITE: OnceLock<Site> = OnceLock::new();
+    SITE.get_or_init(|| book::build_site().unwrap_or_else(|e| panic!("the book does not build: {e:#}")))
+}
+
+#[test]
+fn builds_in_both_languages() {
+    let site = site();
+    for lang in ["en", "zh-CN"] {
+        let dir = site.lang_dir(lang);
+        assert!(dir.join("index.html").is_file(), "{lang}: no index.html");
+        assert!(dir.join("print.html").is_file(), "{lang}: no print.html");
+        let index = fs::read_to_string(dir.join("index.html")).unwrap();
+        assert!(index.contains(&format!("lang=\"{lang}\"")), "{lang}: wrong <html lang>");
+        assert!(index.contains("kmem-lang-switch"), "{lang}: no language switcher");
+    }
+}
+
+#[test]
+fn no_directive_is_left_unexpanded() {
+    // mdBook only logs an error when an {{#include}} cannot be resolved; make it a failure.
+    for page in site().pages() {
+        let html = fs::read_to_string(&page).unwrap();
+        for directive in ["{{#include", "{{#rustdoc_include", "{{#playground"] {
+            assert!(!html.contains(directive), "{}: unexpanded {directive}", page.display());
+        }
+    }
+}
+
+#[test]
+fn chinese_pages_are_translated() {
+    let zh = fs::read_to_string(site().lang_dir("zh-CN").join("index.html")).unwrap();
+    assert!(
+        zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "zh-CN/index.html has no Chinese text"
+    );
+}
+
+#[test]
+fn every_internal_link_and_anchor_resolves() {
+    let site = site();
+    let mut ids: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
+    let pages = site.pages();
+    for page in &pages {
+        ids.insert(page.clone(), book::ids_of(&fs::read_to_string(page).unwrap()));
+    }
+    let mut broken = Vec::new();
+    for page in &pages {
+        let html = fs::read_to_string(page).unwrap();
+        for link in book::internal_links(&html) {
+            if let Err(why) = book::resolve(page, &link, &ids) {
+                broken.push(format!("{}: {link}: {why}", site.relative(page)));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn headings_have_explicit_ids_so_anchors_match_across_languages() {
+    // An explicit `{#id}` keeps an anchor identical in English and Chinese.
+    let mut missing = Vec::new();
+    for (path, text) in book::chapters() {
+        if path.ends_with("SUMMARY.md") {
+            continue;
+        }
+        let mut in_code = false;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+            }
+            if !in_code && line.starts_with('#') && !line.trim_end().ends_with('}') {
+                missing.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "headings without {{#id}}:\n{}", missing.join("\n"));
+    // ... and the ids really are the same in both builds.
+    let site = site();
+    for page in site.pages_of("en") {
+        let rel = page.strip_prefix(site.lang_dir("en")).unwrap();
+        let zh = site.lang_dir("zh-CN").join(rel);
+        let en_ids = book::heading_ids(&fs::read_to_string(&page).unwrap());
+        let zh_ids = book::heading_ids(&fs::read_to_string(&zh).unwrap());
+        assert_eq!(en_ids, zh_ids, "{}: heading ids differ between languages", rel.display());
+    }
+}
+
+#[test]
+fn translation_matches_the_english_source() {
+    let report = book::translation_report().expect("extracting messages");
+    assert!(report.is_complete(), "po/zh-CN.po is out of date with the English source:\n{report}");
+}
+
+#[test]
+fn included_outputs_are_exactly_the_pinned_snapshots() {
+    // A chapter shows a pinned output with `{{#include ../tests/snapshots/<file>.snap:<first line>:}}`.
+    // The range must start right after the insta header and run to the end, so what the page shows is
+    // exactly the body that `cargo test` pins -- never a stale or shifted slice of it.
+    let mut checked = 0;
+    for (path, text) in book::chapters() {
+        for include in book::snapshot_includes(&text) {
+            let snap = Path::new("src").join(&include.file);
+            let file = common::root().join(&snap);
+            let content = fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), snap.display()));
+            let body_start = common::snapshot_body_line(&content)
+                .unwrap_or_else(|| panic!("{}: not an insta snapshot", snap.display()));
+            assert_eq!(
+                include.range,
+                format!("{body_start}:"),
+                "{}: `{}` must include exactly the pinned body, i.e. the range `{body_start}:`",
+                path.display(),
+                include.directive
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no chapter includes a pinned output");
+}
