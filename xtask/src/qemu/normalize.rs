@@ -24,7 +24,7 @@
 //! | 14 | ` [last unloaded: x(O)]` in `Modules linked in:` | the previous listing of the same boot           | removed                       |
 //! | 15 | `Mem-Info:` … `pages reserved`/`pages hwpoisoned` block | machine-wide free-memory statistics      | `Mem-Info: <memory summary>`  |
 //! | 16 | `used=N fp=0x… flags=0x…` in `Slab 0x…` lines | other objects in a shared slab; page-flag node/zone bits | `used=N`, `fp=<ptr>`, `flags=0x?` |
-//! | 17 | `phys…0x…`, `dma…0x…`, `pfn…N` values  | physical memory layout of the machine                     | `<phys>`, `<dma>`, `<pfn>`    |
+//! | 17 | on a line that mentions `phys` (`physical`, `virt_to_phys`, ...) or a DMA handle/bus address: every remaining `0x` number of 4-12 hex digits (not after `mode:`, `flags=`, `mask`); and `pfn N` / `pfn=0x..` values | physical memory layout of the machine (also `virt_to_phys()` of a vmalloc address, `0x4080000xxxxx`) | `<phys>`, `<dma>`, `<pfn>` |
 //! | 18 | `N callbacks suppressed`               | printk rate-limit state carries over between listings of one boot | line dropped        |
 //! | 19 | trailing whitespace                    | `Tainted:` padding, editors                               | trimmed                       |
 //! | 20 | Rust v0-mangled symbols `_RNvXCs1ABF4jQ4SuH_15scratch_redzone...` (SLUB `Allocated in`, `called from`) | carry per-build crate hashes | `<rust-symbol>` |
@@ -51,9 +51,10 @@ struct Rules {
     taint: Regex,
     last_unloaded: Regex,
     slab_line: Regex,
-    phys: Regex,
+    phys_line: Regex,
+    dma_line: Regex,
+    small_hex: Regex,
     pfn: Regex,
-    dma: Regex,
 }
 
 fn rules() -> &'static Rules {
@@ -76,9 +77,10 @@ fn rules() -> &'static Rules {
             taint: r(r"(Not tainted|Tainted: [A-Z ]*[A-Z]) *"),
             last_unloaded: r(r"\s*\[last unloaded: [^\]]*\]"),
             slab_line: r(r"\b(fp|flags)=0x[0-9a-f]+"),
-            phys: r(r"(?i)\b(phys[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+|[0-9a-f]{8,})"),
+            phys_line: r(r"(?i)phys"),
+            dma_line: r(r"(?i)(dma[ _-]?(handle|addr)|bus addr|\bdma\s*[=:]?\s*0x)"),
+            small_hex: r(r"(mode:|flags=|mask[ =:(]*)?\b0x[0-9a-f]{4,12}\b"),
             pfn: r(r"(?i)\b(pfn[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+|\d+)"),
-            dma: r(r"(?i)\b(dma[a-z_]*\s*[=:]?\s*)(0x[0-9a-f]+)"),
         }
     })
 }
@@ -161,10 +163,6 @@ pub fn normalize(text: &str) -> String {
         }
         // 14
         s = r.last_unloaded.replace_all(&s, "").into_owned();
-        // 17 (before the address rules, so `phys=0xffff...` style values read as physical)
-        s = r.phys.replace_all(&s, "${1}<phys>").into_owned();
-        s = r.dma.replace_all(&s, "${1}<dma>").into_owned();
-        s = r.pfn.replace_all(&s, "${1}<pfn>").into_owned();
         // 16
         if s.contains("Slab ") || s.contains(" fp=") {
             s = r
@@ -180,6 +178,18 @@ pub fn normalize(text: &str) -> String {
         s = r.vmemmap.replace_all(&s, "<vmemmap>").into_owned();
         s = r.kernel.replace_all(&s, "<kernel>").into_owned();
         s = r.module.replace_all(&s, "<module>").into_owned();
+        // 17 (after 3-7, so only non-kernel-virtual numbers are left): physical/bus addresses.
+        s = r.pfn.replace_all(&s, "${1}<pfn>").into_owned();
+        for (line_re, token) in [(&r.dma_line, "<dma>"), (&r.phys_line, "<phys>")] {
+            if line_re.is_match(&s) {
+                s = r
+                    .small_hex
+                    .replace_all(&s, |c: &regex::Captures| {
+                        if c.get(1).is_some() { c[0].to_string() } else { token.to_string() }
+                    })
+                    .into_owned();
+            }
+        }
         // 8
         s = r.sym_off.replace_all(&s, "+0x?/0x?").into_owned();
         // 20
@@ -355,6 +365,21 @@ mod tests {
         // ...but objects= is structural and must match.
         let sim2 = sim.replace("objects=42", "objects=32");
         assert!(compare(real, &sim2).is_some());
+    }
+
+    #[test]
+    fn physical_addresses_on_phys_lines_are_normalised() {
+        let real = "[ 1.0] m: physical: page at 0x2a4d000, kmalloc object at 0x22d5280\n\
+                    [ 1.0] m: page 0 at 0xffffc90000005000: virt_to_phys() says 0x408000005000, vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000)\n\
+                    [ 1.0] m: dma_alloc_coherent(8192) = 0xffff888002bbc000 dma handle 0x2bbc000\n";
+        let sim = "[ 2.0] m: physical: page at 0x2154000, kmalloc object at 0x2155000\n\
+                   [ 2.0] m: page 0 at 0xffffc90000000000: virt_to_phys() says 0x408000000000, vmalloc_to_pfn() says pfn 0x2154 (phys 0x2154000)\n\
+                   [ 2.0] m: dma_alloc_coherent(8192) = 0xffff888002154000 dma handle 0x2154000\n";
+        assert_eq!(compare(real, sim), None, "{}", compare(real, sim).unwrap_or_default());
+        // A GFP mask on a phys line is still compared.
+        let a = "[ 1.0] m: phys 0x1000 mode:0x40cc0(GFP_KERNEL|__GFP_COMP)\n";
+        let b = "[ 1.0] m: phys 0x2000 mode:0xcc0(GFP_KERNEL)\n";
+        assert!(compare(a, b).is_some());
     }
 
     #[test]
