@@ -122,14 +122,38 @@ fn apt_install(pkgs: &[&str], opts: &QemuOptions, start: Instant) -> Result<()> 
     };
     let mut install = vec!["install", "-y", "--no-install-recommends"];
     install.extend(missing.iter().copied());
+    // A fresh machine may have no or stale package lists.
+    if !missing.iter().all(|p| apt_available(p)) {
+        step(start, "apt-get update");
+        run(&["update"])?;
+    }
+    let unavailable: Vec<&str> = missing.iter().copied().filter(|p| !apt_available(p)).collect();
+    if !unavailable.is_empty() {
+        bail!(
+            "these packages are not available from this system's apt sources: {}.\n\
+             `cargo xtask qemu` expects Debian 12 (bookworm, with its security/updates sources: \
+             linux-source-6.12, rustc-web, rust-web-src) or a later Debian. Elsewhere, build a \
+             Rust-enabled Linux 6.12 with listings/kernel/kmem-book.patch and \
+             listings/kernel/kmem-book.config yourself and run with KDIR=<that tree>.",
+            unavailable.join(" ")
+        );
+    }
     if !run(&install)? {
-        // A fresh machine may have stale package lists.
-        step(start, "apt-get install failed; running apt-get update and retrying");
-        if !run(&["update"])? || !run(&install)? {
-            bail!("apt-get install {} failed", missing.join(" "));
-        }
+        bail!("apt-get install {} failed", missing.join(" "));
     }
     Ok(())
+}
+
+/// Whether apt knows an installable candidate for `pkg`.
+fn apt_available(pkg: &str) -> bool {
+    Command::new("apt-cache")
+        .args(["policy", pkg])
+        .output()
+        .map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout);
+            s.contains("Candidate:") && !s.contains("Candidate: (none)")
+        })
+        .unwrap_or(false)
 }
 
 /// For `KDIR=`: only what booting needs.
