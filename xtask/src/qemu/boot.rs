@@ -117,7 +117,7 @@ pub fn run_all(
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
         write_initramfs(&initramfs, &busybox, &batch, built, first)?;
-        let timeout = opts.timeout.unwrap_or(120 + 30 * batch.len() as u64);
+        let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
         step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
         let t = Instant::now();
         let (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout)?;

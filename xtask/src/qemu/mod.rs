@@ -52,7 +52,7 @@ pub struct QemuOptions {
     /// Build the kernel with GCC instead of `LLVM=1` (LLVM measured faster here).
     #[arg(long)]
     pub gcc: bool,
-    /// Seconds QEMU may run before it is killed (default: 120 + 30 per listing).
+    /// Seconds QEMU may run before it is killed (default: 300 + 30 per listing; software emulation on a loaded machine is slow).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
     /// The module tree to build (default: `<workspace>/listings`).

@@ -93,6 +93,19 @@ pub fn build(
     let stage = out_dir.join("modules");
     fs::create_dir_all(&stage)?;
     copy_if_changed(&listings_dir.join("Kbuild"), &stage.join("Kbuild"))?;
+    // Drop staged sources that are no longer listings (renamed, moved, other --listings-dir),
+    // so Kbuild never sees two modules of one name.
+    let keep: Vec<PathBuf> = discover(listings_dir)?
+        .iter()
+        .map(|l| stage.join(&l.chapter).join(format!("{}.rs", l.name)))
+        .collect();
+    for ch in fs::read_dir(&stage)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()) {
+        for f in fs::read_dir(&ch)?.filter_map(|e| e.ok().map(|e| e.path())) {
+            if f.extension().is_some_and(|x| x == "rs") && !keep.contains(&f) {
+                let _ = fs::remove_file(&f);
+            }
+        }
+    }
     for l in listings {
         let dst = stage.join(&l.chapter).join(format!("{}.rs", l.name));
         copy_if_changed(&l.source, &dst)?;
