@@ -382,6 +382,36 @@ mod tests {
         assert!(compare(a, b).is_some());
     }
 
+    /// Real reports captured on the kernel (listings/kernel/observed/): after normalisation no
+    /// machine-specific value may be left.
+    #[test]
+    fn real_reports_leave_nothing_machine_specific() {
+        let leftovers = Regex::new(
+            r"ffff88[89a-f][0-9a-f]{9}|ffffc9[0-9a-f]{10}|ffffea[0-9a-f]{10}|ffffffff[89a-f][0-9a-f]{7}|\+0x[0-9a-f]+/0x|_R[A-Z][0-9A-Za-z_]+|PID: \d|pid: \d|pid=\d|\[\s*\d+\.\d+\]",
+        )
+        .unwrap();
+        for (name, text) in [
+            ("scratch_redzone", include_str!("../../../listings/kernel/observed/scratch_redzone.dmesg")),
+            ("scratch_vmalloc", include_str!("../../../listings/kernel/observed/scratch_vmalloc.dmesg")),
+            ("scratch_kmalloc", include_str!("../../../listings/kernel/observed/scratch_kmalloc.dmesg")),
+            ("scratch_atomic", include_str!("../../../listings/kernel/observed/scratch_atomic.dmesg")),
+            ("scratch_fail", include_str!("../../../listings/kernel/observed/scratch_fail.dmesg")),
+            ("scratch_pages", include_str!("../../../listings/kernel/observed/scratch_pages.dmesg")),
+            ("scratch_dma", include_str!("../../../listings/kernel/observed/scratch_dma.dmesg")),
+        ] {
+            let n = normalize(text);
+            for l in n.lines() {
+                assert!(!leftovers.is_match(l), "{name}: machine-specific value left in `{l}`");
+            }
+            // ...while the report text itself survives.
+            assert!(n.lines().count() >= 3, "{name}");
+        }
+        let rz = normalize(include_str!("../../../listings/kernel/observed/scratch_redzone.dmesg"));
+        assert!(rz.contains("[TIME] BUG scratch_rz (<taint>): Object corrupt\n"));
+        assert!(rz.contains("Slab <vmemmap> objects=34 used=N fp=<ptr> flags=0x?(workingset|zone=1)"));
+        assert!(rz.contains("@offset=32. First byte 0x42 instead of 0xcc"));
+    }
+
     #[test]
     fn insta_body_is_extracted() {
         let snap = "---\nsource: tests/listings.rs\nexpression: out\n---\n[    0.1] a: b\n";
