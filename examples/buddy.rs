@@ -4,7 +4,7 @@
 //!
 //! Run it with `cargo run --example buddy`.
 
-use kmem_sim::{Gfp, Machine, MachineConfig};
+use kmem_sim::{Gfp, Machine, MachineConfig, PageOwner, Pfn};
 use std::fmt::Write as _;
 
 /// The report this example prints (pinned by `tests/examples.rs`).
@@ -18,16 +18,18 @@ pub fn report() -> String {
     writeln!(out, "alloc_pages(GFP_KERNEL, 0) -> pfn {:#x}", a.0).unwrap();
     writeln!(out, "{}", m.proc_buddyinfo()).unwrap();
     let b = m.alloc_pages(Gfp::GFP_KERNEL, 0).expect("a page");
-    writeln!(out, "alloc_pages(GFP_KERNEL, 0) -> pfn {:#x} (its buddy is pfn {:#x})", b.0, b.0 ^ 1).unwrap();
+    writeln!(out, "alloc_pages(GFP_KERNEL, 0) -> pfn {:#x}", b.0).unwrap();
     writeln!(out, "{}", m.proc_buddyinfo()).unwrap();
 
-    m.__free_pages(a, 0);
-    writeln!(out, "__free_pages(pfn {:#x}, 0): its buddy pfn {:#x} is in use, no merge", a.0, a.0 ^ 1).unwrap();
-    writeln!(out, "{}", m.proc_buddyinfo()).unwrap();
-    m.__free_pages(b, 0);
+    for page in [a, b] {
+        let buddy = Pfn(page.0 ^ 1);
+        let state = m.page_frame(buddy).map(|f| f.owner());
+        m.__free_pages(page, 0);
+        let merged = if state == Some(PageOwner::Buddy) { "free: the two merge, and on up" } else { "not free: no merge" };
+        writeln!(out, "__free_pages(pfn {:#x}, 0): its order-0 buddy, pfn {:#x}, is {merged}", page.0, buddy.0).unwrap();
+        writeln!(out, "{}", m.proc_buddyinfo()).unwrap();
+    }
     let merged = m.proc_buddyinfo();
-    writeln!(out, "__free_pages(pfn {:#x}, 0): merges with its buddy, and on up", b.0).unwrap();
-    writeln!(out, "{merged}").unwrap();
     writeln!(out, "free lists identical to those after boot: {}", merged == boot).unwrap();
     writeln!(out).unwrap();
 

@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 /// Both languages, built once per test binary into a temporary directory.
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
-    SITE.get_or_init(|| book::build_site().unwrap_or_else(|e| panic!("the book does not build: {e:#}")))
+    SITE.get_or_init(|| {
+        book::build_site().unwrap_or_else(|e| panic!("the book does not build: {e:#}"))
+    })
 }
 
 #[test]
@@ -24,8 +26,14 @@ fn builds_in_both_languages() {
         assert!(dir.join("index.html").is_file(), "{lang}: no index.html");
         assert!(dir.join("print.html").is_file(), "{lang}: no print.html");
         let index = fs::read_to_string(dir.join("index.html")).unwrap();
-        assert!(index.contains(&format!("lang=\"{lang}\"")), "{lang}: wrong <html lang>");
-        assert!(index.contains("kmem-lang-switch"), "{lang}: no language switcher");
+        assert!(
+            index.contains(&format!("lang=\"{lang}\"")),
+            "{lang}: wrong <html lang>"
+        );
+        assert!(
+            index.contains("kmem-lang-switch"),
+            "{lang}: no language switcher"
+        );
     }
 }
 
@@ -35,7 +43,11 @@ fn no_directive_is_left_unexpanded() {
     for page in site().pages() {
         let html = fs::read_to_string(&page).unwrap();
         for directive in ["{{#include", "{{#rustdoc_include", "{{#playground"] {
-            assert!(!html.contains(directive), "{}: unexpanded {directive}", page.display());
+            assert!(
+                !html.contains(directive),
+                "{}: unexpanded {directive}",
+                page.display()
+            );
         }
     }
 }
@@ -55,7 +67,10 @@ fn every_internal_link_and_anchor_resolves() {
     let mut ids: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
     let pages = site.pages();
     for page in &pages {
-        ids.insert(page.clone(), book::ids_of(&fs::read_to_string(page).unwrap()));
+        ids.insert(
+            page.clone(),
+            book::ids_of(&fs::read_to_string(page).unwrap()),
+        );
     }
     let mut broken = Vec::new();
     for page in &pages {
@@ -87,7 +102,11 @@ fn headings_have_explicit_ids_so_anchors_match_across_languages() {
             }
         }
     }
-    assert!(missing.is_empty(), "headings without {{#id}}:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "headings without {{#id}}:\n{}",
+        missing.join("\n")
+    );
     // ... and the ids really are the same in both builds.
     let site = site();
     for page in site.pages_of("en") {
@@ -95,14 +114,22 @@ fn headings_have_explicit_ids_so_anchors_match_across_languages() {
         let zh = site.lang_dir("zh-CN").join(rel);
         let en_ids = book::heading_ids(&fs::read_to_string(&page).unwrap());
         let zh_ids = book::heading_ids(&fs::read_to_string(&zh).unwrap());
-        assert_eq!(en_ids, zh_ids, "{}: heading ids differ between languages", rel.display());
+        assert_eq!(
+            en_ids,
+            zh_ids,
+            "{}: heading ids differ between languages",
+            rel.display()
+        );
     }
 }
 
 #[test]
 fn translation_matches_the_english_source() {
     let report = book::translation_report().expect("extracting messages");
-    assert!(report.is_complete(), "po/zh-CN.po is out of date with the English source:\n{report}");
+    assert!(
+        report.is_complete(),
+        "po/zh-CN.po is out of date with the English source:\n{report}"
+    );
 }
 
 #[test]

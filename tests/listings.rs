@@ -3,6 +3,7 @@
 //! the pin that the chapters include and that `cargo xtask qemu` compares with a real 6.12 kernel.
 
 mod common;
+#[path = "listings/machines.rs"]
 mod machines;
 
 include!(concat!(env!("OUT_DIR"), "/listings.rs"));
@@ -22,7 +23,11 @@ fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) 
             insta::assert_snapshot!(format!("{name}-proc"), run.while_loaded);
         }
     });
-    assert_eq!(setup.expect_insmod_failure, run.insmod_error.is_some(), "{name}: insmod outcome");
+    assert_eq!(
+        setup.expect_insmod_failure,
+        run.insmod_error.is_some(),
+        "{name}: insmod outcome"
+    );
 }
 
 #[test]
@@ -31,7 +36,10 @@ fn every_listing_is_an_example() {
     let manifest = std::fs::read_to_string(common::root().join("Cargo.toml")).unwrap();
     for (name, chapter, _) in LISTINGS {
         let entry = format!("name = \"{name}\"\npath = \"listings/{chapter}/{name}.rs\"");
-        assert!(manifest.contains(&entry), "Cargo.toml lacks\n[[example]]\n{entry}");
+        assert!(
+            manifest.contains(&entry),
+            "Cargo.toml lacks\n[[example]]\n{entry}"
+        );
     }
 }
 

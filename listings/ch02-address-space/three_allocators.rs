@@ -53,7 +53,11 @@ impl kernel::Module for ThreeAllocators {
                 bindings::virt_to_phys(small),
             )
         };
-        pr_info!("physical: page at {:#x}, kmalloc object at {:#x}\n", page_phys, small_phys);
+        pr_info!(
+            "physical: page at {:#x}, kmalloc object at {:#x}\n",
+            page_phys,
+            small_phys
+        );
         // ANCHOR_END: print
         Ok(this)
     }

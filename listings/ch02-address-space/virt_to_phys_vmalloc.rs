@@ -38,7 +38,8 @@ impl kernel::Module for VirtToPhysVmalloc {
             // SAFETY: `buf` spans PAGES pages.
             let addr = unsafe { buf.cast::<u8>().add(i * bindings::PAGE_SIZE) }.cast::<c_void>();
             // SAFETY: both only compute; neither dereferences `addr`.
-            let (wrong, pfn) = unsafe { (bindings::virt_to_phys(addr), bindings::vmalloc_to_pfn(addr)) };
+            let (wrong, pfn) =
+                unsafe { (bindings::virt_to_phys(addr), bindings::vmalloc_to_pfn(addr)) };
             pr_info!(
                 "page {i} at {:p}: virt_to_phys() says {:#x}, vmalloc_to_pfn() says pfn {:#x} (phys {:#x})\n",
                 addr,

@@ -37,19 +37,34 @@ impl kernel::Module for AllocPagesBasic {
             )
         };
         // ANCHOR_END: alloc
-        let this = AllocPagesBasic { block, page, zeroed };
+        let this = AllocPagesBasic {
+            block,
+            page,
+            zeroed,
+        };
         if block.is_null() || page == 0 || zeroed == 0 {
             return Err(ENOMEM);
         }
         // ANCHOR: inspect
         // SAFETY: `block` is a valid page; these only compute addresses.
         let (pfn, addr) = unsafe { (bindings::page_to_pfn(block), bindings::page_address(block)) };
-        pr_info!("alloc_pages(GFP_KERNEL, 2): struct page at {:p}, pfn {:#x}, mapped at {:p}\n", block, pfn, addr);
+        pr_info!(
+            "alloc_pages(GFP_KERNEL, 2): struct page at {:p}, pfn {:#x}, mapped at {:p}\n",
+            block,
+            pfn,
+            addr
+        );
         pr_info!("__get_free_pages(GFP_KERNEL, 0) = {:#x}\n", page);
         // SAFETY: `zeroed` is one mapped page of PAGE_SIZE bytes that we own.
-        let bytes = unsafe { core::slice::from_raw_parts(zeroed as *const u8, bindings::PAGE_SIZE) };
+        let bytes =
+            unsafe { core::slice::from_raw_parts(zeroed as *const u8, bindings::PAGE_SIZE) };
         let nonzero = bytes.iter().filter(|&&b| b != 0).count();
-        pr_info!("get_zeroed_page(GFP_KERNEL) = {:#x}, {} of {} bytes non-zero\n", zeroed, nonzero, bytes.len());
+        pr_info!(
+            "get_zeroed_page(GFP_KERNEL) = {:#x}, {} of {} bytes non-zero\n",
+            zeroed,
+            nonzero,
+            bytes.len()
+        );
         // ANCHOR_END: inspect
         Ok(this)
     }

@@ -57,7 +57,10 @@ impl Site {
     }
 
     pub fn relative(&self, page: &Path) -> String {
-        page.strip_prefix(&self.root).unwrap_or(page).display().to_string()
+        page.strip_prefix(&self.root)
+            .unwrap_or(page)
+            .display()
+            .to_string()
     }
 }
 
@@ -206,14 +209,17 @@ pub struct SnapshotInclude {
 
 pub fn snapshot_includes(chapter: &str) -> Vec<SnapshotInclude> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(r"\{\{#include\s+([^}\s:]+\.snap)(?::([^}\s]*))?\s*\}\}", &RE)
-        .captures_iter(chapter)
-        .map(|c| SnapshotInclude {
-            directive: c[0].to_string(),
-            file: PathBuf::from(&c[1]),
-            range: c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
-        })
-        .collect()
+    re(
+        r"\{\{#include\s+([^}\s:]+\.snap)(?::([^}\s]*))?\s*\}\}",
+        &RE,
+    )
+    .captures_iter(chapter)
+    .map(|c| SnapshotInclude {
+        directive: c[0].to_string(),
+        file: PathBuf::from(&c[1]),
+        range: c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
+    })
+    .collect()
 }
 
 /// How `po/<lang>.po` compares with the messages of the current English source.
@@ -241,8 +247,14 @@ impl TranslationReport {
 impl fmt::Display for TranslationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lists = [
-            ("in the English source but not in the po file (run `cargo xtask po`)", &self.missing),
-            ("in the po file but no longer in the English source", &self.stale),
+            (
+                "in the English source but not in the po file (run `cargo xtask po`)",
+                &self.missing,
+            ),
+            (
+                "in the po file but no longer in the English source",
+                &self.stale,
+            ),
             ("untranslated", &self.untranslated),
             ("fuzzy", &self.fuzzy),
         ];
@@ -279,7 +291,11 @@ pub fn translation_report_for(lang: &str) -> Result<TranslationReport> {
 
 fn compare(lang: &str, pot: &Catalog, po: &Catalog) -> TranslationReport {
     let english: BTreeSet<&str> = pot.messages().map(|m| m.msgid()).collect();
-    let mut report = TranslationReport { lang: lang.into(), total: english.len(), ..Default::default() };
+    let mut report = TranslationReport {
+        lang: lang.into(),
+        total: english.len(),
+        ..Default::default()
+    };
     let mut translated = BTreeSet::new();
     for m in po.messages() {
         let id = m.msgid();

@@ -1,10 +1,10 @@
 //! `cargo xtask`: the project's chores, so that a newcomer needs two commands (`cargo xtask serve` and
 //! `cargo test`). xtask talks to tools (mdbook, msgmerge, QEMU ...), never to the simulator.
 
+mod po;
+mod serve;
 mod site;
 mod tools;
-mod serve;
-mod po;
 mod qemu;
 
 use anyhow::Result;
@@ -66,5 +66,8 @@ fn main() -> Result<()> {
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }

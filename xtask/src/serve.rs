@@ -15,7 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// What a rebuild depends on.
-const WATCHED: &[&str] = &["book.toml", "src", "po", "theme", "listings", "examples", "tests/snapshots"];
+const WATCHED: &[&str] = &[
+    "book.toml",
+    "src",
+    "po",
+    "theme",
+    "listings",
+    "examples",
+    "tests/snapshots",
+];
 
 const RELOAD_SCRIPT: &str = r#"<script>
 (() => { let seen = null;
@@ -33,7 +41,11 @@ pub fn serve(lang: &str, port: u16, open: bool) -> Result<()> {
 
     let listener = TcpListener::bind(("127.0.0.1", port))
         .with_context(|| format!("binding 127.0.0.1:{port} (try --port)"))?;
-    let front = if lang == "en" { String::new() } else { format!("{lang}/") };
+    let front = if lang == "en" {
+        String::new()
+    } else {
+        format!("{lang}/")
+    };
     let url = format!("http://127.0.0.1:{port}/{front}");
     eprintln!("==> serving the book at {url} (Ctrl-C to stop); edits rebuild it");
     if open {
@@ -98,7 +110,12 @@ fn handle(mut stream: TcpStream, root: &Path, version: &AtomicU64) -> Result<()>
     let target = line.split_whitespace().nth(1).unwrap_or("/");
     let path = percent_decode(target.split(['?', '#']).next().unwrap_or("/"));
     if path == "/__kmem_reload" {
-        return respond(&mut stream, "200 OK", "text/plain", version.load(Ordering::SeqCst).to_string().as_bytes());
+        return respond(
+            &mut stream,
+            "200 OK",
+            "text/plain",
+            version.load(Ordering::SeqCst).to_string().as_bytes(),
+        );
     }
     let mut file = root.to_path_buf();
     for part in path.split('/').filter(|p| !p.is_empty() && *p != "..") {
@@ -107,11 +124,16 @@ fn handle(mut stream: TcpStream, root: &Path, version: &AtomicU64) -> Result<()>
     if file.is_dir() {
         file.push("index.html");
     }
-    let (status, file) = if file.is_file() { ("200 OK", file) } else { ("404 Not Found", root.join("404.html")) };
+    let (status, file) = if file.is_file() {
+        ("200 OK", file)
+    } else {
+        ("404 Not Found", root.join("404.html"))
+    };
     let mut body = std::fs::read(&file).unwrap_or_default();
     let kind = content_type(&file);
     if kind.starts_with("text/html") {
-        let html = String::from_utf8_lossy(&body).replace("</body>", &format!("{RELOAD_SCRIPT}</body>"));
+        let html =
+            String::from_utf8_lossy(&body).replace("</body>", &format!("{RELOAD_SCRIPT}</body>"));
         body = html.into_bytes();
     }
     respond(&mut stream, status, kind, &body)

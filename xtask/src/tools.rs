@@ -8,8 +8,18 @@ use std::process::Command;
 const PINNED: &[(&str, &str, &[&str], &[&str])] = &[
     // mdbook's own `serve` is not needed (xtask serves both languages itself); leaving it out saves
     // a third of the build.
-    ("mdbook", "0.5.4", &["mdbook"], &["--no-default-features", "--features", "search"]),
-    ("mdbook-i18n-helpers", "0.4.0", &["mdbook-gettext", "mdbook-xgettext"], &[]),
+    (
+        "mdbook",
+        "0.5.4",
+        &["mdbook"],
+        &["--no-default-features", "--features", "search"],
+    ),
+    (
+        "mdbook-i18n-helpers",
+        "0.4.0",
+        &["mdbook-gettext", "mdbook-xgettext"],
+        &[],
+    ),
     ("mdbook-mermaid", "0.17.1", &["mdbook-mermaid"], &[]),
 ];
 
@@ -27,7 +37,9 @@ impl Tools {
 
     pub fn path(&self) -> std::ffi::OsString {
         let mut paths = vec![self.bin.clone()];
-        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
         std::env::join_paths(paths).expect("PATH")
     }
 }
@@ -52,7 +64,14 @@ pub fn ensure() -> Result<Tools> {
             root.display()
         );
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["install", "--locked", "--force", "--version", version, "--root"])
+            .args([
+                "install",
+                "--locked",
+                "--force",
+                "--version",
+                version,
+                "--root",
+            ])
             .arg(&root)
             .args(*extra)
             .arg(krate)

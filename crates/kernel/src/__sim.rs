@@ -59,9 +59,9 @@ pub fn uninstall() -> Option<Machine> {
 pub fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
     MACHINE.with(|m| {
         let mut guard = m.borrow_mut();
-        let machine = guard
-            .as_mut()
-            .expect("no simulated machine: load the module with kmem-runner (or `cargo run --example`)");
+        let machine = guard.as_mut().expect(
+            "no simulated machine: load the module with kmem-runner (or `cargo run --example`)",
+        );
         f(machine)
     })
 }
@@ -107,20 +107,35 @@ pub fn translate_addresses(m: &Machine, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'0' && i + 1 < bytes.len() && bytes[i + 1] == b'x' && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+        if bytes[i] == b'0'
+            && i + 1 < bytes.len()
+            && bytes[i + 1] == b'x'
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+        {
             let start = i + 2;
             let mut end = start;
             while end < bytes.len() && bytes[end].is_ascii_hexdigit() {
                 end += 1;
             }
             let digits = &text[start..end];
-            if !digits.is_empty() && digits.len() <= 16 && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric()) {
+            if !digits.is_empty()
+                && digits.len() <= 16
+                && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric())
+            {
                 if let Ok(v) = u64::from_str_radix(digits, 16) {
                     if !is_special(v) {
                         if let Some(k) = m.kaddr_of_host(v as usize) {
                             let upper = digits.chars().any(|c| c.is_ascii_uppercase());
-                            let width = if digits.starts_with('0') { digits.len() } else { 0 };
-                            let hex = if upper { format!("{k:0width$X}") } else { format!("{k:0width$x}") };
+                            let width = if digits.starts_with('0') {
+                                digits.len()
+                            } else {
+                                0
+                            };
+                            let hex = if upper {
+                                format!("{k:0width$X}")
+                            } else {
+                                format!("{k:0width$x}")
+                            };
                             out.push_str("0x");
                             out.push_str(&hex);
                             i = end;

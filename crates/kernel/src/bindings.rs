@@ -7,7 +7,12 @@
 //! signature is bindgen's (`--ctypes-prefix ffi`, so `unsigned long` is `usize`). The bodies call the
 //! simulator; pointers are host pointers into the simulated RAM (a `*mut page` is the page's
 //! simulated `vmemmap` address, which prints as the kernel's and is never dereferenced).
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    missing_docs
+)]
 #![allow(clippy::missing_safety_doc)]
 
 use crate::__sim::{to_host, to_kaddr, with_machine};
@@ -290,7 +295,11 @@ pub unsafe extern "C" fn kmalloc_array(n: usize, size: usize, flags: gfp_t) -> *
     })
 }
 
-pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc_noprof(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     with_machine(|m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -299,7 +308,11 @@ pub unsafe extern "C" fn krealloc_noprof(objp: *const c_void, new_size: usize, f
 }
 
 /// `krealloc()` (Rust helper in rust/helpers/slab.c): what `KBox`/`KVec` allocate and free with.
-pub unsafe extern "C" fn krealloc(objp: *const c_void, new_size: usize, flags: gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn krealloc(
+    objp: *const c_void,
+    new_size: usize,
+    flags: gfp_t,
+) -> *mut c_void {
     helper("rust_helper_krealloc", |m| {
         let old = to_kaddr(m, objp);
         let p = m.krealloc(old, new_size as u64, gfp(flags));
@@ -405,22 +418,36 @@ fn run_pending_ctors() {
     }
 }
 
-/// A `struct kmem_cache *` handed to module code: a host cell holding the simulator's cache id.
-struct CacheHandle(kmem_sim::slab_common::CacheId);
+thread_local! {
+    /// The `struct kmem_cache *` handed to module code, by pointer value: the host address of the
+    /// cache's simulated `struct kmem_cache` object, so it prints as the kernel's and an alias gets
+    /// the same pointer as the cache it was merged into.
+    static CACHE_PTRS: core::cell::RefCell<std::collections::HashMap<usize, kmem_sim::slab_common::CacheId>> =
+        core::cell::RefCell::new(std::collections::HashMap::new());
+}
 
-fn cache_ptr(id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
-    match id {
-        Some(id) => std::boxed::Box::into_raw(std::boxed::Box::new(CacheHandle(id))).cast(),
-        None => core::ptr::null_mut(),
-    }
+/// A `struct kmem_cache *` for a cache without a simulated `struct kmem_cache` object: a host cell.
+struct CacheHandle(#[allow(dead_code)] kmem_sim::slab_common::CacheId);
+
+fn cache_ptr(m: &Machine, id: Option<kmem_sim::slab_common::CacheId>) -> *mut kmem_cache {
+    let Some(id) = id else {
+        return core::ptr::null_mut();
+    };
+    let kaddr = m.kmem_cache_addr(id);
+    let ptr: *mut kmem_cache = if kaddr != 0 {
+        to_host(m, kaddr).cast()
+    } else {
+        std::boxed::Box::into_raw(std::boxed::Box::new(CacheHandle(id))).cast()
+    };
+    CACHE_PTRS.with(|c| c.borrow_mut().insert(ptr as usize, id));
+    ptr
 }
 
 fn cache_id(s: *const kmem_cache) -> Option<kmem_sim::slab_common::CacheId> {
     if s.is_null() {
         return None;
     }
-    // SAFETY: every non-NULL `struct kmem_cache *` this module hands out is a leaked `CacheHandle`.
-    Some(unsafe { (*(s as *const CacheHandle)).0 })
+    CACHE_PTRS.with(|c| c.borrow().get(&(s as usize)).copied())
 }
 
 fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
@@ -428,7 +455,9 @@ fn c_string(name: *const crate::ffi::c_char) -> std::string::String {
         return std::string::String::new();
     }
     // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
-    unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_string_lossy().into_owned()
+    unsafe { core::ffi::CStr::from_ptr(name.cast()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub unsafe extern "C" fn __kmem_cache_create_args(
@@ -448,7 +477,10 @@ pub unsafe extern "C" fn __kmem_cache_create_args(
         use_freeptr_offset: a.use_freeptr_offset,
         ctor: ctor_id(a.ctor),
     };
-    with_machine(|m| cache_ptr(m.__kmem_cache_create_args(&name, object_size, &mut sim_args, flags)))
+    with_machine(|m| {
+        let id = m.__kmem_cache_create_args(&name, object_size, &mut sim_args, flags);
+        cache_ptr(m, id)
+    })
 }
 
 /// `kmem_cache_create()` (the patch's helper over the 6.12 macro): the classic five arguments.
@@ -461,16 +493,30 @@ pub unsafe extern "C" fn kmem_cache_create(
 ) -> *mut kmem_cache {
     let name = c_string(name);
     let ctor = ctor_id(ctor);
-    helper("rust_helper_kmem_cache_create", |m| cache_ptr(m.kmem_cache_create(&name, size, align, flags, ctor)))
+    helper("rust_helper_kmem_cache_create", |m| {
+        let id = m.kmem_cache_create(&name, size, align, flags, ctor);
+        cache_ptr(m, id)
+    })
 }
 
-fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
-    let Some(id) = cache_id(s) else { return core::ptr::null_mut() };
+fn cache_alloc(
+    helper_name: Option<&'static str>,
+    s: *mut kmem_cache,
+    flags: gfp_t,
+    zero: bool,
+) -> *mut c_void {
+    let Some(id) = cache_id(s) else {
+        return core::ptr::null_mut();
+    };
     let obj = with_machine(|m| {
         if let Some(h) = helper_name {
             m.push_kframe(h);
         }
-        let p = if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) };
+        let p = if zero {
+            m.kmem_cache_zalloc(id, gfp(flags))
+        } else {
+            m.kmem_cache_alloc(id, gfp(flags))
+        };
         if helper_name.is_some() {
             m.pop_frame();
         }

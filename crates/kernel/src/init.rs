@@ -116,7 +116,8 @@ pub trait InPlaceInit<T>: Sized {
         Error: From<E>,
     {
         // SAFETY: delegates to `init`, changing only the error type.
-        let init = unsafe { pin_init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
+        let init =
+            unsafe { pin_init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
         Self::try_pin_init(init, flags)
     }
 
@@ -131,7 +132,8 @@ pub trait InPlaceInit<T>: Sized {
         Error: From<E>,
     {
         // SAFETY: delegates to `init`, changing only the error type.
-        let init = unsafe { init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
+        let init =
+            unsafe { init_from_closure(|slot| init.__pinned_init(slot).map_err(Error::from)) };
         Self::try_init(init, flags)
     }
 }

@@ -14,10 +14,14 @@ pub mod format_strings {
     pub const LENGTH: usize = 10;
 
     const fn generate(is_cont: bool, level: u8) -> [u8; LENGTH] {
-        let suffix: &[u8; LENGTH - 2] = if is_cont { b"%pA\0\0\0\0\0" } else { b"%s: %pA\0" };
+        let suffix: &[u8; LENGTH - 2] = if is_cont {
+            b"%pA\0\0\0\0\0"
+        } else {
+            b"%s: %pA\0"
+        };
         [
-            0x01, level, suffix[0], suffix[1], suffix[2], suffix[3], suffix[4], suffix[5], suffix[6],
-            suffix[7],
+            0x01, level, suffix[0], suffix[1], suffix[2], suffix[3], suffix[4], suffix[5],
+            suffix[6], suffix[7],
         ]
     }
 
@@ -58,7 +62,8 @@ pub unsafe fn call_printk(
     module_name: &[u8],
     args: fmt::Arguments<'_>,
 ) {
-    let name = core::str::from_utf8(module_name.strip_suffix(b"\0").unwrap_or(module_name)).unwrap_or("?");
+    let name =
+        core::str::from_utf8(module_name.strip_suffix(b"\0").unwrap_or(module_name)).unwrap_or("?");
     let level = level_of(format_string);
     crate::__sim::with_machine(|m| {
         if m.kernel_stop().is_some() {

@@ -24,7 +24,10 @@ pub const INSMOD_PID: u32 = 1000;
 
 /// What `insmod` printed on the terminal when `init` failed (kmod's wording).
 pub fn insmod_error(file: &str, errno: i32) -> String {
-    format!("insmod: ERROR: could not insert module {file}: {}", strerror(-errno))
+    format!(
+        "insmod: ERROR: could not insert module {file}: {}",
+        strerror(-errno)
+    )
 }
 
 fn strerror(errno: i32) -> &'static str {
@@ -67,7 +70,11 @@ impl Runner {
     /// Installs `machine` for this thread; the module is not loaded yet.
     pub fn new(module: &'static ModuleDesc, machine: Machine) -> Self {
         __sim::install(machine);
-        Runner { module, instance: None, next_pid: INSMOD_PID }
+        Runner {
+            module,
+            instance: None,
+            next_pid: INSMOD_PID,
+        }
     }
 
     fn ko(&self) -> String {
@@ -111,7 +118,9 @@ impl Runner {
 
     /// `rmmod <name>`: drops the module (its exit), in the context of a fresh `rmmod` task.
     pub fn rmmod(&mut self) {
-        let Some(instance) = self.instance.take() else { return };
+        let Some(instance) = self.instance.take() else {
+            return;
+        };
         let pid = self.next_pid;
         self.next_pid += 1;
         let name = self.module.name;
@@ -167,10 +176,19 @@ pub fn run_with(
     let seq = machine.log_seq();
     let mut runner = Runner::new(module, machine);
     let insmod_error = runner.insmod().err();
-    let loaded = if insmod_error.is_none() { runner.with_machine(while_loaded) } else { String::new() };
+    let loaded = if insmod_error.is_none() {
+        runner.with_machine(while_loaded)
+    } else {
+        String::new()
+    };
     runner.rmmod();
     let machine = runner.finish();
-    Run { dmesg: machine.dmesg_since(seq), insmod_error, while_loaded: loaded, machine }
+    Run {
+        dmesg: machine.dmesg_since(seq),
+        insmod_error,
+        while_loaded: loaded,
+        machine,
+    }
 }
 
 /// The machine `cargo run --example` uses: `KMEM_MACHINE=x86_64` (default: 256 MiB, 4 CPUs, nokaslr)
@@ -181,7 +199,10 @@ pub fn machine_from_env() -> MachineConfig {
         Ok("i386-160m") => MachineConfig::i386().ram_mib(160),
         _ => MachineConfig::x86_64(),
     };
-    if let Some(mib) = std::env::var("KMEM_RAM_MIB").ok().and_then(|v| v.parse().ok()) {
+    if let Some(mib) = std::env::var("KMEM_RAM_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         cfg = cfg.ram_mib(mib);
     }
     cfg

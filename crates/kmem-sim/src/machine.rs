@@ -55,12 +55,16 @@ pub struct MachineConfig {
     pub vmalloc_reserve_mib: Option<u64>,
     /// 32-bit only: `NR_CPUS` of the build (sizes the fixmap, so it moves `VMALLOC_END`).
     pub nr_cpus_config: u32,
+    /// `pageblock_order` (9 on x86_64 with hugepages, 10 on non-PAE 32-bit or without HUGETLB_PAGE/THP).
+    pub pageblock_order: u32,
     /// Print `Node 0 ` prefixes and node fields (CONFIG_NUMA).
     pub numa: bool,
     /// `cpuset=/,mems_allowed=0` after the nodemask in allocation failures (CONFIG_CPUSETS).
     pub cpusets: bool,
     /// `RCU nest depth` line in sleeping-in-atomic reports (CONFIG_PREEMPT_RCU).
     pub preempt_rcu: bool,
+    /// `Preemption disabled at:` line in sleeping-in-atomic reports (CONFIG_DEBUG_PREEMPT; off by default).
+    pub debug_preempt: bool,
     /// `init_utsname()->release`.
     pub uts_release: String,
     /// The first word of `init_utsname()->version`.
@@ -92,9 +96,11 @@ impl MachineConfig {
             boot_alloc_kib: 6 * 1024,
             vmalloc_reserve_mib: None,
             nr_cpus_config: 8,
+            pageblock_order: 9,
             numa: true,
             cpusets: true,
             preempt_rcu: true,
+            debug_preempt: false,
             uts_release: "6.12.117".into(),
             uts_version_tag: "#1".into(),
             linux_package_id: String::new(),
@@ -118,6 +124,7 @@ impl MachineConfig {
             kernel_image_kib: 8 * 1024,
             kernel_init_kib: 1024,
             boot_alloc_kib: 3 * 1024,
+            pageblock_order: 10,
             numa: false,
             ..Self::x86_64()
         }
@@ -171,6 +178,14 @@ impl MachineConfig {
         self
     }
 
+    /// `pageblock_order` (9 or 10; e.g. 10 for an x86_64 kernel without HUGETLB_PAGE and THP).
+    ///
+    /// Context: any.
+    pub fn pageblock_order(mut self, order: u32) -> Self {
+        self.pageblock_order = order.clamp(1, crate::zone::MAX_PAGE_ORDER);
+        self
+    }
+
     /// CONFIG_NUMA on or off (changes printing only).
     ///
     /// Context: any.
@@ -184,6 +199,15 @@ impl MachineConfig {
     /// Context: any.
     pub fn cpusets(mut self, on: bool) -> Self {
         self.cpusets = on;
+        self
+    }
+
+    /// CONFIG_PREEMPT_RCU (`RCU nest depth` line) and CONFIG_DEBUG_PREEMPT (`Preemption disabled at:`).
+    ///
+    /// Context: any.
+    pub fn preempt_debug(mut self, preempt_rcu: bool, debug_preempt: bool) -> Self {
+        self.preempt_rcu = preempt_rcu;
+        self.debug_preempt = debug_preempt;
         self
     }
 
@@ -376,12 +400,10 @@ pub struct Machine {
     pub(crate) vmstat: crate::procfs::VmStat,
     /// Simulated time in ns.
     pub(crate) clock_ns: u64,
-    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
-    pub(crate) slab: crate::slab_common::SlabState,
     /// vmalloc (vmalloc.rs).
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
-    /// kmalloc stand-in for the kvmalloc family until slub is merged (util.rs).
-    pub(crate) kmalloc_stub: crate::util::KmallocStub,
+    /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
+    pub(crate) slab: crate::slab_common::SlabState,
 }
 
 impl fmt::Debug for Machine {
@@ -648,9 +670,8 @@ impl Machine {
             stack: CallStack::default(),
             vmstat: Default::default(),
             clock_ns: 0,
-            slab: Default::default(),
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
-            kmalloc_stub: Default::default(),
+            slab: Default::default(),
         };
         m.mm_init();
         Ok(m)

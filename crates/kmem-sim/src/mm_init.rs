@@ -32,10 +32,10 @@
 
 use crate::gfp::Gfp;
 use crate::machine::{e820_usable, Arch, Machine, PAGE_SHIFT};
-use crate::page::{pg, PageFrame, PageOwner, Pfn};
+use crate::page::{pg, PageFrame, PageOwner};
 use crate::printk::{LogLevel, BOOT_END_NS};
 use crate::sched::SystemState;
-use crate::zone::{MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, PAGEBLOCK_ORDER};
+use crate::zone::{MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER};
 
 const MIB_PFNS: u64 = 256;
 
@@ -210,7 +210,7 @@ impl Machine {
         }
         // Pages below the first zone or in holes: give them the zone of their position for printing.
         self.alloc.pageblock_mt =
-            vec![MigrateType::Movable as u8; (max_pfn >> PAGEBLOCK_ORDER) as usize + 1];
+            vec![MigrateType::Movable as u8; (max_pfn >> self.pageblock_order()) as usize + 1];
 
         // ---- memblock reservations
         mb.reserve(0, MIB_PFNS); // reserve_real_mode(): the first 1 MiB
@@ -301,6 +301,8 @@ impl Machine {
         // ---- kmem_cache_init(): the slab allocator and the kmalloc caches
         let slab_cfg = self.cfg.slab.clone();
         self.kmem_cache_init(slab_cfg);
+        // mm_core_init(): vmalloc_init() follows kmem_cache_init().
+        self.vmalloc_init();
 
         // ---- the kernel's own page allocations during boot
         self.boot_allocations();
@@ -500,16 +502,29 @@ impl Machine {
         let total_present: u64 = zs.iter().map(|z| z.present_pages).sum();
         let managed: u64 = zs.iter().map(|z| z.managed_pages).sum();
         self.clock_ns = 40_000_000;
+        // mem_init_print_info(): the image split into sections by fixed shares of the configured size.
+        let image = self.cfg.kernel_image_kib;
+        let init = self.cfg.kernel_init_kib.min(image / 2);
+        let (code, rw, ro) = (image * 35 / 100, image / 10, image / 4);
+        let bss = image.saturating_sub(code + rw + ro + init);
+        let highmem = if self.cfg.arch == Arch::I386 {
+            let h: u64 = zs
+                .iter()
+                .filter(|z| z.highmem)
+                .map(|z| z.managed_pages)
+                .sum();
+            format!(", {}K highmem", h * 4)
+        } else {
+            String::new()
+        };
         self.printk(
             l,
             &format!(
-                "Memory: {}K/{}K available ({}K kernel code, {}K reserved)\n",
+                "Memory: {}K/{}K available ({code}K kernel code, {rw}K rwdata, {ro}K rodata, {init}K init, {bss}K bss, {}K reserved, 0K cma-reserved{highmem})\n",
                 managed * 4,
                 total_present * 4,
-                self.cfg.kernel_image_kib / 3,
                 (total_present - managed) * 4
             ),
         );
-        let _ = Pfn(0);
     }
 }

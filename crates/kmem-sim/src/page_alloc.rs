@@ -26,7 +26,6 @@ use crate::panic::Taint;
 use crate::printk::LogLevel;
 use crate::zone::{
     MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS,
-    PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER, PAGE_ALLOC_COSTLY_ORDER,
 };
 
 /// `ALLOC_WMARK_MIN`.
@@ -106,6 +105,21 @@ pub enum AllocError {
 impl Machine {
     // ---------------------------------------------------------------- helpers
 
+    /// `pageblock_order`: 9 on x86_64 (HPAGE_PMD_ORDER, with CONFIG_HUGETLB_PAGE or THP), 10 on non-PAE
+    /// 32-bit x86 (4 MiB huge pages give order 10; without hugepages it is MAX_PAGE_ORDER anyway).
+    ///
+    /// Context: any.
+    pub fn pageblock_order(&self) -> u32 {
+        self.cfg.pageblock_order
+    }
+
+    /// `pageblock_nr_pages`.
+    ///
+    /// Context: any.
+    pub fn pageblock_nr_pages(&self) -> u64 {
+        1 << self.cfg.pageblock_order
+    }
+
     pub(crate) fn zone_idx_of_type(&self, t: ZoneType) -> usize {
         self.zones
             .iter()
@@ -118,12 +132,13 @@ impl Machine {
     /// Context: any.
     pub fn pageblock_migratetype(&self, pfn: Pfn) -> MigrateType {
         MigrateType::from_index(
-            self.alloc.pageblock_mt[(pfn.0 >> PAGEBLOCK_ORDER) as usize] as usize,
+            self.alloc.pageblock_mt[(pfn.0 >> self.pageblock_order()) as usize] as usize,
         )
     }
 
     pub(crate) fn set_pageblock_mt(&mut self, pfn: u64, mt: MigrateType) {
-        self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] = mt as u8;
+        let idx = (pfn >> self.pageblock_order()) as usize;
+        self.alloc.pageblock_mt[idx] = mt as u8;
     }
 
     fn list_add(&mut self, z: usize, order: u32, mt: MigrateType, pfn: u64, tail: bool) {
@@ -221,16 +236,16 @@ impl Machine {
             };
             buddy_pfn = b;
             let mut buddy_mt = mt;
-            if order >= PAGEBLOCK_ORDER {
+            if order >= self.pageblock_order() {
                 buddy_mt = self.pageblock_migratetype(Pfn(b));
                 // All modelled types are mergeable (no ISOLATE/CMA).
             }
             let list_mt = self.pageblock_migratetype(Pfn(b));
             self.list_del(z, order, list_mt, b);
-            if order >= PAGEBLOCK_ORDER && buddy_mt != mt {
+            if order >= self.pageblock_order() && buddy_mt != mt {
                 // change_pageblock_range(buddy, order, migratetype)
-                for i in 0..(1u64 << (order - PAGEBLOCK_ORDER)) {
-                    self.set_pageblock_mt(b + i * PAGEBLOCK_NR_PAGES, mt);
+                for i in 0..(1u64 << (order - self.pageblock_order())) {
+                    self.set_pageblock_mt(b + i * self.pageblock_nr_pages(), mt);
                 }
                 if buddy_mt == MigrateType::HighAtomic {
                     self.zones[z].nr_free_highatomic -= 1 << order;
@@ -278,8 +293,8 @@ impl Machine {
         None
     }
 
-    fn can_steal_fallback(order: u32, start: MigrateType) -> bool {
-        order >= PAGEBLOCK_ORDER / 2
+    fn can_steal_fallback(&self, order: u32, start: MigrateType) -> bool {
+        order >= self.pageblock_order() / 2
             || start == MigrateType::Reclaimable
             || start == MigrateType::Unmovable
     }
@@ -299,7 +314,7 @@ impl Machine {
                 continue;
             }
             if !area.free_list[fb as usize].is_empty() {
-                return Some((fb, Self::can_steal_fallback(order, start)));
+                return Some((fb, self.can_steal_fallback(order, start)));
             }
         }
         None
@@ -313,7 +328,7 @@ impl Machine {
         old_mt: MigrateType,
         new_mt: MigrateType,
     ) {
-        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let end = block_start + self.pageblock_nr_pages();
         let mut pfn = block_start;
         let mut moved = 0i64;
         while pfn < end && (pfn as usize) < self.pages.len() {
@@ -339,7 +354,7 @@ impl Machine {
     }
 
     fn free_pages_in_block(&self, block_start: u64) -> u64 {
-        let end = block_start + PAGEBLOCK_NR_PAGES;
+        let end = block_start + self.pageblock_nr_pages();
         let mut pfn = block_start;
         let mut n = 0;
         while pfn < end && (pfn as usize) < self.pages.len() {
@@ -377,19 +392,19 @@ impl Machine {
         }
         let (cur, fb, can_steal) = found?;
         let pfn = self.zones[z].free_area[cur as usize].free_list[fb as usize].head as u64;
-        if cur >= PAGEBLOCK_ORDER {
+        if cur >= self.pageblock_order() {
             // Whole pageblocks: claim them all.
             self.list_del(z, cur, fb, pfn);
             self.account_freepages(z, -(1 << cur), fb);
             self.account_freepages(z, (1 << cur) - (1 << order), start);
-            for i in 0..(1u64 << (cur - PAGEBLOCK_ORDER)) {
-                self.set_pageblock_mt(pfn + i * PAGEBLOCK_NR_PAGES, start);
+            for i in 0..(1u64 << (cur - self.pageblock_order())) {
+                self.set_pageblock_mt(pfn + i * self.pageblock_nr_pages(), start);
             }
             self.expand(z, pfn, order, cur, start);
             return Some(pfn);
         }
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
-        if can_steal && self.free_pages_in_block(block) >= PAGEBLOCK_NR_PAGES / 2 {
+        let block = pfn & !(self.pageblock_nr_pages() - 1);
+        if can_steal && self.free_pages_in_block(block) >= self.pageblock_nr_pages() / 2 {
             self.move_freepages_block(z, block, fb, start);
             return self.rmqueue_smallest(z, order, start);
         }
@@ -472,17 +487,17 @@ impl Machine {
     /// `reserve_highatomic_pageblock()`.
     fn reserve_highatomic_pageblock(&mut self, pfn: u64, z: usize) {
         // ALIGN(zone_managed_pages(zone) / 100, pageblock_nr_pages)
-        let max_managed =
-            (self.zones[z].managed_pages / 100).div_ceil(PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES;
+        let max_managed = (self.zones[z].managed_pages / 100).div_ceil(self.pageblock_nr_pages())
+            * self.pageblock_nr_pages();
         if self.zones[z].nr_reserved_highatomic >= max_managed {
             return;
         }
-        let block = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let block = pfn & !(self.pageblock_nr_pages() - 1);
         let mt = self.pageblock_migratetype(Pfn(block));
         if mt == MigrateType::HighAtomic {
             return;
         }
-        self.zones[z].nr_reserved_highatomic += PAGEBLOCK_NR_PAGES;
+        self.zones[z].nr_reserved_highatomic += self.pageblock_nr_pages();
         self.move_freepages_block(z, block, mt, MigrateType::HighAtomic);
     }
 
@@ -621,6 +636,15 @@ impl Machine {
 
     fn alloc_slowpath(&mut self, gfp: Gfp, order: u32, highest: usize) -> Result<u64, AllocError> {
         let can_direct_reclaim = gfp.gfpflags_allow_blocking();
+        if gfp.intersects(Gfp::__GFP_NOFAIL) {
+            // Plain WARN_ON_ONCE()s (not silenced by __GFP_NOWARN) at the top of __alloc_pages_slowpath().
+            if order > 1 {
+                self.warn_once("mm/page_alloc.c", 4309, None);
+            }
+            if !can_direct_reclaim {
+                self.warn_once("mm/page_alloc.c", 4314, None);
+            }
+        }
         let alloc_flags = Self::gfp_to_alloc_flags(gfp, order);
         if let Some(p) = self.get_page_from_freelist(gfp, order, alloc_flags, highest) {
             return Ok(p);
@@ -633,9 +657,6 @@ impl Machine {
         }
         // No direct reclaim, compaction or OOM killer in the simulator: everything goes to nopage.
         if gfp.intersects(Gfp::__GFP_NOFAIL) && can_direct_reclaim {
-            if order > PAGE_ALLOC_COSTLY_ORDER && !gfp.intersects(Gfp::__GFP_NOWARN) {
-                self.warn_once("mm/page_alloc.c", 4389, None);
-            }
             if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE, highest) {
                 return Ok(p);
             }

@@ -142,6 +142,30 @@ pub fn frame_offsets(name: &str) -> (u32, u32) {
     (offset, size)
 }
 
+/// A fictional but deterministic address of the frame's instruction (`%px`): kernel text from
+/// 0xffffffff81000000, module text from 0xffffffffc0000000, spread by a hash of the name.
+///
+/// Context: any.
+pub fn frame_address(f: &Frame) -> u64 {
+    let (h, _) = frame_offsets(&format!("{}@addr", f.func));
+    let base = if f.module.is_some() {
+        0xffff_ffff_c000_0000u64
+    } else {
+        0xffff_ffff_8100_0000u64
+    };
+    base + ((h as u64) << 12) + f.offset as u64
+}
+
+/// `%pS` of a frame: `func+0xoff/0xsize [module]`.
+///
+/// Context: any.
+pub fn frame_symbol(f: &Frame) -> String {
+    match &f.module {
+        Some(m) => format!("{}+{:#x}/{:#x} [{m}]", f.func, f.offset, f.size),
+        None => format!("{}+{:#x}/{:#x}", f.func, f.offset, f.size),
+    }
+}
+
 /// The simulated stack, the taint mask and the module list.
 #[derive(Clone, Debug, Default)]
 pub struct PanicState {

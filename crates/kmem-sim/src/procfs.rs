@@ -9,7 +9,7 @@
 
 use crate::machine::{Arch, Machine};
 use crate::printk::LogLevel;
-use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};
 
 /// Counters kept for other subsystems (pages unless named otherwise).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,8 +63,11 @@ impl Machine {
     /// Context: any.
     pub fn proc_pagetypeinfo(&self) -> String {
         let mut s = String::new();
-        s.push_str(&format!("Page block order: {PAGEBLOCK_ORDER}\n"));
-        s.push_str(&format!("Pages per block:  {PAGEBLOCK_NR_PAGES}\n"));
+        s.push_str(&format!("Page block order: {}\n", self.pageblock_order()));
+        s.push_str(&format!(
+            "Pages per block:  {}\n",
+            self.pageblock_nr_pages()
+        ));
         s.push('\n');
         s.push_str(&format!(
             "{:<43} ",
@@ -108,9 +111,10 @@ impl Machine {
             while pfn < z.zone_end_pfn() {
                 if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi
                 {
-                    count[self.alloc.pageblock_mt[(pfn >> PAGEBLOCK_ORDER) as usize] as usize] += 1;
+                    count[self.alloc.pageblock_mt[(pfn >> self.pageblock_order()) as usize]
+                        as usize] += 1;
                 }
-                pfn += PAGEBLOCK_NR_PAGES;
+                pfn += self.pageblock_nr_pages();
             }
             s.push_str(&format!("Node 0, zone {:>8} ", z.name()));
             for c in count {

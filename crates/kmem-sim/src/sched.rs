@@ -58,6 +58,8 @@ pub struct Sched {
     pub system_state: SystemState,
     /// The CPU we run on (`raw_smp_processor_id()`).
     pub cpu: u32,
+    /// The frame that disabled preemption first (`get_preempt_disable_ip()`).
+    pub preempt_disable_ip: Option<crate::panic::Frame>,
 }
 
 impl Default for Sched {
@@ -75,6 +77,7 @@ impl Default for Sched {
             prev_jiffy: 0,
             system_state: SystemState::Booting,
             cpu: 0,
+            preempt_disable_ip: None,
         }
     }
 }
@@ -149,6 +152,10 @@ impl Machine {
     ///
     /// Context: any.
     pub fn preempt_disable(&mut self) {
+        if self.sched.preempt_count == 0 {
+            // preempt_latency_start(): remember where preemption got disabled (CONFIG_DEBUG_PREEMPT).
+            self.sched.preempt_disable_ip = self.stack.frames.last().cloned();
+        }
         self.sched.preempt_count += PREEMPT_OFFSET;
     }
 
@@ -217,6 +224,9 @@ impl Machine {
     ///
     /// Context: any.
     pub fn irq_enter(&mut self) {
+        if self.sched.preempt_count == 0 {
+            self.sched.preempt_disable_ip = self.stack.frames.last().cloned();
+        }
         self.sched.preempt_count += HARDIRQ_OFFSET;
         self.sched.irq_disable_depth += 1;
         self.stack.irq_marks.push(self.stack.frames.len());
@@ -363,6 +373,20 @@ impl Machine {
                     offsets >> 8
                 ),
             );
+        }
+        // print_preempt_disable_ip() (CONFIG_DEBUG_PREEMPT)
+        if self.cfg.debug_preempt && self.sched.preempt_count != expected {
+            let ip = self.sched.preempt_disable_ip.clone();
+            self.printk(LogLevel::Err, "Preemption disabled at:");
+            let line = match ip {
+                Some(f) => format!(
+                    "[<{:016x}>] {}\n",
+                    crate::panic::frame_address(&f),
+                    crate::panic::frame_symbol(&f)
+                ),
+                None => "[<0000000000000000>] 0x0\n".to_string(),
+            };
+            self.printk(LogLevel::Err, &line);
         }
         self.dump_stack_with(&["__might_resched"]);
         self.add_taint(Taint::Warn);

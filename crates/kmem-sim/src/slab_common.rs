@@ -1297,6 +1297,15 @@ impl Machine {
         self.cache(s).map(|c| c.name.as_str())
     }
 
+    /// The address of the cache's `struct kmem_cache` (the object `__kmem_cache_create_args()`
+    /// returns: an alias gets its target's), or 0 for a boot cache created before the `kmem_cache`
+    /// cache existed.
+    ///
+    /// Context: any.
+    pub fn kmem_cache_addr(&self, s: CacheId) -> u64 {
+        self.cache(s).map(|c| c.meta_objects.0).unwrap_or(0)
+    }
+
     /// The cache named `name` (a listed cache, not an alias name).
     ///
     /// Context: any.
@@ -1375,7 +1384,8 @@ impl Machine {
         flags |= Gfp::__GFP_COMP;
         let depth = self.stack.frames.len();
         self.push_kframe(entry);
-        self.push_kframe("__kmalloc_large_noprof");
+        // `__kmalloc_large_node_noprof()` and `kmalloc_large` entry points inline or tail-call into it.
+        self.push_kframe("___kmalloc_large_node");
         let r = self.alloc_pages(flags, order);
         self.stack.frames.truncate(depth);
         match r {
@@ -1833,3 +1843,20 @@ pub(crate) fn slab_ksize(s: &KmemCache) -> u32 {
 
 /// `sizeof(struct track)` re-exported for tests.
 pub const SIZEOF_TRACK: u32 = TRACK_SIZE;
+
+#[cfg(test)]
+mod kmalloc_large_tests {
+    use crate::{Gfp, Machine, MachineConfig};
+
+    #[test]
+    fn too_large_kmalloc_warns_from_kmalloc_large_node() {
+        // 6.12 mm/slub.c: __do_kmalloc_node() -> __kmalloc_large_node_noprof() -> ___kmalloc_large_node()
+        // -> alloc_pages: the real kernel's trace shows `___kmalloc_large_node+0x..` under the caller.
+        let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+        assert_eq!(m.kmalloc(5 << 20, Gfp::GFP_KERNEL), 0);
+        let log = m.dmesg();
+        assert!(log.contains("mm/page_alloc.c:4832"), "{log}");
+        assert!(log.contains(" ___kmalloc_large_node+0x"), "{log}");
+        assert!(!log.contains("__kmalloc_large_noprof"), "{log}");
+    }
+}

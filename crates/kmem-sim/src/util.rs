@@ -8,8 +8,6 @@
 //! fallback passes `VM_ALLOW_HUGE_VMAP`, so on x86_64 a request of 2 MiB or more is first tried with 2 MiB
 //! pages. `kvfree` picks `vfree` or `kfree` by `is_vmalloc_addr()`.
 
-use std::collections::HashMap;
-
 use crate::gfp::Gfp;
 use crate::machine::Machine;
 use crate::panic::Frame;
@@ -48,71 +46,7 @@ pub enum KvBacking {
     Vmalloc,
 }
 
-/// Bookkeeping of the kmalloc stand-in (until part 2 is merged): address -> (order, requested size).
-#[derive(Clone, Debug, Default)]
-pub struct KmallocStub {
-    live: HashMap<u64, (u32, u64)>,
-}
-
 impl Machine {
-    // ---------------------------------------------------------------- the slab calls (one place)
-
-    /// `__kmalloc_node_noprof(size, flags, node)` as kvmalloc calls it.
-    fn kv_kmalloc(&mut self, size: u64, gfp: Gfp) -> u64 {
-        if size == 0 {
-            return ZERO_SIZE_PTR;
-        }
-        let order = crate::page_alloc::get_order(size);
-        let a = self.__get_free_pages(gfp, order);
-        if a != 0 {
-            self.kmalloc_stub.live.insert(a, (order, size));
-        }
-        a
-    }
-
-    /// `kfree()` as kvfree calls it.
-    fn kv_kfree(&mut self, addr: u64) {
-        if addr <= ZERO_SIZE_PTR {
-            return;
-        }
-        if let Some((order, _)) = self.kmalloc_stub.live.remove(&addr) {
-            self.free_pages(addr, order);
-        }
-    }
-
-    /// `ksize()`.
-    fn kv_ksize(&self, addr: u64) -> u64 {
-        self.kmalloc_stub
-            .live
-            .get(&addr)
-            .map(|(o, _)| PAGE_SIZE << o)
-            .unwrap_or(0)
-    }
-
-    /// `krealloc_noprof(p, size, flags)`.
-    fn kv_krealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
-        if size == 0 {
-            self.kv_kfree(p);
-            return ZERO_SIZE_PTR;
-        }
-        let ks = if p > ZERO_SIZE_PTR {
-            self.kv_ksize(p)
-        } else {
-            0
-        };
-        if ks >= size {
-            return p;
-        }
-        let n = self.kv_kmalloc(size, gfp);
-        if n != 0 && ks > 0 {
-            let mut buf = vec![0u8; ks as usize];
-            let _ = self.read_bytes(p, &mut buf);
-            let _ = self.write_bytes(n, &buf);
-            self.kv_kfree(p);
-        }
-        n
-    }
-
     // ---------------------------------------------------------------- kvmalloc
 
     /// `__kvmalloc_node_noprof(size, flags, node)` with an explicit caller (for the vmalloc fallback's
@@ -127,14 +61,18 @@ impl Machine {
         caller: Option<Frame>,
     ) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("__kvmalloc_node_noprof");
+        self.push_kframe("__kvmalloc_node_noprof");
         let r = self.kvmalloc_inner(size, flags, node, caller);
         self.stack.frames.truncate(depth);
         r
     }
 
     fn kvmalloc_inner(&mut self, size: u64, flags: Gfp, node: i32, caller: Option<Frame>) -> u64 {
-        let ret = self.kv_kmalloc(size, kmalloc_gfp_adjust(flags, size));
+        let ret = self.do_kmalloc(
+            size,
+            kmalloc_gfp_adjust(flags, size),
+            "__kmalloc_node_noprof",
+        );
         if ret != 0 || size <= PAGE_SIZE {
             return ret;
         }
@@ -215,11 +153,11 @@ impl Machine {
     /// Context: process context or (not NMI) interrupt; vfree from interrupt context defers.
     pub fn kvfree(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("kvfree");
+        self.push_kframe("kvfree");
         if self.is_vmalloc_addr(addr) {
             self.vfree(addr);
         } else {
-            self.kv_kfree(addr);
+            self.kfree(addr);
         }
         self.stack.frames.truncate(depth);
     }
@@ -242,7 +180,7 @@ impl Machine {
     /// Context: as kvmalloc with `flags`.
     pub fn kvrealloc(&mut self, p: u64, size: u64, flags: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("kvrealloc_noprof");
+        self.push_kframe("kvrealloc_noprof");
         let r = self.kvrealloc_inner(p, size, flags);
         self.stack.frames.truncate(depth);
         r
@@ -252,7 +190,7 @@ impl Machine {
         if self.is_vmalloc_addr(p) {
             return self.vrealloc(p, size, flags);
         }
-        let n = self.kv_krealloc(p, size, kmalloc_gfp_adjust(flags, size));
+        let n = self.krealloc(p, size, kmalloc_gfp_adjust(flags, size));
         if n != 0 {
             return n;
         }
@@ -262,11 +200,11 @@ impl Machine {
             return 0;
         }
         if p > ZERO_SIZE_PTR {
-            let ks = self.kv_ksize(p);
+            let ks = self.ksize(p);
             let mut buf = vec![0u8; ks as usize];
             let _ = self.read_bytes(p, &mut buf);
-            let _ = self.write_bytes(n, &buf);
-            self.kv_kfree(p);
+            let _ = self.vm_write(n, &buf);
+            self.kfree(p);
         }
         n
     }

@@ -479,8 +479,10 @@ pub struct VmallocState {
     pub nr_purges: u64,
     /// Oopses raised by vmalloc (`kernel BUG at ...`), oldest first.
     pub bugs: Vec<VmallocError>,
-    stub_next: u64,
-    stub_free: Vec<u64>,
+    /// `vmap_area_cachep`.
+    vmap_area_cachep: Option<crate::slab_common::CacheId>,
+    /// The kmalloc'ed `vmap_nodes` array (0 with one node: the static `single`).
+    vmap_nodes_obj: u64,
 }
 
 impl VmallocState {
@@ -508,8 +510,8 @@ impl VmallocState {
             last_error: None,
             nr_purges: 0,
             bugs: Vec::new(),
-            stub_next: 0,
-            stub_free: Vec::new(),
+            vmap_area_cachep: None,
+            vmap_nodes_obj: 0,
         }
     }
 
@@ -817,30 +819,15 @@ impl Machine {
         e
     }
 
-    /// The report of a `BUG()` (lib/bug.c `report_bug()`, arch/x86/kernel/dumpstack.c `__die()`): the oops
-    /// header, the CPU and stack dump, the module list, and the panic line when in interrupt context
-    /// (`oops=panic` is not assumed). Adds `TAINT_DIE`.
-    fn vm_kernel_bug(&mut self, file: &str, line: u32) {
-        self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
-        self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
-        let pti = if self.layout.arch == Arch::X86_64 {
-            " NOPTI"
-        } else {
-            ""
-        };
-        self.printk(
-            LogLevel::Default,
-            &format!("Oops: invalid opcode: 0000 [#1] PREEMPT SMP{pti}\n"),
-        );
-        self.dump_stack_with(&[]);
-        self.print_modules();
-        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
-        self.add_taint(crate::panic::Taint::Die);
+    /// The report of a `BUG()`: part 2's `die()` (oops text, taint D, [`Machine::kernel_stop`]), then
+    /// `oops_end()`'s `Kernel panic - not syncing: Fatal exception in interrupt` in interrupt context.
+    fn vm_kernel_bug(&mut self, file: &'static str, line: u32) {
+        self.die(crate::slab_common::OopsKind::Bug {
+            file: file.into(),
+            line,
+        });
         if self.in_interrupt() {
-            self.printk(
-                LogLevel::Emerg,
-                "Kernel panic - not syncing: Fatal exception in interrupt\n",
-            );
+            self.kernel_panic("Fatal exception in interrupt");
         }
     }
 
@@ -879,7 +866,7 @@ impl Machine {
     ///
     /// Context: as kmalloc with `gfp`.
     pub(crate) fn vm_meta_alloc(&mut self, size: u64, gfp: Gfp) -> u64 {
-        self.vm_kmalloc_stub(size, gfp)
+        self.do_kmalloc(size, gfp, "__kmalloc_node_noprof")
     }
 
     /// Frees vmalloc metadata from [`Machine::vm_meta_alloc`].
@@ -887,39 +874,16 @@ impl Machine {
     /// Context: any.
     pub(crate) fn vm_meta_free(&mut self, addr: u64) {
         if addr != 0 {
-            self.vm_kfree_stub(addr);
+            self.kfree(addr);
         }
-    }
-
-    /// Stand-in for part 2's `kmalloc()` until it is merged: `might_alloc()` and a unique address from an
-    /// unmapped hole (x86_64: just below `VMALLOC_START`; i386: the `VMALLOC_OFFSET` gap above
-    /// `high_memory`), so the metadata has distinct, recognisable, never-dereferenced addresses.
-    fn vm_kmalloc_stub(&mut self, size: u64, gfp: Gfp) -> u64 {
-        let _ = size;
-        if gfp.gfpflags_allow_blocking() {
-            self.might_sleep(
-                "include/linux/sched/mm.h",
-                crate::page_alloc::LINE_MIGHT_ALLOC,
-            );
-        }
-        if let Some(a) = self.vmalloc.stub_free.pop() {
-            return a;
-        }
-        let base = match self.layout.arch {
-            Arch::X86_64 => self.layout.vmalloc_start - (1 << 39),
-            Arch::I386 => self.layout.high_memory,
-        };
-        self.vmalloc.stub_next += 128;
-        base + self.vmalloc.stub_next
-    }
-
-    fn vm_kfree_stub(&mut self, addr: u64) {
-        self.vmalloc.stub_free.push(addr);
     }
 
     /// `kmem_cache_alloc(vmap_area_cachep, gfp)`: a new arena slot with its accounted object.
     fn va_obj_alloc(&mut self, gfp: Gfp) -> Option<NodeId> {
-        let obj = self.vm_meta_alloc(self.sizeof_vmap_area(), gfp);
+        let obj = match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_alloc(c, gfp),
+            None => self.vm_meta_alloc(self.sizeof_vmap_area(), gfp),
+        };
         if obj == 0 {
             return None;
         }
@@ -930,29 +894,66 @@ impl Machine {
     fn va_obj_free(&mut self, va: NodeId) {
         let obj = self.vmalloc.arena.va(va).obj;
         self.vmalloc.arena.release(va);
-        self.vm_meta_free(obj);
+        match self.vmalloc.vmap_area_cachep {
+            Some(c) => self.kmem_cache_free(c, obj),
+            None => self.vm_meta_free(obj),
+        }
     }
 
     // ---------------------------------------------------------------- init
 
-    /// `vmalloc_init()` + `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Runs on first use.
-    fn vmalloc_init(&mut self) {
+    /// `vmalloc_init()`: the `vmap_area` cache (`KMEM_CACHE(vmap_area, SLAB_PANIC)`), the vmap node array
+    /// (`kmalloc_array(nr_vmap_nodes, sizeof(struct vmap_node))` when there are several), and
+    /// `vmap_init_free_space()`: one free area `[1, ULONG_MAX)`. Boot calls it right after the slab
+    /// allocator is up, as `mm_core_init()` does.
+    ///
+    /// Context: boot.
+    pub(crate) fn vmalloc_init(&mut self) {
         if self.vmalloc.initialized {
             return;
         }
         self.vmalloc.initialized = true;
-        let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT) else {
-            return;
-        };
-        let end = self.ulong_max();
-        {
-            let v = self.vmalloc.arena.va_mut(va);
-            v.va_start = 1;
-            v.va_end = end;
+        // fail_page_alloc/failslab are armed after boot in the simulator (as the book's kernels arm them through
+        // debugfs), so boot-time allocations never consume their budget.
+        let fpa = self.fail_page_alloc.attr.take();
+        let depth = self.stack.frames.len();
+        self.push_kframe("vmalloc_init");
+        let align = self.ptr_size() as u32;
+        let size = self.sizeof_vmap_area() as u32;
+        self.vmalloc.vmap_area_cachep = self.kmem_cache_create(
+            "vmap_area",
+            size,
+            align,
+            crate::slab_common::SLAB_PANIC,
+            None,
+        );
+        let n = self.vmalloc.nr_nodes() as u64;
+        if n > 1 {
+            // sizeof(struct vmap_node) on x86_64: 256 pools of 24 bytes, lock, flag, two rb_lists, the purge
+            // list, a work_struct and a counter.
+            let bytes = n * 6272;
+            let a = self.kmalloc(bytes, Gfp::GFP_NOWAIT | Gfp::__GFP_NOWARN);
+            self.vmalloc.vmap_nodes_obj = a;
+            // A boot-time allocation the kernel keeps forever: account it with the other boot pages.
+            if bytes > 8192 {
+                if let Some(p) = self.virt_to_page(a) {
+                    self.set_page_owner(p, crate::page_alloc::get_order(bytes), PageOwner::Boot);
+                }
+            }
         }
-        let mut free = self.vmalloc.free;
-        self.insert_vmap_area_augment(va, NIL, &mut free);
-        self.vmalloc.free = free;
+        if let Some(va) = self.va_obj_alloc(Gfp::GFP_NOWAIT | Gfp::__GFP_ZERO) {
+            let end = self.ulong_max();
+            {
+                let v = self.vmalloc.arena.va_mut(va);
+                v.va_start = 1;
+                v.va_end = end;
+            }
+            let mut free = self.vmalloc.free;
+            self.insert_vmap_area_augment(va, NIL, &mut free);
+            self.vmalloc.free = free;
+        }
+        self.stack.frames.truncate(depth);
+        self.fail_page_alloc.attr = fpa;
     }
 
     // ---------------------------------------------------------------- tree operations needing the machine
@@ -1207,7 +1208,6 @@ impl Machine {
         if size == 0 || size % PAGE_SIZE != 0 || !align.is_power_of_two() {
             return Err(VmallocError::Inval);
         }
-        self.vmalloc_init();
         let gfp = gfp & GFP_RECLAIM_MASK;
         self.might_sleep(VMALLOC_C, LINE_ALLOC_VMAP_MIGHT_SLEEP);
 
@@ -1403,8 +1403,9 @@ impl Machine {
     /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
     fn vunmap_range(&mut self, start: u64, end: u64) {
         let mut a = start;
+        let mut mapped = 0usize;
         while a < end {
-            self.vmalloc.pte.remove(&(a >> PAGE_SHIFT));
+            mapped += usize::from(self.vmalloc.pte.remove(&(a >> PAGE_SHIFT)).is_some());
             a += PAGE_SIZE;
         }
         let (ws, we) = (
@@ -1412,7 +1413,8 @@ impl Machine {
             self.vmalloc_start() + self.layout.vmalloc_window,
         );
         let (s, e) = (start.max(ws), end.min(we));
-        if s < e {
+        // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing).
+        if mapped > 0 && s < e {
             let _ = self.mem.unmap_window(s - ws, e - s);
         }
     }
@@ -1530,6 +1532,25 @@ impl Machine {
         gfp: Gfp,
         caller: Option<Frame>,
     ) -> Result<NodeId, VmallocError> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__get_vm_area_node");
+        let r = self.get_vm_area_node_inner(size, align, shift, flags, start, end, gfp, caller);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn get_vm_area_node_inner(
+        &mut self,
+        size: u64,
+        align: u64,
+        shift: u32,
+        flags: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        caller: Option<Frame>,
+    ) -> Result<NodeId, VmallocError> {
         if self.in_interrupt() {
             return Err(self.vm_bug(LINE_GET_VM_AREA_BUG));
         }
@@ -1607,7 +1628,7 @@ impl Machine {
     ) -> u64 {
         let depth = self.stack.frames.len();
         if order == 0 {
-            self.push_frame("alloc_pages_bulk_noprof");
+            self.push_kframe("alloc_pages_bulk_noprof");
             while (pages.len() as u64) < nr_pages {
                 match self.alloc_pages(gfp, 0) {
                     Some(p) => pages.push(p),
@@ -1678,7 +1699,7 @@ impl Machine {
         let pages_addr = if array_size > PAGE_SIZE {
             self.__vmalloc_node(array_size, 1, nested_gfp, NUMA_NO_NODE, caller)
         } else {
-            self.push_frame("__kmalloc_node_noprof");
+            self.push_kframe("__kmalloc_node_noprof");
             let a = self.vm_meta_alloc(array_size, nested_gfp);
             self.pop_frame();
             a
@@ -1779,7 +1800,7 @@ impl Machine {
         caller: Option<Frame>,
     ) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("__vmalloc_node_range_noprof");
+        self.push_kframe("__vmalloc_node_range_noprof");
         let r = self
             .vmalloc_node_range_inner(size, align, start, end, gfp, prot, vm_flags, node, caller);
         self.stack.frames.truncate(depth);
@@ -1900,7 +1921,14 @@ impl Machine {
         self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, 0, node, caller)
     }
 
-    fn vmalloc_entry(&mut self, func: &str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
+    fn vmalloc_entry(
+        &mut self,
+        func: &'static str,
+        size: u64,
+        align: u64,
+        gfp: Gfp,
+        vm_flags: u64,
+    ) -> u64 {
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
         self.push_frame(func);
@@ -2006,7 +2034,7 @@ impl Machine {
     /// Context: process context, may sleep.
     pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        self.push_frame("vrealloc_noprof");
+        self.push_kframe("vrealloc_noprof");
         let r = self.vrealloc_inner(p, size, gfp);
         self.stack.frames.truncate(depth);
         r
@@ -2056,7 +2084,7 @@ impl Machine {
         }
         // __vmalloc_noprof(size, flags): its return address lies in vrealloc_noprof.
         let caller = self.vm_caller();
-        self.push_frame("__vmalloc_noprof");
+        self.push_kframe("__vmalloc_noprof");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         let n = self.__vmalloc_node_range(
             size,
@@ -2097,7 +2125,7 @@ impl Machine {
     /// Context: may sleep in process context; from interrupt context it defers to [`Machine::vfree_atomic`].
     pub fn vfree(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vfree");
+        self.push_kframe("vfree");
         self.vfree_inner(addr);
         self.stack.frames.truncate(depth);
     }
@@ -2111,7 +2139,7 @@ impl Machine {
         if addr == 0 {
             return;
         }
-        self.push_frame("remove_vm_area");
+        self.push_kframe("remove_vm_area");
         let vm = self.remove_vm_area(addr);
         self.pop_frame();
         let Some(vm) = vm else {
@@ -2178,9 +2206,9 @@ impl Machine {
                 continue;
             }
             let saved = std::mem::take(&mut self.stack.frames);
-            self.push_frame("worker_thread");
-            self.push_frame("process_one_work");
-            self.push_frame("delayed_vfree_work");
+            self.push_kframe("worker_thread");
+            self.push_kframe("process_one_work");
+            self.push_kframe("delayed_vfree_work");
             for a in list.into_iter().rev() {
                 self.vfree(a);
             }
@@ -2197,7 +2225,7 @@ impl Machine {
         let _ = prot;
         let caller = self.vm_caller();
         let depth = self.stack.frames.len();
-        self.push_frame("vmap");
+        self.push_kframe("vmap");
         let r = self.vmap_inner(pages, flags, caller);
         self.stack.frames.truncate(depth);
         match r {
@@ -2248,7 +2276,7 @@ impl Machine {
     /// Context: process context, may sleep; not from interrupt context (BUG).
     pub fn vunmap(&mut self, addr: u64) {
         let depth = self.stack.frames.len();
-        self.push_frame("vunmap");
+        self.push_kframe("vunmap");
         if self.in_interrupt() {
             self.vm_bug(LINE_VUNMAP_BUG);
             self.stack.frames.truncate(depth);
@@ -2256,7 +2284,7 @@ impl Machine {
         }
         self.might_sleep(VMALLOC_C, LINE_VUNMAP_MIGHT_SLEEP);
         if addr != 0 {
-            self.push_frame("remove_vm_area");
+            self.push_kframe("remove_vm_area");
             let vm = self.remove_vm_area(addr);
             self.pop_frame();
             match vm {
@@ -2346,7 +2374,11 @@ impl Machine {
     }
 
     /// Writes kernel memory through the vmalloc page tables (or the direct map).
-    fn vm_write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::machine::MemFault> {
+    pub(crate) fn vm_write(
+        &mut self,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), crate::machine::MemFault> {
         if !self.vmalloc.pte.contains_key(&(addr >> PAGE_SHIFT)) {
             return self.write_bytes(addr, data);
         }
@@ -2736,6 +2768,34 @@ impl Machine {
             return Err(format!("tiling: areas end at {at:#x}"));
         }
         Ok(())
+    }
+}
+
+impl Machine {
+    /// `find_vmap_lowest_match_check()` (the kernel's `DEBUG_AUGMENT_LOWEST_MATCH_CHECK`): the tree search and
+    /// a linear walk of the free list must find the same free area for `(size, align, vstart)`.
+    ///
+    /// Context: any; O(n).
+    pub fn vmap_lowest_match_check(
+        &self,
+        size: u64,
+        align: u64,
+        vstart: u64,
+    ) -> Result<(), String> {
+        let st = &self.vmalloc;
+        let root = st.free.root;
+        let t = st.find_vmap_lowest_match(&root, size, align, vstart, false);
+        let l = st
+            .arena
+            .list_ids(&st.free.list)
+            .into_iter()
+            .find(|&id| is_within_this_va(st.arena.va(id), size, align, vstart))
+            .unwrap_or(NIL);
+        if t == l {
+            Ok(())
+        } else {
+            Err(format!("not lowest: tree {t}, list {l}, size {size:#x} align {align:#x} vstart {vstart:#x}"))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::page::NIL;
 pub const MAX_PAGE_ORDER: u32 = 10;
 /// `NR_PAGE_ORDERS`.
 pub const NR_PAGE_ORDERS: usize = 11;
-/// `pageblock_order`.
+/// `pageblock_order` of the x86_64 profile (the machine's value: `Machine::pageblock_order()`).
 pub const PAGEBLOCK_ORDER: u32 = 9;
 /// `pageblock_nr_pages`.
 pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;

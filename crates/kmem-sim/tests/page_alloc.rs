@@ -404,6 +404,9 @@ fn i386_profile() {
     assert_eq!(l.vmalloc_start, l.high_memory + (8 << 20));
     assert_eq!(l.vmalloc_end, 0xfeff_e000);
     assert!(m.dmesg().contains("159MB LOWMEM available.\n"));
+    assert!(m
+        .proc_pagetypeinfo()
+        .starts_with("Page block order: 10\nPages per block:  1024\n"));
     for order in [0, 1, 3, 10] {
         let a = m.__get_free_pages(Gfp::GFP_KERNEL | Gfp::__GFP_HIGHMEM, order);
         assert!(
@@ -515,5 +518,29 @@ fn modules_line() {
     assert_eq!(
         m.modules_linked_in(),
         "Modules linked in: intree(+) [last unloaded: hello(O)]"
+    );
+}
+
+#[test]
+fn debug_preempt_line() {
+    let mut m = Machine::boot(MachineConfig::x86_64().preempt_debug(false, true)).unwrap();
+    m.set_current("insmod", 95);
+    m.push_module_frame("hello_init", "hello");
+    m.spin_lock();
+    let seq = m.log_seq();
+    m.might_sleep("drivers/x.c", 10);
+    m.spin_unlock();
+    let log = m.log_text_since(seq);
+    assert!(!log.contains("RCU nest depth"));
+    let l = log
+        .lines()
+        .position(|l| l == "Preemption disabled at:")
+        .expect(&log);
+    let next = log.lines().nth(l + 1).unwrap();
+    assert!(
+        next.starts_with("[<ffffffffc")
+            && next.contains("] hello_init+0x")
+            && next.ends_with(" [hello]"),
+        "{next}"
     );
 }

@@ -83,6 +83,27 @@ proptest! {
         }
         prop_assert_eq!(m.check_consistency(), Ok(()));
         prop_assert_eq!(m.log_text_since(0).contains("Bad page state"), false);
+        // /proc/buddyinfo keeps the kernel's fixed-width format: "Node 0, zone %8s " + 11 x "%6lu "
+        for (line, z) in m.proc_buddyinfo().lines().zip(m.zones().iter().filter(|z| z.populated())) {
+            let mut want = format!("Node 0, zone {:>8} ", z.name());
+            for o in 0..11 {
+                want.push_str(&format!("{:6} ", z.free_area[o].nr_free));
+            }
+            prop_assert_eq!(line, want.as_str());
+        }
+        // /proc/pagetypeinfo's per-type counts add up to buddyinfo's
+        let pti = m.proc_pagetypeinfo();
+        for z in m.zones().iter().filter(|z| z.populated()) {
+            let mut sums = [0u64; 11];
+            for l in pti.lines().filter(|l| l.starts_with(&format!("Node    0, zone {:>8}, type ", z.name()))) {
+                for (o, v) in l[44..].split_whitespace().enumerate() {
+                    sums[o] += v.parse::<u64>().unwrap();
+                }
+            }
+            for (o, s) in sums.iter().enumerate() {
+                prop_assert_eq!(*s, z.free_area[o].nr_free);
+            }
+        }
     }
 
     #[test]

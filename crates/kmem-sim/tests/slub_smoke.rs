@@ -22,3 +22,28 @@ fn slabinfo_format_and_boot_line() {
     m.kfree(a);
     assert!(m.slabtop().contains("kmalloc-128"));
 }
+
+#[test]
+fn an_alias_shares_its_targets_struct_kmem_cache() {
+    // `kmem_cache_create()` of a mergeable cache returns the existing cache's `struct kmem_cache *`,
+    // which the façade hands to modules as `kmem_cache_addr()`.
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    let a = m.kmem_cache_create("merge_a", 200, 0, 0, None).unwrap();
+    let b = m.kmem_cache_create("merge_b", 196, 0, 0, None).unwrap();
+    assert_eq!(a, b);
+    let addr = m.kmem_cache_addr(a);
+    assert!(m.layout().is_direct_map_addr(addr), "{addr:#x}");
+    assert_eq!(m.kmem_cache_addr(b), addr);
+    let mut nomerge = Machine::boot(MachineConfig {
+        slab: slab_common::SlabConfig::from_cmdline("slab_nomerge"),
+        ..MachineConfig::x86_64()
+    })
+    .unwrap();
+    let a = nomerge
+        .kmem_cache_create("merge_a", 200, 0, 0, None)
+        .unwrap();
+    let b = nomerge
+        .kmem_cache_create("merge_b", 196, 0, 0, None)
+        .unwrap();
+    assert_ne!(nomerge.kmem_cache_addr(a), nomerge.kmem_cache_addr(b));
+}

@@ -550,3 +550,49 @@ fn introspection_views() {
         .vmap_tree_text(VmapTree::Lazy)
         .contains("0xffffc90000000000-0xffffc90000002000"));
 }
+
+#[test]
+fn metadata_lives_in_slab_caches() {
+    let mut m = Machine::boot(MachineConfig::x86_64().cpus(1)).unwrap();
+    assert!(
+        m.slabinfo().iter().any(|s| s.name == "vmap_area"),
+        "KMEM_CACHE(vmap_area) at boot"
+    );
+    // One free area after boot.
+    let a = m.vmalloc(16384);
+    // vm_struct (72 bytes) in kmalloc-96, the 4-pointer page array in kmalloc-32.
+    let vm = m.find_vm_area(a).unwrap().clone();
+    assert_eq!(m.ksize(vm.obj), 96);
+    assert_eq!(m.ksize(vm.pages), 32);
+    assert!(m.layout().is_direct_map_addr(vm.obj));
+    m.vfree(a);
+    // Freed objects are poisoned/reused by SLUB; a new area takes the same slab objects back.
+    let b = m.vmalloc(16384);
+    let vm2 = m.find_vm_area(b).unwrap().clone();
+    assert_eq!((vm2.obj, vm2.pages), (vm.obj, vm.pages));
+}
+
+#[test]
+fn bug_in_interrupt_is_a_typed_oops() {
+    let mut m = x86();
+    m.irq_enter();
+    assert_eq!(m.vmalloc(4096), 0);
+    m.irq_exit();
+    match m.kernel_stop() {
+        Some(kmem_sim::KernelStop::Oops(o)) => {
+            assert_eq!(o.function, "__get_vm_area_node");
+            assert_eq!(
+                o.kind,
+                kmem_sim::slab_common::OopsKind::Bug {
+                    file: "mm/vmalloc.c".into(),
+                    line: 3177
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let log = m.dmesg();
+    assert!(log.contains("kernel BUG at mm/vmalloc.c:3177!"));
+    assert!(log.contains("RIP: 0010:__get_vm_area_node+"));
+    assert!(log.contains("Kernel panic - not syncing: Fatal exception in interrupt"));
+}

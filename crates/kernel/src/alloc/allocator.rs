@@ -39,13 +39,17 @@ pub struct Vmalloc;
 /// For more details see [self].
 pub struct KVmalloc;
 
+// ANCHOR: realloc_func
 /// A wrapper around the C realloc functions: `krealloc`, `vrealloc`, `kvrealloc`.
-struct ReallocFunc(unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void);
+struct ReallocFunc(
+    unsafe extern "C" fn(*const crate::ffi::c_void, usize, u32) -> *mut crate::ffi::c_void,
+);
 
 impl ReallocFunc {
     const KREALLOC: Self = Self(bindings::krealloc);
     const VREALLOC: Self = Self(bindings::vrealloc);
     const KVREALLOC: Self = Self(bindings::kvrealloc);
+    // ANCHOR_END: realloc_func
 
     /// # Safety
     ///
@@ -69,6 +73,7 @@ impl ReallocFunc {
             None => ptr::null(),
         };
 
+        // ANCHOR: call
         // SAFETY: `ptr` is NULL or was allocated by this allocator with `old_layout`; the C function
         // handles both.
         let raw_ptr = unsafe { self.0(ptr.cast(), size, flags.as_raw()).cast() };
@@ -78,6 +83,7 @@ impl ReallocFunc {
         } else {
             NonNull::new(raw_ptr).ok_or(AllocError)?
         };
+        // ANCHOR_END: call
 
         Ok(NonNull::slice_from_raw_parts(ptr, size))
     }
@@ -114,6 +120,7 @@ unsafe impl Allocator for Kmalloc {
 }
 
 // SAFETY: as for `Kmalloc`.
+// ANCHOR: vmalloc
 unsafe impl Allocator for Vmalloc {
     #[inline]
     unsafe fn realloc(
@@ -133,6 +140,7 @@ unsafe impl Allocator for Vmalloc {
         unsafe { ReallocFunc::VREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }
+// ANCHOR_END: vmalloc
 
 // SAFETY: as for `Kmalloc`.
 unsafe impl Allocator for KVmalloc {
@@ -158,4 +166,3 @@ unsafe impl Allocator for KVmalloc {
         unsafe { ReallocFunc::KVREALLOC.call(ptr, layout, old_layout, flags) }
     }
 }
-

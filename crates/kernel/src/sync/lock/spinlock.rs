@@ -37,7 +37,10 @@ impl<T> SpinLock<T> {
     /// Constructs a new spinlock initialiser.
     pub fn new(t: T, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
         let _ = key;
-        SpinLock { name, data: UnsafeCell::new(t) }
+        SpinLock {
+            name,
+            data: UnsafeCell::new(t),
+        }
     }
 }
 
