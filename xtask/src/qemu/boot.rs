@@ -24,7 +24,7 @@ use super::{step, QemuOptions};
 /// `no_hash_pointers` shows real addresses, `oops=panic panic=-1` + `-no-reboot` end the run
 /// on a crash.
 pub const APPEND: &str =
-    "console=ttyS0 nokaslr oops=panic panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd";
+    "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd";
 
 /// What the guest reported for one listing.
 #[derive(Debug, Clone, Default)]
