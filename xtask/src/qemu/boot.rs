@@ -20,11 +20,13 @@ use super::kernel::{spinner, Kernel};
 use super::modules::{Built, Listing};
 use super::{step, QemuOptions};
 
-/// Kernel command line. `slab_nomerge` keeps a module's cache visible in /proc/slabinfo,
+/// Kernel command line. `no_timer_check`: under software emulation on a loaded host the IO-APIC
+/// timer check can fail and panic the boot ("IO-APIC + timer doesn't work!").
+/// `slab_nomerge` keeps a module's cache visible in /proc/slabinfo,
 /// `no_hash_pointers` shows real addresses, `oops=panic panic=-1` + `-no-reboot` end the run
 /// on a crash.
 pub const APPEND: &str =
-    "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd";
+    "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd no_timer_check";
 
 /// What the guest reported for one listing.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +68,13 @@ while read name ko; do
   dmesg -c > /dev/null
   insmod $ko > /tmp/o 2>&1
   rc=$?
+  case $rc in
+    139) echo "Segmentation fault" >> /tmp/o ;;
+    137) echo "Killed" >> /tmp/o ;;
+    135) echo "Bus error" >> /tmp/o ;;
+    134) echo "Aborted" >> /tmp/o ;;
+    132) echo "Illegal instruction" >> /tmp/o ;;
+  esac
   F $name insmod /tmp/o
   M "RC $name insmod $rc"
   if [ $rc = 0 ]; then
@@ -92,6 +101,7 @@ reboot -f
 /// Boot as often as needed to run every built listing.
 pub fn run_all(
     kernel: &Kernel,
+    listings_dir: &Path,
     listings: &[Listing],
     built: &BTreeMap<String, Built>,
     opts: &QemuOptions,
@@ -105,22 +115,45 @@ pub fn run_all(
         .context("busybox not found (package busybox-static)")?;
     let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
 
-    let mut todo: Vec<&Listing> = listings.iter().filter(|l| built[&l.name].ko.is_some()).collect();
+    let overrides = read_overrides(listings_dir)?;
+    let mut todo: Vec<(&Listing, String)> = listings
+        .iter()
+        .filter(|l| built[&l.name].ko.is_some())
+        .map(|l| (l, cmdline_for(&l.name, &overrides)))
+        .collect();
     let mut runs = BTreeMap::new();
     let mut boot_no = 0;
     let mut first = true;
     while !todo.is_empty() || first {
         boot_no += 1;
-        // One boot for everything, or one per listing with --boot-each.
-        let batch: Vec<&Listing> = if opts.boot_each { todo.iter().take(1).copied().collect() } else { todo.clone() };
+        // One boot per distinct command line (or per listing with --boot-each).
+        let append = todo.first().map(|t| t.1.clone()).unwrap_or_else(|| APPEND.to_string());
+        let batch: Vec<&Listing> = if opts.boot_each {
+            todo.iter().take(1).map(|t| t.0).collect()
+        } else {
+            todo.iter().filter(|t| t.1 == append).map(|t| t.0).collect()
+        };
         let dir = out_dir.join(format!("boot-{boot_no}"));
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
         write_initramfs(&initramfs, &busybox, &batch, built, first)?;
         let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
         step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
+        if append != APPEND {
+            step(start, format!("boot {boot_no}: command line `{append}`"));
+        }
         let t = Instant::now();
-        let (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout)?;
+        let (mut results, mut console, mut timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+        for attempt in 2..=3 {
+            if results.contains("@@KMEM@@ START") {
+                break;
+            }
+            // The kernel died before /init ran: not the listings' fault (e.g. a slow emulated
+            // timer). Boot again.
+            step(start, format!("boot {boot_no}: the kernel did not reach /init; retrying (attempt {attempt})"));
+            let _ = fs::rename(dir.join("console.log"), dir.join(format!("console-failed-{}.log", attempt - 1)));
+            (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+        }
         let parsed = parse(&results);
         step(
             start,
@@ -161,12 +194,40 @@ pub fn run_all(
             crashed = true;
             break;
         }
-        todo.retain(|l| !runs.contains_key(&l.name));
+        todo.retain(|t| !runs.contains_key(&t.0.name));
         if crashed && !opts.keep_going {
             todo.clear();
         }
     }
     Ok(runs)
+}
+
+/// `listings/kernel/cmdline-overrides`: listing -> words (`-x` removes x, else appended).
+fn read_overrides(listings_dir: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let path = listings_dir.join("kernel/cmdline-overrides");
+    let mut out = BTreeMap::new();
+    let Ok(text) = fs::read_to_string(&path) else { return Ok(out) };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut w = line.split_whitespace();
+        let name = w.next().unwrap().to_string();
+        out.insert(name, w.map(str::to_string).collect());
+    }
+    Ok(out)
+}
+
+fn cmdline_for(name: &str, overrides: &BTreeMap<String, Vec<String>>) -> String {
+    let mut words: Vec<String> = APPEND.split_whitespace().map(str::to_string).collect();
+    for w in overrides.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+        match w.strip_prefix('-') {
+            Some(drop) => words.retain(|x| x != drop),
+            None => words.push(w.clone()),
+        }
+    }
+    words.join(" ")
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -181,6 +242,7 @@ fn boot(
     initramfs: &Path,
     dir: &Path,
     timeout: u64,
+    append: &str,
 ) -> Result<(String, String, bool)> {
     let console = dir.join("console.log");
     let results = dir.join("results.log");
@@ -193,7 +255,7 @@ fn boot(
         .arg(&kernel.bzimage)
         .arg("-initrd")
         .arg(initramfs)
-        .args(["-append", APPEND])
+        .args(["-append", append])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
         .arg("-serial")

@@ -127,7 +127,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let built = modules::build(&kernel, &listings_dir, &all, opts, &out_dir, start)?;
 
     // Boot.
-    let runs = boot::run_all(&kernel, &all, &built, opts, &out_dir, start)?;
+    let runs = boot::run_all(&kernel, &listings_dir, &all, &built, opts, &out_dir, start)?;
 
     // Compare and report.
     let ok = report::report(&all, &built, &runs, &snapshots_dir, &out_dir)?;

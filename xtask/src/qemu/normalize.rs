@@ -246,6 +246,33 @@ pub fn compare(real: &str, pinned: &str) -> Option<String> {
     )
 }
 
+/// Normalise insmod's own output (the `<name>-insmod` pin): busybox's
+/// `insmod: can't insert '/kmem/x.ko': Cannot allocate memory` (the guest) and kmod's
+/// `insmod: ERROR: could not insert module x.ko: Cannot allocate memory` (the simulator mimics
+/// Debian's kmod) both become `insmod: cannot insert x.ko: Cannot allocate memory`. A process
+/// killed by a signal (e.g. an oops in init) is reported by the shell as `Segmentation fault`.
+pub fn normalize_insmod(text: &str) -> String {
+    static R: OnceLock<(Regex, Regex)> = OnceLock::new();
+    let (bb, kmod) = R.get_or_init(|| {
+        (
+            Regex::new(r"^insmod: can't insert '(?:[^']*/)?([^'/]+)': (.*)$").unwrap(),
+            Regex::new(r"^insmod: ERROR: could not insert module (?:\S*/)?(\S+): (.*)$").unwrap(),
+        )
+    });
+    let mut out = String::new();
+    for l in text.lines() {
+        let l = l.trim_end();
+        if l.is_empty() {
+            continue;
+        }
+        let l = bb.replace(l, "insmod: cannot insert $1: $2");
+        let l = kmod.replace(&l, "insmod: cannot insert $1: $2");
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
 /// The body of an insta snapshot: everything after the second `---` line.
 pub fn snapshot_body(snap: &str) -> String {
     let mut lines = snap.split_inclusive('\n');
@@ -410,6 +437,15 @@ mod tests {
         assert!(rz.contains("[TIME] BUG scratch_rz (<taint>): Object corrupt\n"));
         assert!(rz.contains("Slab <vmemmap> objects=34 used=N fp=<ptr> flags=0x?(workingset|zone=1)"));
         assert!(rz.contains("@offset=32. First byte 0x42 instead of 0xcc"));
+    }
+
+    #[test]
+    fn insmod_messages_of_busybox_and_kmod_agree() {
+        let real = "insmod: can't insert '/kmem/alloc_enomem.ko': Cannot allocate memory\n";
+        let sim = "insmod: ERROR: could not insert module alloc_enomem.ko: Cannot allocate memory\n";
+        assert_eq!(normalize_insmod(real), normalize_insmod(sim));
+        let other = "insmod: ERROR: could not insert module alloc_enomem.ko: Invalid argument\n";
+        assert_ne!(normalize_insmod(real), normalize_insmod(other));
     }
 
     #[test]
