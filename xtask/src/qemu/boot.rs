@@ -28,6 +28,9 @@ use super::{step, QemuOptions};
 pub const APPEND: &str =
     "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd no_timer_check";
 
+/// Seconds without any new output from the guest's script before QEMU is killed as hung.
+const STALL_SECS: u64 = 180;
+
 /// What the guest reported for one listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListingRun {
@@ -41,6 +44,8 @@ pub struct ListingRun {
     pub crash: Option<String>,
     /// Which boot (1-based) ran it.
     pub boot: usize,
+    /// Ran again in a fresh boot of its own after differing in the shared one.
+    pub fresh: bool,
 }
 
 const INIT: &str = r#"#!/bin/busybox sh
@@ -66,8 +71,10 @@ while read name ko; do
   F $name slabinfo.before /proc/slabinfo
   F $name buddyinfo.before /proc/buddyinfo
   dmesg -c > /dev/null
-  insmod $ko > /tmp/o 2>&1
+  cd /kmem
+  kmem-insmod ${ko##*/} > /tmp/o 2>&1
   rc=$?
+  cd /
   case $rc in
     139) echo "Segmentation fault" >> /tmp/o ;;
     137) echo "Killed" >> /tmp/o ;;
@@ -98,6 +105,57 @@ sync
 reboot -f
 "#;
 
+/// A static `insmod` with kmod's messages (`insmod: ERROR: could not insert module x.ko: ...`),
+/// because busybox's insmod retries a failed `finit_module` with `init_module`, which runs the
+/// module's init a second time (seen: a failing listing printed its init message twice).
+const INSMOD_C: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static const char *mod_strerror(int err) {
+    switch (err) {
+    case ENOEXEC: return "Invalid module format";
+    case ENOENT: return "Unknown symbol in module, or unknown parameter (see dmesg)";
+    default: return strerror(err);
+    }
+}
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: insmod FILE\n"); return 1; }
+    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { fprintf(stderr, "insmod: ERROR: could not load module %s: %s\n", argv[1], strerror(errno)); return 1; }
+    if (syscall(SYS_finit_module, fd, "", 0) != 0) {
+        int e = errno;
+        fprintf(stderr, "insmod: ERROR: could not insert module %s: %s\n", argv[1], mod_strerror(e));
+        return 1;
+    }
+    return 0;
+}
+"#;
+
+/// Compile [`INSMOD_C`] statically (gcc + libc6-dev).
+fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
+    let dir = out_dir.join("initramfs-tools");
+    fs::create_dir_all(&dir)?;
+    let src = dir.join("kmem-insmod.c");
+    let bin = dir.join("kmem-insmod");
+    if fs::read_to_string(&src).ok().as_deref() != Some(INSMOD_C) || !bin.exists() {
+        fs::write(&src, INSMOD_C)?;
+        let out = Command::new("gcc")
+            .args(["-static", "-Os", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .context("running gcc (packages gcc, libc6-dev)")?;
+        if !out.status.success() {
+            bail!("building the guest's insmod failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(bin)
+}
+
 /// Boot as often as needed to run every built listing.
 pub fn run_all(
     kernel: &Kernel,
@@ -114,6 +172,7 @@ pub fn run_all(
         .find(|p| p.exists())
         .context("busybox not found (package busybox-static)")?;
     let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
+    let insmod = build_insmod(out_dir)?;
 
     let overrides = read_overrides(listings_dir)?;
     let mut todo: Vec<(&Listing, String)> = listings
@@ -136,7 +195,7 @@ pub fn run_all(
         let dir = out_dir.join(format!("boot-{boot_no}"));
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
-        write_initramfs(&initramfs, &busybox, &batch, built, first)?;
+        write_initramfs(&initramfs, &busybox, &insmod, &batch, built, first)?;
         let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
         step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
         if append != APPEND {
@@ -268,11 +327,18 @@ fn boot(
     let pb = spinner("boot");
     let t = Instant::now();
     let mut timed_out = false;
+    let (mut last_len, mut last_change) = (0u64, Instant::now());
     loop {
         if child.try_wait()?.is_some() {
             break;
         }
-        if t.elapsed() > Duration::from_secs(timeout) {
+        // A hung listing: nothing new on the results port for a long time (a listing's whole
+        // run writes several dumps; booting to /init takes seconds, minutes on a loaded host).
+        let len = fs::metadata(&results).map(|m| m.len()).unwrap_or(0);
+        if len != last_len {
+            (last_len, last_change) = (len, Instant::now());
+        }
+        if t.elapsed() > Duration::from_secs(timeout) || last_change.elapsed() > Duration::from_secs(STALL_SECS) {
             timed_out = true;
             let _ = child.kill();
             let _ = child.wait();
@@ -349,6 +415,7 @@ pub fn parse(text: &str) -> BTreeMap<String, ListingRun> {
 fn write_initramfs(
     path: &Path,
     busybox: &Path,
+    insmod: &Path,
     todo: &[&Listing],
     built: &BTreeMap<String, Built>,
     boot_report: bool,
@@ -359,6 +426,7 @@ fn write_initramfs(
     }
     c.node("dev/console", 0o020600, 5, 1);
     c.file("bin/busybox", 0o755, &fs::read(busybox)?);
+    c.file("bin/kmem-insmod", 0o755, &fs::read(insmod)?);
     c.file("init", 0o755, INIT.as_bytes());
     let mut list = String::new();
     for l in todo {

@@ -46,6 +46,11 @@ pub struct QemuOptions {
     /// once-per-boot reports (WARN_ON_ONCE, rate limits, the taint line) then behave alike.
     #[arg(long)]
     pub boot_each: bool,
+    /// Do not boot a fresh kernel again for listings that did not match in the shared boot
+    /// (once-per-boot reports such as WARN_ON_ONCE or rate limits can be used up by an earlier
+    /// listing of the same boot).
+    #[arg(long)]
+    pub no_fresh_retry: bool,
     /// Do not install packages; fail if something is missing.
     #[arg(long)]
     pub no_install: bool,
@@ -127,7 +132,33 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let built = modules::build(&kernel, &listings_dir, &all, opts, &out_dir, start)?;
 
     // Boot.
-    let runs = boot::run_all(&kernel, &listings_dir, &all, &built, opts, &out_dir, start)?;
+    let mut runs = boot::run_all(&kernel, &listings_dir, &all, &built, opts, &out_dir, start)?;
+
+    // Listings that did not match in the shared boot get a fresh kernel each: the simulator boots
+    // per listing, and a report printed once per boot may have been used up by an earlier one.
+    if !opts.boot_each && !opts.no_fresh_retry {
+        let retry: Vec<modules::Listing> = all
+            .iter()
+            .filter(|l| {
+                let Some(r) = runs.get(&l.name) else { return false };
+                let snap = snapshots_dir.join(format!("listings__{}.snap", l.name));
+                let Ok(pin) = std::fs::read_to_string(&snap) else { return false };
+                !r.done || normalize::compare(r.sections.get("dmesg").map(String::as_str).unwrap_or(""), &normalize::snapshot_body(&pin)).is_some()
+            })
+            .cloned()
+            .collect();
+        if !retry.is_empty() && (opts.keep_going || runs.values().all(|r| r.done)) {
+            step(start, format!("{} listing(s) differ in the shared boot; booting a fresh kernel for each: {}", retry.len(), names(&retry)));
+            let fresh_opts = QemuOptions { boot_each: true, ..opts.clone() };
+            let fresh_dir = out_dir.join("fresh");
+            std::fs::create_dir_all(&fresh_dir)?;
+            let fresh = boot::run_all(&kernel, &listings_dir, &retry, &built, &fresh_opts, &fresh_dir, start)?;
+            for (name, mut r) in fresh {
+                r.fresh = true;
+                runs.insert(name, r);
+            }
+        }
+    }
 
     // Compare and report.
     let ok = report::report(&all, &built, &runs, &snapshots_dir, &out_dir)?;

@@ -127,6 +127,9 @@ pub fn report(
         } else if insmod_pin.is_some() && loaded == Some(true) {
             loaded_cell = "yes (pin expects failure)".into();
         }
+        if run.is_some_and(|r| r.fresh) {
+            note = if note.is_empty() { "fresh boot".to_string() } else { format!("fresh boot; {note}") };
+        }
         let ok = is_built && load_ok && matches == Match::Yes;
         // A missing snapshot is reported, not a failure of the real-kernel run itself.
         let ok = ok || (is_built && load_ok && matches == Match::NoSnapshot);
