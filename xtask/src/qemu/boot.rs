@@ -72,16 +72,19 @@ while read name ko; do
   F $name buddyinfo.before /proc/buddyinfo
   dmesg -c > /dev/null
   cd /kmem
-  kmem-insmod ${ko##*/} > /tmp/o 2>&1
+  /kmem-bin/insmod ${ko##*/} > /tmp/o 2>&1
   rc=$?
   cd /
+  # A process killed by a signal (an oops in init): the message a shell prints for it, once.
+  s=
   case $rc in
-    139) echo "Segmentation fault" >> /tmp/o ;;
-    137) echo "Killed" >> /tmp/o ;;
-    135) echo "Bus error" >> /tmp/o ;;
-    134) echo "Aborted" >> /tmp/o ;;
-    132) echo "Illegal instruction" >> /tmp/o ;;
+    139) s="Segmentation fault" ;;
+    137) s="Killed" ;;
+    135) s="Bus error" ;;
+    134) s="Aborted" ;;
+    132) s="Illegal instruction" ;;
   esac
+  if [ -n "$s" ] && ! grep -qx "$s" /tmp/o; then echo "$s" >> /tmp/o; fi
   F $name insmod /tmp/o
   M "RC $name insmod $rc"
   if [ $rc = 0 ]; then
@@ -426,7 +429,8 @@ fn write_initramfs(
     }
     c.node("dev/console", 0o020600, 5, 1);
     c.file("bin/busybox", 0o755, &fs::read(busybox)?);
-    c.file("bin/kmem-insmod", 0o755, &fs::read(insmod)?);
+    c.dir("kmem-bin");
+    c.file("kmem-bin/insmod", 0o755, &fs::read(insmod)?);
     c.file("init", 0o755, INIT.as_bytes());
     let mut list = String::new();
     for l in todo {
