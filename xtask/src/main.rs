@@ -5,6 +5,7 @@ mod po;
 mod serve;
 mod site;
 mod tools;
+mod qemu;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ enum Command {
     Po,
     /// Install the pinned book tools into target/tools (done automatically by serve/build).
     Tools,
+    /// Build every listing against a real Linux 6.12 kernel, load it in QEMU and compare its
+    /// dmesg with the pinned simulator output (see listings/kernel/README.md).
+    Qemu(qemu::QemuOptions),
 }
 
 fn main() -> Result<()> {
@@ -56,6 +60,7 @@ fn main() -> Result<()> {
             po::update(&tools)
         }
         Command::Tools => tools::ensure().map(|_| ()),
+        Command::Qemu(opts) => qemu::run(&opts),
     }
 }
 

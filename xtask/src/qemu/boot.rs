@@ -1,0 +1,518 @@
+//! Booting QEMU once for all listings and collecting what each one printed.
+//!
+//! The initramfs holds a static busybox, the modules and `/init`. `/init` writes everything it
+//! collects to the SECOND serial port (`ttyS1`, raw mode) between `@@KMEM@@` markers, while the
+//! kernel console stays on `ttyS0`, so script output and kernel messages cannot interleave.
+//! If a listing crashes the kernel (`oops=panic panic=-1 -no-reboot` end the run at once) and
+//! `--keep-going` is given, QEMU boots again for the remaining listings.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::deps::which;
+use super::kernel::{spinner, Kernel};
+use super::modules::{Built, Listing};
+use super::{step, QemuOptions};
+
+/// Kernel command line. `no_timer_check`: under software emulation on a loaded host the IO-APIC
+/// timer check can fail and panic the boot ("IO-APIC + timer doesn't work!").
+/// `slab_nomerge` keeps a module's cache visible in /proc/slabinfo,
+/// `no_hash_pointers` shows real addresses, `oops=panic panic=-1` + `-no-reboot` end the run
+/// on a crash.
+pub const APPEND: &str =
+    "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd no_timer_check";
+
+/// Seconds without any new output from the guest's script before QEMU is killed as hung.
+const STALL_SECS: u64 = 180;
+
+/// What the guest reported for one listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListingRun {
+    /// Collected files by section name (`dmesg`, `vmallocinfo.before`, ...).
+    pub sections: BTreeMap<String, String>,
+    pub insmod_rc: Option<i32>,
+    pub rmmod_rc: Option<i32>,
+    /// The script finished this listing.
+    pub done: bool,
+    /// The kernel died while this listing ran; holds the console tail.
+    pub crash: Option<String>,
+    /// Which boot (1-based) ran it.
+    pub boot: usize,
+    /// Ran again in a fresh boot of its own after differing in the shared one.
+    pub fresh: bool,
+}
+
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+M() { echo "@@KMEM@@ $*" >&3; }
+F() { M "FILE $1 $2"; cat "$3" >&3 2>/dev/null; echo >&3; M "ENDFILE"; }
+M "START"
+if [ -f /kmem/boot ]; then
+  dmesg > /tmp/d; F _boot dmesg /tmp/d
+  for f in buddyinfo pagetypeinfo meminfo zoneinfo slabinfo vmallocinfo; do F _boot $f /proc/$f; done
+  M "DONE _boot"
+fi
+while read name ko; do
+  M "LISTING $name"
+  F $name vmallocinfo.before /proc/vmallocinfo
+  F $name slabinfo.before /proc/slabinfo
+  F $name buddyinfo.before /proc/buddyinfo
+  dmesg -c > /dev/null
+  cd /kmem
+  /kmem-bin/insmod ${ko##*/} > /tmp/o 2>&1
+  rc=$?
+  cd /
+  # A process killed by a signal (an oops in init): the message a shell prints for it, once.
+  s=
+  case $rc in
+    139) s="Segmentation fault" ;;
+    137) s="Killed" ;;
+    135) s="Bus error" ;;
+    134) s="Aborted" ;;
+    132) s="Illegal instruction" ;;
+  esac
+  if [ -n "$s" ] && ! grep -qx "$s" /tmp/o; then echo "$s" >> /tmp/o; fi
+  F $name insmod /tmp/o
+  M "RC $name insmod $rc"
+  if [ $rc = 0 ]; then
+    F $name vmallocinfo.loaded /proc/vmallocinfo
+    F $name slabinfo.loaded /proc/slabinfo
+    F $name buddyinfo.loaded /proc/buddyinfo
+    dmesg > /tmp/d; F $name dmesg.loaded /tmp/d
+    rmmod $name > /tmp/o 2>&1
+    rc=$?
+    F $name rmmod /tmp/o
+    M "RC $name rmmod $rc"
+  fi
+  dmesg -c > /tmp/d; F $name dmesg /tmp/d
+  F $name vmallocinfo.after /proc/vmallocinfo
+  F $name slabinfo.after /proc/slabinfo
+  F $name buddyinfo.after /proc/buddyinfo
+  M "DONE $name"
+done < /kmem/list
+M "ALLDONE"
+sync
+reboot -f
+"#;
+
+/// A static `insmod` with kmod's messages (`insmod: ERROR: could not insert module x.ko: ...`),
+/// because busybox's insmod retries a failed `finit_module` with `init_module`, which runs the
+/// module's init a second time (seen: a failing listing printed its init message twice).
+const INSMOD_C: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static const char *mod_strerror(int err) {
+    switch (err) {
+    case ENOEXEC: return "Invalid module format";
+    case ENOENT: return "Unknown symbol in module, or unknown parameter (see dmesg)";
+    default: return strerror(err);
+    }
+}
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: insmod FILE\n"); return 1; }
+    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { fprintf(stderr, "insmod: ERROR: could not load module %s: %s\n", argv[1], strerror(errno)); return 1; }
+    if (syscall(SYS_finit_module, fd, "", 0) != 0) {
+        int e = errno;
+        fprintf(stderr, "insmod: ERROR: could not insert module %s: %s\n", argv[1], mod_strerror(e));
+        return 1;
+    }
+    return 0;
+}
+"#;
+
+/// Compile [`INSMOD_C`] statically (gcc + libc6-dev).
+fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
+    let dir = out_dir.join("initramfs-tools");
+    fs::create_dir_all(&dir)?;
+    let src = dir.join("kmem-insmod.c");
+    let bin = dir.join("kmem-insmod");
+    if fs::read_to_string(&src).ok().as_deref() != Some(INSMOD_C) || !bin.exists() {
+        fs::write(&src, INSMOD_C)?;
+        let out = Command::new("gcc")
+            .args(["-static", "-Os", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .context("running gcc (packages gcc, libc6-dev)")?;
+        if !out.status.success() {
+            bail!("building the guest's insmod failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(bin)
+}
+
+/// Boot as often as needed to run every built listing.
+pub fn run_all(
+    kernel: &Kernel,
+    listings_dir: &Path,
+    listings: &[Listing],
+    built: &BTreeMap<String, Built>,
+    opts: &QemuOptions,
+    out_dir: &Path,
+    start: Instant,
+) -> Result<BTreeMap<String, ListingRun>> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .context("busybox not found (package busybox-static)")?;
+    let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
+    let insmod = build_insmod(out_dir)?;
+
+    let overrides = read_overrides(listings_dir)?;
+    let mut todo: Vec<(&Listing, String)> = listings
+        .iter()
+        .filter(|l| built[&l.name].ko.is_some())
+        .map(|l| (l, cmdline_for(&l.name, &overrides)))
+        .collect();
+    let mut runs = BTreeMap::new();
+    let mut boot_no = 0;
+    let mut first = true;
+    while !todo.is_empty() || first {
+        boot_no += 1;
+        // One boot per distinct command line (or per listing with --boot-each).
+        let append = todo.first().map(|t| t.1.clone()).unwrap_or_else(|| APPEND.to_string());
+        let batch: Vec<&Listing> = if opts.boot_each {
+            todo.iter().take(1).map(|t| t.0).collect()
+        } else {
+            todo.iter().filter(|t| t.1 == append).map(|t| t.0).collect()
+        };
+        let dir = out_dir.join(format!("boot-{boot_no}"));
+        fs::create_dir_all(&dir)?;
+        let initramfs = dir.join("initramfs.cpio");
+        write_initramfs(&initramfs, &busybox, &insmod, &batch, built, first)?;
+        let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
+        step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
+        if append != APPEND {
+            step(start, format!("boot {boot_no}: command line `{append}`"));
+        }
+        let t = Instant::now();
+        let (mut results, mut console, mut timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+        for attempt in 2..=3 {
+            if results.contains("@@KMEM@@ START") {
+                break;
+            }
+            // The kernel died before /init ran: not the listings' fault (e.g. a slow emulated
+            // timer). Boot again.
+            step(start, format!("boot {boot_no}: the kernel did not reach /init; retrying (attempt {attempt})"));
+            let _ = fs::rename(dir.join("console.log"), dir.join(format!("console-failed-{}.log", attempt - 1)));
+            (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+        }
+        let parsed = parse(&results);
+        step(
+            start,
+            format!(
+                "boot {boot_no}: QEMU exited after {:.1}s{}",
+                t.elapsed().as_secs_f64(),
+                if timed_out { " (TIMEOUT, killed)" } else { "" }
+            ),
+        );
+        if first {
+            if let Some(b) = parsed.get("_boot") {
+                let bdir = out_dir.join("boot");
+                fs::create_dir_all(&bdir)?;
+                for (k, v) in &b.sections {
+                    fs::write(bdir.join(k), v)?;
+                }
+            } else {
+                bail!(
+                    "the guest did not start (no boot report); console log: {}\n{}",
+                    dir.join("console.log").display(),
+                    tail(&console, 40)
+                );
+            }
+        }
+        first = false;
+        let mut crashed = false;
+        for l in &batch {
+            let mut r = parsed.get(&l.name).cloned().unwrap_or_default();
+            r.boot = boot_no;
+            if r.done {
+                runs.insert(l.name.clone(), r);
+                continue;
+            }
+            // The first unfinished listing took the kernel down (or hung).
+            step(start, format!("boot {boot_no}: `{}` crashed or hung the kernel", l.name));
+            r.crash = Some(tail(&console, 80));
+            runs.insert(l.name.clone(), r);
+            crashed = true;
+            break;
+        }
+        todo.retain(|t| !runs.contains_key(&t.0.name));
+        if crashed && !opts.keep_going {
+            todo.clear();
+        }
+    }
+    Ok(runs)
+}
+
+/// `listings/kernel/cmdline-overrides`: listing -> words (`-x` removes x, else appended).
+fn read_overrides(listings_dir: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let path = listings_dir.join("kernel/cmdline-overrides");
+    let mut out = BTreeMap::new();
+    let Ok(text) = fs::read_to_string(&path) else { return Ok(out) };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut w = line.split_whitespace();
+        let name = w.next().unwrap().to_string();
+        out.insert(name, w.map(str::to_string).collect());
+    }
+    Ok(out)
+}
+
+fn cmdline_for(name: &str, overrides: &BTreeMap<String, Vec<String>>) -> String {
+    let mut words: Vec<String> = APPEND.split_whitespace().map(str::to_string).collect();
+    for w in overrides.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+        match w.strip_prefix('-') {
+            Some(drop) => words.retain(|x| x != drop),
+            None => words.push(w.clone()),
+        }
+    }
+    words.join(" ")
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Run QEMU; returns (results port text, console text, timed out).
+fn boot(
+    qemu: &Path,
+    kernel: &Kernel,
+    initramfs: &Path,
+    dir: &Path,
+    timeout: u64,
+    append: &str,
+) -> Result<(String, String, bool)> {
+    let console = dir.join("console.log");
+    let results = dir.join("results.log");
+    let _ = fs::remove_file(&console);
+    let _ = fs::remove_file(&results);
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none"])
+        .args(["-m", "256M", "-smp", "4,sockets=4,cores=1,threads=1"])
+        .arg("-kernel")
+        .arg(&kernel.bzimage)
+        .arg("-initrd")
+        .arg(initramfs)
+        .args(["-append", append])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", results.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    fs::write(dir.join("qemu-command.txt"), format!("{cmd:?}\n"))?;
+    let mut child = cmd.spawn().context("starting qemu-system-x86_64")?;
+    let pb = spinner("boot");
+    let t = Instant::now();
+    let mut timed_out = false;
+    let (mut last_len, mut last_change) = (0u64, Instant::now());
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        // A hung listing: nothing new on the results port for a long time (a listing's whole
+        // run writes several dumps; booting to /init takes seconds, minutes on a loaded host).
+        let len = fs::metadata(&results).map(|m| m.len()).unwrap_or(0);
+        if len != last_len {
+            (last_len, last_change) = (len, Instant::now());
+        }
+        if t.elapsed() > Duration::from_secs(timeout) || last_change.elapsed() > Duration::from_secs(STALL_SECS) {
+            timed_out = true;
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        let text = fs::read_to_string(&results).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("@@KMEM@@ LISTING "))
+            .unwrap_or(if text.contains("@@KMEM@@ START") { "(init running)" } else { "(booting)" });
+        pb.set_message(format!("boot: {last}"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pb.finish_and_clear();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    if !err.trim().is_empty() {
+        fs::write(dir.join("qemu-stderr.txt"), &err)?;
+    }
+    let r = String::from_utf8_lossy(&fs::read(&results).unwrap_or_default()).into_owned();
+    let c = String::from_utf8_lossy(&fs::read(&console).unwrap_or_default()).replace('\r', "");
+    if r.is_empty() && c.is_empty() {
+        bail!("QEMU produced no output: {err}");
+    }
+    Ok((r, c, timed_out))
+}
+
+/// Parse the results port.
+pub fn parse(text: &str) -> BTreeMap<String, ListingRun> {
+    let mut out: BTreeMap<String, ListingRun> = BTreeMap::new();
+    let mut file: Option<(String, String, Vec<&str>)> = None;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some((_, _, buf)) = file.as_mut() {
+            if line == "@@KMEM@@ ENDFILE" {
+                let (who, sec, mut buf) = file.take().unwrap();
+                if buf.last() == Some(&"") {
+                    buf.pop();
+                }
+                let mut s = buf.join("\n");
+                if !buf.is_empty() {
+                    s.push('\n');
+                }
+                out.entry(who).or_default().sections.insert(sec, s);
+            } else {
+                buf.push(line);
+            }
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("@@KMEM@@ ") else { continue };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        match w.as_slice() {
+            ["FILE", who, sec] => file = Some((who.to_string(), sec.to_string(), Vec::new())),
+            ["RC", who, what, rc] => {
+                let rc = rc.parse().ok();
+                let e = out.entry(who.to_string()).or_default();
+                if *what == "insmod" {
+                    e.insmod_rc = rc;
+                } else {
+                    e.rmmod_rc = rc;
+                }
+            }
+            ["DONE", who] => out.entry(who.to_string()).or_default().done = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn write_initramfs(
+    path: &Path,
+    busybox: &Path,
+    insmod: &Path,
+    todo: &[&Listing],
+    built: &BTreeMap<String, Built>,
+    boot_report: bool,
+) -> Result<()> {
+    let mut c = Cpio::default();
+    for d in ["bin", "dev", "proc", "sys", "tmp", "kmem", "etc", "root"] {
+        c.dir(d);
+    }
+    c.node("dev/console", 0o020600, 5, 1);
+    c.file("bin/busybox", 0o755, &fs::read(busybox)?);
+    c.dir("kmem-bin");
+    c.file("kmem-bin/insmod", 0o755, &fs::read(insmod)?);
+    c.file("init", 0o755, INIT.as_bytes());
+    let mut list = String::new();
+    for l in todo {
+        let ko = built[&l.name].ko.as_ref().unwrap();
+        let dst = format!("kmem/{}.ko", l.name);
+        c.file(&dst, 0o644, &fs::read(ko)?);
+        list.push_str(&format!("{} /{dst}\n", l.name));
+    }
+    c.file("kmem/list", 0o644, list.as_bytes());
+    if boot_report {
+        c.file("kmem/boot", 0o644, b"");
+    }
+    let mut f = fs::File::create(path)?;
+    f.write_all(&c.finish())?;
+    Ok(())
+}
+
+/// A minimal `newc` cpio writer (what the kernel's initramfs unpacker reads).
+#[derive(Default)]
+struct Cpio {
+    buf: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        self.ino += 1;
+        let hdr = format!(
+            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            self.ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
+        );
+        self.buf.extend_from_slice(hdr.as_bytes());
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.push(0);
+        self.pad();
+        self.buf.extend_from_slice(data);
+        self.pad();
+    }
+    fn pad(&mut self) {
+        while self.buf.len() % 4 != 0 {
+            self.buf.push(0);
+        }
+    }
+    fn dir(&mut self, name: &str) {
+        self.entry(name, 0o040755, &[], (0, 0));
+    }
+    fn file(&mut self, name: &str, perm: u32, data: &[u8]) {
+        self.entry(name, 0o100000 | perm, data, (0, 0));
+    }
+    fn node(&mut self, name: &str, mode: u32, major: u32, minor: u32) {
+        self.entry(name, mode, &[], (major, minor));
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, &[], (0, 0));
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_and_markers() {
+        let text = "junk\n@@KMEM@@ START\n@@KMEM@@ LISTING a\n@@KMEM@@ FILE a dmesg\n[    1.000000] a: hi\n\n@@KMEM@@ ENDFILE\n@@KMEM@@ RC a insmod 0\n@@KMEM@@ RC a rmmod 0\n@@KMEM@@ DONE a\n@@KMEM@@ LISTING b\n@@KMEM@@ FILE b insmod\n\n@@KMEM@@ ENDFILE\n";
+        let p = parse(text);
+        assert_eq!(p["a"].sections["dmesg"], "[    1.000000] a: hi\n");
+        assert_eq!(p["a"].insmod_rc, Some(0));
+        assert!(p["a"].done);
+        assert_eq!(p["b"].sections["insmod"], "");
+        assert!(!p["b"].done);
+    }
+}
