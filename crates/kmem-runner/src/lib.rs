@@ -101,6 +101,7 @@ impl Runner {
         match result {
             Ok(instance) => {
                 self.instance = Some(instance);
+                __sim::with_machine(|m| m.set_module_state(name, kmem_sim::ModuleState::Live));
                 Ok(())
             }
             Err(e) => {
@@ -120,6 +121,7 @@ impl Runner {
         let name = self.module.name;
         __sim::with_machine(|m| {
             m.set_current("rmmod", pid);
+            m.set_module_state(name, kmem_sim::ModuleState::Going);
             m.push_module_frame(&__sim::symbols::module_drop(name, self.module.type_name), name);
         });
         drop(instance);

@@ -705,7 +705,7 @@ impl Machine {
     }
 
     /// `die()` for a fault in the innermost simulated frame: the header lines of `kind`, `Oops: ... [#n]
-    /// PREEMPT SMP NOPTI`, the CPU and hardware lines, `RIP:`, the call trace, `Modules linked in:`, the end
+    /// PREEMPT SMP`, the CPU and hardware lines, `RIP:`, the call trace, `Modules linked in:`, the end
     /// marker, taint D. Records [`KernelStop::Oops`].
     pub(crate) fn die(&mut self, kind: OopsKind) {
         let rip = self.caller_frame();
@@ -730,7 +730,7 @@ impl Machine {
         };
         self.slab.die_counter += 1;
         let n = self.slab.die_counter;
-        self.printk(l, &format!("Oops: {header}: 0000 [#{n}] PREEMPT SMP NOPTI\n"));
+        self.printk(l, &format!("Oops: {header}: 0000 [#{n}] PREEMPT SMP\n"));
         self.dump_stack_print_info(l);
         self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
         self.printk(l, "Call Trace:\n");
@@ -1146,7 +1146,7 @@ impl Machine {
             let who = self.format_frame(&caller);
             self.warn(
                 "mm/slab_common.c",
-                548,
+                549,
                 Some(&format!("kmem_cache_destroy {name}: Slab cache still has objects when called from {who}")),
             );
         }

@@ -45,7 +45,7 @@ pub const LINE_OBJECT_ERR_WARN: u32 = 1127;
 /// Line of `WARN_ON(1)` in `__slab_err()`.
 pub const LINE_SLAB_ERR_WARN: u32 = 1152;
 /// Line of the `WARN()` in `cache_from_obj()`.
-pub const LINE_CACHE_FROM_OBJ_WARN: u32 = 4770;
+pub const LINE_CACHE_FROM_OBJ_WARN: u32 = 4772;
 /// Line of the `WARN_ONCE()` in `virt_to_cache()`.
 pub const LINE_VIRT_TO_CACHE_WARN: u32 = 4756;
 /// Clock advance per slab allocator call.
@@ -729,6 +729,8 @@ impl Machine {
         if let Some(sl) = self.slab.slabs.get_mut(&pfn) {
             sl.node_partial = true;
         }
+        // slab_set_node_partial(): SLUB reuses PG_workingset of the slab's head page for this.
+        self.pages[pfn as usize].set(crate::page::pg::PG_WORKINGSET);
     }
 
     fn remove_partial(&mut self, s: CacheId, pfn: u64) {
@@ -740,6 +742,8 @@ impl Machine {
         if let Some(sl) = self.slab.slabs.get_mut(&pfn) {
             sl.node_partial = false;
         }
+        // slab_clear_node_partial().
+        self.pages[pfn as usize].clear(crate::page::pg::PG_WORKINGSET);
     }
 
     fn add_full(&mut self, s: CacheId, pfn: u64) {
@@ -1637,7 +1641,10 @@ impl Machine {
     fn __slab_err(&mut self, slab: u64) {
         self.print_slab_info(slab);
         self.add_taint(Taint::BadPage);
+        // A real function (not inlined in the book's kernel): the WARNING's RIP is in it.
+        self.push_kframe("__slab_err");
         self.warn("mm/slub.c", LINE_SLAB_ERR_WARN, None);
+        self.pop_frame();
     }
 
     /// `check_bytes_and_report()`; returns false if bytes were wrong (and restored).
