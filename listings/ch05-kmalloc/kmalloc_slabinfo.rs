@@ -41,7 +41,7 @@ impl kernel::Module for KmallocSlabinfo {
             *p = unsafe { bindings::kmalloc(1000, bindings::GFP_KERNEL) };
         }
         // ANCHOR_END: alloc
-        if this.small.iter().chain(this.large.iter()).any(|p| p.is_null()) {
+        if Iterator::chain(this.small.iter(), this.large.iter()).any(|p| p.is_null()) {
             return Err(ENOMEM); // Drop frees what was allocated
         }
         pr_info!("holding {} x kmalloc(192) and {} x kmalloc(1000)\n", SMALL, LARGE);
@@ -52,7 +52,7 @@ impl kernel::Module for KmallocSlabinfo {
 
 impl Drop for KmallocSlabinfo {
     fn drop(&mut self) {
-        for &p in self.small.iter().chain(self.large.iter()) {
+        for &p in Iterator::chain(self.small.iter(), self.large.iter()) {
             // SAFETY: each pointer came from kmalloc() (or is NULL) and is freed once.
             unsafe { bindings::kfree(p) };
         }

@@ -2,10 +2,10 @@
 //! `cargo test`). xtask talks to tools (mdbook, msgmerge, QEMU ...), never to the simulator.
 
 mod po;
+mod qemu;
 mod serve;
 mod site;
 mod tools;
-mod qemu;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

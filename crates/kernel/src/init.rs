@@ -23,6 +23,36 @@ pub unsafe trait PinInit<T: ?Sized, E = Infallible>: Sized {
     ///
     /// `slot` is valid for writes and will not move after initialisation.
     unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E>;
+
+    /// This initialiser, then `f` on the initialised (pinned) value.
+    fn pin_chain<F>(self, f: F) -> ChainPinInit<Self, F, T, E>
+    where
+        F: FnOnce(Pin<&mut T>) -> Result<(), E>,
+    {
+        ChainPinInit(self, f, PhantomData)
+    }
+}
+
+/// The initialiser [`PinInit::pin_chain`] returns.
+pub struct ChainPinInit<I, F, T: ?Sized, E>(I, F, PhantomData<fn(*mut T) -> E>);
+
+// SAFETY: the value is initialised by `I`, then only modified in place by `F`; on `F`'s error it is
+// dropped, leaving the slot uninitialised.
+unsafe impl<T: ?Sized, E, I, F> PinInit<T, E> for ChainPinInit<I, F, T, E>
+where
+    I: PinInit<T, E>,
+    F: FnOnce(Pin<&mut T>) -> Result<(), E>,
+{
+    unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E> {
+        // SAFETY: as the caller guarantees for `slot`.
+        unsafe { self.0.__pinned_init(slot)? };
+        // SAFETY: `slot` is initialised now and will not move.
+        let val = unsafe { Pin::new_unchecked(&mut *slot) };
+        (self.1)(val).inspect_err(|_| {
+            // SAFETY: `slot` was initialised above.
+            unsafe { core::ptr::drop_in_place(slot) };
+        })
+    }
 }
 
 /// An in-place initialiser for `T` (the value may move afterwards).
@@ -37,6 +67,49 @@ pub unsafe trait Init<T: ?Sized, E = Infallible>: PinInit<T, E> {
     ///
     /// `slot` is valid for writes.
     unsafe fn __init(self, slot: *mut T) -> Result<(), E>;
+
+    /// This initialiser, then `f` on the initialised value.
+    ///
+    /// (As in the kernel, every type is an `Init` of itself, so with the prelude in scope
+    /// `iter.chain(other)` is ambiguous: write `Iterator::chain(iter, other)`.)
+    fn chain<F>(self, f: F) -> ChainInit<Self, F, T, E>
+    where
+        F: FnOnce(&mut T) -> Result<(), E>,
+    {
+        ChainInit(self, f, PhantomData)
+    }
+}
+
+/// The initialiser [`Init::chain`] returns.
+pub struct ChainInit<I, F, T: ?Sized, E>(I, F, PhantomData<fn(*mut T) -> E>);
+
+// SAFETY: as for `ChainPinInit`.
+unsafe impl<T: ?Sized, E, I, F> Init<T, E> for ChainInit<I, F, T, E>
+where
+    I: Init<T, E>,
+    F: FnOnce(&mut T) -> Result<(), E>,
+{
+    unsafe fn __init(self, slot: *mut T) -> Result<(), E> {
+        // SAFETY: as the caller guarantees for `slot`.
+        unsafe { self.0.__init(slot)? };
+        // SAFETY: `slot` is initialised now.
+        (self.1)(unsafe { &mut *slot }).inspect_err(|_| {
+            // SAFETY: `slot` was initialised above.
+            unsafe { core::ptr::drop_in_place(slot) };
+        })
+    }
+}
+
+// SAFETY: as above; the value does not move after initialisation either way.
+unsafe impl<T: ?Sized, E, I, F> PinInit<T, E> for ChainInit<I, F, T, E>
+where
+    I: Init<T, E>,
+    F: FnOnce(&mut T) -> Result<(), E>,
+{
+    unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E> {
+        // SAFETY: as the caller guarantees for `slot`.
+        unsafe { self.__init(slot) }
+    }
 }
 
 // SAFETY: writing a value initialises the slot completely.

@@ -70,18 +70,13 @@ pub fn cache_root() -> Result<PathBuf> {
 
 fn is_debian_like() -> bool {
     let Ok(s) = std::fs::read_to_string("/etc/os-release") else { return false };
-    s.lines().any(|l| {
-        (l.starts_with("ID=") || l.starts_with("ID_LIKE="))
-            && (l.contains("debian") || l.contains("ubuntu"))
-    }) && Path::new("/usr/bin/apt-get").exists()
+    s.lines()
+        .any(|l| (l.starts_with("ID=") || l.starts_with("ID_LIKE=")) && (l.contains("debian") || l.contains("ubuntu")))
+        && Path::new("/usr/bin/apt-get").exists()
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 fn dpkg_installed(pkg: &str) -> bool {
@@ -188,41 +183,21 @@ pub fn ensure_all(opts: &QemuOptions, start: Instant) -> Result<Tools> {
     let rustc = PathBuf::from("/usr/bin/rustc");
     let rustdoc = PathBuf::from("/usr/bin/rustdoc");
     let rustc_version = output(Command::new(&rustc).arg("--version"))?;
-    let ver = rustc_version
-        .split_whitespace()
-        .nth(1)
-        .context("parsing rustc --version")?
-        .to_string();
+    let ver = rustc_version.split_whitespace().nth(1).context("parsing rustc --version")?.to_string();
     let rust_lib_src = PathBuf::from(format!("/usr/src/rustc-{ver}/library"));
     if !rust_lib_src.join("core/src/lib.rs").exists() {
-        bail!(
-            "{} is missing: install rust-web-src matching rustc-web {ver}",
-            rust_lib_src.display()
-        );
+        bail!("{} is missing: install rust-web-src matching rustc-web {ver}", rust_lib_src.display());
     }
 
     let bindgen = ensure_bindgen(opts, start)?;
     let bindgen_version = output(Command::new(&bindgen).arg("--version"))?;
 
-    let source_version = output(Command::new("dpkg-query").args([
-        "-W",
-        "-f=${Version}",
-        "linux-source-6.12",
-    ]))?;
+    let source_version = output(Command::new("dpkg-query").args(["-W", "-f=${Version}", "linux-source-6.12"]))?;
     let source_tarball = PathBuf::from("/usr/src/linux-source-6.12.tar.xz");
     if !source_tarball.exists() {
         bail!("{} is missing (package linux-source-6.12)", source_tarball.display());
     }
-    Ok(Tools {
-        rustc,
-        rustdoc,
-        rust_lib_src,
-        bindgen,
-        rustc_version,
-        bindgen_version,
-        source_version,
-        source_tarball,
-    })
+    Ok(Tools { rustc, rustdoc, rust_lib_src, bindgen, rustc_version, bindgen_version, source_version, source_tarball })
 }
 
 /// `cargo install --locked --root <cache>/tools bindgen-cli` unless already there.

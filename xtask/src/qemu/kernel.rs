@@ -26,9 +26,7 @@ pub struct Kernel {
 impl Kernel {
     /// `KDIR=`: an existing Rust-enabled build. Uses `LLVM=1` when it was built with clang.
     pub fn existing(kdir: &Path) -> Result<Kernel> {
-        let kdir = kdir
-            .canonicalize()
-            .with_context(|| format!("KDIR={} does not exist", kdir.display()))?;
+        let kdir = kdir.canonicalize().with_context(|| format!("KDIR={} does not exist", kdir.display()))?;
         let config = fs::read_to_string(kdir.join(".config"))
             .with_context(|| format!("{}/.config missing: not a kernel build tree", kdir.display()))?;
         if !config.lines().any(|l| l == "CONFIG_RUST=y") {
@@ -101,17 +99,12 @@ fn cache_key(tools: &Tools, vars: &[String], patch: &[u8], fragment: &[u8]) -> S
 /// Build (or reuse) the kernel.
 pub fn build(tools: &Tools, opts: &QemuOptions, start: Instant) -> Result<Kernel> {
     let patch = fs::read(patch_path()).with_context(|| format!("reading {}", patch_path().display()))?;
-    let fragment =
-        fs::read(fragment_path()).with_context(|| format!("reading {}", fragment_path().display()))?;
+    let fragment = fs::read(fragment_path()).with_context(|| format!("reading {}", fragment_path().display()))?;
     let vars = make_vars(tools, opts);
     let key = cache_key(tools, &vars, &patch, &fragment);
     let dir = cache_root()?.join(format!("linux-{}-{key}", upstream(&tools.source_version)));
     let kdir = dir.join("linux-source-6.12");
-    let kernel = Kernel {
-        bzimage: kdir.join("arch/x86/boot/bzImage"),
-        kdir: kdir.clone(),
-        make_vars: vars.clone(),
-    };
+    let kernel = Kernel { bzimage: kdir.join("arch/x86/boot/bzImage"), kdir: kdir.clone(), make_vars: vars.clone() };
     let stamp = |s: &str| dir.join(format!(".{s}"));
 
     if stamp("built").exists() && kernel.bzimage.exists() {
@@ -129,10 +122,7 @@ pub fn build(tools: &Tools, opts: &QemuOptions, start: Instant) -> Result<Kernel
         step(start, format!("kernel: unpacking {}", tools.source_tarball.display()));
         run(Command::new("tar").arg("-xf").arg(&tools.source_tarball).arg("-C").arg(&dir))?;
         step(start, "kernel: applying listings/kernel/kmem-book.patch");
-        run(Command::new("patch")
-            .args(["-p1", "--forward", "--batch", "-i"])
-            .arg(patch_path())
-            .current_dir(&kdir))?;
+        run(Command::new("patch").args(["-p1", "--forward", "--batch", "-i"]).arg(patch_path()).current_dir(&kdir))?;
         fs::write(stamp("patched"), "")?;
     }
     if !stamp("configured").exists() {
@@ -209,11 +199,7 @@ fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
 fn run(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
-        bail!(
-            "{cmd:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("{cmd:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
 }
@@ -223,13 +209,7 @@ fn make(kdir: &Path, vars: &[String], targets: &[&str]) -> Result<()> {
 }
 
 /// Run make with its output going to `log`, showing a spinner with the latest line.
-pub fn make_logged(
-    kdir: &Path,
-    vars: &[String],
-    args: &[&str],
-    log: &Path,
-    what: &str,
-) -> Result<bool> {
+pub fn make_logged(kdir: &Path, vars: &[String], args: &[&str], log: &Path, what: &str) -> Result<bool> {
     use std::io::Write;
     let mut file = fs::OpenOptions::new().create(true).append(true).open(log)?;
     let mut child = Command::new("make")

@@ -73,10 +73,7 @@ pub struct QemuOptions {
 
 /// The workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Print one progress line with the time since `start`.
@@ -89,10 +86,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let start = Instant::now();
     let root = workspace_root();
     let listings_dir = opts.listings_dir.clone().unwrap_or_else(|| root.join("listings"));
-    let snapshots_dir = opts
-        .snapshots_dir
-        .clone()
-        .unwrap_or_else(|| root.join("tests/snapshots"));
+    let snapshots_dir = opts.snapshots_dir.clone().unwrap_or_else(|| root.join("tests/snapshots"));
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| root.join("target/qemu"));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
@@ -143,12 +137,24 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
                 let Some(r) = runs.get(&l.name) else { return false };
                 let snap = snapshots_dir.join(format!("listings__{}.snap", l.name));
                 let Ok(pin) = std::fs::read_to_string(&snap) else { return false };
-                !r.done || normalize::compare(r.sections.get("dmesg").map(String::as_str).unwrap_or(""), &normalize::snapshot_body(&pin)).is_some()
+                !r.done
+                    || normalize::compare(
+                        r.sections.get("dmesg").map(String::as_str).unwrap_or(""),
+                        &normalize::snapshot_body(&pin),
+                    )
+                    .is_some()
             })
             .cloned()
             .collect();
         if !retry.is_empty() && (opts.keep_going || runs.values().all(|r| r.done)) {
-            step(start, format!("{} listing(s) differ in the shared boot; booting a fresh kernel for each: {}", retry.len(), names(&retry)));
+            step(
+                start,
+                format!(
+                    "{} listing(s) differ in the shared boot; booting a fresh kernel for each: {}",
+                    retry.len(),
+                    names(&retry)
+                ),
+            );
             let fresh_opts = QemuOptions { boot_each: true, ..opts.clone() };
             let fresh_dir = out_dir.join("fresh");
             std::fs::create_dir_all(&fresh_dir)?;

@@ -30,10 +30,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Listing>> {
     let mut chapters: Vec<PathBuf> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ch"))
-        })
+        .filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ch")))
         .collect();
     chapters.sort();
     for ch in chapters {
@@ -53,11 +50,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Listing>> {
     let mut seen = BTreeMap::new();
     for l in &out {
         if let Some(prev) = seen.insert(l.name.clone(), l.chapter.clone()) {
-            bail!(
-                "listing name `{}` is used in both {prev} and {}: module names must be unique",
-                l.name,
-                l.chapter
-            );
+            bail!("listing name `{}` is used in both {prev} and {}: module names must be unique", l.name, l.chapter);
         }
     }
     Ok(out)
@@ -95,10 +88,8 @@ pub fn build(
     copy_if_changed(&listings_dir.join("Kbuild"), &stage.join("Kbuild"))?;
     // Drop staged sources that are no longer listings (renamed, moved, other --listings-dir),
     // so Kbuild never sees two modules of one name.
-    let keep: Vec<PathBuf> = discover(listings_dir)?
-        .iter()
-        .map(|l| stage.join(&l.chapter).join(format!("{}.rs", l.name)))
-        .collect();
+    let keep: Vec<PathBuf> =
+        discover(listings_dir)?.iter().map(|l| stage.join(&l.chapter).join(format!("{}.rs", l.name))).collect();
     for ch in fs::read_dir(&stage)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()) {
         for f in fs::read_dir(&ch)?.filter_map(|e| e.ok().map(|e| e.path())) {
             if f.extension().is_some_and(|x| x == "rs") && !keep.contains(&f) {
@@ -125,7 +116,15 @@ pub fn build(
             args.push("-k");
         }
         args.push("modules");
-        step(start, format!("modules: make -C {} {} ({} listing(s))", kernel.kdir.display(), [m.as_str(), j.as_str(), "modules"].join(" "), names.len()));
+        step(
+            start,
+            format!(
+                "modules: make -C {} {} ({} listing(s))",
+                kernel.kdir.display(),
+                [m.as_str(), j.as_str(), "modules"].join(" "),
+                names.len()
+            ),
+        );
         make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules")
     };
     let names: Vec<&str> = listings.iter().map(|l| l.name.as_str()).collect();
@@ -137,9 +136,7 @@ pub fn build(
         let failed: Vec<&str> = names
             .iter()
             .copied()
-            .filter(|n| {
-                text.lines().any(|l| l.contains("***") && l.contains(&format!("/{n}.o]")))
-            })
+            .filter(|n| text.lines().any(|l| l.contains("***") && l.contains(&format!("/{n}.o]"))))
             .collect();
         let rest: Vec<&str> = names.iter().copied().filter(|n| !failed.contains(n)).collect();
         if !failed.is_empty() && !rest.is_empty() {
@@ -153,10 +150,7 @@ pub fn build(
         let ko = stage.join(&l.chapter).join(format!("{}.ko", l.name));
         let needle = format!("{}/{}.rs", l.chapter, l.name);
         let errors = if ko.exists() { String::new() } else { error_context(&log_text, &needle) };
-        out.insert(
-            l.name.clone(),
-            Built { ko: ko.exists().then_some(ko), errors },
-        );
+        out.insert(l.name.clone(), Built { ko: ko.exists().then_some(ko), errors });
     }
     let n_ok = out.values().filter(|b| b.ko.is_some()).count();
     step(

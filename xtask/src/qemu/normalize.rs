@@ -167,9 +167,16 @@ pub fn normalize(text: &str) -> String {
         if s.contains("Slab ") || s.contains(" fp=") {
             s = r
                 .slab_line
-                .replace_all(&s, |c: &regex::Captures| {
-                    if &c[1] == "fp" { "fp=<ptr>".to_string() } else { "flags=0x?".to_string() }
-                })
+                .replace_all(
+                    &s,
+                    |c: &regex::Captures| {
+                        if &c[1] == "fp" {
+                            "fp=<ptr>".to_string()
+                        } else {
+                            "flags=0x?".to_string()
+                        }
+                    },
+                )
                 .into_owned();
         }
         // 3-7
@@ -184,9 +191,16 @@ pub fn normalize(text: &str) -> String {
             if line_re.is_match(&s) {
                 s = r
                     .small_hex
-                    .replace_all(&s, |c: &regex::Captures| {
-                        if c.get(1).is_some() { c[0].to_string() } else { token.to_string() }
-                    })
+                    .replace_all(
+                        &s,
+                        |c: &regex::Captures| {
+                            if c.get(1).is_some() {
+                                c[0].to_string()
+                            } else {
+                                token.to_string()
+                            }
+                        },
+                    )
                     .into_owned();
             }
         }

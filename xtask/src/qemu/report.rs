@@ -58,14 +58,8 @@ pub fn report(
             let sec = |k: &str| r.sections.get(k).cloned().unwrap_or_default();
             fs::write(dir.join("insmod.txt"), sec("insmod"))?;
             fs::write(dir.join("rmmod.txt"), sec("rmmod"))?;
-            fs::write(
-                dir.join("vmallocinfo.txt"),
-                new_lines(&sec("vmallocinfo.before"), &sec("vmallocinfo.loaded")),
-            )?;
-            fs::write(
-                dir.join("slabinfo.txt"),
-                slab_changes(&sec("slabinfo.before"), &sec("slabinfo.loaded")),
-            )?;
+            fs::write(dir.join("vmallocinfo.txt"), new_lines(&sec("vmallocinfo.before"), &sec("vmallocinfo.loaded")))?;
+            fs::write(dir.join("slabinfo.txt"), slab_changes(&sec("slabinfo.before"), &sec("slabinfo.loaded")))?;
             fs::write(
                 dir.join("buddyinfo.txt"),
                 format!(
@@ -151,7 +145,8 @@ pub fn report(
         ]);
     }
     print_table(&rows);
-    let mut md = String::from("| listing | built | loaded | unloaded | matches simulator | note |\n|---|---|---|---|---|---|\n");
+    let mut md =
+        String::from("| listing | built | loaded | unloaded | matches simulator | note |\n|---|---|---|---|---|---|\n");
     for r in &rows {
         md.push_str(&format!("| {} |\n", r.join(" | ")));
     }
@@ -185,7 +180,14 @@ fn print_table(rows: &[[String; 6]]) {
     };
     println!();
     line(head);
-    line(["-".repeat(w[0]).as_str(), &"-".repeat(w[1]), &"-".repeat(w[2]), &"-".repeat(w[3]), &"-".repeat(w[4]), "----"]);
+    line([
+        "-".repeat(w[0]).as_str(),
+        &"-".repeat(w[1]),
+        &"-".repeat(w[2]),
+        &"-".repeat(w[3]),
+        &"-".repeat(w[4]),
+        "----",
+    ]);
     for r in rows {
         line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
