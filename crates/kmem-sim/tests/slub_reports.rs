@@ -141,7 +141,8 @@ fn freelist_head_double_free_without_debug_oopses() {
     let log = m.log_text_since(seq);
     println!("{log}");
     assert!(has(&log, "kernel BUG at mm/slub.c:550!"));
-    assert!(has(&log, "Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"));
+    // The book's kernel has no page-table isolation configured, so the banner ends at SMP.
+    assert!(log.lines().any(|l| l.ends_with("Oops: invalid opcode: 0000 [#1] PREEMPT SMP")));
     assert!(matches!(m.kernel_stop(), Some(KernelStop::Oops(_))));
 }
 
