@@ -15,7 +15,7 @@ const LANGS = [
 ];
 // toc.html is mdBook's no-JavaScript sidebar frame, not a page; zh-CN/404.html is never served (GitHub
 // Pages answers every missing path with the root 404.html) and, built for the site root, cannot load.
-const SKIP = ['toc.html', 'zh-CN/404.html'];
+const SKIP = ['toc.html', 'zh-CN/toc.html', 'zh-CN/404.html'];
 const html = (dir) =>
     readdirSync(`${SITE}/${dir}`).filter((f) => f.endsWith('.html') && !SKIP.includes(dir + f)).sort();
 /** The chapter pages (what the switcher and the search index cover). */
