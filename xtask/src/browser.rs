@@ -14,7 +14,7 @@ pub fn prerequisites() -> Result<PathBuf> {
         std::env::var_os("KMEM_CHROMIUM")
             .map(PathBuf::from)
             .into_iter()
-            .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from))
+            .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].map(PathBuf::from))
             .find(|p| p.exists())
     };
     let cjk_font =
