@@ -7,7 +7,10 @@
     if (!box) {
         return;
     }
-    const bundle = box.dataset.bundle;
+    // An absolute path: Pagefind import()s bundlePath + 'pagefind.js', and 'pagefind/pagefind.js' (the
+    // English pages' relative path) would be a bare module specifier. Result links are made from the
+    // site root one level up, so the site also works below a path (a GitHub project site).
+    const bundle = new URL(box.dataset.bundle, window.location.href).pathname;
     const css = document.createElement('link');
     css.rel = 'stylesheet';
     css.href = bundle + 'pagefind-ui.css';
@@ -19,6 +22,7 @@
         new PagefindUI({
             element: '#kmem-search',
             bundlePath: bundle,
+            baseUrl: new URL('..', new URL(bundle, window.location.href)).pathname,
             showSubResults: true,
             showImages: false,
             resetStyles: false,

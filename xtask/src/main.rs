@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's chores, so that a newcomer needs two commands (`cargo xtask serve` and
 //! `cargo test`). xtask talks to tools (mdbook, msgmerge, QEMU ...), never to the simulator.
 
+mod browser;
 mod po;
 mod qemu;
 mod serve;
@@ -37,6 +38,18 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "book")]
         dest: PathBuf,
+        /// Also print each language's print page to a PDF with Chromium (kmem-book.pdf, zh-CN/kmem-book.pdf).
+        #[arg(long)]
+        pdf: bool,
+    },
+    /// Build the site with its PDFs and run the browser suite over it (tests/browser/site.test.mjs:
+    /// Debian's Chromium through playwright-core; installs Chromium, a CJK font and poppler-utils with
+    /// apt-get and playwright-core with npm ci when missing).
+    BrowserTest {
+        /// Test this already built site instead (nothing is built): the Pages workflow tests the `book/`
+        /// it publishes; a broken copy proves the suite fails.
+        #[arg(long)]
+        site: Option<PathBuf>,
     },
     /// Extract the English messages into po/messages.pot and merge them into po/zh-CN.po (msgmerge).
     Po,
@@ -51,9 +64,22 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { lang, port, open } => serve::serve(&lang, port, open),
-        Command::Build { dest } => {
+        Command::Build { dest, pdf } => {
             let tools = tools::ensure()?;
-            site::build(&tools, &dest)
+            let dest = absolute(dest);
+            site::build(&tools, &dest)?;
+            if pdf {
+                browser::pdf(&dest)?;
+            }
+            Ok(())
+        }
+        Command::BrowserTest { site: Some(site) } => browser::test(&absolute(site)),
+        Command::BrowserTest { site: None } => {
+            let tools = tools::ensure()?;
+            let dest = root().join("book");
+            site::build(&tools, &dest)?;
+            browser::pdf(&dest)?;
+            browser::test(&dest)
         }
         Command::Po => {
             let tools = tools::ensure()?;
@@ -62,6 +88,11 @@ fn main() -> Result<()> {
         Command::Tools => tools::ensure().map(|_| ()),
         Command::Qemu(opts) => qemu::run(&opts),
     }
+}
+
+/// `path`, relative to the repository root unless absolute.
+fn absolute(path: PathBuf) -> PathBuf {
+    root().join(path)
 }
 
 /// The repository root.

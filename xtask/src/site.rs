@@ -23,19 +23,8 @@ pub fn build(tools: &Tools, dest: &Path) -> Result<()> {
 /// one index per language, with CJK segmentation for the Chinese pages. Only chapter pages are indexed
 /// (not the print page, which repeats them all, nor index.html, a copy of the introduction).
 fn search_index(dest: &Path) -> Result<()> {
-    let root = crate::root();
-    let pagefind = root.join("node_modules/.bin/pagefind");
-    if !pagefind.exists() {
-        eprintln!("==> installing Pagefind (npm ci; first run only)");
-        let status = std::process::Command::new("npm")
-            .current_dir(&root)
-            .args(["ci", "--no-audit", "--no-fund"])
-            .status()
-            .context("running npm (install Node.js and npm, e.g. apt-get install nodejs npm)")?;
-        if !status.success() {
-            bail!("npm ci failed");
-        }
-    }
+    npm_ci()?;
+    let pagefind = crate::root().join("node_modules/.bin/pagefind");
     eprintln!("==> indexing the site for search (Pagefind)");
     let status = std::process::Command::new(&pagefind)
         .arg("--site")
@@ -45,6 +34,25 @@ fn search_index(dest: &Path) -> Result<()> {
         .context("running pagefind")?;
     if !status.success() {
         bail!("pagefind failed");
+    }
+    Ok(())
+}
+
+/// Installs the npm packages pinned in package-lock.json (Pagefind, playwright-core) unless present.
+pub fn npm_ci() -> Result<()> {
+    let root = crate::root();
+    if ["node_modules/.bin/pagefind", "node_modules/playwright-core/package.json"].iter().all(|p| root.join(p).exists())
+    {
+        return Ok(());
+    }
+    eprintln!("==> installing the npm packages (npm ci; first run only)");
+    let status = std::process::Command::new("npm")
+        .current_dir(&root)
+        .args(["ci", "--no-audit", "--no-fund"])
+        .status()
+        .context("running npm (install Node.js and npm, e.g. apt-get install nodejs npm)")?;
+    if !status.success() {
+        bail!("npm ci failed");
     }
     Ok(())
 }
