@@ -267,7 +267,9 @@ impl Machine {
         // dma_direct_alloc()
         self.push_kframe("dma_direct_alloc");
         let req_size = size;
-        let size = size.div_ceil(4096) * 4096;
+        // PAGE_ALIGN(size): unsigned long arithmetic, so a size within a page of ULONG_MAX wraps to 0 (and
+        // get_order(0) then asks for an impossible order).
+        let size = size.wrapping_add(4095) & !4095;
         if attrs & DMA_ATTR_NO_WARN != 0 {
             flag |= Gfp::__GFP_NOWARN;
         }

@@ -1168,6 +1168,21 @@ impl Machine {
         self.pages.iter().filter(|f| f.owner() == owner).count() as u64
     }
 
+    /// Every frame of `[0, max_pfn)` counted once, by owner (free, allocated by whom, reserved, no RAM); the
+    /// counts add up to `max_pfn`. For tests.
+    ///
+    /// Context: any.
+    pub fn page_owner_counts(&self) -> Vec<(PageOwner, u64)> {
+        let mut v: Vec<(PageOwner, u64)> = Vec::new();
+        for f in &self.pages {
+            match v.iter_mut().find(|(o, _)| *o == f.owner()) {
+                Some((_, n)) => *n += 1,
+                None => v.push((f.owner(), 1)),
+            }
+        }
+        v
+    }
+
     /// The zones (index order).
     ///
     /// Context: any.

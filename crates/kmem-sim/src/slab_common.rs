@@ -1528,6 +1528,13 @@ impl Machine {
 
     // ------------------------------------------------------------------ /proc/slabinfo
 
+    /// Every cache that still exists (listed in /proc/slabinfo or not), in creation order. For tests.
+    ///
+    /// Context: any.
+    pub fn all_caches(&self) -> Vec<CacheId> {
+        (0..self.slab.caches.len() as u32).map(CacheId).filter(|&c| self.cache(c).is_some()).collect()
+    }
+
     /// `get_slabinfo()` for every listed cache, newest first (the `/proc/slabinfo` order).
     ///
     /// Context: any.
