@@ -1530,6 +1530,10 @@ impl Machine {
             if let Some(f) = self.pages.get_mut((page.0 + i) as usize) {
                 f.refcount = 1;
                 f.order = 0;
+                // A caller's __GFP_COMP made a compound page, which split_page() must not see (a DEBUG_VM
+                // VM_BUG_ON_PAGE): the simulator splits it anyway, so each page can be freed on its own.
+                f.clear(crate::page::pg::PG_HEAD);
+                f.compound_head = crate::page::NIL;
             }
         }
     }

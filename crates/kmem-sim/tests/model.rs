@@ -7,10 +7,10 @@ mod driver;
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, max_shrink_iters: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_sequence_of_calls(prog in prop::collection::vec(any::<u8>(), 1..1500)) {
+    fn any_sequence_of_calls(prog in prop::collection::vec(any::<u8>(), 1..1200)) {
         if let Err(e) = driver::run_program(&prog) {
             prop_assert!(false, "{}", e);
         }
