@@ -17,6 +17,8 @@
 //! - A NULL device oopses (the kernel dereferences it); the fault address is `dev + offsetof(struct device,
 //!   dma_ops)`, [`DEVICE_DMA_OPS_OFFSET`] — an estimate, see its documentation.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use crate::device::DeviceId;

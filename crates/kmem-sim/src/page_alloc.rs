@@ -19,6 +19,8 @@
 //!   the zone, like `reserve_highatomic_pageblock`); reserves are never unreserved (no reclaim path).
 //! - **`ALLOC_NOFRAGMENT`** (first pass avoiding fallback while other zones have memory) is left out.
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::{Machine, ALLOC_STEP_NS, PAGE_SHIFT};
 use crate::page::{pg, PageOwner, PageType, Pfn, NIL};

@@ -29,6 +29,8 @@
 //! check [`Machine::kernel_stop`] after each call into the simulator and end the listing there (after an oops
 //! the real kernel kills the current task; after a panic it stops).
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt;
 

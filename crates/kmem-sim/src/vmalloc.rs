@@ -42,6 +42,8 @@
 //! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
 //! map games, the vmap purge notifier chain, the node shrinker.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;

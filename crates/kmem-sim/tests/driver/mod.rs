@@ -46,7 +46,10 @@ impl<'a> Bytes<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// `alloc_pages` (pfn, order).
-    Pages { pfn: u64, order: u32 },
+    Pages {
+        pfn: u64,
+        order: u32,
+    },
     Kmalloc,
     Cache(usize),
     Vmalloc,
@@ -54,8 +57,13 @@ pub enum Kind {
     Mempool(usize),
     /// An element of a page pool: the `struct page *` it returned (the data is at the page's address).
     MempoolPage(usize, u64),
-    Dma { handle: u64 },
-    DmaPool { pool: usize, handle: u64 },
+    Dma {
+        handle: u64,
+    },
+    DmaPool {
+        pool: usize,
+        handle: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -321,8 +329,14 @@ impl Model {
             4 => {
                 // free_pages of a random (maybe bogus) address.
                 let r = b.u32() as u64;
-                let addr = self.m.layout().page_offset + (r << 12) % (self.m.layout().high_memory - self.m.layout().page_offset);
-                if self.live.iter().all(|a| !(a.addr..a.addr + a.size).contains(&addr)) && self.m.page_frame(self.m.virt_to_page(addr).unwrap()).is_some_and(|f| f.owner() != PageOwner::Buddy) {
+                let addr = self.m.layout().page_offset
+                    + (r << 12) % (self.m.layout().high_memory - self.m.layout().page_offset);
+                if self.live.iter().all(|a| !(a.addr..a.addr + a.size).contains(&addr))
+                    && self
+                        .m
+                        .page_frame(self.m.virt_to_page(addr).unwrap())
+                        .is_some_and(|f| f.owner() != PageOwner::Buddy)
+                {
                     // Boot/reserved pages: freeing them is a bad-page report, or corruption of someone else's.
                     let owner = self.m.page_frame(self.m.virt_to_page(addr).unwrap()).unwrap().owner();
                     if owner == PageOwner::Reserved {
@@ -437,7 +451,9 @@ impl Model {
                 let live: Vec<usize> = (0..self.caches.len()).filter(|&i| self.caches[i].is_some()).collect();
                 if !live.is_empty() {
                     let c = live[b.idx(live.len())];
-                    if let Some(a) = self.take_live(b, |k| matches!(k, Kind::Cache(x) if *x != c) || *k == Kind::Kmalloc) {
+                    if let Some(a) =
+                        self.take_live(b, |k| matches!(k, Kind::Cache(x) if *x != c) || *k == Kind::Kmalloc)
+                    {
                         if self.m.slab_of(a.addr).is_some() {
                             self.verify(&a)?;
                             self.m.kmem_cache_free(self.caches[c].unwrap(), a.addr);
@@ -605,7 +621,11 @@ impl Model {
                     let (pool, _) = self.mempools[i].unwrap();
                     if b.u8() & 1 == 0 {
                         let _ = self.m.mempool_resize(pool, (b.u8() % 10) as i32);
-                    } else if !self.live.iter().any(|a| matches!(a.kind, Kind::Mempool(j) | Kind::MempoolPage(j, _) if j == i)) {
+                    } else if !self
+                        .live
+                        .iter()
+                        .any(|a| matches!(a.kind, Kind::Mempool(j) | Kind::MempoolPage(j, _) if j == i))
+                    {
                         self.m.mempool_destroy(pool);
                         self.mempools[i] = None;
                         self.freed.retain(|a| !matches!(a.kind, Kind::Mempool(j) | Kind::MempoolPage(j, _) if j == i));
@@ -702,7 +722,8 @@ impl Model {
             // ---------------------------------------------------------------- fault injection, pressure
             37 => {
                 let k = b.u8();
-                let cfg = FaultConfig::default().probability((k as u64 % 4) * 33).times(-1).interval(1).verbose(k as u32 % 3);
+                let cfg =
+                    FaultConfig::default().probability((k as u64 % 4) * 33).times(-1).interval(1).verbose(k as u32 % 3);
                 match k % 5 {
                     0 => self.m.set_fail_page_alloc(Some(cfg.min_order(0))),
                     1 => self.m.set_fail_page_alloc(None),
@@ -741,9 +762,11 @@ impl Model {
                             let a = self.live[b.idx(self.live.len())];
                             let n = 1 + b.u8() as u64 % 16;
                             let _ = self.m.fill(a.addr + a.size, n, 0xa5);
-                            if !(self.debug && matches!(a.kind, Kind::Kmalloc | Kind::Cache(_))) {
-                                self.corrupt = true;
-                            } else if self.m.slab_of(a.addr).is_none() {
+                            // Caught (at the free, as red zone damage) only by a debugged slab.
+                            let caught = self.debug
+                                && matches!(a.kind, Kind::Kmalloc | Kind::Cache(_))
+                                && self.m.slab_of(a.addr).is_some();
+                            if !caught {
                                 self.corrupt = true;
                             }
                         }
@@ -797,13 +820,21 @@ impl Model {
         }
         let get = |o: PageOwner| counts.iter().find(|(x, _)| *x == o).map(|(_, n)| *n).unwrap_or(0);
         if get(PageOwner::Buddy) != m.nr_free_pages() {
-            return Err(format!("step {s}: {} Buddy frames, NR_FREE_PAGES {}", get(PageOwner::Buddy), m.nr_free_pages()));
+            return Err(format!(
+                "step {s}: {} Buddy frames, NR_FREE_PAGES {}",
+                get(PageOwner::Buddy),
+                m.nr_free_pages()
+            ));
         }
         if m.nr_free_pages() + m.nr_allocated_pages() + m.nr_reserved_pages() != m.total_pages() {
             return Err(format!("step {s}: free + allocated + reserved != total"));
         }
         if get(PageOwner::Vmalloc) != m.vmalloc_nr_pages() {
-            return Err(format!("step {s}: {} Vmalloc frames, vmalloc_nr_pages {}", get(PageOwner::Vmalloc), m.vmalloc_nr_pages()));
+            return Err(format!(
+                "step {s}: {} Vmalloc frames, vmalloc_nr_pages {}",
+                get(PageOwner::Vmalloc),
+                m.vmalloc_nr_pages()
+            ));
         }
         // Slab pages and /proc/slabinfo agree with the slabs themselves.
         let mut slab_pages = 0u64;
