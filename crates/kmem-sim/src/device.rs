@@ -10,6 +10,8 @@
 //! Platform devices get the 32-bit masks `setup_pdev_dma_masks()` gives them (`coherent_dma_mask =
 //! DMA_BIT_MASK(32)`, `dma_mask` pointing at `platform_dma_mask = DMA_BIT_MASK(32)`).
 
+#![forbid(unsafe_code)]
+
 use crate::dma::DMA_BIT_MASK;
 use crate::machine::Machine;
 use crate::printk::LogLevel;

@@ -17,6 +17,8 @@
 //! - A NULL device oopses (the kernel dereferences it); the fault address is `dev + offsetof(struct device,
 //!   dma_ops)`, [`DEVICE_DMA_OPS_OFFSET`] — an estimate, see its documentation.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use crate::device::DeviceId;
@@ -267,7 +269,9 @@ impl Machine {
         // dma_direct_alloc()
         self.push_kframe("dma_direct_alloc");
         let req_size = size;
-        let size = size.div_ceil(4096) * 4096;
+        // PAGE_ALIGN(size): unsigned long arithmetic, so a size within a page of ULONG_MAX wraps to 0 (and
+        // get_order(0) then asks for an impossible order).
+        let size = size.wrapping_add(4095) & !4095;
         if attrs & DMA_ATTR_NO_WARN != 0 {
             flag |= Gfp::__GFP_NOWARN;
         }

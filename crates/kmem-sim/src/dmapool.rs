@@ -22,6 +22,8 @@
 //! `pool_check_block <pool>, <block> (corrupted)` with a hex dump. `dma_pool_destroy <pool> busy` is printed
 //! in both configurations (and the chunks of a busy pool are leaked, not freed).
 
+#![forbid(unsafe_code)]
+
 use crate::device::DeviceId;
 use crate::dma::DmaAlloc;
 use crate::gfp::Gfp;

@@ -2,6 +2,8 @@
 //! `cache-filter` knobs, on top of part 1's reusable [`crate::fault_inject::FaultAttr`]. Boot with
 //! `SlabConfig::failslab` set, or configure at run time with [`Machine::set_failslab`].
 
+#![forbid(unsafe_code)]
+
 use crate::fault_inject::{FaultAttr, FaultConfig, FaultDecision};
 use crate::gfp::Gfp;
 use crate::machine::{Machine, MachineConfig};

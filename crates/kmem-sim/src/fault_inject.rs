@@ -3,6 +3,8 @@
 //! `min-order`). Deterministic: the random draw is a seeded xorshift, so a seed replays the same failures.
 //! [`FaultAttr`] is reusable (part 2's failslab uses it with its own filters).
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::Machine;
 use crate::printk::LogLevel;

@@ -4,6 +4,8 @@
 //! The bit values are those of an x86 6.12 kernel without `CONFIG_KASAN_HW_TAGS`, `CONFIG_LOCKDEP` and
 //! `CONFIG_SLAB_OBJ_EXT` (so `__GFP_SKIP_ZERO`, `__GFP_SKIP_KASAN`, `__GFP_NOLOCKDEP` and `__GFP_NO_OBJ_EXT` are 0).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
 

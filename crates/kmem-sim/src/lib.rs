@@ -33,6 +33,7 @@
 //!   their own `impl Machine` blocks; they mark pages with [`PageOwner`] and use [`Machine::might_alloc`],
 //!   [`Machine::warn`], [`Machine::bad_page`], [`fault_inject::FaultAttr`].
 
+// `unsafe` lives in `hostmem.rs` only (its `#![allow(unsafe_code)]`); every other module forbids it.
 #![deny(unsafe_code)]
 
 pub mod device;

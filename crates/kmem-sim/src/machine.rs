@@ -5,6 +5,8 @@
 //! mempool.rs, dma.rs) add their own state as fields here and their functions as `impl Machine` blocks in their
 //! own files.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use crate::fault_inject::FailPageAlloc;

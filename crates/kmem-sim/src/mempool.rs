@@ -63,6 +63,8 @@
 //! reserve elements as 6.12 does (`POISON_FREE` 0x6b, last byte `POISON_END` 0xa5, checked and set to
 //! `POISON_INUSE` 0x5a when taken) and prints `BUG: mempool element poison mismatch` on a mismatch.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use crate::gfp::Gfp;

@@ -30,6 +30,8 @@
 //! mix of orders 0-3, two thirds unmovable), then the init sections of the image are freed page by page
 //! (`free_initmem`, [`crate::MachineConfig::kernel_init_kib`]).
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::{e820_usable, Arch, Machine, PAGE_SHIFT};
 use crate::page::{pg, PageFrame, PageOwner};

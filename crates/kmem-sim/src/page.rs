@@ -7,6 +7,8 @@
 //! is [`PageOwner`], the simulator's record of who holds the frame, which later parts (slab, vmalloc, dma,
 //! mempool) set for their pages.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// A page frame number.

@@ -19,6 +19,8 @@
 //!   the zone, like `reserve_highatomic_pageblock`); reserves are never unreserved (no reclaim path).
 //! - **`ALLOC_NOFRAGMENT`** (first pass avoiding fallback while other zones have memory) is left out.
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::{Machine, ALLOC_STEP_NS, PAGE_SHIFT};
 use crate::page::{pg, PageOwner, PageType, Pfn, NIL};
@@ -1166,6 +1168,21 @@ impl Machine {
     /// Context: any.
     pub fn count_pages_owned_by(&self, owner: PageOwner) -> u64 {
         self.pages.iter().filter(|f| f.owner() == owner).count() as u64
+    }
+
+    /// Every frame of `[0, max_pfn)` counted once, by owner (free, allocated by whom, reserved, no RAM); the
+    /// counts add up to `max_pfn`. For tests.
+    ///
+    /// Context: any.
+    pub fn page_owner_counts(&self) -> Vec<(PageOwner, u64)> {
+        let mut v: Vec<(PageOwner, u64)> = Vec::new();
+        for f in &self.pages {
+            match v.iter_mut().find(|(o, _)| *o == f.owner()) {
+                Some((_, n)) => *n += 1,
+                None => v.push((f.owner(), 1)),
+            }
+        }
+        v
     }
 
     /// The zones (index order).

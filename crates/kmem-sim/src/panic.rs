@@ -9,6 +9,8 @@
 //! Reports print it innermost first as ` name+0xOFF/0xSIZE [module]`. Offsets and sizes are fictional but
 //! deterministic: derived from a hash of the name (see [`frame_offsets`]), unless the pusher gives them.
 
+#![forbid(unsafe_code)]
+
 use std::borrow::Cow;
 
 use crate::machine::{Arch, Machine};

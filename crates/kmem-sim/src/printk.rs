@@ -11,6 +11,8 @@
 //!
 //! `jiffies` derive from it with `HZ` = 250 (Debian's x86 config).
 
+#![forbid(unsafe_code)]
+
 use std::collections::VecDeque;
 use std::fmt;
 

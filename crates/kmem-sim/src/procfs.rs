@@ -7,6 +7,8 @@
 //! for the optional rows: no ZSWAP, MEMORY_FAILURE, THP, CMA, UNACCEPTED_MEMORY or HUGETLBFS; MEMORY_ISOLATION
 //! on (so /proc/pagetypeinfo has an `Isolate` type, always empty here); CONFIG_HIGHMEM on the i386 profile.
 
+#![forbid(unsafe_code)]
+
 use crate::machine::{Arch, Machine};
 use crate::printk::LogLevel;
 use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};

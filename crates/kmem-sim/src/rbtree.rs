@@ -14,6 +14,8 @@
 //!
 //! No `unsafe`; no recursion (the depth of a red-black tree of n nodes is at most 2·log2(n+1)).
 
+#![forbid(unsafe_code)]
+
 /// An index into the caller's arena.
 pub type NodeId = u32;
 

@@ -2,6 +2,8 @@
 //! count with its hardirq part, irqs-disabled, and `__might_resched()` / `might_sleep()` with
 //! `CONFIG_DEBUG_ATOMIC_SLEEP` semantics.
 
+#![forbid(unsafe_code)]
+
 use crate::machine::Machine;
 use crate::panic::Taint;
 use crate::printk::LogLevel;

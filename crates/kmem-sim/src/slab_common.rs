@@ -29,6 +29,8 @@
 //! check [`Machine::kernel_stop`] after each call into the simulator and end the listing there (after an oops
 //! the real kernel kills the current task; after a panic it stops).
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -1527,6 +1529,13 @@ impl Machine {
     }
 
     // ------------------------------------------------------------------ /proc/slabinfo
+
+    /// Every cache that still exists (listed in /proc/slabinfo or not), in creation order. For tests.
+    ///
+    /// Context: any.
+    pub fn all_caches(&self) -> Vec<CacheId> {
+        (0..self.slab.caches.len() as u32).map(CacheId).filter(|&c| self.cache(c).is_some()).collect()
+    }
 
     /// `get_slabinfo()` for every listed cache, newest first (the `/proc/slabinfo` order).
     ///

@@ -21,6 +21,8 @@
 //!   mm/slub.c:550!`.
 //! - Stacks in reports come from the simulated call stack; text addresses are fictional but stable.
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::hostmem::PAGE_SIZE;
 use crate::machine::Machine;

@@ -8,6 +8,8 @@
 //! fallback passes `VM_ALLOW_HUGE_VMAP`, so on x86_64 a request of 2 MiB or more is first tried with 2 MiB
 //! pages. `kvfree` picks `vfree` or `kfree` by `is_vmalloc_addr()`.
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::Machine;
 use crate::panic::Frame;

@@ -42,6 +42,8 @@
 //! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
 //! map games, the vmap purge notifier chain, the node shrinker.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
@@ -1530,6 +1532,10 @@ impl Machine {
             if let Some(f) = self.pages.get_mut((page.0 + i) as usize) {
                 f.refcount = 1;
                 f.order = 0;
+                // A caller's __GFP_COMP made a compound page, which split_page() must not see (a DEBUG_VM
+                // VM_BUG_ON_PAGE): the simulator splits it anyway, so each page can be freed on its own.
+                f.clear(crate::page::pg::PG_HEAD);
+                f.compound_head = crate::page::NIL;
             }
         }
     }

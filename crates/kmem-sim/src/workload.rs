@@ -2,6 +2,8 @@
 //! allocations and frees of random lifetimes that age a machine until a high-order allocation fails although
 //! plenty of order-0 pages are free, the reason vmalloc exists.
 
+#![forbid(unsafe_code)]
+
 use crate::gfp::Gfp;
 use crate::machine::{Machine, SplitMix64};
 use crate::page::Pfn;

@@ -1,5 +1,7 @@
 //! Zones, free areas and migrate types (include/linux/mmzone.h).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use crate::page::NIL;

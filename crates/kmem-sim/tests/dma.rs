@@ -201,3 +201,15 @@ fn i386_dma32_means_lowmem() {
     m.dma_set_mask(dev, DMA_BIT_MASK(64)).unwrap();
     assert_eq!(m.dma_get_mask(dev), 0xffff_ffff);
 }
+
+/// Regression (found by the model test): a size within a page of `ULONG_MAX` made `PAGE_ALIGN` overflow (a
+/// host panic); the kernel's unsigned arithmetic wraps to 0 and the allocation fails.
+#[test]
+fn huge_size_wraps_like_page_align_and_fails() {
+    let (mut m, dev) = machine(64);
+    let free = m.nr_free_pages();
+    assert_eq!(m.dma_alloc_coherent(Some(dev), u64::MAX - 10, Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN), None);
+    assert_eq!(m.dma_alloc_coherent(Some(dev), u64::MAX, Gfp::GFP_KERNEL), None);
+    assert_eq!(m.nr_free_pages(), free);
+    assert!(m.kernel_stop().is_none());
+}

@@ -520,3 +520,23 @@ fn pointers_hash_without_no_hash_pointers() {
     m.vfree(a + 1);
     assert!(m.log_text_since(seq).contains("Trying to vfree() bad address (00000000"));
 }
+
+/// Regression (found by the model test): `kvmalloc(__GFP_COMP)` of a huge-page-backed area left the split
+/// compound page's tail pages marked as tails, so `vfree()` could not free them and they stayed owned by
+/// vmalloc while `vmalloc_nr_pages()` dropped to 0.
+#[test]
+fn kvmalloc_with_gfp_comp_frees_every_page() {
+    let mut m = x86();
+    let free = m.nr_free_pages();
+    let p = m.kvmalloc(7 << 20, Gfp::GFP_KERNEL | Gfp::__GFP_COMP | Gfp::__GFP_NOWARN);
+    assert!(m.is_vmalloc_addr(p));
+    assert_eq!(m.count_pages_owned_by(kmem_sim::PageOwner::Vmalloc), m.vmalloc_nr_pages());
+    m.kvfree(p);
+    m.vm_unmap_aliases();
+    assert_eq!(m.count_pages_owned_by(kmem_sim::PageOwner::Vmalloc), 0);
+    assert_eq!(m.vmalloc_nr_pages(), 0);
+    // Within the metadata slabs the area's descriptors left behind.
+    assert!(m.nr_free_pages() + 16 >= free, "{} of {free} free pages back", m.nr_free_pages());
+    assert_eq!(m.count_pages_owned_by(kmem_sim::PageOwner::Buddy), m.nr_free_pages());
+    m.check_consistency().unwrap();
+}
