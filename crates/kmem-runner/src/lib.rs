@@ -122,7 +122,8 @@ impl Runner {
         __sim::with_machine(|m| {
             m.set_current("rmmod", pid);
             m.set_module_state(name, kmem_sim::ModuleState::Going);
-            m.push_module_frame(&__sim::symbols::module_drop(name, self.module.type_name), name);
+            // `<T as Drop>::drop` is inlined into the module's `cleanup_module` by the kernel build.
+            m.push_module_frame("cleanup_module", name);
         });
         drop(instance);
         __sim::with_machine(|m| {

@@ -7,7 +7,13 @@ mod driver;
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, max_shrink_iters: 64, ..ProptestConfig::default() })]
+    // A fixed seed keeps `cargo test` deterministic; the fuzz target explores beyond these programs.
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        max_shrink_iters: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b6d_656d),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn any_sequence_of_calls(prog in prop::collection::vec(any::<u8>(), 1..1000)) {
@@ -79,4 +85,4 @@ fn pinned_dmesg_of_a_seeded_program() {
     assert_eq!(fnv1a(&log), PINNED, "dmesg changed; length {}:\n{log}", log.len());
 }
 
-const PINNED: u64 = 7370418366846943649;
+const PINNED: u64 = 1527127116148332947;

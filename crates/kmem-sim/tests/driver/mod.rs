@@ -536,6 +536,12 @@ impl Model {
                 };
                 if let Some(addr) = addr {
                     if self.m.find_vm_area(addr & !0xfff).is_none() || addr & 0xfff != 0 {
+                        if self.m.in_interrupt() && self.m.host_ptr(addr).is_some() {
+                            // From interrupt context vfree() defers through vfree_atomic(), which links the
+                            // address into a list *before* checking it: the kernel writes a pointer into
+                            // whatever lives there (the bad-address WARN comes later, from the worker).
+                            self.corrupt = true;
+                        }
                         self.m.vfree(addr);
                         if !self.in_atomic_ctx() {
                             expect = Some(&["Trying to vfree() bad address", "Trying to vfree() nonexistent vm area"]);
