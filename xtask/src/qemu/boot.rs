@@ -70,6 +70,8 @@ while read name ko; do
   F $name vmallocinfo.before /proc/vmallocinfo
   F $name slabinfo.before /proc/slabinfo
   F $name buddyinfo.before /proc/buddyinfo
+  # Per-listing set-up in the guest (listings/kernel/setup/<listing>.sh), e.g. fault-injection knobs.
+  if [ -f /kmem/setup/$name.sh ]; then . /kmem/setup/$name.sh > /dev/null 2>&1; fi
   dmesg -c > /dev/null
   cd /kmem
   /kmem-bin/insmod ${ko##*/} > /tmp/o 2>&1
@@ -198,7 +200,7 @@ pub fn run_all(
         let dir = out_dir.join(format!("boot-{boot_no}"));
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
-        write_initramfs(&initramfs, &busybox, &insmod, &batch, built, first)?;
+        write_initramfs(&initramfs, &busybox, &insmod, &batch, built, first, &listings_dir.join("kernel/setup"))?;
         let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
         step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
         if append != APPEND {
@@ -422,6 +424,7 @@ fn write_initramfs(
     todo: &[&Listing],
     built: &BTreeMap<String, Built>,
     boot_report: bool,
+    setup_dir: &Path,
 ) -> Result<()> {
     let mut c = Cpio::default();
     for d in ["bin", "dev", "proc", "sys", "tmp", "kmem", "etc", "root"] {
@@ -440,6 +443,14 @@ fn write_initramfs(
         list.push_str(&format!("{} /{dst}\n", l.name));
     }
     c.file("kmem/list", 0o644, list.as_bytes());
+    // listings/kernel/setup/<listing>.sh: sourced in the guest right before that listing's insmod.
+    c.dir("kmem/setup");
+    for l in todo {
+        let script = setup_dir.join(format!("{}.sh", l.name));
+        if script.is_file() {
+            c.file(&format!("kmem/setup/{}.sh", l.name), 0o644, &fs::read(&script)?);
+        }
+    }
     if boot_report {
         c.file("kmem/boot", 0o644, b"");
     }
