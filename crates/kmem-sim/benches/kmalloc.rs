@@ -32,6 +32,21 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // kmem_cache_alloc/kmem_cache_free pairs on a module-style cache (64-byte objects), plain and with
+    // SLAB_RED_ZONE|SLAB_POISON|SLAB_STORE_USER.
+    let mut g = c.benchmark_group("kmem_cache_alloc_free");
+    use kmem_sim::slab_common::{SLAB_HWCACHE_ALIGN, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER};
+    for (name, flags) in [("plain", SLAB_HWCACHE_ALIGN), ("debug", SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER)] {
+        let s = plain.kmem_cache_create(&format!("bench_{name}"), 64, 0, flags, None).expect("cache");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let p = plain.kmem_cache_alloc(s, Gfp::GFP_KERNEL);
+                plain.kmem_cache_free(s, black_box(p));
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group! {
