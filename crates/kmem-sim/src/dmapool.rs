@@ -111,19 +111,7 @@ pub struct DmaPool {
 fn hex_dump_offset(data: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     for (i, row) in data.chunks(16).enumerate() {
-        let mut line = String::with_capacity(80);
-        for (j, b) in row.iter().enumerate() {
-            if j > 0 {
-                line.push(' ');
-            }
-            line.push_str(&format!("{b:02x}"));
-        }
-        while line.len() < 49 {
-            line.push(' ');
-        }
-        for &b in row {
-            line.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
-        }
+        let line = crate::printk::hex_dump_row(row);
         out.push(format!("{:08x}: {line}\n", i * 16));
     }
     out

@@ -268,6 +268,25 @@ impl Machine {
     }
 }
 
+/// One row of `print_hex_dump()` (lib/hexdump.c, `hex_dump_to_buffer()` with 16 bytes a row, groups of 1
+/// and the ASCII column): the hex bytes padded to the ASCII column, then the bytes as text.
+pub(crate) fn hex_dump_row(row: &[u8]) -> String {
+    let mut line = String::with_capacity(80);
+    for (j, b) in row.iter().enumerate() {
+        if j > 0 {
+            line.push(' ');
+        }
+        line.push_str(&format!("{b:02x}"));
+    }
+    while line.len() < 49 {
+        line.push(' ');
+    }
+    for &b in row {
+        line.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -363,60 +363,19 @@ impl Machine {
 
     // ------------------------------------------------------------------ slab_debug option
 
-    /// `parse_slub_debug_flags()`: returns (flags, slab list, rest).
+    /// `parse_slub_debug_flags()`: returns (flags, slab list, rest); with `init` it also reports unknown
+    /// letters and records `O` (disable debugging of higher-order caches), as the boot-time parse does.
     fn parse_slub_debug_flags<'a>(&mut self, s: &'a str, init: bool) -> (SlabFlags, Option<&'a str>, Option<&'a str>) {
-        let b = s.as_bytes();
-        let mut i = 0;
-        while i < b.len() && b[i] == b';' {
-            i += 1;
-        }
-        let mut flags = 0;
-        let mut higher_order_disable = false;
-        if i < b.len() && b[i] == b',' {
-            flags = DEBUG_DEFAULT_FLAGS;
-        } else {
-            while i < b.len() && b[i] != b',' && b[i] != b';' {
-                match b[i].to_ascii_lowercase() {
-                    b'-' => flags = 0,
-                    b'f' => flags |= SLAB_CONSISTENCY_CHECKS,
-                    b'z' => flags |= SLAB_RED_ZONE,
-                    b'p' => flags |= SLAB_POISON,
-                    b'u' => flags |= SLAB_STORE_USER,
-                    b't' => flags |= SLAB_TRACE,
-                    b'a' => flags |= SLAB_FAILSLAB,
-                    b'o' => higher_order_disable = true,
-                    c => {
-                        if init {
-                            self.printk(
-                                LogLevel::Err,
-                                &format!("slab_debug option '{}' unknown. skipped\n", c as char),
-                            );
-                        }
-                    }
-                }
-                i += 1;
+        let block = parse_block(s);
+        if init {
+            for c in block.unknown {
+                self.printk(LogLevel::Err, &format!("slab_debug option '{c}' unknown. skipped\n"));
+            }
+            if block.higher_order_disable {
+                self.slab.disable_higher_order_debug = true;
             }
         }
-        let slabs = if i < b.len() && b[i] == b',' {
-            i += 1;
-            let start = i;
-            while i < b.len() && b[i] != b';' {
-                i += 1;
-            }
-            Some(&s[start..i])
-        } else {
-            while i < b.len() && b[i] != b';' {
-                i += 1;
-            }
-            None
-        };
-        while i < b.len() && b[i] == b';' {
-            i += 1;
-        }
-        if init && higher_order_disable {
-            self.slab.disable_higher_order_debug = true;
-        }
-        (flags, slabs, (i < b.len()).then(|| &s[i..]))
+        (block.flags, block.slabs, block.rest)
     }
 
     /// `setup_slub_debug()` for the text after `slab_debug` (`""` or `"=..."` minus the `=`).
@@ -460,7 +419,7 @@ impl Machine {
             // Same parse as the kernel, without the boot-time messages.
             let mut rest = Some(s.as_str());
             while let Some(blk) = rest {
-                let (bflags, list, next) = parse_block(blk);
+                let DebugBlock { flags: bflags, slabs: list, rest: next, .. } = parse_block(blk);
                 rest = next;
                 let Some(list) = list else { continue };
                 for item in list.split(',') {
@@ -1533,19 +1492,7 @@ impl Machine {
     fn print_section(&mut self, level: LogLevel, text: &str, addr: u64, len: u64) {
         let buf = self.rd_bytes(addr, len);
         for (i, row) in buf.chunks(16).enumerate() {
-            let mut line = String::with_capacity(80);
-            for (j, b) in row.iter().enumerate() {
-                if j > 0 {
-                    line.push(' ');
-                }
-                line.push_str(&format!("{b:02x}"));
-            }
-            while line.len() < 49 {
-                line.push(' ');
-            }
-            for &b in row {
-                line.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
-            }
+            let line = crate::printk::hex_dump_row(row);
             let a = self.format_ptr(addr + i as u64 * 16);
             self.printk(level, &format!("{text}{a}: {line}\n"));
         }
@@ -2279,14 +2226,29 @@ impl Machine {
     }
 }
 
-/// `parse_slub_debug_flags()` without side effects (for `kmem_cache_flags()`).
-fn parse_block(s: &str) -> (SlabFlags, Option<&str>, Option<&str>) {
+/// One `;`-separated block of a `slab_debug=` option, parsed.
+struct DebugBlock<'a> {
+    flags: SlabFlags,
+    /// The cache list after `,`.
+    slabs: Option<&'a str>,
+    /// The blocks after this one.
+    rest: Option<&'a str>,
+    /// Letters the kernel does not know (it reports and skips them).
+    unknown: Vec<char>,
+    /// `O`: disable debugging of caches whose debug metadata would raise their order.
+    higher_order_disable: bool,
+}
+
+/// The parsing of `parse_slub_debug_flags()`, without side effects.
+fn parse_block(s: &str) -> DebugBlock<'_> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() && b[i] == b';' {
         i += 1;
     }
     let mut flags = 0;
+    let mut unknown = Vec::new();
+    let mut higher_order_disable = false;
     if i < b.len() && b[i] == b',' {
         flags = DEBUG_DEFAULT_FLAGS;
     } else {
@@ -2299,7 +2261,8 @@ fn parse_block(s: &str) -> (SlabFlags, Option<&str>, Option<&str>) {
                 b'u' => flags |= SLAB_STORE_USER,
                 b't' => flags |= SLAB_TRACE,
                 b'a' => flags |= SLAB_FAILSLAB,
-                _ => {}
+                b'o' => higher_order_disable = true,
+                c => unknown.push(c as char),
             }
             i += 1;
         }
@@ -2320,7 +2283,7 @@ fn parse_block(s: &str) -> (SlabFlags, Option<&str>, Option<&str>) {
     while i < b.len() && b[i] == b';' {
         i += 1;
     }
-    (flags, slabs, (i < b.len()).then(|| &s[i..]))
+    DebugBlock { flags, slabs, rest: (i < b.len()).then(|| &s[i..]), unknown, higher_order_disable }
 }
 
 #[cfg(test)]
