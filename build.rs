@@ -31,6 +31,13 @@ fn main() {
     )
     .unwrap();
     fs::write(out.join("listings.rs"), code).unwrap();
+    // The names alone, for tests that read committed files only (no listing is compiled into them).
+    let names: Vec<String> = listings.iter().map(|(chapter, name, _)| format!("({name:?}, {chapter:?})")).collect();
+    fs::write(
+        out.join("listing_names.rs"),
+        format!("/// Every listing: (module name, chapter folder).\n#[allow(dead_code)]\npub static LISTINGS: &[(&str, &str)] = &[{}];\n", names.join(", ")),
+    )
+    .unwrap();
 }
 
 /// (chapter folder, module name, path) of every `listings/ch*/*.rs`, sorted.

@@ -1,29 +1,29 @@
-//! Every listing (a kernel module under `listings/`) is loaded and unloaded on a fresh simulated
-//! machine, and its dmesg is pinned by an insta snapshot `tests/snapshots/listings__<name>.snap` --
-//! the pin that the chapters include and that `cargo xtask qemu` compares with a real 6.12 kernel.
+//! Every listing (a kernel module under `listings/`) is loaded and unloaded on a fresh simulated machine,
+//! booted as its manifest (`listings/<chapter>/<name>.toml`) says, and every output the book shows of it is
+//! pinned by an insta snapshot: `tests/snapshots/listings__<name>.snap` (its dmesg), `…-insmod.snap`
+//! (insmod's message when it does not load) and `…-<stem>.snap` for each file its manifest shows while it is
+//! loaded. These pins are what the chapters include and what `tests/real_kernel.rs` compares with the real
+//! kernel's committed captures.
 
 mod common;
-#[path = "listings/machines.rs"]
-mod machines;
 
 include!(concat!(env!("OUT_DIR"), "/listings.rs"));
 
 fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) {
-    let setup = machines::for_listing(name);
-    let run = kmem_runner::run_with(module, setup.machine, setup.while_loaded);
+    let manifest = kmem_truth::Manifest::for_listing(&common::root().join(format!("listings/{chapter}/{name}.rs")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = kmem_runner::run_listing(module, &manifest, None);
     let mut settings = insta::Settings::clone_current();
     settings.set_description(format!("listings/{chapter}/{name}.rs"));
     settings.set_omit_expression(true);
     settings.bind(|| {
-        insta::assert_snapshot!(name, run.dmesg);
-        if let Some(e) = &run.insmod_error {
-            insta::assert_snapshot!(format!("{name}-insmod"), e);
-        }
-        if !run.while_loaded.is_empty() {
-            insta::assert_snapshot!(format!("{name}-proc"), run.while_loaded);
+        for (stem, text) in &run.outputs {
+            let snap = if stem == "dmesg" { name.to_string() } else { format!("{name}-{stem}") };
+            insta::assert_snapshot!(snap, text);
         }
     });
-    assert_eq!(setup.expect_insmod_failure, run.insmod_error.is_some(), "{name}: insmod outcome");
+    let fails = !matches!(manifest.insmod, kmem_truth::Insmod::Succeeds);
+    assert_eq!(fails, run.insmod_error.is_some(), "{name}: insmod outcome (manifest says {:?})", manifest.insmod);
 }
 
 #[test]
@@ -36,12 +36,41 @@ fn every_listing_is_an_example() {
     }
 }
 
+/// Prints one listing's outputs when the test binary is run with `KMEM_PRINT_LISTING=<name>` (the
+/// determinism test below runs it so).
+#[test]
+fn print_listing_outputs() {
+    let Ok(want) = std::env::var("KMEM_PRINT_LISTING") else { return };
+    let (name, chapter, module) = LISTINGS.iter().find(|(n, _, _)| *n == want).expect("a listing");
+    let m = kmem_truth::Manifest::for_listing(&common::root().join(format!("listings/{chapter}/{name}.rs"))).unwrap();
+    let mut out = String::new();
+    for (stem, text) in kmem_runner::run_listing(module, &m, None).outputs {
+        out.push_str(&format!("@@{stem}\n{text}"));
+    }
+    println!("@@BEGIN\n{out}@@END");
+}
+
 #[test]
 fn runs_are_deterministic() {
-    // Same module, same machine: byte-identical dmesg.
-    for (name, _, module) in LISTINGS.iter().take(3) {
-        let a = kmem_runner::run(module, machines::for_listing(name).machine).dmesg;
-        let b = kmem_runner::run(module, machines::for_listing(name).machine).dmesg;
-        assert_eq!(a, b, "{name}");
+    // Same module, same machine: byte-identical outputs, for every listing, each run in a process of its own
+    // (a module's statics start from their initial values at every load, as on a real kernel).
+    if std::env::var("KMEM_PRINT_LISTING").is_ok() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let once = |name: &str| {
+        let out = std::process::Command::new(&exe)
+            .args(["--exact", "print_listing_outputs", "--nocapture", "--test-threads=1"])
+            .env("KMEM_PRINT_LISTING", name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let start = text.find("@@BEGIN\n").expect("the listing's outputs") + "@@BEGIN\n".len();
+        let end = text.rfind("@@END").expect("the end of the outputs");
+        text[start..end].to_string()
+    };
+    for (name, _, _) in LISTINGS {
+        assert_eq!(once(name), once(name), "{name}");
     }
 }

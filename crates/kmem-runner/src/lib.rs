@@ -170,6 +170,21 @@ pub fn run_with(
         Ok(m) => m,
         Err(e) => panic!("the simulated machine does not boot: {e}"),
     };
+    run_on(module, machine, &[], while_loaded)
+}
+
+fn run_on(
+    module: &'static ModuleDesc,
+    mut machine: Machine,
+    setup: &[kmem_truth::manifest::Setup],
+    while_loaded: impl FnOnce(&mut Machine) -> String,
+) -> Run {
+    for s in setup {
+        if let Err(e) = machine.debugfs_write(&s.path, &s.value) {
+            // As the guest's shell reports a failed `echo value > path`.
+            eprintln!("sh: can't write {}: error {}", s.path, -e);
+        }
+    }
     let seq = machine.log_seq();
     let mut runner = Runner::new(module, machine);
     let insmod_error = runner.insmod().err();
@@ -179,30 +194,129 @@ pub fn run_with(
     Run { dmesg: machine.dmesg_since(seq), insmod_error, while_loaded: loaded, machine }
 }
 
-/// The machine `cargo run --example` uses: `KMEM_MACHINE=x86_64` (default: 256 MiB, 4 CPUs, nokaslr)
-/// or `KMEM_MACHINE=i386-160m` (the classic 32-bit 160 MiB machine); `KMEM_RAM_MIB` overrides the RAM.
-pub fn machine_from_env() -> MachineConfig {
-    let mut cfg = match std::env::var("KMEM_MACHINE").as_deref() {
-        Ok("i386") => MachineConfig::i386(),
-        Ok("i386-160m") => MachineConfig::i386().ram_mib(160),
-        _ => MachineConfig::x86_64(),
+/// The outcome of [`run_listing`]: every output the book shows of a listing.
+pub struct ListingRun {
+    /// `(stem, text)` for each output of `kmem_truth::observed::outputs()`: `dmesg`, `insmod` (when the
+    /// manifest says it does not load), each shown file.
+    pub outputs: Vec<(String, String)>,
+    /// What `insmod` printed when `init` failed.
+    pub insmod_error: Option<String>,
+    /// The machine after `rmmod`.
+    pub machine: Machine,
+}
+
+/// The book's machine for a listing: the x86_64 guest of `cargo xtask qemu`, booted with the book's
+/// command line as the listing's manifest changes it.
+pub fn listing_machine(manifest: &kmem_truth::Manifest) -> MachineConfig {
+    let cfg = MachineConfig::x86_64();
+    debug_assert_eq!((cfg.ram_mib, cfg.cpus), (kmem_truth::book::RAM_MIB, kmem_truth::book::CPUS));
+    cfg.cmdline(&manifest.kernel_cmdline())
+}
+
+/// Runs a listing as the book does, in the simulated world: boots [`listing_machine`] (or `cfg`), applies the
+/// manifest's set-up writes, insmods, reads the files the manifest shows while the module is loaded, rmmods.
+pub fn run_listing(
+    module: &'static ModuleDesc,
+    manifest: &kmem_truth::Manifest,
+    cfg: Option<MachineConfig>,
+) -> ListingRun {
+    let cfg = cfg.unwrap_or_else(|| listing_machine(manifest));
+    let machine = match Machine::boot(cfg) {
+        Ok(m) => m,
+        Err(e) => panic!("the simulated machine does not boot: {e}"),
     };
-    if let Some(mib) = std::env::var("KMEM_RAM_MIB").ok().and_then(|v| v.parse().ok()) {
+    let shows = manifest.show.clone();
+    let run = run_on(module, machine, &manifest.setup, move |m| {
+        let mut out = String::new();
+        for s in &shows {
+            let text = m.read_file(&s.file).unwrap_or_else(|e| format!("cat: can't open '{}': error {}\n", s.file, -e));
+            out.push_str(&format!("\u{0}{}\u{0}{}", s.stem(), s.select(&text)));
+        }
+        out
+    });
+    let mut shown: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut parts = run.while_loaded.split('\u{0}').skip(1);
+    while let (Some(stem), Some(text)) = (parts.next(), parts.next()) {
+        shown.insert(stem.to_string(), text.to_string());
+    }
+    let mut outputs = Vec::new();
+    for o in kmem_truth::observed::outputs(module.name, manifest) {
+        let text = match o.stem.as_str() {
+            "dmesg" => run.dmesg.clone(),
+            "insmod" => run.insmod_error.clone().map(|e| format!("{e}\n")).unwrap_or_default(),
+            stem => shown.remove(stem).unwrap_or_default(),
+        };
+        outputs.push((o.stem, text));
+    }
+    ListingRun { outputs, insmod_error: run.insmod_error, machine: run.machine }
+}
+
+/// The workspace root, where `listings/` lives (the runner is `crates/kmem-runner`).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The manifest of a listing, read beside its source (`ModuleDesc::file`, relative to the workspace root).
+pub fn manifest_of(module: &ModuleDesc) -> Result<kmem_truth::Manifest, String> {
+    kmem_truth::Manifest::for_listing(&workspace_root().join(module.file))
+}
+
+/// The machine `cargo run --example` uses: `KMEM_MACHINE=x86_64` (default: the book's QEMU guest, 256 MiB,
+/// 4 CPUs, the book's command line) or `KMEM_MACHINE=i386` / `i386-160m` (the classic 32-bit machine, 160 MiB);
+/// `KMEM_RAM_MIB` overrides the RAM, `KMEM_CPUS` the CPU count, and `KMEM_CMDLINE` adds kernel command-line
+/// words (`-word` removes one of the book's).
+///
+/// Returns a message naming the bad value and the accepted ones when a variable is wrong.
+pub fn machine_from_env(manifest: &kmem_truth::Manifest) -> Result<MachineConfig, String> {
+    let mut manifest = manifest.clone();
+    if let Ok(extra) = std::env::var("KMEM_CMDLINE") {
+        manifest.cmdline.extend(extra.split_whitespace().map(str::to_string));
+    }
+    let mut cfg = match std::env::var("KMEM_MACHINE").as_deref() {
+        Err(_) | Ok("x86_64") => listing_machine(&manifest),
+        Ok("i386") | Ok("i386-160m") => MachineConfig::i386().ram_mib(160).cmdline(&manifest.kernel_cmdline()),
+        Ok(other) => {
+            return Err(format!("KMEM_MACHINE={other:?} is not a machine: use x86_64 (the default), i386 or i386-160m"))
+        }
+    };
+    if let Ok(v) = std::env::var("KMEM_RAM_MIB") {
+        let mib: u64 = v.trim().parse().map_err(|_| format!("KMEM_RAM_MIB={v:?} is not a number of MiB (e.g. 256)"))?;
         cfg = cfg.ram_mib(mib);
     }
-    cfg
+    if let Ok(v) = std::env::var("KMEM_CPUS") {
+        let n: u32 = v.trim().parse().map_err(|_| format!("KMEM_CPUS={v:?} is not a CPU count (e.g. 4)"))?;
+        cfg = cfg.cpus(n);
+    }
+    Ok(cfg)
 }
 
 /// `main` of a listing run as `cargo run --example <name>`: prints the session as a terminal would
-/// show it.
+/// show it. A bad environment or a machine that cannot boot ends it with a message and exit status 2.
 pub fn module_main(module: &'static ModuleDesc) {
-    let run = run(module, machine_from_env());
+    let fail = |msg: String| -> ! {
+        eprintln!("error: {msg}");
+        std::process::exit(2)
+    };
+    let manifest = manifest_of(module).unwrap_or_else(|e| fail(e));
+    let cfg = machine_from_env(&manifest).unwrap_or_else(|e| fail(e));
+    if let Err(e) = Machine::boot(cfg.clone()) {
+        fail(format!("the simulated machine does not boot: {e}"));
+    }
+    let run = run_listing(module, &manifest, Some(cfg));
     println!("$ insmod {}.ko", module.name);
     if let Some(e) = &run.insmod_error {
         println!("{e}");
     } else {
+        for s in &manifest.show {
+            println!("$ cat {}", s.file);
+            if let Some((_, text)) = run.outputs.iter().find(|(stem, _)| *stem == s.stem()) {
+                print!("{text}");
+            }
+        }
         println!("$ rmmod {}", module.name);
     }
     println!("$ dmesg");
-    print!("{}", run.dmesg);
+    if let Some((_, dmesg)) = run.outputs.iter().find(|(stem, _)| stem == "dmesg") {
+        print!("{dmesg}");
+    }
 }

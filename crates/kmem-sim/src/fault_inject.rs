@@ -54,6 +54,23 @@ impl Default for FaultConfig {
 }
 
 impl FaultConfig {
+    /// `setup_fault_attr()`: a `failslab=` / `fail_page_alloc=` boot parameter,
+    /// `<interval>,<probability>,<space>,<times>`. `None` when it does not parse (the kernel prints
+    /// `FAULT_INJECTION: failed to parse arguments` and leaves the attribute off).
+    ///
+    /// Context: any.
+    pub fn from_setup(s: &str) -> Option<FaultConfig> {
+        let v: Vec<&str> = s.split(',').collect();
+        let [interval, probability, space, times] = v.as_slice() else { return None };
+        Some(FaultConfig {
+            interval: interval.parse::<u64>().ok()?.max(1),
+            probability: probability.parse::<u64>().ok()?.min(100),
+            space: space.parse().ok()?,
+            times: times.parse().ok()?,
+            ..FaultConfig::default()
+        })
+    }
+
     /// Probability in percent.
     ///
     /// Context: any.
@@ -293,5 +310,66 @@ mod tests {
         assert_eq!(va[..3], [FaultDecision::Pass; 3]);
         let fails = va.iter().filter(|d| matches!(d, FaultDecision::Fail { .. })).count();
         assert!(fails > 10 && fails < 40, "{fails}");
+    }
+}
+
+impl Machine {
+    /// A write to a fault-injection debugfs file (`fault_create_debugfs_attr()` and mm/failslab.c,
+    /// mm/fail_page_alloc.c): `/sys/kernel/debug/{failslab,fail_page_alloc}/{probability,interval,times,space,
+    /// verbose,task-filter,ignore-gfp-wait,ignore-gfp-highmem,min-order,cache-filter}`, as
+    /// `echo value > path` does it.
+    ///
+    /// Context: process context (a shell). Returns `-ENOENT` for a file the kernel does not have, `-EINVAL`
+    /// for a value it does not parse.
+    pub fn debugfs_write(&mut self, path: &str, value: &str) -> Result<(), i32> {
+        const ENOENT: i32 = -2;
+        const EINVAL: i32 = -22;
+        let rest = path.strip_prefix("/sys/kernel/debug/").ok_or(ENOENT)?;
+        let (dir, file) = rest.split_once('/').ok_or(ENOENT)?;
+        let v = value.trim();
+        let num = || v.parse::<i64>().map_err(|_| EINVAL);
+        // debugfs_create_bool(): Y/y/1 and N/n/0.
+        let boolean = || match v.chars().next() {
+            Some('Y' | 'y' | '1') => Ok(true),
+            Some('N' | 'n' | '0') => Ok(false),
+            _ => Err(EINVAL),
+        };
+        let mut cfg = match dir {
+            "failslab" => self.slab.failslab.as_ref().map(|a| a.cfg.clone()).unwrap_or_default(),
+            "fail_page_alloc" => self.fail_page_alloc.attr.as_ref().map(|a| a.cfg.clone()).unwrap_or_default(),
+            _ => return Err(ENOENT),
+        };
+        match file {
+            "probability" => cfg.probability = num()?.clamp(0, 100) as u64,
+            "interval" => cfg.interval = num()?.max(1) as u64,
+            "times" => cfg.times = num()?,
+            "space" => cfg.space = num()?,
+            "verbose" => cfg.verbose = num()?.max(0) as u32,
+            "task-filter" => cfg.task_filter = boolean()?,
+            "ignore-gfp-wait" if dir == "failslab" => {
+                self.slab.cfg.failslab_ignore_gfp_wait = boolean()?;
+                return Ok(());
+            }
+            "cache-filter" if dir == "failslab" => {
+                self.slab.cfg.failslab_cache_filter = boolean()?;
+                return Ok(());
+            }
+            "ignore-gfp-wait" => cfg.ignore_gfp_wait = boolean()?,
+            "ignore-gfp-highmem" if dir == "fail_page_alloc" => cfg.ignore_gfp_highmem = boolean()?,
+            "min-order" if dir == "fail_page_alloc" => cfg.min_order = num()?.max(0) as u32,
+            _ => return Err(ENOENT),
+        }
+        if dir == "failslab" {
+            match self.slab.failslab.as_mut() {
+                Some(a) => a.cfg = cfg,
+                None => self.slab.failslab = Some(FaultAttr::new("failslab", cfg)),
+            }
+        } else {
+            match self.fail_page_alloc.attr.as_mut() {
+                Some(a) => a.cfg = cfg,
+                None => self.fail_page_alloc = FailPageAlloc::new(Some(cfg)),
+            }
+        }
+        Ok(())
     }
 }

@@ -81,6 +81,8 @@ pub struct MachineConfig {
     pub slab: crate::slab_common::SlabConfig,
     /// Log every line to the host's stderr too.
     pub echo_log: bool,
+    /// The kernel command line (`/proc/cmdline`); [`MachineConfig::cmdline`] applies its words.
+    pub cmdline: String,
 }
 
 impl MachineConfig {
@@ -112,6 +114,7 @@ impl MachineConfig {
             fail_page_alloc: None,
             slab: crate::slab_common::SlabConfig::default(),
             echo_log: false,
+            cmdline: String::new(),
         }
     }
 
@@ -220,6 +223,23 @@ impl MachineConfig {
     /// Context: any.
     pub fn fail_page_alloc(mut self, f: crate::fault_inject::FaultConfig) -> Self {
         self.fail_page_alloc = Some(f);
+        self
+    }
+
+    /// Boots with this kernel command line: its slab words (`slab_debug=`, `slab_nomerge`,
+    /// `no_hash_pointers`, `init_on_alloc=`, `failslab=` …, see [`crate::slab_common::SlabConfig::apply_cmdline`])
+    /// and `fail_page_alloc=<interval>,<probability>,<space>,<times>` take effect; words the simulator does not
+    /// model (`console=`, `panic=`, …) are kept for `/proc/cmdline` only.
+    ///
+    /// Context: any.
+    pub fn cmdline(mut self, cmdline: &str) -> Self {
+        self.slab.apply_cmdline(cmdline);
+        for w in cmdline.split_whitespace() {
+            if let Some(v) = w.strip_prefix("fail_page_alloc=") {
+                self.fail_page_alloc = crate::fault_inject::FaultConfig::from_setup(v);
+            }
+        }
+        self.cmdline = cmdline.to_string();
         self
     }
 

@@ -39,6 +39,23 @@ impl Machine {
         &mut self.vmstat
     }
 
+    /// Reads a file of the simulated `/proc` (what `cat path` prints): `/proc/buddyinfo`, `pagetypeinfo`,
+    /// `meminfo`, `zoneinfo`, `slabinfo`, `vmallocinfo` and `cmdline`.
+    ///
+    /// Context: process context. Returns `-ENOENT` for any other path.
+    pub fn read_file(&self, path: &str) -> Result<String, i32> {
+        Ok(match path {
+            "/proc/buddyinfo" => self.proc_buddyinfo(),
+            "/proc/pagetypeinfo" => self.proc_pagetypeinfo(),
+            "/proc/meminfo" => self.proc_meminfo(),
+            "/proc/zoneinfo" => self.proc_zoneinfo(),
+            "/proc/slabinfo" => self.proc_slabinfo(),
+            "/proc/vmallocinfo" => self.vmallocinfo(),
+            "/proc/cmdline" => format!("{}\n", self.cfg.cmdline),
+            _ => return Err(-2),
+        })
+    }
+
     /// `/proc/buddyinfo`.
     ///
     /// Context: any.

@@ -383,6 +383,15 @@ impl SlabConfig {
     /// Context: any.
     pub fn from_cmdline(cmdline: &str) -> SlabConfig {
         let mut c = SlabConfig::default();
+        c.apply_cmdline(cmdline);
+        c
+    }
+
+    /// Applies the slab words of `cmdline` (as [`SlabConfig::from_cmdline`]) over these settings.
+    ///
+    /// Context: any.
+    pub fn apply_cmdline(&mut self, cmdline: &str) {
+        let c = self;
         for w in cmdline.split_whitespace() {
             let (k, v) = match w.find('=') {
                 Some(i) => (&w[..i], Some(&w[i + 1..])),
@@ -400,10 +409,10 @@ impl SlabConfig {
                 "no_hash_pointers" => c.no_hash_pointers = true,
                 "init_on_alloc" => c.init_on_alloc = v == Some("1"),
                 "init_on_free" => c.init_on_free = v == Some("1"),
+                "failslab" => c.failslab = v.and_then(crate::fault_inject::FaultConfig::from_setup),
                 _ => {}
             }
         }
-        c
     }
 
     /// `slab_debug=<v>` (builder).

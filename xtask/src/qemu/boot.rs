@@ -1,10 +1,10 @@
-//! Booting QEMU once for all listings and collecting what each one printed.
+//! Booting a fresh QEMU guest per listing and collecting what it printed.
 //!
-//! The initramfs holds a static busybox, the modules and `/init`. `/init` writes everything it
-//! collects to the SECOND serial port (`ttyS1`, raw mode) between `@@KMEM@@` markers, while the
-//! kernel console stays on `ttyS0`, so script output and kernel messages cannot interleave.
-//! If a listing crashes the kernel (`oops=panic panic=-1 -no-reboot` end the run at once) and
-//! `--keep-going` is given, QEMU boots again for the remaining listings.
+//! The initramfs holds a static busybox, the listing's module, its manifest's set-up writes and shown
+//! files, and `/init`. `/init` writes everything it collects to the SECOND serial port (`ttyS1`, raw
+//! mode) between `@@KMEM@@` markers, while the kernel console stays on `ttyS0`, so script output and
+//! kernel messages cannot interleave. A listing that panics the kernel (`panic=-1 -no-reboot` end the
+//! boot) has the console from its insmod on as its capture.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,34 +20,30 @@ use super::kernel::{spinner, Kernel};
 use super::modules::{Built, Listing};
 use super::{step, QemuOptions};
 
-/// Kernel command line. `no_timer_check`: under software emulation on a loaded host the IO-APIC
-/// timer check can fail and panic the boot ("IO-APIC + timer doesn't work!").
-/// `slab_nomerge` keeps a module's cache visible in /proc/slabinfo,
-/// `no_hash_pointers` shows real addresses, `oops=panic panic=-1` + `-no-reboot` end the run
-/// on a crash.
-pub const APPEND: &str =
-    "console=ttyS0 nokaslr panic=-1 slab_nomerge no_hash_pointers rdinit=/init i8042.noaux i8042.nokbd no_timer_check";
+/// The kernel command line of the book's guest (shared with the simulator through `kmem-truth`).
+pub use kmem_truth::book::CMDLINE as APPEND;
 
 /// Seconds without any new output from the guest's script before QEMU is killed as hung.
 const STALL_SECS: u64 = 180;
 
-/// What the guest reported for one listing.
+/// What the guest reported for one listing (one fresh boot).
 #[derive(Debug, Clone, Default)]
 pub struct ListingRun {
-    /// Collected files by section name (`dmesg`, `vmallocinfo.before`, ...).
+    /// Collected files by section name (`dmesg`, `insmod`, `rmmod`, `show:/proc/slabinfo`, ...).
     pub sections: BTreeMap<String, String>,
     pub insmod_rc: Option<i32>,
     pub rmmod_rc: Option<i32>,
     /// The script finished this listing.
     pub done: bool,
-    /// The kernel died while this listing ran; holds the console tail.
+    /// The kernel died while this listing ran (a panic ends the boot): the console from the
+    /// listing's insmod on, which is then its capture.
     pub crash: Option<String>,
     /// Which boot (1-based) ran it.
     pub boot: usize,
-    /// Ran again in a fresh boot of its own after differing in the shared one.
-    pub fresh: bool,
 }
 
+/// The guest's `/init`. Per boot it finds the listing's name in `/kmem/name`, its set-up writes in
+/// `/kmem/setup` (`path value` lines) and the files to show while it is loaded in `/kmem/show`.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -65,46 +61,38 @@ if [ -f /kmem/boot ]; then
   for f in buddyinfo pagetypeinfo meminfo zoneinfo slabinfo vmallocinfo; do F _boot $f /proc/$f; done
   M "DONE _boot"
 fi
-while read name ko; do
-  M "LISTING $name"
-  F $name vmallocinfo.before /proc/vmallocinfo
-  F $name slabinfo.before /proc/slabinfo
-  F $name buddyinfo.before /proc/buddyinfo
-  # Per-listing set-up in the guest (listings/kernel/setup/<listing>.sh), e.g. fault-injection knobs.
-  if [ -f /kmem/setup/$name.sh ]; then . /kmem/setup/$name.sh > /dev/null 2>&1; fi
-  dmesg -c > /dev/null
-  cd /kmem
-  /kmem-bin/insmod ${ko##*/} > /tmp/o 2>&1
+name=$(cat /kmem/name)
+M "LISTING $name"
+while read path value; do echo "$value" > "$path"; done < /kmem/setup
+# The console keeps this line (the kernel log is cleared right after): a listing that panics the
+# kernel has the console from here on as its capture.
+echo "kmem-book: insmod $name" > /dev/kmsg
+dmesg -c > /dev/null
+cd /kmem
+/kmem-bin/insmod $name.ko > /tmp/o 2>&1
+rc=$?
+cd /
+# A process killed by a signal (an oops in init): the message a shell prints for it.
+s=
+case $rc in
+  139) s="Segmentation fault" ;;
+  137) s="Killed" ;;
+  135) s="Bus error" ;;
+  134) s="Aborted" ;;
+  132) s="Illegal instruction" ;;
+esac
+if [ -n "$s" ] && ! grep -qx "$s" /tmp/o; then echo "$s" >> /tmp/o; fi
+F $name insmod /tmp/o
+M "RC $name insmod $rc"
+if [ $rc = 0 ]; then
+  while read path; do F $name "show:$path" "$path"; done < /kmem/show
+  rmmod $name > /tmp/o 2>&1
   rc=$?
-  cd /
-  # A process killed by a signal (an oops in init): the message a shell prints for it, once.
-  s=
-  case $rc in
-    139) s="Segmentation fault" ;;
-    137) s="Killed" ;;
-    135) s="Bus error" ;;
-    134) s="Aborted" ;;
-    132) s="Illegal instruction" ;;
-  esac
-  if [ -n "$s" ] && ! grep -qx "$s" /tmp/o; then echo "$s" >> /tmp/o; fi
-  F $name insmod /tmp/o
-  M "RC $name insmod $rc"
-  if [ $rc = 0 ]; then
-    F $name vmallocinfo.loaded /proc/vmallocinfo
-    F $name slabinfo.loaded /proc/slabinfo
-    F $name buddyinfo.loaded /proc/buddyinfo
-    dmesg > /tmp/d; F $name dmesg.loaded /tmp/d
-    rmmod $name > /tmp/o 2>&1
-    rc=$?
-    F $name rmmod /tmp/o
-    M "RC $name rmmod $rc"
-  fi
-  dmesg -c > /tmp/d; F $name dmesg /tmp/d
-  F $name vmallocinfo.after /proc/vmallocinfo
-  F $name slabinfo.after /proc/slabinfo
-  F $name buddyinfo.after /proc/buddyinfo
-  M "DONE $name"
-done < /kmem/list
+  F $name rmmod /tmp/o
+  M "RC $name rmmod $rc"
+fi
+dmesg -c > /tmp/d; F $name dmesg /tmp/d
+M "DONE $name"
 M "ALLDONE"
 sync
 reboot -f
@@ -161,10 +149,13 @@ fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Boot as often as needed to run every built listing.
+/// The line the guest writes to the kernel log right before a listing's insmod (see [`INIT`]).
+pub const CONSOLE_MARKER: &str = "kmem-book: insmod ";
+
+/// Boots a fresh kernel for each built listing (the simulator models a fresh boot per listing, so
+/// once-per-boot reports, taint and rate limits behave alike) and collects what each printed.
 pub fn run_all(
     kernel: &Kernel,
-    listings_dir: &Path,
     listings: &[Listing],
     built: &BTreeMap<String, Built>,
     opts: &QemuOptions,
@@ -179,40 +170,33 @@ pub fn run_all(
     let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
     let insmod = build_insmod(out_dir)?;
 
-    let overrides = read_overrides(listings_dir)?;
-    let mut todo: Vec<(&Listing, String)> = listings
-        .iter()
-        .filter(|l| built[&l.name].ko.is_some())
-        .map(|l| (l, cmdline_for(&l.name, &overrides)))
-        .collect();
     let mut runs = BTreeMap::new();
-    let mut boot_no = 0;
-    let mut first = true;
-    while !todo.is_empty() || first {
-        boot_no += 1;
-        // One boot per distinct command line (or per listing with --boot-each).
-        let append = todo.first().map(|t| t.1.clone()).unwrap_or_else(|| APPEND.to_string());
-        let batch: Vec<&Listing> = if opts.boot_each {
-            todo.iter().take(1).map(|t| t.0).collect()
-        } else {
-            todo.iter().filter(|t| t.1 == append).map(|t| t.0).collect()
-        };
+    let todo: Vec<&Listing> = listings.iter().filter(|l| built[&l.name].ko.is_some()).collect();
+    for (i, l) in todo.iter().enumerate() {
+        let boot_no = i + 1;
+        let first = i == 0;
+        let append = l.manifest.kernel_cmdline();
         let dir = out_dir.join(format!("boot-{boot_no}"));
         fs::create_dir_all(&dir)?;
         let initramfs = dir.join("initramfs.cpio");
-        write_initramfs(&initramfs, &busybox, &insmod, &batch, built, first, &listings_dir.join("kernel/setup"))?;
-        let timeout = opts.timeout.unwrap_or(300 + 30 * batch.len() as u64);
-        step(start, format!("boot {boot_no}: QEMU with {} listing(s), timeout {timeout}s", batch.len()));
-        if append != APPEND {
-            step(start, format!("boot {boot_no}: command line `{append}`"));
-        }
+        write_initramfs(&initramfs, &busybox, &insmod, l, built, first)?;
+        let timeout = opts.timeout.unwrap_or(300);
+        step(
+            start,
+            format!(
+                "boot {boot_no}/{}: `{}`{}",
+                todo.len(),
+                l.name,
+                if append != APPEND { format!(" (command line `{append}`)") } else { String::new() }
+            ),
+        );
         let t = Instant::now();
         let (mut results, mut console, mut timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
         for attempt in 2..=3 {
             if results.contains("@@KMEM@@ START") {
                 break;
             }
-            // The kernel died before /init ran: not the listings' fault (e.g. a slow emulated
+            // The kernel died before /init ran: not the listing's fault (e.g. a slow emulated
             // timer). Boot again.
             step(start, format!("boot {boot_no}: the kernel did not reach /init; retrying (attempt {attempt})"));
             let _ = fs::rename(dir.join("console.log"), dir.join(format!("console-failed-{}.log", attempt - 1)));
@@ -242,56 +226,28 @@ pub fn run_all(
                 );
             }
         }
-        first = false;
-        let mut crashed = false;
-        for l in &batch {
-            let mut r = parsed.get(&l.name).cloned().unwrap_or_default();
-            r.boot = boot_no;
-            if r.done {
-                runs.insert(l.name.clone(), r);
-                continue;
-            }
-            // The first unfinished listing took the kernel down (or hung).
+        let mut r = parsed.get(&l.name).cloned().unwrap_or_default();
+        r.boot = boot_no;
+        if !r.done {
             step(start, format!("boot {boot_no}: `{}` crashed or hung the kernel", l.name));
-            r.crash = Some(tail(&console, 80));
-            runs.insert(l.name.clone(), r);
-            crashed = true;
-            break;
+            r.crash = Some(console_from_marker(&console, &l.name));
         }
-        todo.retain(|t| !runs.contains_key(&t.0.name));
-        if crashed && !opts.keep_going {
-            todo.clear();
+        runs.insert(l.name.clone(), r);
+        if runs[&l.name].crash.is_some() && !opts.keep_going && l.manifest.insmod != kmem_truth::Insmod::Panics {
+            break;
         }
     }
     Ok(runs)
 }
 
-/// `listings/kernel/cmdline-overrides`: listing -> words (`-x` removes x, else appended).
-fn read_overrides(listings_dir: &Path) -> Result<BTreeMap<String, Vec<String>>> {
-    let path = listings_dir.join("kernel/cmdline-overrides");
-    let mut out = BTreeMap::new();
-    let Ok(text) = fs::read_to_string(&path) else { return Ok(out) };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut w = line.split_whitespace();
-        let name = w.next().unwrap().to_string();
-        out.insert(name, w.map(str::to_string).collect());
+/// The console from the listing's marker line on, without the marker (the capture of a listing that
+/// panics the kernel), or the last 80 lines when the marker is missing.
+fn console_from_marker(console: &str, name: &str) -> String {
+    let marker = format!("{CONSOLE_MARKER}{name}");
+    match console.lines().position(|l| l.ends_with(&marker)) {
+        Some(i) => console.lines().skip(i + 1).map(|l| format!("{l}\n")).collect(),
+        None => tail(&console, 80),
     }
-    Ok(out)
-}
-
-fn cmdline_for(name: &str, overrides: &BTreeMap<String, Vec<String>>) -> String {
-    let mut words: Vec<String> = APPEND.split_whitespace().map(str::to_string).collect();
-    for w in overrides.get(name).map(Vec::as_slice).unwrap_or(&[]) {
-        match w.strip_prefix('-') {
-            Some(drop) => words.retain(|x| x != drop),
-            None => words.push(w.clone()),
-        }
-    }
-    words.join(" ")
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -421,10 +377,9 @@ fn write_initramfs(
     path: &Path,
     busybox: &Path,
     insmod: &Path,
-    todo: &[&Listing],
+    listing: &Listing,
     built: &BTreeMap<String, Built>,
     boot_report: bool,
-    setup_dir: &Path,
 ) -> Result<()> {
     let mut c = Cpio::default();
     for d in ["bin", "dev", "proc", "sys", "tmp", "kmem", "etc", "root"] {
@@ -435,22 +390,13 @@ fn write_initramfs(
     c.dir("kmem-bin");
     c.file("kmem-bin/insmod", 0o755, &fs::read(insmod)?);
     c.file("init", 0o755, INIT.as_bytes());
-    let mut list = String::new();
-    for l in todo {
-        let ko = built[&l.name].ko.as_ref().unwrap();
-        let dst = format!("kmem/{}.ko", l.name);
-        c.file(&dst, 0o644, &fs::read(ko)?);
-        list.push_str(&format!("{} /{dst}\n", l.name));
-    }
-    c.file("kmem/list", 0o644, list.as_bytes());
-    // listings/kernel/setup/<listing>.sh: sourced in the guest right before that listing's insmod.
-    c.dir("kmem/setup");
-    for l in todo {
-        let script = setup_dir.join(format!("{}.sh", l.name));
-        if script.is_file() {
-            c.file(&format!("kmem/setup/{}.sh", l.name), 0o644, &fs::read(&script)?);
-        }
-    }
+    let ko = built[&listing.name].ko.as_ref().context("listing not built")?;
+    c.file(&format!("kmem/{}.ko", listing.name), 0o644, &fs::read(ko)?);
+    c.file("kmem/name", 0o644, format!("{}\n", listing.name).as_bytes());
+    let setup: String = listing.manifest.setup.iter().map(|s| format!("{} {}\n", s.path, s.value)).collect();
+    c.file("kmem/setup", 0o644, setup.as_bytes());
+    let show: String = listing.manifest.show.iter().map(|s| format!("{}\n", s.file)).collect();
+    c.file("kmem/show", 0o644, show.as_bytes());
     if boot_report {
         c.file("kmem/boot", 0o644, b"");
     }

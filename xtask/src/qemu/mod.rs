@@ -1,4 +1,4 @@
-//! `cargo xtask qemu`: prove the listings on a real Linux 6.12 kernel.
+//! `cargo xtask qemu`: the real kernel as the judge of the listings.
 //!
 //! Steps (each in its own submodule):
 //! 1. [`deps`]: install the build/boot tools by package name (apt-get), and `bindgen-cli` with
@@ -7,21 +7,24 @@
 //!    configure `tinyconfig` + `listings/kernel/kmem-book.config`, build — into a cache directory
 //!    keyed by a hash of the patch, the fragment, the kernel package version and the toolchain.
 //!    `KDIR=` (or `--kdir`) uses an existing Rust-enabled kernel build instead.
-//! 3. [`modules`]: build `listings/` with Kbuild (`make -C $KDIR M=$PWD/listings`).
-//! 4. [`boot`]: build a busybox initramfs holding the modules and a script that, for each listing,
-//!    clears dmesg, insmods, dumps `/proc/{vmallocinfo,slabinfo,buddyinfo}`, rmmods and dumps
-//!    dmesg — all written to a second serial port so the kernel console cannot interleave — then
-//!    boots QEMU once (again after a crash with `--keep-going`).
-//! 5. [`normalize`] + [`report`]: compare each listing's dmesg with its insta snapshot
-//!    `tests/snapshots/listings__<name>.snap` after normalising what legitimately differs, write
-//!    everything under `target/qemu/`, print a table and fail if any listing failed.
+//! 3. [`modules`]: build `listings/` with Kbuild (`make -C $KDIR M=target/qemu/modules`).
+//! 4. [`boot`]: for each listing, a fresh QEMU boot whose busybox initramfs applies the listing's
+//!    manifest (`listings/ch*/NAME.toml`: command line, set-up writes), insmods it, saves the files
+//!    the manifest shows while it is loaded, rmmods it and saves the kernel log.
+//! 5. [`report`]: compare each listing's fresh outputs with its committed capture
+//!    (`listings/kernel/observed/NAME/`) and with the simulator's pins (`tests/snapshots/`) under the
+//!    masks and exceptions of `kmem-truth`, print a table, fail on any difference.
+//! 6. With `--record`: [`record`] writes the fresh outputs as the committed captures (with
+//!    `PROVENANCE` and the boot's `/proc` files), and [`symbols`] the real build's symbols the
+//!    simulator prints traces from (`listings/kernel/symbols/`).
 
 mod boot;
 mod deps;
 mod kernel;
 mod modules;
-pub mod normalize;
+mod record;
 mod report;
+mod symbols;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -31,41 +34,35 @@ use anyhow::{bail, Context, Result};
 /// Options of `cargo xtask qemu`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QemuOptions {
-    /// Run only this listing (module name = file stem, e.g. `hello_kmem`); repeatable.
+    /// Run only this listing (module name = file stem, e.g. `kmalloc_basic`); repeatable.
     #[arg(long = "listing", value_name = "NAME")]
     pub listings: Vec<String>,
-    /// Keep going after a failure: build the other listings, and boot again after a listing
+    /// Keep going after a failure: build the other listings, and go on booting after a listing
     /// crashed the kernel.
     #[arg(long)]
     pub keep_going: bool,
+    /// Write the fresh real outputs as the committed captures (`listings/kernel/observed/`), with
+    /// `PROVENANCE`, the boot's `/proc` files and the real build's symbols (`listings/kernel/symbols/`).
+    #[arg(long)]
+    pub record: bool,
+    /// Only (re)write the real build's symbols (`listings/kernel/symbols/`) from the kernel and the
+    /// listings built here; boot nothing (after the simulator names a new kernel function).
+    #[arg(long)]
+    pub symbols_only: bool,
     /// Use this existing Rust-enabled kernel build tree (with `arch/x86/boot/bzImage`) instead of
     /// building one. Also read from the `KDIR` environment variable.
     #[arg(long, env = "KDIR", value_name = "DIR")]
     pub kdir: Option<PathBuf>,
-    /// Boot a fresh kernel for each listing (as the simulator does) instead of once for all:
-    /// once-per-boot reports (WARN_ON_ONCE, rate limits, the taint line) then behave alike.
-    #[arg(long)]
-    pub boot_each: bool,
-    /// Do not boot a fresh kernel again for listings that did not match in the shared boot
-    /// (once-per-boot reports such as WARN_ON_ONCE or rate limits can be used up by an earlier
-    /// listing of the same boot).
-    #[arg(long)]
-    pub no_fresh_retry: bool,
     /// Do not install packages; fail if something is missing.
     #[arg(long)]
     pub no_install: bool,
-    /// Build the kernel with GCC instead of `LLVM=1` (LLVM measured faster here).
+    /// Build the kernel with GCC instead of `LLVM=1` (the book's kernel is the LLVM build).
     #[arg(long)]
     pub gcc: bool,
-    /// Seconds QEMU may run before it is killed (default: 300 + 30 per listing; software emulation on a loaded machine is slow).
+    /// Seconds one boot may run before QEMU is killed (default: 300; software emulation on a loaded
+    /// machine is slow).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// The module tree to build (default: `<workspace>/listings`).
-    #[arg(long, value_name = "DIR")]
-    pub listings_dir: Option<PathBuf>,
-    /// Where the snapshots live (default: `<workspace>/tests/snapshots`).
-    #[arg(long, value_name = "DIR")]
-    pub snapshots_dir: Option<PathBuf>,
     /// Output directory (default: `<workspace>/target/qemu`).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -85,8 +82,7 @@ pub(crate) fn step(start: Instant, msg: impl AsRef<str>) {
 pub fn run(opts: &QemuOptions) -> Result<()> {
     let start = Instant::now();
     let root = workspace_root();
-    let listings_dir = opts.listings_dir.clone().unwrap_or_else(|| root.join("listings"));
-    let snapshots_dir = opts.snapshots_dir.clone().unwrap_or_else(|| root.join("tests/snapshots"));
+    let listings_dir = root.join("listings");
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| root.join("target/qemu"));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
@@ -110,67 +106,42 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     step(start, format!("{} listing(s): {}", all.len(), names(&all)));
 
     // Tools and kernel.
-    let kernel = match &opts.kdir {
+    let (kernel, provenance) = match &opts.kdir {
         Some(kdir) => {
             step(start, format!("using the existing kernel build KDIR={}", kdir.display()));
             deps::ensure_boot_tools(opts)?;
-            kernel::Kernel::existing(kdir)?
+            (kernel::Kernel::existing(kdir)?, None)
         }
         None => {
             let tools = deps::ensure_all(opts, start)?;
-            kernel::build(&tools, opts, start)?
+            let k = kernel::build(&tools, opts, start)?;
+            (k, Some(tools))
         }
     };
 
     // Modules.
     let built = modules::build(&kernel, &listings_dir, &all, opts, &out_dir, start)?;
 
-    // Boot.
-    let mut runs = boot::run_all(&kernel, &listings_dir, &all, &built, opts, &out_dir, start)?;
-
-    // Listings that did not match in the shared boot get a fresh kernel each: the simulator boots
-    // per listing, and a report printed once per boot may have been used up by an earlier one.
-    if !opts.boot_each && !opts.no_fresh_retry {
-        let retry: Vec<modules::Listing> = all
-            .iter()
-            .filter(|l| {
-                let Some(r) = runs.get(&l.name) else { return false };
-                let snap = snapshots_dir.join(format!("listings__{}.snap", l.name));
-                let Ok(pin) = std::fs::read_to_string(&snap) else { return false };
-                !r.done
-                    || normalize::compare(
-                        r.sections.get("dmesg").map(String::as_str).unwrap_or(""),
-                        &normalize::snapshot_body(&pin),
-                    )
-                    .is_some()
-            })
-            .cloned()
-            .collect();
-        if !retry.is_empty() && (opts.keep_going || runs.values().all(|r| r.done)) {
-            step(
-                start,
-                format!(
-                    "{} listing(s) differ in the shared boot; booting a fresh kernel for each: {}",
-                    retry.len(),
-                    names(&retry)
-                ),
-            );
-            let fresh_opts = QemuOptions { boot_each: true, ..opts.clone() };
-            let fresh_dir = out_dir.join("fresh");
-            std::fs::create_dir_all(&fresh_dir)?;
-            let fresh = boot::run_all(&kernel, &listings_dir, &retry, &built, &fresh_opts, &fresh_dir, start)?;
-            for (name, mut r) in fresh {
-                r.fresh = true;
-                runs.insert(name, r);
-            }
-        }
+    if opts.symbols_only {
+        let modules: Vec<(String, PathBuf)> =
+            all.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
+        symbols::extract(&root, &kernel.kdir.join("vmlinux"), &modules)?;
+        step(start, "wrote listings/kernel/symbols/");
+        return Ok(());
     }
 
+    // One fresh boot per listing.
+    let runs = boot::run_all(&kernel, &all, &built, opts, &out_dir, start)?;
+
     // Compare and report.
-    let ok = report::report(&all, &built, &runs, &snapshots_dir, &out_dir)?;
+    let ok = report::report(&all, &built, &runs, &root, &out_dir, opts.record)?;
+    if opts.record {
+        record::record(&root, &kernel, provenance.as_ref(), &all, &built, &runs, &out_dir)?;
+        step(start, "recorded: listings/kernel/observed/ and listings/kernel/symbols/ (review and commit them)");
+    }
     step(start, format!("done; outputs in {}", out_dir.display()));
     if !ok {
-        bail!("some listings failed on the real kernel (see the table above and {})", out_dir.display());
+        bail!("some listings differ (see the table above and the *.diff files under {})", out_dir.display());
     }
     Ok(())
 }

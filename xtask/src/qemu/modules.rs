@@ -22,6 +22,8 @@ pub struct Listing {
     /// The chapter folder, e.g. `ch07-vmalloc`.
     pub chapter: String,
     pub source: PathBuf,
+    /// `NAME.toml` beside it (defaults when there is none).
+    pub manifest: kmem_truth::Manifest,
 }
 
 /// Every `ch*/*.rs` under `dir`, in chapter then file order.
@@ -40,10 +42,12 @@ pub fn discover(dir: &Path) -> Result<Vec<Listing>> {
             .collect();
         files.sort();
         for f in files {
+            let manifest = kmem_truth::Manifest::for_listing(&f).map_err(anyhow::Error::msg)?;
             out.push(Listing {
                 name: f.file_stem().unwrap().to_string_lossy().into_owned(),
                 chapter: ch.file_name().unwrap().to_string_lossy().into_owned(),
                 source: f,
+                manifest,
             });
         }
     }

@@ -1,13 +1,15 @@
-//! Per-listing output files under `target/qemu/<listing>/`, the comparison with the pinned
-//! simulator output, and the final table.
+//! Per-listing output files under `target/qemu/<listing>/`, the comparisons and the final table.
 //!
-//! Files per listing: `dmesg.txt` (real, from insmod through rmmod), `dmesg.normalized.txt`,
-//! `snapshot.normalized.txt`, `diff.txt` (when they differ), `vmallocinfo.txt` (areas that
-//! appeared while loaded), `slabinfo.txt` (rows that changed while loaded, and new caches),
-//! `buddyinfo.txt` (before / loaded / after), `insmod.txt`, `rmmod.txt`, `crash.txt`,
-//! `build-errors.txt`, and `raw/` with every full dump.
+//! Each listing's fresh real outputs (`dmesg.txt`, `insmod.txt`, one `<stem>.txt` per file its manifest
+//! shows, trimmed to the shown rows; `raw/` keeps every section whole) are compared, under the masks and
+//! the listing's declared exceptions of `kmem-truth`:
+//! - with the committed capture in `listings/kernel/observed/<listing>/` (a change of the real kernel, or
+//!   of a listing, shows as drift), and
+//! - with the simulator's pin in `tests/snapshots/` (what `cargo test` compares with the committed capture).
+//!
+//! Differences are written as `<stem>.committed.diff` and `<stem>.simulator.diff`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -15,26 +17,50 @@ use anyhow::Result;
 
 use super::boot::ListingRun;
 use super::modules::{Built, Listing};
-use super::normalize::{compare, normalize, normalize_insmod, snapshot_body};
 
-#[derive(Debug, Clone, PartialEq)]
-enum Match {
-    Yes,
-    No,
-    NoSnapshot,
-    NotRun,
+/// The outputs of one listing's run, `(stem, capture file name, text)`.
+pub fn captures(l: &Listing, run: &ListingRun) -> Vec<(String, String, String)> {
+    let sec = |k: &str| run.sections.get(k).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for o in kmem_truth::observed::outputs(&l.name, &l.manifest) {
+        let text = match o.stem.as_str() {
+            "dmesg" => match &run.crash {
+                Some(console) => console.clone(),
+                None => sec("dmesg"),
+            },
+            "insmod" => sec("insmod"),
+            stem => {
+                let show = l.manifest.show.iter().find(|s| s.stem() == stem).expect("an output of the manifest");
+                show.select(&sec(&format!("show:{}", show.file)))
+            }
+        };
+        out.push((o.stem, o.capture, text));
+    }
+    out
 }
 
-/// Write the files, print the table; `true` when every listing passed.
+/// What happened to one listing, for the table.
+struct Row {
+    name: String,
+    built: bool,
+    insmod: String,
+    committed: String,
+    simulator: String,
+    ok: bool,
+}
+
+/// Writes the files, prints the table; `true` when every listing passed. With `record`, the fresh
+/// captures are what gets committed, so only the simulator comparison can fail.
 pub fn report(
     listings: &[Listing],
     built: &BTreeMap<String, Built>,
     runs: &BTreeMap<String, ListingRun>,
-    snapshots: &Path,
+    root: &Path,
     out_dir: &Path,
+    record: bool,
 ) -> Result<bool> {
+    let snapshots = root.join("tests/snapshots");
     let mut rows = Vec::new();
-    let mut all_ok = true;
     for l in listings {
         let dir = out_dir.join(&l.name);
         if dir.exists() {
@@ -42,194 +68,138 @@ pub fn report(
         }
         fs::create_dir_all(dir.join("raw"))?;
         let b = &built[&l.name];
-        let is_built = b.ko.is_some();
-        if !is_built {
+        let mut row = Row {
+            name: l.name.clone(),
+            built: b.ko.is_some(),
+            insmod: "-".into(),
+            committed: "-".into(),
+            simulator: "-".into(),
+            ok: false,
+        };
+        if b.ko.is_none() {
             fs::write(dir.join("build-errors.txt"), &b.errors)?;
+            rows.push(row);
+            continue;
         }
-        let run = runs.get(&l.name);
-        let loaded = run.and_then(|r| r.insmod_rc).map(|rc| rc == 0);
-        let unloaded = run.and_then(|r| r.rmmod_rc).map(|rc| rc == 0);
-        let mut matches = Match::NotRun;
-        let mut note = String::new();
-        if let Some(r) = run {
-            for (k, v) in &r.sections {
-                fs::write(dir.join("raw").join(format!("{k}.txt")), v)?;
+        let Some(run) = runs.get(&l.name) else {
+            rows.push(row);
+            continue;
+        };
+        for (k, v) in &run.sections {
+            fs::write(dir.join("raw").join(format!("{}.txt", k.replace(['/', ':'], "_"))), v)?;
+        }
+        row.insmod = match (&run.crash, run.insmod_rc) {
+            (Some(_), _) => "kernel died".into(),
+            (None, Some(0)) => "loaded".into(),
+            (None, Some(rc)) => format!("failed ({rc})"),
+            (None, None) => "not run".into(),
+        };
+        let expected_insmod = match l.manifest.insmod {
+            kmem_truth::Insmod::Succeeds => run.crash.is_none() && run.insmod_rc == Some(0) && run.rmmod_rc == Some(0),
+            kmem_truth::Insmod::Fails | kmem_truth::Insmod::Killed => {
+                run.crash.is_none() && run.insmod_rc.is_some_and(|rc| rc != 0)
             }
-            let sec = |k: &str| r.sections.get(k).cloned().unwrap_or_default();
-            fs::write(dir.join("insmod.txt"), sec("insmod"))?;
-            fs::write(dir.join("rmmod.txt"), sec("rmmod"))?;
-            fs::write(dir.join("vmallocinfo.txt"), new_lines(&sec("vmallocinfo.before"), &sec("vmallocinfo.loaded")))?;
-            fs::write(dir.join("slabinfo.txt"), slab_changes(&sec("slabinfo.before"), &sec("slabinfo.loaded")))?;
-            fs::write(
-                dir.join("buddyinfo.txt"),
-                format!(
-                    "# before insmod\n{}# while loaded\n{}# after rmmod\n{}",
-                    sec("buddyinfo.before"),
-                    sec("buddyinfo.loaded"),
-                    sec("buddyinfo.after")
-                ),
-            )?;
-            if let Some(c) = &r.crash {
-                fs::write(dir.join("crash.txt"), c)?;
-                note = format!("crashed/hung the kernel (boot {}): see {}", r.boot, dir.join("crash.txt").display());
-            }
-            if r.done {
-                let dmesg = sec("dmesg");
-                fs::write(dir.join("dmesg.txt"), &dmesg)?;
-                fs::write(dir.join("dmesg.normalized.txt"), normalize(&dmesg))?;
-                let snap = snapshots.join(format!("listings__{}.snap", l.name));
-                match fs::read_to_string(&snap) {
-                    Err(_) => {
-                        matches = Match::NoSnapshot;
-                        note = format!("no snapshot {}", snap.display());
-                    }
-                    Ok(s) => {
-                        let body = snapshot_body(&s);
-                        fs::write(dir.join("snapshot.normalized.txt"), normalize(&body))?;
-                        match compare(&dmesg, &body) {
-                            None => matches = Match::Yes,
-                            Some(d) => {
-                                fs::write(dir.join("diff.txt"), &d)?;
-                                eprintln!("\n=== {}: real dmesg differs from the simulator snapshot ===\n{d}", l.name);
-                                matches = Match::No;
-                            }
+            kmem_truth::Insmod::Panics => run.crash.is_some(),
+        };
+        let committed_dir = kmem_truth::observed::listing_dir(root, &l.name);
+        let (mut drift, mut sim_diff, mut sim_lines, mut real_lines) = (Vec::new(), Vec::new(), 0, 0);
+        for (stem, capture, text) in captures(l, run) {
+            fs::write(dir.join(&capture), &text)?;
+            if !record {
+                match fs::read_to_string(committed_dir.join(&capture)) {
+                    Ok(committed) => {
+                        let c = kmem_truth::compare(&stem, &committed, &text, &l.manifest.exceptions);
+                        if !c.is_equal() {
+                            fs::write(dir.join(format!("{stem}.committed.diff")), diff_text(&c))?;
+                            drift.push(stem.clone());
                         }
                     }
+                    Err(_) => drift.push(format!("{stem} (no committed capture)")),
                 }
             }
-        }
-        // A `<name>-insmod` pin means the simulator expects insmod to fail, with that message.
-        let insmod_pin = fs::read_to_string(snapshots.join(format!("listings__{}-insmod.snap", l.name)))
-            .ok()
-            .map(|s| snapshot_body(&s));
-        let mut load_ok = loaded == Some(true) && unloaded == Some(true) && insmod_pin.is_none();
-        let mut loaded_cell = yn(loaded);
-        if let (Some(pin), Some(false)) = (&insmod_pin, loaded) {
-            let real = run.map(|r| r.sections.get("insmod").cloned().unwrap_or_default()).unwrap_or_default();
-            if normalize_insmod(&real) == normalize_insmod(pin) {
-                load_ok = true;
-                loaded_cell = "no (as pinned)".into();
-            } else {
-                loaded_cell = "NO (insmod differs)".into();
-                let d = similar::TextDiff::from_lines(&normalize_insmod(pin), &normalize_insmod(&real))
-                    .unified_diff()
-                    .header("simulator insmod (snapshot)", "real insmod")
-                    .to_string();
-                fs::write(dir.join("insmod.diff.txt"), &d)?;
-                eprintln!("\n=== {}: insmod output differs from the pinned one ===\n{d}", l.name);
+            let snap = snapshots.join(format!(
+                "listings__{}{}.snap",
+                l.name,
+                if stem == "dmesg" { String::new() } else { format!("-{stem}") }
+            ));
+            match fs::read_to_string(&snap) {
+                Ok(pin) => {
+                    let c = kmem_truth::compare(&stem, kmem_truth::snapshot_body(&pin), &text, &l.manifest.exceptions);
+                    sim_lines += c.matched_lines;
+                    real_lines += c.real_lines;
+                    if !c.is_equal() {
+                        fs::write(dir.join(format!("{stem}.simulator.diff")), diff_text(&c))?;
+                        sim_diff.push(stem.clone());
+                    }
+                }
+                Err(_) => sim_diff.push(format!("{stem} (no pin)")),
             }
-        } else if insmod_pin.is_some() && loaded == Some(true) {
-            loaded_cell = "yes (pin expects failure)".into();
         }
-        if run.is_some_and(|r| r.fresh) {
-            note = if note.is_empty() { "fresh boot".to_string() } else { format!("fresh boot; {note}") };
+        row.committed = if record {
+            "recorded".into()
+        } else if drift.is_empty() {
+            "same".into()
+        } else {
+            format!("DRIFT: {}", drift.join(", "))
+        };
+        row.simulator = if sim_diff.is_empty() {
+            format!("same ({real_lines} lines)")
+        } else {
+            format!("DIFFERS: {} ({sim_lines}/{real_lines} lines)", sim_diff.join(", "))
+        };
+        row.ok = expected_insmod && drift.is_empty() && sim_diff.is_empty();
+        if !expected_insmod {
+            row.insmod = format!("{} (manifest: {:?})", row.insmod, l.manifest.insmod);
         }
-        let ok = is_built && load_ok && matches == Match::Yes;
-        // A missing snapshot is reported, not a failure of the real-kernel run itself.
-        let ok = ok || (is_built && load_ok && matches == Match::NoSnapshot);
-        if !ok {
-            all_ok = false;
-        }
-        rows.push([
-            l.name.clone(),
-            yn(Some(is_built)),
-            loaded_cell,
-            yn(unloaded),
-            match matches {
-                Match::Yes => "yes".into(),
-                Match::No => "NO (diff.txt)".into(),
-                Match::NoSnapshot => "no snapshot".into(),
-                Match::NotRun => "-".into(),
-            },
-            note,
-        ]);
+        rows.push(row);
     }
     print_table(&rows);
-    let mut md =
-        String::from("| listing | built | loaded | unloaded | matches simulator | note |\n|---|---|---|---|---|---|\n");
+    let mut md = String::from("| listing | built | insmod | committed capture | simulator |\n|---|---|---|---|---|\n");
     for r in &rows {
-        md.push_str(&format!("| {} |\n", r.join(" | ")));
+        md.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.name, r.built, r.insmod, r.committed, r.simulator));
     }
     fs::write(out_dir.join("summary.md"), md)?;
-    Ok(all_ok)
+    Ok(rows.iter().all(|r| r.ok))
 }
 
-fn yn(v: Option<bool>) -> String {
-    match v {
-        Some(true) => "yes".into(),
-        Some(false) => "NO".into(),
-        None => "-".into(),
+fn diff_text(c: &kmem_truth::Comparison) -> String {
+    let mut s = c.diff.clone();
+    for e in &c.exception_errors {
+        s.push_str(&format!("exception: {e}\n"));
     }
+    s
 }
 
-fn print_table(rows: &[[String; 6]]) {
-    let head = ["listing", "built", "loaded", "unloaded", "matches simulator", "note"];
+fn print_table(rows: &[Row]) {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                if r.built { "yes".into() } else { "NO".into() },
+                r.insmod.clone(),
+                r.committed.clone(),
+                r.simulator.clone(),
+            ]
+        })
+        .collect();
+    let head = ["listing", "built", "insmod", "committed capture", "simulator"];
     let mut w = head.map(|h| h.len());
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(5) {
+    for r in &cells {
+        for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.len());
         }
     }
-    let line = |cells: [&str; 6]| {
-        let mut s = String::new();
-        for i in 0..5 {
-            s.push_str(&format!("{:<width$}  ", cells[i], width = w[i]));
-        }
-        s.push_str(cells[5]);
-        println!("{}", s.trim_end());
+    let line = |c: [&str; 5]| {
+        let s: Vec<String> = (0..5).map(|i| format!("{:<width$}", c[i], width = w[i])).collect();
+        println!("{}", s.join("  ").trim_end());
     };
     println!();
     line(head);
-    line([
-        "-".repeat(w[0]).as_str(),
-        &"-".repeat(w[1]),
-        &"-".repeat(w[2]),
-        &"-".repeat(w[3]),
-        &"-".repeat(w[4]),
-        "----",
-    ]);
-    for r in rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+    let dashes: Vec<String> = w.iter().map(|n| "-".repeat(*n)).collect();
+    line([&dashes[0], &dashes[1], &dashes[2], &dashes[3], &dashes[4]]);
+    for r in &cells {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
     }
     println!();
-}
-
-/// Lines of `after` that were not in `before` (e.g. new vmalloc areas).
-fn new_lines(before: &str, after: &str) -> String {
-    let b: BTreeSet<&str> = before.lines().collect();
-    let mut s: String = after.lines().filter(|l| !b.contains(l)).map(|l| format!("{l}\n")).collect();
-    if s.is_empty() {
-        s = "# no new areas while loaded\n".into();
-    }
-    s
-}
-
-/// slabinfo rows whose counts changed while loaded, as `before` / `loaded` pairs, plus new caches.
-fn slab_changes(before: &str, loaded: &str) -> String {
-    let rows = |t: &str| -> BTreeMap<String, String> {
-        t.lines()
-            .filter(|l| !l.starts_with("slabinfo") && !l.starts_with('#'))
-            .filter_map(|l| l.split_whitespace().next().map(|n| (n.to_string(), l.to_string())))
-            .collect()
-    };
-    let b = rows(before);
-    let a = rows(loaded);
-    let mut s = String::new();
-    if let Some(h) = loaded.lines().find(|l| l.starts_with("# name")) {
-        s.push_str(h);
-        s.push('\n');
-    }
-    for (name, row) in &a {
-        match b.get(name) {
-            None => s.push_str(&format!("new:    {row}\n")),
-            Some(old) if old != row => s.push_str(&format!("before: {old}\nloaded: {row}\n")),
-            _ => {}
-        }
-    }
-    for (name, row) in &b {
-        if !a.contains_key(name) {
-            s.push_str(&format!("gone:   {row}\n"));
-        }
-    }
-    s
 }

@@ -1,0 +1,252 @@
+//! A listing's manifest, `listings/<chapter>/<name>.toml` (optional): how the book runs it, in both worlds.
+//!
+//! ```toml
+//! # Words added to the book's kernel command line (`-word` removes one).
+//! cmdline = ["slab_debug=A,kmalloc-512"]
+//! # What insmod does: "succeeds" (default), "fails" (init returns an error), "killed" (an oops in init)
+//! # or "panics" (the kernel panics).
+//! insmod = "succeeds"
+//!
+//! # Written before insmod: by the guest's /init on the real kernel, into the simulator's debugfs model.
+//! [[setup]]
+//! path = "/sys/kernel/debug/failslab/probability"
+//! value = "100"
+//!
+//! # A file the chapter shows while the module is loaded: its header lines and the rows that start
+//! # with one of `rows`, or the lines that contain `grep`.
+//! [[show]]
+//! file = "/proc/slabinfo"
+//! rows = ["kmalloc-192 ", "kmalloc-1k "]
+//!
+//! # One line the simulator cannot know, with the reason (printed in the book's appendix).
+//! [[exception]]
+//! file = "dmesg"
+//! line = '^\[TIME\]  free:(\d+) free_pcp:(\d+) free_cma:0$'
+//! reason = "…"
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+/// What insmod does with the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Insmod {
+    /// `init` returns 0; the module is removed again with rmmod.
+    #[default]
+    Succeeds,
+    /// `init` returns an error: insmod prints it and exits 1.
+    Fails,
+    /// `init` oopses: the kernel kills insmod (its shell prints `Killed` or `Segmentation fault`).
+    Killed,
+    /// `init` panics the kernel: nothing runs after it; the capture is the console from insmod on.
+    Panics,
+}
+
+/// A debugfs/sysfs write before insmod.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// The file, e.g. `/sys/kernel/debug/failslab/probability`.
+    pub path: String,
+    /// What is written to it (as `echo value > path`).
+    pub value: String,
+}
+
+/// A file shown while the module is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Show {
+    /// `/proc/slabinfo`, `/proc/vmallocinfo`, `/proc/buddyinfo`, `/proc/zoneinfo`, `/proc/meminfo`, …
+    pub file: String,
+    /// Keep the file's header lines and the rows starting with one of these.
+    #[serde(default)]
+    pub rows: Vec<String>,
+    /// Keep only the lines containing this.
+    #[serde(default)]
+    pub grep: Option<String>,
+}
+
+impl Show {
+    /// The short name of this file in captures and pins: `slabinfo` for `/proc/slabinfo`,
+    /// `sys-kernel-slab-kmem_book-objs_per_slab` for a sysfs attribute.
+    ///
+    /// Context: any.
+    pub fn stem(&self) -> String {
+        let p = self.file.trim_start_matches('/');
+        match p.strip_prefix("proc/") {
+            Some(rest) if !rest.contains('/') => rest.to_string(),
+            _ => p.replace('/', "-"),
+        }
+    }
+
+    /// The part of `text` (the whole file) the chapter shows.
+    ///
+    /// Context: any.
+    pub fn select(&self, text: &str) -> String {
+        let header_lines = match self.file.as_str() {
+            "/proc/slabinfo" => 2,
+            _ => 0,
+        };
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let keep = if let Some(g) = &self.grep {
+                line.contains(g.as_str())
+            } else if self.rows.is_empty() {
+                true
+            } else {
+                i < header_lines || self.rows.iter().any(|r| line.starts_with(r.as_str()))
+            };
+            if keep {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// A declared difference: one line the simulator cannot know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    /// `dmesg`, `insmod`, or the stem of a shown file (`buddyinfo`, `slabinfo` …).
+    pub file: String,
+    /// A regular expression matching that one line, after masking, on both sides.
+    pub line: String,
+    /// Why the simulator cannot produce it (printed in the book).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    cmdline: Vec<String>,
+    #[serde(default)]
+    insmod: Insmod,
+    #[serde(default)]
+    setup: Vec<Setup>,
+    #[serde(default)]
+    show: Vec<Show>,
+    #[serde(default)]
+    exception: Vec<Exception>,
+}
+
+/// A listing's manifest (all defaults when it has no `.toml`).
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// Where it was read from (`None`: no manifest, defaults).
+    pub path: Option<PathBuf>,
+    /// Changes to the book's command line.
+    pub cmdline: Vec<String>,
+    /// What insmod does.
+    pub insmod: Insmod,
+    /// Writes before insmod.
+    pub setup: Vec<Setup>,
+    /// Files shown while loaded.
+    pub show: Vec<Show>,
+    /// Declared differences, with their compiled patterns.
+    pub exceptions: Vec<(Exception, Regex)>,
+}
+
+impl Manifest {
+    /// Reads the manifest beside `listing` (`foo.rs` → `foo.toml`); defaults when there is none.
+    ///
+    /// Context: any. Returns a message naming the file and the problem when it cannot be used.
+    pub fn for_listing(listing: &Path) -> Result<Manifest, String> {
+        let path = listing.with_extension("toml");
+        match fs::read_to_string(&path) {
+            Ok(text) => Manifest::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Parses a manifest's text (`path` names it in messages).
+    ///
+    /// Context: any.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, String> {
+        let raw: Raw = toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut exceptions = Vec::new();
+        for e in raw.exception {
+            let re = Regex::new(&e.line).map_err(|err| format!("{}: exception `{}`: {err}", path.display(), e.line))?;
+            if e.reason.trim().is_empty() {
+                return Err(format!("{}: exception `{}` gives no reason", path.display(), e.line));
+            }
+            exceptions.push((e, re));
+        }
+        for s in &raw.show {
+            if !s.file.starts_with("/proc/") && !s.file.starts_with("/sys/") {
+                return Err(format!("{}: show `{}`: only /proc and /sys files can be shown", path.display(), s.file));
+            }
+        }
+        Ok(Manifest {
+            path: Some(path.to_path_buf()),
+            cmdline: raw.cmdline,
+            insmod: raw.insmod,
+            setup: raw.setup,
+            show: raw.show,
+            exceptions,
+        })
+    }
+
+    /// The kernel command line this listing boots with: the book's, changed by `cmdline`.
+    ///
+    /// Context: any.
+    pub fn kernel_cmdline(&self) -> String {
+        crate::book::cmdline_with(&self.cmdline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_selects() {
+        let m = Manifest::parse(
+            r#"
+cmdline = ["-slab_nomerge"]
+insmod = "fails"
+[[setup]]
+path = "/sys/kernel/debug/failslab/times"
+value = "-1"
+[[show]]
+file = "/proc/slabinfo"
+rows = ["kmem_book"]
+[[exception]]
+file = "dmesg"
+line = 'free:\d+'
+reason = "the free count depends on the boot"
+"#,
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(m.insmod, Insmod::Fails);
+        assert!(!m.kernel_cmdline().contains("slab_nomerge"));
+        assert_eq!(m.show[0].stem(), "slabinfo");
+        let text = "slabinfo - version: 2.1\n# name ...\nkmalloc-8 1 2\nkmem_book_a 3 4\n";
+        assert_eq!(m.show[0].select(text), "slabinfo - version: 2.1\n# name ...\nkmem_book_a 3 4\n");
+    }
+
+    #[test]
+    fn bad_manifests_name_the_problem() {
+        let e = Manifest::parse("insmod = \"maybe\"", Path::new("a.toml")).unwrap_err();
+        assert!(e.starts_with("a.toml: "), "{e}");
+        let e = Manifest::parse("[[exception]]\nfile='dmesg'\nline='('\nreason='r'", Path::new("b.toml")).unwrap_err();
+        assert!(e.contains("exception"), "{e}");
+        let e = Manifest::parse("[[show]]\nfile='/etc/passwd'", Path::new("c.toml")).unwrap_err();
+        assert!(e.contains("only /proc and /sys"), "{e}");
+        assert!(Manifest::parse("colour = 1", Path::new("d.toml")).is_err());
+    }
+
+    #[test]
+    fn sysfs_capture_names() {
+        let s = Show { file: "/sys/kernel/slab/kmem_book/objs_per_slab".into(), rows: vec![], grep: None };
+        assert_eq!(s.stem(), "sys-kernel-slab-kmem_book-objs_per_slab");
+    }
+}

@@ -1,0 +1,270 @@
+//! The masks: what no simulator can know about one real boot, hidden on both sides before comparing.
+//!
+//! The rules apply line by line and never drop, merge, sort or reorder lines — with one exception the
+//! truth issue allows: call-trace entries the unwinder marks `?` (guesses from stale words on the stack,
+//! which depend on what earlier code left there) are left out.
+//!
+//! | # | what | example (real) | becomes |
+//! |---|------|----------------|---------|
+//! | 1 | the printk timestamp | `[   13.436747] ` | `[TIME] ` |
+//! | 2 | jiffies ages of SLUB tracks (`age=`) | `age=329` | `age=<time>` |
+//! | 3 | a kernel virtual address, reduced to its region (x86_64 `nokaslr` layout, `Documentation/arch/x86/x86_64/mm.rst`) | `0xffff888003624008`, `ffffc9000023b958` | `<direct-map>`, `<vmalloc>`, `<vmemmap>`, `<cpu-entry-area>`, `<kernel>`, `<module>`, `<kernel-address>` |
+//! | 4 | a physical address or page frame number, where the line names it as one (`phys`, `pfn`, `dma`, `virt_to_phys`, the page-table walk's entries) | `pfn 0x3481`, `PTE 2a03067` | `pfn <phys>`, `PTE <phys>067` |
+//! | 5 | PID, CPU and UID numbers | `CPU: 2 UID: 0 PID: 174`, `pid=174`, `insmod/174` | `CPU: <n> UID: <n> PID: <n>` … |
+//! | 6 | register values and `Code:` bytes (the register lines stay) | `RAX: 0000000000000000 RBX: …` | `RAX: <reg> RBX: <reg> …` |
+//! | 7 | code offsets and function sizes | `object_err+0x164/0x2b0` | `object_err+<off>` |
+//! | 8 | Rust v0 crate hashes | `_RNvXCs1ABF4jQ4SuH_15scratch_redzone…` | the demangled path, without hashes |
+//! | 9 | the QEMU BIOS version | `BIOS 1.16.2-debian-1.16.2-1 04/01/2014` | `BIOS <bios>` |
+//! | 10 | `?` entries of a call trace | ` ? __kmalloc_cache_noprof+0x45/0x1e0` | (left out) |
+//!
+//! Everything else — text, sizes, orders, GFP masks, counts, cache names, flags, line order — must match.
+
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+struct Rules {
+    timestamp: Regex,
+    unreliable_frame: Regex,
+    age: Regex,
+    reg_line: Regex,
+    reg_value: Regex,
+    code_bytes: Regex,
+    sym_off: Regex,
+    rust_sym: Regex,
+    crate_hash: Regex,
+    kaddr: Regex,
+    phys: Regex,
+    walk: Regex,
+    ids: Regex,
+    kv_ids: Regex,
+    task_pid: Regex,
+    bios: Regex,
+}
+
+fn rules() -> &'static Rules {
+    static R: OnceLock<Rules> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = |s: &str| Regex::new(s).expect("valid regex");
+        Rules {
+            timestamp: r(r"^\[\s*\d+\.\d+\] "),
+            unreliable_frame: r(r"^\s+\? \S+( \[\w+\])?$"),
+            age: r(r"\bage=\d+"),
+            // x86_64 `__show_regs()` / `show_ip()` / `show_opcodes()` and i386 `__show_regs()` lines.
+            reg_line: r(concat!(
+                r"^\s*(RIP|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2|DR0|DR3|PKRU|Code",
+                r"|EIP|EAX|ESI|DS|CR0):"
+            )),
+            reg_value: r(r"(^|[\s:(])(0x)?[0-9a-f]{4,16}\b"),
+            code_bytes: r(r"^(\s*Code: )((<?[0-9a-f]{2}>? ?)+)$"),
+            sym_off: r(r"\+0x[0-9a-f]+/0x[0-9a-f]+"),
+            rust_sym: r(r"\b_R[0-9A-Za-z_]+"),
+            crate_hash: r(r"Cs[0-9A-Za-z]+_"),
+            kaddr: r(r"\b(0x)?(ffff[89a-f][0-9a-f]{11})\b"),
+            phys: r(concat!(
+                r"(?i)\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\(\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
+                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|bus address)(\s*[=:]?\s*)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
+            )),
+            walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),
+            ids: r(r"\b(CPU|PID|UID|pid|cpu)(: ?)\d+"),
+            kv_ids: r(r"\b(cpu|pid)=\d+"),
+            task_pid: r(r"\b(insmod|rmmod|sh|swapper/\d+|kworker/[\w:.-]+)/\d+\b"),
+            bios: r(r"BIOS \S+ \d\d/\d\d/\d{4}$"),
+        }
+    })
+}
+
+/// The region a kernel virtual address belongs to on the book's x86_64 kernel (4-level paging, no
+/// KASLR): `Documentation/arch/x86/x86_64/mm.rst` and `arch/x86/include/asm/pgtable_64_types.h`.
+/// `MODULES_VADDR` is `__START_KERNEL_map + KERNEL_IMAGE_SIZE`, 512 MiB without `CONFIG_RANDOMIZE_BASE`.
+///
+/// Context: any. Returns the region's mask token.
+pub fn region(addr: u64) -> &'static str {
+    match addr {
+        0xffff_8880_0000_0000..=0xffff_c87f_ffff_ffff => "<direct-map>",
+        0xffff_c900_0000_0000..=0xffff_e8ff_ffff_ffff => "<vmalloc>",
+        0xffff_ea00_0000_0000..=0xffff_eaff_ffff_ffff => "<vmemmap>",
+        0xffff_fe00_0000_0000..=0xffff_fe7f_ffff_ffff => "<cpu-entry-area>",
+        0xffff_ffff_8000_0000..=0xffff_ffff_9fff_ffff => "<kernel>",
+        0xffff_ffff_a000_0000..=0xffff_ffff_feff_ffff => "<module>",
+        _ => "<kernel-address>",
+    }
+}
+
+/// The demangled form of a Rust v0 symbol without its crate hashes (`{:#}` of rustc-demangle), or the
+/// symbol with each `Cs<hash>_` replaced by `Cs_` when it does not demangle.
+fn rust_symbol(sym: &str) -> String {
+    match rustc_demangle::try_demangle(sym) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => rules().crate_hash.replace_all(sym, "Cs_").into_owned(),
+    }
+}
+
+/// Masks one line. Returns `None` for a line left out (rule 10).
+///
+/// Context: any.
+pub fn mask_line(line: &str) -> Option<String> {
+    let r = rules();
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let (prefix, body) = match r.timestamp.find(line) {
+        Some(m) => ("[TIME] ", &line[m.end()..]),
+        None => ("", line),
+    };
+    if r.unreliable_frame.is_match(body) {
+        return None;
+    }
+    let mut s = body.to_string();
+    // 6: register lines. Code bytes first (they look like short hex numbers).
+    if r.reg_line.is_match(&s) {
+        if let Some(c) = r.code_bytes.captures(&s) {
+            s = format!("{}<bytes>", &c[1]);
+        } else {
+            s = r.sym_off.replace_all(&s, "+<off>").into_owned();
+            s = r.reg_value.replace_all(&s, "${1}<reg>").into_owned();
+        }
+    }
+    // 7, 8
+    s = r.sym_off.replace_all(&s, "+<off>").into_owned();
+    s = r.rust_sym.replace_all(&s, |c: &Captures| rust_symbol(&c[0])).into_owned();
+    // 3
+    s = r
+        .kaddr
+        .replace_all(&s, |c: &Captures| match u64::from_str_radix(&c[2], 16) {
+            Ok(a) => region(a).to_string(),
+            Err(_) => c[0].to_string(),
+        })
+        .into_owned();
+    // 4
+    s = r.phys.replace_all(&s, "${1}${2}<phys>").into_owned();
+    s = r
+        .walk
+        .replace_all(&s, |c: &Captures| {
+            let v = &c[2];
+            if v == "0" {
+                c[0].to_string()
+            } else if v.len() > 3 {
+                format!("{} <phys>{}", &c[1], &v[v.len() - 3..])
+            } else {
+                format!("{} <phys>", &c[1])
+            }
+        })
+        .into_owned();
+    // 5
+    s = r.ids.replace_all(&s, "${1}${2}<n>").into_owned();
+    s = r.kv_ids.replace_all(&s, "${1}=<n>").into_owned();
+    s = r.task_pid.replace_all(&s, "${1}/<n>").into_owned();
+    // 2, 9
+    s = r.age.replace_all(&s, "age=<time>").into_owned();
+    s = r.bios.replace_all(&s, "BIOS <bios>").into_owned();
+    Some(format!("{prefix}{s}"))
+}
+
+/// Masks a whole text, line by line (rule 10 leaves lines out).
+///
+/// Context: any.
+pub fn mask(text: &str) -> Vec<String> {
+    text.lines().filter_map(mask_line).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> String {
+        mask_line(s).unwrap_or_else(|| "(left out)".into())
+    }
+
+    #[test]
+    fn timestamps_and_addresses() {
+        assert_eq!(
+            m("[   13.432747] scratch_redzone: object at 0xffff888003624008, writing obj[24]"),
+            "[TIME] scratch_redzone: object at <direct-map>, writing obj[24]"
+        );
+        assert_eq!(m("[    1.0] a 0xffffc90000005000 b ffffea00000d8900:"), "[TIME] a <vmalloc> b <vmemmap>:");
+        assert_eq!(m("x 0xffffffffa0006014 y 0xffffffff818394c0"), "x <module> y <kernel>");
+    }
+
+    #[test]
+    fn numbers_that_are_not_addresses_stay() {
+        for l in [
+            "kmalloc(100) = ksize 128, mode:0xcc0(GFP_KERNEL)",
+            "Slab objects=34 used=1 flags=0x4000000000000200(workingset|zone=1)",
+            "BUG: kernel NULL pointer dereference, address: 0000000000000010",
+            "Redzone: 42 cc cc cc cc cc cc cc",
+        ] {
+            assert_eq!(m(l), l);
+        }
+    }
+
+    #[test]
+    fn registers_keep_their_lines() {
+        assert_eq!(m("RIP: 0010:object_err+0x164/0x2b0"), "RIP: <reg>:object_err+<off>");
+        assert_eq!(m("RIP: 0033:0x47fbe9"), "RIP: <reg>:<reg>");
+        assert_eq!(
+            m("RAX: 0000000000000000 RBX: 0000000000000008 RCX: 0fdd3daabb2f1f00"),
+            "RAX: <reg> RBX: <reg> RCX: <reg>"
+        );
+        assert_eq!(
+            m("FS:  0000000026e953c0(0000) GS:ffff88800f700000(0000) knlGS:0000000000000000"),
+            "FS:  <reg>(<reg>) GS:<reg>(<reg>) knlGS:<reg>"
+        );
+        assert_eq!(m("RSP: 0018:ffffc9000023b958 EFLAGS: 00000046"), "RSP: <reg>:<reg> EFLAGS: <reg>");
+        assert_eq!(m("Code: 08 89 e8 5b <48> 3d 01"), "Code: <bytes>");
+        assert_eq!(
+            m("Code: Unable to access opcode bytes at 0xffffffffa0005fd6."),
+            "Code: Unable to access opcode bytes at <reg>."
+        );
+    }
+
+    #[test]
+    fn unreliable_frames_are_left_out() {
+        assert_eq!(mask_line("[ 1.0]  ? __kmalloc_cache_noprof+0x45/0x1e0"), None);
+        assert_eq!(mask_line("[ 1.0]  ? 0xffffffffa0006000"), None);
+        assert_eq!(m("[ 1.0]  do_one_initcall+0xef/0x2d0"), "[TIME]  do_one_initcall+<off>");
+    }
+
+    #[test]
+    fn rust_symbols_lose_only_their_hashes() {
+        let a = m("_RNvXCs1ABF4jQ4SuH_15scratch_redzoneNtB2_14ScratchRedzoneNtCsl7L7n58I0Vr_6kernel6Module4init+0x3b/0xc1 [scratch_redzone]");
+        assert_eq!(a, "<scratch_redzone::ScratchRedzone as kernel::Module>::init+<off> [scratch_redzone]");
+        let b =
+            m("_RNvXCs2DxGA1hvVcO_15scratch_redzoneNtB2_14ScratchRedzoneNtCs8C9XBesAE77_6kernel6Module4init+0x3/0xc");
+        assert_eq!(b, "<scratch_redzone::ScratchRedzone as kernel::Module>::init+<off>");
+    }
+
+    #[test]
+    fn physical_numbers_where_named() {
+        assert_eq!(
+            m("page 0 at 0xffffc90000005000: virt_to_phys() says 0x408000005000, vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000)"),
+            "page 0 at <vmalloc>: virt_to_phys() says <phys>, vmalloc_to_pfn() says pfn <phys> (phys <phys>)"
+        );
+        assert_eq!(
+            m("= 0xffff888003c5e000, dma 0x3c5e000, virt_to_phys 0x3c5e000"),
+            "= <direct-map>, dma <phys>, virt_to_phys <phys>"
+        );
+        assert_eq!(
+            m("PGD 2a01067 P4D 2a01067 PUD 2a02067 PMD 2a03067 PTE 0"),
+            "PGD <phys>067 P4D <phys>067 PUD <phys>067 PMD <phys>067 PTE 0"
+        );
+    }
+
+    #[test]
+    fn ids_and_bios() {
+        assert_eq!(
+            m("CPU: 2 UID: 0 PID: 174 Comm: insmod Tainted: G    B   W  O       6.12.117 #1 "),
+            "CPU: <n> UID: <n> PID: <n> Comm: insmod Tainted: G    B   W  O       6.12.117 #1 "
+        );
+        assert_eq!(
+            m("Allocated in f+0x3b/0xc1 [m] age=3 cpu=2 pid=174"),
+            "Allocated in f+<off> [m] age=<time> cpu=<n> pid=<n>"
+        );
+        assert_eq!(
+            m("Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014"),
+            "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS <bios>"
+        );
+        assert_eq!(
+            m("in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 57, name: insmod"),
+            "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: <n>, name: insmod"
+        );
+    }
+}

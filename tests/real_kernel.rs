@@ -1,0 +1,108 @@
+//! The real kernel is the judge: every output the book shows of a listing — the simulator's pin in
+//! `tests/snapshots/` — must equal the real Linux 6.12.117 kernel's committed capture in
+//! `listings/kernel/observed/<listing>/` (recorded by `cargo xtask qemu --record`, one fresh boot per
+//! listing) under the masks of `kmem_truth::mask` and the exceptions the listing's manifest declares.
+//! No QEMU is needed: both sides are committed files.
+
+mod common;
+
+include!(concat!(env!("OUT_DIR"), "/listing_names.rs"));
+
+use std::fs;
+
+fn manifest(chapter: &str, name: &str) -> kmem_truth::Manifest {
+    kmem_truth::Manifest::for_listing(&common::root().join(format!("listings/{chapter}/{name}.rs")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_output_matches_the_real_kernel() {
+    let root = common::root();
+    let mut failures = Vec::new();
+    let (mut real, mut matched, mut same, mut total) = (0, 0, 0, 0);
+    for (name, chapter) in LISTINGS {
+        let m = manifest(chapter, name);
+        let mut listing_ok = true;
+        for o in kmem_truth::observed::outputs(name, &m) {
+            let cap_path = kmem_truth::observed::listing_dir(&root, name).join(&o.capture);
+            let snap_path = root.join("tests/snapshots").join(&o.snapshot);
+            let (Ok(cap), Ok(snap)) = (fs::read_to_string(&cap_path), fs::read_to_string(&snap_path)) else {
+                failures.push(format!(
+                    "{name}: {} or {} is missing (run `cargo xtask qemu --record --listing {name}` and `cargo test`)",
+                    cap_path.display(),
+                    snap_path.display()
+                ));
+                listing_ok = false;
+                continue;
+            };
+            let c = kmem_truth::compare(&o.stem, kmem_truth::snapshot_body(&snap), &cap, &m.exceptions);
+            real += c.real_lines;
+            matched += c.matched_lines;
+            if !c.is_equal() {
+                listing_ok = false;
+                let mut msg =
+                    format!("{name}: `{}` differs from the real kernel's `{}`\n{}", o.snapshot, o.capture, c.diff);
+                for e in &c.exception_errors {
+                    msg.push_str(&format!("  {e}\n"));
+                }
+                failures.push(msg);
+            }
+        }
+        total += 1;
+        same += listing_ok as usize;
+    }
+    eprintln!("{same} of {total} listings identical to the real kernel; {matched} of {real} real lines reproduced");
+    assert!(
+        failures.is_empty(),
+        "{} output(s) differ from the real kernel:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_capture_belongs_to_a_listing() {
+    let dir = common::root().join(kmem_truth::observed::DIR);
+    for e in fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        if !e.path().is_dir() || e.file_name() == "boot" {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((_, chapter)) = LISTINGS.iter().find(|(n, _)| *n == name) else {
+            panic!("{}: a capture of no listing (remove it)", e.path().display());
+        };
+        let m = manifest(chapter, &name);
+        let wanted: Vec<String> = kmem_truth::observed::outputs(&name, &m).into_iter().map(|o| o.capture).collect();
+        for f in fs::read_dir(e.path()).unwrap() {
+            let f = f.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(wanted.contains(&f), "{name}: {f} is not an output of the listing (outputs: {wanted:?})");
+        }
+    }
+}
+
+/// The comparison can fail: a changed line of any capture or pin is caught, naming the listing.
+#[test]
+fn an_edited_line_is_caught() {
+    let root = common::root();
+    for (name, chapter) in LISTINGS {
+        let m = manifest(chapter, name);
+        let o = &kmem_truth::observed::outputs(name, &m)[0];
+        let Ok(cap) = fs::read_to_string(kmem_truth::observed::listing_dir(&root, name).join(&o.capture)) else {
+            continue;
+        };
+        let Ok(snap) = fs::read_to_string(root.join("tests/snapshots").join(&o.snapshot)) else { continue };
+        let body = kmem_truth::snapshot_body(&snap);
+        let last = cap.lines().last().unwrap_or("");
+        let edited = cap.replacen(last, &format!("{last} (edited)"), 1);
+        assert!(
+            !kmem_truth::compare(&o.stem, body, &edited, &m.exceptions).is_equal(),
+            "{name}: an edited capture passes"
+        );
+        let edited_pin = format!("{body}[    9.999999] {name}: an extra line\n");
+        assert!(
+            !kmem_truth::compare(&o.stem, &edited_pin, &cap, &m.exceptions).is_equal(),
+            "{name}: an edited pin passes"
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! `--record`: the fresh real outputs become the committed captures.
+//!
+//! `listings/kernel/observed/<listing>/` gets the listing's outputs (`report::captures`), `observed/boot/`
+//! the first boot's log and `/proc` files right after boot (what the simulator's boot is calibrated
+//! from), `observed/PROVENANCE` what made them, and `listings/kernel/symbols/` the real build's symbols.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use super::boot::ListingRun;
+use super::deps::Tools;
+use super::kernel::Kernel;
+use super::modules::{Built, Listing};
+use super::report::captures;
+
+fn sha256(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the captures, the boot files, PROVENANCE and the symbols.
+pub fn record(
+    root: &Path,
+    kernel: &Kernel,
+    tools: Option<&Tools>,
+    listings: &[Listing],
+    built: &BTreeMap<String, Built>,
+    runs: &BTreeMap<String, ListingRun>,
+    out_dir: &Path,
+) -> Result<()> {
+    let observed = root.join(kmem_truth::observed::DIR);
+    for l in listings {
+        let Some(run) = runs.get(&l.name) else { continue };
+        let dir = observed.join(&l.name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        for (_, capture, text) in captures(l, run) {
+            fs::write(dir.join(capture), text)?;
+        }
+    }
+    let boot = out_dir.join("boot");
+    if boot.is_dir() {
+        let dst = observed.join("boot");
+        fs::create_dir_all(&dst)?;
+        for e in fs::read_dir(&boot)? {
+            let p = e?.path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            fs::copy(&p, dst.join(format!("{name}.txt")))?;
+        }
+    }
+
+    let config = fs::read(kernel.kdir.join(".config")).context("reading the kernel's .config")?;
+    let banner = fs::read_to_string(out_dir.join("boot/dmesg"))
+        .ok()
+        .and_then(|d| {
+            d.lines().find(|l| l.contains("Linux version")).map(|l| l.split("] ").nth(1).unwrap_or(l).to_string())
+        })
+        .unwrap_or_else(|| "(no boot log)".into());
+    let qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let mut p = String::new();
+    writeln!(p, "# What made the captures in this folder (`cargo xtask qemu --record`).")?;
+    writeln!(p, "kernel:   {banner}")?;
+    if let Some(t) = tools {
+        writeln!(
+            p,
+            "source:   linux-source-6.12 {} + listings/kernel/kmem-book.patch (sha256 {})",
+            t.source_version,
+            sha256(&fs::read(root.join("listings/kernel/kmem-book.patch"))?)
+        )?;
+        writeln!(p, "rustc:    {}", t.rustc_version.trim())?;
+        writeln!(p, "bindgen:  {}", t.bindgen_version.trim())?;
+    } else {
+        writeln!(p, "source:   KDIR={}", kernel.kdir.display())?;
+    }
+    writeln!(p, "config:   tinyconfig + listings/kernel/kmem-book.config, .config sha256 {}", sha256(&config))?;
+    writeln!(
+        p,
+        "make:     {}",
+        kernel.make_vars.iter().filter(|v| !v.contains('/')).cloned().collect::<Vec<_>>().join(" ")
+    )?;
+    writeln!(
+        p,
+        "qemu:     {qemu} (TCG), -m {}M -smp {},sockets={},cores=1,threads=1 -no-reboot",
+        kmem_truth::book::RAM_MIB,
+        kmem_truth::book::CPUS,
+        kmem_truth::book::CPUS
+    )?;
+    writeln!(
+        p,
+        "cmdline:  {} (changed per listing by its manifest, listings/ch*/NAME.toml)",
+        kmem_truth::book::CMDLINE
+    )?;
+    writeln!(p, "boots:    one fresh boot per listing; boot/ is the first boot, before any module")?;
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    writeln!(p, "recorded: {date}")?;
+    fs::write(observed.join("PROVENANCE"), p)?;
+
+    let modules: Vec<(String, std::path::PathBuf)> =
+        listings.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
+    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules)?;
+    Ok(())
+}

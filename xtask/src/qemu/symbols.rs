@@ -1,0 +1,281 @@
+//! The real build's symbols, for the simulator: `listings/kernel/symbols/`.
+//!
+//! The simulator prints call traces, `RIP:` lines and `Code:` bytes as the book's kernel does. What it
+//! needs from the real build is extracted here, from `vmlinux` and each listing's `.ko`, into committed
+//! text files (`cargo xtask qemu --record` rewrites them):
+//!
+//! - `f <name> <size>`: a function and its size as kallsyms reports it (distance to the next text symbol);
+//! - `c <caller> <callee> <offset>`: `caller` calls `callee` directly; the return address is `caller+offset`
+//!   (the first such call site);
+//! - `j <caller> <callee>`: `caller` jumps to `callee` as a tail call (its own frame is gone);
+//! - `b <function> <offset> <file>:<line> <flags> <code>`: a `BUG()`/`WARN()` site of `__bug_table` and the
+//!   64 code bytes `show_opcodes()` prints around it (`<..>` marks the trapping byte).
+//!
+//! `vmlinux.txt` holds the kernel functions the simulator names (every string literal in the simulator,
+//! the façade and the runner that is a text symbol of `vmlinux`, and every Rust symbol whose demangled path
+//! is such a literal), with the calls and tail calls among them and to `rust_helper_*`; `modules/<listing>.txt`
+//! holds each listing's functions and their calls into the module and into `vmlinux`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+
+/// Text symbols of an ELF file: name → (address, kallsyms size), plus the sorted address list.
+struct Syms {
+    by_name: HashMap<String, (u64, u64)>,
+    sorted: Vec<(u64, String)>,
+}
+
+fn text_symbols(file: &object::File<'_>) -> Syms {
+    let mut per_section: BTreeMap<usize, Vec<(u64, String, u64)>> = BTreeMap::new();
+    for s in file.symbols() {
+        if s.kind() != SymbolKind::Text {
+            continue;
+        }
+        let (Ok(name), Some(sec)) = (s.name(), s.section_index()) else { continue };
+        if name.is_empty() || name.starts_with("__pfx_") {
+            continue;
+        }
+        per_section.entry(sec.0).or_default().push((s.address(), name.to_string(), s.size()));
+    }
+    let mut by_name = HashMap::new();
+    let mut sorted = Vec::new();
+    for (sec, mut v) in per_section {
+        v.sort();
+        let end = file.section_by_index(object::SectionIndex(sec)).map(|s| s.address() + s.size()).unwrap_or(0);
+        for i in 0..v.len() {
+            let next = v[i + 1..].iter().map(|x| x.0).find(|&a| a > v[i].0).unwrap_or(end.max(v[i].0 + v[i].2));
+            by_name.entry(v[i].1.clone()).or_insert((v[i].0, next - v[i].0));
+            sorted.push((v[i].0, v[i].1.clone()));
+        }
+    }
+    sorted.sort();
+    Syms { by_name, sorted }
+}
+
+/// String literals of the simulator, the façade and the runner.
+fn source_literals(root: &Path) -> Result<BTreeSet<String>> {
+    let lit = regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_.:<>]*)""#).unwrap();
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<PathBuf> =
+        ["crates/kmem-sim/src", "crates/kernel/src", "crates/kmem-runner/src"].iter().map(|d| root.join(d)).collect();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in fs::read_dir(&p)? {
+                stack.push(e?.path());
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = fs::read_to_string(&p)?;
+            for c in lit.captures_iter(&text) {
+                out.insert(c[1].to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `objdump -d` (with `-r` for relocatable modules) of `file`, reduced to direct calls and jumps to a
+/// function start: (caller, callee, offset of the next instruction in caller, is_tail_call).
+fn calls(file: &Path, relocatable: bool) -> Result<Vec<(String, String, u64, bool)>> {
+    let mut cmd = Command::new("objdump");
+    cmd.args(["-d", "--no-show-raw-insn", "-w"]);
+    if relocatable {
+        cmd.arg("-r");
+    }
+    let out = cmd.arg(file).output().context("running objdump (package binutils)")?;
+    if !out.status.success() {
+        bail!("objdump -d {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let func_re = regex::Regex::new(r"^([0-9a-f]+) <([^>]+)>:$").unwrap();
+    let insn_re = regex::Regex::new(r"^\s*([0-9a-f]+):\s+(\S+)(?:\s+(.*))?$").unwrap();
+    let target_re = regex::Regex::new(r"<([^>+]+)>").unwrap();
+    // With -w a module's relocation follows its instruction on the same line.
+    let reloc_re = regex::Regex::new(r"R_X86_64_(?:PLT32|PC32)\s+(\S+?)(?:-0x4)?$").unwrap();
+    let mut out = Vec::new();
+    let (mut func, mut func_start) = (String::new(), 0u64);
+    // A call/jmp waiting for the address of the next instruction.
+    let mut pending: Option<(String, bool)> = None;
+    for line in text.lines() {
+        if let Some(c) = func_re.captures(line) {
+            pending = None;
+            func = c[2].to_string();
+            func_start = u64::from_str_radix(&c[1], 16).unwrap_or(0);
+            continue;
+        }
+        let Some(c) = insn_re.captures(line) else { continue };
+        let addr = u64::from_str_radix(&c[1], 16).unwrap_or(0);
+        if let Some((callee, tail)) = pending.take() {
+            if !callee.is_empty() && callee != func && !callee.starts_with('.') {
+                out.push((func.clone(), callee, addr - func_start, tail));
+            }
+        }
+        let mnem = &c[2];
+        let is_call = mnem == "call" || mnem == "callq";
+        let is_jmp = mnem == "jmp" || mnem == "jmpq";
+        if is_call || is_jmp {
+            let args = c.get(3).map(|m| m.as_str()).unwrap_or("");
+            let target = if relocatable { reloc_re.captures(args).map(|t| t[1].to_string()) } else { None };
+            // Without a relocation: a direct target `<name>` (a function start, not `<name+0x..>`).
+            let target = target.unwrap_or_else(|| {
+                target_re
+                    .captures(args)
+                    .map(|t| t[1].to_string())
+                    .filter(|t| args.contains(&format!("<{t}>")))
+                    .unwrap_or_default()
+            });
+            pending = Some((target, is_jmp));
+        }
+    }
+    Ok(out)
+}
+
+/// `__bug_table` sites: (function, offset, file, line, flags, code).
+fn bug_sites(file: &object::File<'_>, data: &[u8], syms: &Syms) -> Vec<(String, u64, String, u16, u16, String)> {
+    let mut out = Vec::new();
+    let Some(bt) = file.section_by_name("__bug_table") else { return out };
+    let Ok(bytes) = bt.data() else { return out };
+    let text = file.section_by_name(".text");
+    let read_at = |addr: u64, len: usize| -> Option<Vec<u8>> {
+        for s in file.sections() {
+            if addr >= s.address() && addr + len as u64 <= s.address() + s.size() {
+                let (off, _) = s.file_range()?;
+                let start = (off + addr - s.address()) as usize;
+                return data.get(start..start + len).map(<[u8]>::to_vec);
+            }
+        }
+        None
+    };
+    let cstr = |addr: u64| -> String {
+        let mut s = Vec::new();
+        let mut a = addr;
+        while let Some(b) = read_at(a, 1) {
+            if b[0] == 0 || s.len() > 256 {
+                break;
+            }
+            s.push(b[0]);
+            a += 1;
+        }
+        String::from_utf8_lossy(&s).into_owned()
+    };
+    for (i, e) in bytes.chunks_exact(12).enumerate() {
+        let entry = bt.address() + 12 * i as u64;
+        let bug_disp = i32::from_le_bytes(e[0..4].try_into().unwrap()) as i64;
+        let file_disp = i32::from_le_bytes(e[4..8].try_into().unwrap()) as i64;
+        let line = u16::from_le_bytes(e[8..10].try_into().unwrap());
+        let flags = u16::from_le_bytes(e[10..12].try_into().unwrap());
+        let addr = (entry as i64 + bug_disp) as u64;
+        let path = cstr((entry as i64 + 4 + file_disp) as u64);
+        let pos = syms.sorted.partition_point(|(a, _)| *a <= addr);
+        if pos == 0 {
+            continue;
+        }
+        let (fstart, fname) = &syms.sorted[pos - 1];
+        let code = match (&text, read_at(addr.saturating_sub(42), 64)) {
+            (Some(_), Some(b)) => b
+                .iter()
+                .enumerate()
+                .map(|(k, x)| if k == 42 { format!("<{x:02x}>") } else { format!("{x:02x}") })
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => String::new(),
+        };
+        out.push((fname.clone(), addr - fstart, path, line, flags, code));
+    }
+    out
+}
+
+fn demangle(sym: &str) -> Option<String> {
+    rustc_demangle::try_demangle(sym).ok().map(|d| format!("{d:#}"))
+}
+
+/// Writes `listings/kernel/symbols/vmlinux.txt` and `modules/<listing>.txt`.
+pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)]) -> Result<()> {
+    let dir = root.join("listings/kernel/symbols");
+    fs::create_dir_all(dir.join("modules"))?;
+    let data = fs::read(vmlinux).with_context(|| format!("reading {}", vmlinux.display()))?;
+    let file = object::File::parse(&*data).context("parsing vmlinux")?;
+    let syms = text_symbols(&file);
+    let literals = source_literals(root)?;
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for name in syms.by_name.keys() {
+        if literals.contains(name) || name.starts_with("rust_helper_") {
+            wanted.insert(name.clone());
+        } else if name.starts_with("_R") {
+            if let Some(d) = demangle(name) {
+                if literals.contains(&d) {
+                    wanted.insert(name.clone());
+                }
+            }
+        }
+    }
+    let edges = calls(vmlinux, false)?;
+    let mut s = String::from(
+        "# The book's kernel (vmlinux): functions the simulator names, their calls and tail calls, BUG/WARN sites.\n# Written by `cargo xtask qemu --record` (xtask/src/qemu/symbols.rs); see that file for the format.\n",
+    );
+    for name in &wanted {
+        let (_, size) = syms.by_name[name];
+        match demangle(name).filter(|_| name.starts_with("_R")) {
+            Some(d) => writeln!(s, "f {name} {size:#x} {d}")?,
+            None => writeln!(s, "f {name} {size:#x}")?,
+        }
+    }
+    write_edges(&mut s, &edges, |caller, callee| wanted.contains(caller) && wanted.contains(callee))?;
+    for (f, off, path, line, flags, code) in bug_sites(&file, &data, &syms) {
+        if wanted.contains(&f) {
+            writeln!(s, "b {f} {off:#x} {path}:{line} {flags:#x} {code}")?;
+        }
+    }
+    fs::write(dir.join("vmlinux.txt"), s)?;
+
+    let keep: BTreeSet<String> = modules.iter().map(|(n, _)| format!("{n}.txt")).collect();
+    for e in fs::read_dir(dir.join("modules"))? {
+        let p = e?.path();
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !keep.contains(n)) {
+            fs::remove_file(p)?;
+        }
+    }
+    for (name, ko) in modules {
+        let data = fs::read(ko).with_context(|| format!("reading {}", ko.display()))?;
+        let file = object::File::parse(&*data).with_context(|| format!("parsing {}", ko.display()))?;
+        let msyms = text_symbols(&file);
+        let mut s =
+            format!("# {name}.ko of the book's kernel build: its functions and their calls (see vmlinux.txt).\n");
+        let mut names: Vec<&String> = msyms.by_name.keys().collect();
+        names.sort();
+        for n in &names {
+            let (_, size) = msyms.by_name[*n];
+            match demangle(n).filter(|_| n.starts_with("_R")) {
+                Some(d) => writeln!(s, "f {n} {size:#x} {d}")?,
+                None => writeln!(s, "f {n} {size:#x}")?,
+            }
+        }
+        let edges = calls(ko, true)?;
+        write_edges(&mut s, &edges, |caller, callee| {
+            msyms.by_name.contains_key(caller)
+                && (msyms.by_name.contains_key(callee) || syms.by_name.contains_key(callee))
+        })?;
+        fs::write(dir.join("modules").join(format!("{name}.txt")), s)?;
+    }
+    Ok(())
+}
+
+fn write_edges(s: &mut String, edges: &[(String, String, u64, bool)], keep: impl Fn(&str, &str) -> bool) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for (caller, callee, off, tail) in edges {
+        if !keep(caller, callee) || !seen.insert((caller.clone(), callee.clone(), *tail)) {
+            continue;
+        }
+        if *tail {
+            writeln!(s, "j {caller} {callee}")?;
+        } else {
+            writeln!(s, "c {caller} {callee} {off:#x}")?;
+        }
+    }
+    Ok(())
+}
