@@ -154,6 +154,12 @@ impl Frame {
         with_machine(|m| m.push_frame(&func));
         Frame(())
     }
+
+    /// Pushes a function of the `kernel` crate (part of vmlinux): its v0 symbol and its path.
+    pub fn enter_rust(symbol: String, path: &str) -> Frame {
+        with_machine(|m| m.push_rust_frame(&symbol, path, None, false));
+        Frame(())
+    }
 }
 
 impl Drop for Frame {
@@ -169,16 +175,26 @@ impl Drop for Frame {
 /// The crate disambiguator hashes of a real build are arbitrary; these are fixed stand-ins of the same
 /// form (the real-kernel comparison normalises them).
 pub mod symbols {
-    /// `Cs<hash>_<len><crate>`.
+    /// `<module::Type as kernel::Module>::init` when the module's `impl kernel::Module` is its first impl
+    /// (`XCs…`, no disambiguator); [`module_init`] is the form for a later one (`Xs0_…`). The real build's
+    /// table names the one the build has; without a table this shape is printed.
+    pub fn module_init_first_impl(module: &str, ty: &str) -> String {
+        format!("_RNvX{}NtB2_{}{ty}NtCs{}_6kernel6Module4init", krate(module), ty.len(), &krate("kernel")[2..13])
+    }
+
+    /// `Cs<hash>_<len><crate>`: a crate root with a stand-in disambiguator of eleven base-62 digits (the
+    /// length of the real build's), a valid v0 number.
     fn krate(name: &str) -> String {
         let hash: u64 = name.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
         const B62: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let mut h = hash;
-        let mut s = String::new();
-        for _ in 0..11 {
-            s.push(B62[(h % 62) as usize] as char);
-            h /= 62;
+        const MIN: u64 = 839_299_365_868_340_224; // 62^10: the smallest eleven-digit number
+        let mut v = MIN + hash % ((1u64 << 63) - MIN);
+        let mut digits = Vec::new();
+        while v > 0 {
+            digits.push(B62[(v % 62) as usize] as char);
+            v /= 62;
         }
+        let s: String = digits.iter().rev().collect();
         format!("Cs{s}_{}{name}", name.len())
     }
 
@@ -201,4 +217,17 @@ pub mod symbols {
     pub fn realloc_func_call() -> String {
         format!("_RNvMNtNt{}5alloc9allocatorNtB2_11ReallocFunc4call", krate("kernel"))
     }
+
+    /// The path (without hashes) of [`module_init`].
+    pub fn module_init_path(module: &str, ty: &str) -> String {
+        format!("<{module}::{ty} as kernel::Module>::init")
+    }
+
+    /// The path (without hashes) of [`module_drop`].
+    pub fn module_drop_path(module: &str, ty: &str) -> String {
+        format!("<{module}::{ty} as core::ops::drop::Drop>::drop")
+    }
+
+    /// The path of [`realloc_func_call`].
+    pub const REALLOC_FUNC_CALL_PATH: &str = "<kernel::alloc::allocator::ReallocFunc>::call";
 }

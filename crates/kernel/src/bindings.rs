@@ -149,14 +149,20 @@ pub unsafe extern "C" fn slow_virt_to_phys(address: *mut c_void) -> phys_addr_t 
     })
 }
 
-/// Calls `f` as the C helper `name` of the kernel (a `rust_helper_*` function). A helper is a one-line
-/// wrapper that the compiler turns into a tail call (`jmp vmalloc_noprof`), so it leaves no frame: the
-/// allocators record the helper's *caller* — the module's Rust function, or `ReallocFunc::call` for the
-/// `kernel::alloc` types — as a real 6.12 kernel shows in `/proc/vmallocinfo` and SLUB's
-/// `Allocated in` lines. The name is kept for the reader of this file.
+/// Calls `f` as the C helper `name` of the kernel (a `rust_helper_*` function), with its frame on the
+/// simulated stack. A helper is a one-line wrapper that the book's build turns into a tail call
+/// (`jmp __kmalloc_noprof`, see listings/kernel/symbols/vmlinux.txt), so in reports its frame gives way to
+/// the allocator's: the allocators record the helper's *caller* — the module's Rust function, or
+/// `ReallocFunc::call` for the `kernel::alloc` types — as a real 6.12 kernel shows in `/proc/vmallocinfo` and
+/// SLUB's `Allocated in` lines.
 fn helper<R>(name: &'static str, f: impl FnOnce(&mut Machine) -> R) -> R {
-    let _ = name;
-    with_machine(f)
+    with_machine(|m| {
+        m.push_kframe(name);
+        let depth = m.call_stack().len();
+        let r = f(m);
+        m.truncate_stack(depth - 1);
+        r
+    })
 }
 
 // ---- The page allocator through the patch's helpers (rust/helpers/kmem_book.c) ---------------------
@@ -483,10 +489,16 @@ fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp
     let Some(id) = cache_id(s) else {
         return core::ptr::null_mut();
     };
-    // The patch's helpers tail-call (see `helper`): they leave no frame of their own.
-    let _ = helper_name;
-    let obj =
-        with_machine(|m| if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) });
+    // The patch's helpers tail-call (see `helper`).
+    let obj = with_machine(|m| {
+        if let Some(h) = helper_name {
+            m.push_kframe(h);
+        }
+        let depth = m.call_stack().len();
+        let obj = if zero { m.kmem_cache_zalloc(id, gfp(flags)) } else { m.kmem_cache_alloc(id, gfp(flags)) };
+        m.truncate_stack(depth - helper_name.is_some() as usize);
+        obj
+    });
     run_pending_ctors();
     with_machine(|m| to_host(m, obj))
 }

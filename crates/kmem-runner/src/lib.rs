@@ -15,6 +15,7 @@
 //! ```
 
 use kernel::__sim::{self, ModuleDesc};
+use kmem_sim::sched::Syscall;
 use kmem_sim::{Machine, MachineConfig};
 use std::any::Any;
 
@@ -42,6 +43,37 @@ fn strerror(errno: i32) -> &'static str {
         28 => "No space left on device",
         _ => "Unknown error",
     }
+}
+
+/// `__NR_finit_module` (x86_64).
+const NR_FINIT_MODULE: u64 = 313;
+/// `__NR_delete_module` (x86_64).
+const NR_DELETE_MODULE: u64 = 176;
+/// Stand-ins for the guest's user space (a static binary at 0x400000, its stack below 0x7ffffffff000).
+const USER_SYSCALL_RET: u64 = 0x0043_8f19;
+const USER_STACK: u64 = 0x7ffd_382d_29c8;
+const USER_EMPTY_STRING: u64 = 0x0048_f83d;
+const USER_MODULE_NAME: u64 = 0x7ffd_382d_3f8f;
+
+/// The kernel's entry from a `syscall` instruction (arch/x86/entry/entry_64.S, common.c).
+const SYSCALL_ENTRY: &[&str] = &["entry_SYSCALL_64_after_hwframe", "do_syscall_64", "x64_sys_call"];
+/// `finit_module()` down to a module's init (kernel/module/main.c, init/main.c).
+const FINIT_MODULE_PATH: &[&str] = &[
+    "__x64_sys_finit_module",
+    "__do_sys_finit_module",
+    "idempotent_init_module",
+    "init_module_from_file",
+    "load_module",
+    "do_init_module",
+    "do_one_initcall",
+];
+/// `delete_module()` down to a module's exit (kernel/module/main.c).
+const DELETE_MODULE_PATH: &[&str] = &["__x64_sys_delete_module", "__do_sys_delete_module"];
+
+/// The real build's symbols of listing `name` (`listings/kernel/symbols/modules/<name>.txt`), when recorded.
+pub fn module_symbols(name: &str) -> Option<kmem_sim::kallsyms::Symbols> {
+    let path = workspace_root().join(format!("listings/kernel/symbols/modules/{name}.txt"));
+    std::fs::read_to_string(path).ok().map(|t| kmem_sim::kallsyms::Symbols::parse(&t))
 }
 
 /// One module on one machine.
@@ -74,21 +106,41 @@ impl Runner {
         format!("{}.ko", self.module.name)
     }
 
-    /// `insmod <name>.ko`: runs `init` in the context of a fresh `insmod` task.
+    /// `insmod <name>.ko`: runs `init` in the context of a fresh `insmod` task, on the system-call path the
+    /// book's kernel takes: `finit_module()` → `load_module()` → `do_init_module()` → `do_one_initcall()` →
+    /// the module's `init_module` (through a pointer) → `<Type as kernel::Module>::init`.
     ///
     /// Returns the terminal message of a failed `insmod`.
     pub fn insmod(&mut self) -> Result<(), String> {
         let pid = self.next_pid;
         self.next_pid += 1;
         let name = self.module.name;
-        __sim::with_machine(|m| {
+        let init_symbol = __sim::symbols::module_init_first_impl(name, self.module.type_name);
+        let init_path = __sim::symbols::module_init_path(name, self.module.type_name);
+        let depth = __sim::with_machine(|m| {
             m.set_current("insmod", pid);
+            // finit_module(fd, "", 0) from the guest's static insmod; its user stack and the instruction after
+            // its `syscall` are where a static x86_64 binary has them (stand-ins: the simulator runs no user space).
+            m.set_current_syscall(Some(Syscall {
+                nr: NR_FINIT_MODULE,
+                args: [3, USER_EMPTY_STRING, 0],
+                ip: USER_SYSCALL_RET,
+                sp: USER_STACK,
+            }));
+            let depth = m.call_stack().len();
+            for f in SYSCALL_ENTRY.iter().chain(FINIT_MODULE_PATH) {
+                m.push_kframe(f);
+            }
             m.load_module_name(name, true);
+            if let Some(syms) = module_symbols(name) {
+                m.set_module_symbols(name, syms);
+            }
+            m.push_indirect_frame("init_module", Some(name));
+            m.push_rust_frame(&init_symbol, &init_path, Some(name), false);
+            depth
         });
-        let init = __sim::symbols::module_init(name, self.module.type_name);
-        __sim::with_machine(|m| m.push_module_frame(&init, name));
         let result = (self.module.init)(self.module.this_module);
-        __sim::with_machine(|m| m.pop_frame());
+        __sim::with_machine(|m| m.truncate_stack(depth));
         if __sim::with_machine(|m| m.kernel_stop().is_some()) {
             // The simulated kernel oopsed in insmod's context: the task died there (`make_task_dead`),
             // the module never finished loading and cannot be unloaded. Its state is leaked, as the
@@ -96,12 +148,18 @@ impl Runner {
             if let Ok(instance) = result {
                 std::mem::forget(instance);
             }
+            __sim::with_machine(|m| m.set_current_syscall(None));
             return Err("Segmentation fault".to_string());
         }
+        __sim::with_machine(|m| m.set_current_syscall(None));
         match result {
             Ok(instance) => {
                 self.instance = Some(instance);
-                __sim::with_machine(|m| m.set_module_state(name, kmem_sim::ModuleState::Live));
+                __sim::with_machine(|m| {
+                    m.set_module_state(name, kmem_sim::ModuleState::Live);
+                    // do_init_module(): the init sections are freed once init returned.
+                    m.module_init_freed(name);
+                });
                 Ok(())
             }
             Err(e) => {
@@ -111,7 +169,8 @@ impl Runner {
         }
     }
 
-    /// `rmmod <name>`: drops the module (its exit), in the context of a fresh `rmmod` task.
+    /// `rmmod <name>`: drops the module (its exit), in the context of a fresh `rmmod` task, on the path
+    /// `delete_module()` → the module's `cleanup_module` (through a pointer) → its `Drop`.
     pub fn rmmod(&mut self) {
         let Some(instance) = self.instance.take() else {
             return;
@@ -119,15 +178,30 @@ impl Runner {
         let pid = self.next_pid;
         self.next_pid += 1;
         let name = self.module.name;
-        __sim::with_machine(|m| {
+        let drop_symbol = __sim::symbols::module_drop(name, self.module.type_name);
+        let drop_path = __sim::symbols::module_drop_path(name, self.module.type_name);
+        let depth = __sim::with_machine(|m| {
             m.set_current("rmmod", pid);
+            // delete_module(name, O_NONBLOCK | O_EXCL), as busybox's rmmod calls it.
+            m.set_current_syscall(Some(Syscall {
+                nr: NR_DELETE_MODULE,
+                args: [USER_MODULE_NAME, 0x880, 0],
+                ip: USER_SYSCALL_RET,
+                sp: USER_STACK - 0x210,
+            }));
             m.set_module_state(name, kmem_sim::ModuleState::Going);
-            // `<T as Drop>::drop` is inlined into the module's `cleanup_module` by the kernel build.
-            m.push_module_frame("cleanup_module", name);
+            let depth = m.call_stack().len();
+            for f in SYSCALL_ENTRY.iter().chain(DELETE_MODULE_PATH) {
+                m.push_kframe(f);
+            }
+            m.push_indirect_frame("cleanup_module", Some(name));
+            m.push_rust_frame(&drop_symbol, &drop_path, Some(name), false);
+            depth
         });
         drop(instance);
         __sim::with_machine(|m| {
-            m.pop_frame();
+            m.truncate_stack(depth);
+            m.set_current_syscall(None);
             if m.kernel_stop().is_none() {
                 m.unload_module_name(name);
             }

@@ -43,6 +43,7 @@ pub mod failslab;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
+pub mod kallsyms;
 pub mod machine;
 pub mod mempool;
 pub mod mm_init;

@@ -454,8 +454,12 @@ pub mod x86_64 {
     pub const CPU_ENTRY_AREA_BASE: u64 = 0xffff_fe00_0000_0000;
     /// `__START_KERNEL_map`.
     pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-    /// `MODULES_VADDR` (`__START_KERNEL_map + KERNEL_IMAGE_SIZE` (1 GiB)).
-    pub const MODULES_VADDR: u64 = 0xffff_ffff_c000_0000;
+    /// `MODULES_VADDR` = `__START_KERNEL_map + KERNEL_IMAGE_SIZE`: `KERNEL_IMAGE_SIZE` is 512 MiB without
+    /// `CONFIG_RANDOMIZE_BASE` (the book's kernel), so modules start at 0xffffffffa0000000.
+    pub const MODULES_VADDR: u64 = 0xffff_ffff_a000_0000;
+    /// `MODULES_VADDR` with `CONFIG_RANDOMIZE_BASE` (a distribution kernel, the KASLR profile):
+    /// `KERNEL_IMAGE_SIZE` is 1 GiB.
+    pub const MODULES_VADDR_RANDOMIZE_BASE: u64 = 0xffff_ffff_c000_0000;
     /// `MODULES_END`.
     pub const MODULES_END: u64 = 0xffff_ffff_ff00_0000;
     /// `MAX_PHYSMEM_BITS` (4-level).
@@ -603,7 +607,7 @@ impl Machine {
                         pkmap_base: 0,
                         fixaddr_start: 0,
                         start_kernel_map: START_KERNEL_MAP,
-                        modules_vaddr: MODULES_VADDR,
+                        modules_vaddr: if cfg.kaslr_seed.is_some() { MODULES_VADDR_RANDOMIZE_BASE } else { MODULES_VADDR },
                         modules_end: MODULES_END,
                         vmalloc_window: (VMALLOC_SIZE_TB << 40).min(MAX_WINDOW),
                     },

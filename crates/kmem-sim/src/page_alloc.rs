@@ -699,6 +699,8 @@ impl Machine {
     /// sleeping-in-atomic report is printed and the allocation still proceeds, as in the kernel).
     pub fn alloc_pages(&mut self, gfp: Gfp, order: u32) -> Option<Pfn> {
         let depth = self.stack.frames.len();
+        // mm/mempolicy.c: alloc_pages_noprof() -> alloc_pages_mpol_noprof() -> __alloc_pages_noprof().
+        self.push_kframe("alloc_pages_noprof");
         self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp, order).ok();
         self.stack.frames.truncate(depth);
@@ -720,6 +722,7 @@ impl Machine {
     pub fn __get_free_pages(&mut self, gfp: Gfp, order: u32) -> u64 {
         let depth = self.stack.frames.len();
         self.push_kframe("get_free_pages_noprof");
+        self.push_kframe("alloc_pages_noprof");
         self.push_kframe("alloc_pages_mpol_noprof");
         let r = self.try_alloc_pages(gfp & !Gfp::__GFP_HIGHMEM, order).ok();
         self.stack.frames.truncate(depth);

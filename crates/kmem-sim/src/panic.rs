@@ -2,18 +2,22 @@
 //! arch/x86/kernel/dumpstack.c and process_64.c `__show_regs`, kernel/module/main.c `print_modules`).
 //!
 //! # The simulated call stack
-//! There is no real kernel stack, so the simulator keeps a list of kernel function names: API entry points push
-//! the kernel functions they stand for (`get_free_pages_noprof`, `__alloc_pages_noprof`, ...) and pop them on
-//! return; the `kernel` façade pushes the calling module function (`Machine::push_module_frame("my_init",
-//! "hello")`) and the runner pushes the frames of its context (e.g. `do_init_module`, `do_one_initcall`).
-//! Reports print it innermost first as ` name+0xOFF/0xSIZE [module]`. Offsets and sizes are fictional but
-//! deterministic: derived from a hash of the name (see [`frame_offsets`]), unless the pusher gives them.
+//! There is no real kernel stack, so the simulator keeps the path the simulation took, as function names of the
+//! kernel's source: API entry points push the kernel functions they stand for (`kmem_cache_free`, `slab_free`,
+//! `free_to_partial_list` …) and pop them on return; the `kernel` façade pushes the C helper a binding calls
+//! (`rust_helper_kmalloc`) and the kernel crate's own out-of-line functions; the runner pushes the system call
+//! path of `insmod`/`rmmod` and the module's entry points. A report turns that path into the frames the book's
+//! LLVM build has ([`crate::kallsyms`]: inlining, tail calls, real symbol sizes and return offsets) and prints
+//! them innermost first as ` name+0xOFF/0xSIZE [module]`, ending, for a task in a system call, with its
+//! user-mode registers, as `show_trace_log_lvl()` does. Where the build's tables say nothing (a module without
+//! recorded symbols), offsets are derived from a hash of the name ([`frame_offsets`]).
 
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
 
-use crate::machine::{Arch, Machine};
+use crate::kallsyms::{Edge, Symbols};
+use crate::machine::Machine;
 use crate::printk::LogLevel;
 
 /// Taint flags (`TAINT_*`), in the kernel's bit order.
@@ -128,6 +132,22 @@ pub struct Frame {
     pub offset: u32,
     /// Function size.
     pub size: u32,
+    /// Entered through a function pointer (an initcall, a module's exit, a constructor): never inlined.
+    pub indirect: bool,
+    /// A Rust function's path without crate hashes (`<hello::Hello as kernel::Module>::init`), how the real
+    /// build's table finds it; `func` is then its v0 symbol with stand-in hashes, printed when no table has it.
+    pub path: Option<String>,
+}
+
+impl Frame {
+    /// A frame of a kernel function, offsets from [`frame_offsets`].
+    ///
+    /// Context: any.
+    pub fn kernel(func: impl Into<Cow<'static, str>>) -> Frame {
+        let func = func.into();
+        let (offset, size) = frame_offsets(&func);
+        Frame { func, module: None, offset, size, indirect: false, path: None }
+    }
 }
 
 /// Deterministic fictional `(offset, size)` for a function name (FNV-1a based).
@@ -145,12 +165,12 @@ pub fn frame_offsets(name: &str) -> (u32, u32) {
 }
 
 /// A fictional but deterministic address of the frame's instruction (`%px`): kernel text from
-/// 0xffffffff81000000, module text from 0xffffffffc0000000, spread by a hash of the name.
+/// 0xffffffff81000000, module text from 0xffffffffa0000000 (MODULES_VADDR), spread by a hash of the name.
 ///
 /// Context: any.
 pub fn frame_address(f: &Frame) -> u64 {
     let (h, _) = frame_offsets(&format!("{}@addr", f.func));
-    let base = if f.module.is_some() { 0xffff_ffff_c000_0000u64 } else { 0xffff_ffff_8100_0000u64 };
+    let base = if f.module.is_some() { 0xffff_ffff_a000_0000u64 } else { 0xffff_ffff_8100_0000u64 };
     base + ((h as u64) << 12) + f.offset as u64
 }
 
@@ -175,6 +195,17 @@ pub struct PanicState {
     pub last_unloaded: Option<(String, String)>,
     /// `WARN_ON_ONCE` sites already fired (file, line).
     pub warned_once: Vec<(String, u32)>,
+    /// The real build's symbols of loaded modules, by module name (empty for a module without a table).
+    pub module_syms: std::collections::HashMap<String, crate::kallsyms::Symbols>,
+    /// Modules whose `.init.text` was freed (their init returned): kallsyms no longer names it.
+    pub init_freed: Vec<String>,
+    /// `debug_locks` went off (lib/debug_locks.c): at the first taint that makes lockdep unreliable, or at
+    /// the first oops.
+    pub debug_locks_off: bool,
+    /// `die_counter` (the `[#n]` of an oops).
+    pub die_counter: u32,
+    /// `CR2`: the last faulting address (0 until a page fault).
+    pub last_cr2: u64,
 }
 
 /// The simulated call stack.
@@ -193,7 +224,7 @@ impl Machine {
     /// Context: any.
     pub fn push_kframe(&mut self, func: &'static str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame { func: Cow::Borrowed(func), module: None, offset, size });
+        self.stack.frames.push(Frame { func: Cow::Borrowed(func), module: None, offset, size, indirect: false, path: None });
     }
 
     /// Pushes a kernel function frame (the name is copied).
@@ -201,7 +232,7 @@ impl Machine {
     /// Context: any.
     pub fn push_frame(&mut self, func: &str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: None, offset, size });
+        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: None, offset, size, indirect: false, path: None });
     }
 
     /// Pushes a frame of module `module` (printed ` func+0x../0x.. [module]`).
@@ -209,14 +240,86 @@ impl Machine {
     /// Context: any.
     pub fn push_module_frame(&mut self, func: &str, module: &str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: Some(module.into()), offset, size });
+        self.stack.frames.push(Frame {
+            func: Cow::Owned(func.into()),
+            module: Some(module.into()),
+            offset,
+            size,
+            indirect: false,
+            path: None,
+        });
+    }
+
+    /// Pushes a frame entered through a function pointer (`do_one_initcall()` calling a module's
+    /// `init_module`, `delete_module` calling its `cleanup_module`, a slab constructor): the unwinder always
+    /// sees it, whatever the caller's code.
+    ///
+    /// Context: any.
+    pub fn push_indirect_frame(&mut self, func: &str, module: Option<&str>) {
+        let (offset, size) = frame_offsets(func);
+        self.stack.frames.push(Frame {
+            func: Cow::Owned(func.into()),
+            module: module.map(Into::into),
+            offset,
+            size,
+            indirect: true,
+            path: None,
+        });
+    }
+
+    /// Pushes a Rust function's frame: `symbol` is its v0 mangling (with stand-in crate hashes), `path` its
+    /// demangled path without hashes, by which the real build's table finds its real symbol; `module` the
+    /// module it is in (`None`: the kernel crate, part of vmlinux).
+    ///
+    /// Context: any.
+    pub fn push_rust_frame(&mut self, symbol: &str, path: &str, module: Option<&str>, indirect: bool) {
+        let (offset, size) = frame_offsets(symbol);
+        self.stack.frames.push(Frame {
+            func: Cow::Owned(symbol.into()),
+            module: module.map(Into::into),
+            offset,
+            size,
+            indirect,
+            path: Some(path.into()),
+        });
+    }
+
+    /// Pops frames down to `depth` (what a runner pushed for a call it made).
+    ///
+    /// Context: any.
+    pub fn truncate_stack(&mut self, depth: usize) {
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `do_init_module()` freed module `name`'s `.init.text`: kallsyms no longer names addresses in it.
+    ///
+    /// Context: process context (insmod).
+    pub fn module_init_freed(&mut self, name: &str) {
+        if !self.panic.init_freed.iter().any(|m| m == name) {
+            self.panic.init_freed.push(name.to_string());
+        }
+    }
+
+    /// Records the real build's symbols of module `name` (from `listings/kernel/symbols/modules/`), which
+    /// name its frames in reports.
+    ///
+    /// Context: process context (insmod).
+    pub fn set_module_symbols(&mut self, name: &str, syms: crate::kallsyms::Symbols) {
+        self.panic.module_syms.insert(name.to_string(), syms);
     }
 
     /// Pushes a frame with explicit offset and size.
     ///
     /// Context: any.
     pub fn push_frame_at(&mut self, func: &str, module: Option<&str>, offset: u32, size: u32) {
-        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: module.map(Into::into), offset, size });
+        self.stack.frames.push(Frame {
+            func: Cow::Owned(func.into()),
+            module: module.map(Into::into),
+            offset,
+            size,
+            indirect: false,
+            path: None,
+        });
     }
 
     /// Pops the innermost frame.
@@ -244,11 +347,23 @@ impl Machine {
         &self.stack.frames
     }
 
-    /// `add_taint()`.
+    /// `add_taint(flag, LOCKDEP_STILL_OK)`.
     ///
     /// Context: any.
     pub fn add_taint(&mut self, flag: Taint) {
         self.panic.tainted_mask |= 1 << flag as u32;
+    }
+
+    /// `add_taint(flag, LOCKDEP_NOW_UNRELIABLE)`: the first such taint turns lock debugging off and says so
+    /// (`__debug_locks_off()` succeeds once).
+    ///
+    /// Context: any.
+    pub fn add_taint_lockdep_unreliable(&mut self, flag: Taint) {
+        self.panic.tainted_mask |= 1 << flag as u32;
+        if !self.panic.debug_locks_off {
+            self.panic.debug_locks_off = true;
+            self.printk(LogLevel::Warning, "Disabling lock debugging due to kernel taint\n");
+        }
     }
 
     /// `test_taint()`.
@@ -361,53 +476,131 @@ impl Machine {
         self.printk(lvl, &format!("Hardware name: {hw}\n"));
     }
 
-    fn frame_line(f: &Frame, unreliable: bool) -> String {
-        let q = if unreliable { "? " } else { "" };
-        match &f.module {
-            Some(m) => format!(" {q}{}+{:#x}/{:#x} [{m}]\n", f.func, f.offset, f.size),
-            None => format!(" {q}{}+{:#x}/{:#x}\n", f.func, f.offset, f.size),
+    /// The frames of `frames` (source-level path, outermost first) that the book's kernel build really has on
+    /// its stack, outermost first, with their real symbols, sizes and return offsets ([`crate::kallsyms`]).
+    ///
+    /// Context: any.
+    pub fn realize(&self, frames: &[Frame]) -> Vec<Frame> {
+        let k = Symbols::vmlinux();
+        let table = |f: &Frame| -> Option<&Symbols> {
+            match &f.module {
+                Some(m) => self.panic.module_syms.get(m).filter(|t| !t.is_empty()),
+                None => Some(k),
+            }
+        };
+        let mut out: Vec<Frame> = Vec::new();
+        for f in frames {
+            let Some(t) = table(f) else {
+                // A module without a recorded table: every frame its runner and façade push is shown.
+                out.push(f.clone());
+                continue;
+            };
+            let Some(real) = t.lookup(&f.func).or_else(|| f.path.as_deref().and_then(|p| t.lookup(p))) else {
+                // No symbol in the build: inlined wherever it is called.
+                continue;
+            };
+            let mut g = f.clone();
+            g.func = Cow::Owned(real.name.clone());
+            g.size = real.size;
+            g.offset = g.offset.min(real.size.saturating_sub(1));
+            let Some(caller) = out.last_mut() else {
+                out.push(g);
+                continue;
+            };
+            if f.indirect {
+                out.push(g);
+                continue;
+            }
+            let caller_table = if caller.module.is_some() { table(caller) } else { Some(k) };
+            let edge = caller_table.and_then(|t| t.edge(&caller.func, &real.name)).or_else(|| {
+                // A module function calling into the kernel: the module's table has the edge; the kernel
+                // calling a module function only happens through a pointer (handled above).
+                if caller.module.is_none() {
+                    None
+                } else {
+                    k.edge(&caller.func, &real.name)
+                }
+            });
+            match edge {
+                Some(Edge::Call(off)) => {
+                    caller.offset = off;
+                    out.push(g);
+                }
+                Some(Edge::Tail) => {
+                    out.pop();
+                    out.push(g);
+                }
+                // Not called directly: inlined into the caller.
+                None => {}
+            }
         }
+        out
     }
 
-    /// `show_trace_log_lvl()`: `Call Trace:`, `<IRQ>`/`<TASK>` sections, `extra` innermost frames (e.g. the
-    /// reporting functions themselves) then the simulated stack innermost first, and `unreliable` `? ` frames
-    /// first.
-    fn show_trace(&mut self, lvl: LogLevel, extra: &[&str], unreliable: &[Frame]) {
+    /// The current stack as the build has it, outermost first.
+    ///
+    /// Context: any.
+    pub fn realized_stack(&self) -> Vec<Frame> {
+        self.realize(&self.stack.frames)
+    }
+
+    /// `%pS` of a frame: ` func+0xoff/0xsize [module]`; a frame of a module's freed `.init.text` has no
+    /// symbol any more and prints as its address.
+    pub(crate) fn frame_text(&self, f: &Frame) -> String {
+        if let Some(m) = &f.module {
+            let freed = self.panic.init_freed.iter().any(|x| x == m)
+                && self
+                    .panic
+                    .module_syms
+                    .get(m)
+                    .and_then(|t| t.lookup(&f.func))
+                    .is_some_and(|x| x.section == ".init.text");
+            if freed {
+                return format!("{:#x}", frame_address(f));
+            }
+        }
+        frame_symbol(f)
+    }
+
+    /// `show_trace_log_lvl()`: `Call Trace:`, `<IRQ>`/`<TASK>` sections with the realised frames innermost
+    /// first (the frame of `skip_innermost`, the function `RIP` is in, is not repeated), `extra` innermost
+    /// frames (e.g. `dump_stack_lvl`), and, for a task in a system call, its user-mode registers.
+    fn show_trace(&mut self, lvl: LogLevel, extra: &[&str], skip_innermost: Option<&str>) {
         self.printk(lvl, "Call Trace:\n");
-        let frames = self.stack.frames.clone();
-        let irq_start = self.stack.irq_marks.first().copied();
+        let irq_start = self.stack.irq_marks.first().copied().unwrap_or(self.stack.frames.len());
+        let mut task = self.realize(&self.stack.frames[..irq_start]);
+        let mut irq = self.realize(&self.stack.frames[irq_start..]);
+        let inner = if irq_start < self.stack.frames.len() { &mut irq } else { &mut task };
+        for name in extra {
+            let mut path: Vec<Frame> = inner.clone();
+            path.push(Frame::kernel(name.to_string()));
+            *inner = self.realize(&path);
+        }
+        if let (Some(skip), Some(last)) = (skip_innermost, inner.last()) {
+            if last.func == skip {
+                inner.pop();
+            }
+        }
         let mut lines = Vec::new();
-        let in_irq = irq_start.is_some();
-        lines.push(if in_irq { " <IRQ>\n".to_string() } else { " <TASK>\n".to_string() });
-        for f in unreliable {
-            lines.push(Self::frame_line(f, true));
-        }
-        for name in extra.iter().rev() {
-            let (offset, size) = frame_offsets(name);
-            lines.push(Self::frame_line(
-                &Frame { func: Cow::Owned((*name).to_string()), module: None, offset, size },
-                false,
-            ));
-        }
-        for (i, f) in frames.iter().enumerate().rev() {
-            if let Some(start) = irq_start {
-                if i + 1 == start {
-                    lines.push(" </IRQ>\n".into());
-                    lines.push(" <TASK>\n".into());
-                }
+        if irq_start < self.stack.frames.len() {
+            lines.push(" <IRQ>\n".to_string());
+            for f in irq.iter().rev() {
+                lines.push(format!(" {}\n", self.frame_text(f)));
             }
-            lines.push(Self::frame_line(f, false));
+            lines.push(" </IRQ>\n".to_string());
         }
-        if let Some(start) = irq_start {
-            if start == 0 {
-                lines.push(" </IRQ>\n".into());
-                lines.push(" <TASK>\n".into());
-            }
+        lines.push(" <TASK>\n".to_string());
+        for f in task.iter().rev() {
+            lines.push(format!(" {}\n", self.frame_text(f)));
         }
-        lines.push(" </TASK>\n".into());
         for l in lines {
             self.printk(lvl, &l);
         }
+        let user = self.current().syscall;
+        if let Some(sc) = user.filter(|_| task.first().is_some_and(|f| f.func == "entry_SYSCALL_64_after_hwframe")) {
+            self.show_user_regs(lvl, &sc);
+        }
+        self.printk(lvl, " </TASK>\n");
     }
 
     /// `dump_stack()`: the info lines and the call trace with `dump_stack_lvl` innermost.
@@ -417,103 +610,128 @@ impl Machine {
         self.dump_stack_with(&[]);
     }
 
-    /// `dump_stack()` called from the functions `callers` (innermost last), e.g. `&["warn_alloc"]`.
+    /// `dump_stack()` called from the functions `callers` (outermost first), e.g. `&["warn_alloc"]`.
     ///
     /// Context: any.
     pub fn dump_stack_with(&mut self, callers: &[&str]) {
         self.dump_stack_print_info(LogLevel::Default);
-        // `show_trace` prints `extra` innermost first, so order it outermost..innermost.
         let mut ordered: Vec<&str> = callers.to_vec();
         ordered.push("dump_stack_lvl");
-        self.show_trace(LogLevel::Default, &ordered, &[]);
+        self.show_trace(LogLevel::Default, &ordered, None);
     }
 
-    /// `show_regs()` for a trap in the innermost frame: the CPU/Hardware lines, `RIP:`/`EIP:`, `Code:`, the
-    /// register lines (deterministic fictional values), then the call trace.
-    fn show_regs_and_trace(&mut self, rip: &Frame) {
-        self.dump_stack_print_info(LogLevel::Default);
-        let l = LogLevel::Default;
-        let sp = self.layout.stack_pointer_hint();
-        let code = "48 89 df e8 a5 f1 ff ff 48 85 c0 0f 84 4c ff ff ff 48 8b 54 24 08 48 89 c3 48 8b 7c 24 10 e9 3c ff ff ff 80 3d 1e 2a 35 01 00 75 d0";
-        let rip_s = match &rip.module {
-            Some(m) => format!("{}+{:#x}/{:#x} [{m}]", rip.func, rip.offset, rip.size),
-            None => format!("{}+{:#x}/{:#x}", rip.func, rip.offset, rip.size),
-        };
-        match self.cfg.arch {
-            Arch::X86_64 => {
-                self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
-                self.printk(l, &format!("Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"));
-                self.printk(l, &format!("RSP: 0018:{sp:016x} EFLAGS: 00010246\n"));
-                let z = 0u64;
-                self.printk(l, &format!("RAX: {z:016x} RBX: {z:016x} RCX: {z:016x}\n"));
-                self.printk(l, &format!("RDX: {z:016x} RSI: {z:016x} RDI: {z:016x}\n"));
-                self.printk(l, &format!("RBP: {z:016x} R08: {z:016x} R09: {z:016x}\n"));
-                self.printk(l, &format!("R10: {z:016x} R11: {z:016x} R12: {z:016x}\n"));
-                self.printk(l, &format!("R13: {z:016x} R14: {z:016x} R15: {z:016x}\n"));
-                let gs = self.layout.page_offset + (self.layout.max_pfn.min(0x1000) << 12) - 0x20_0000;
-                self.printk(l, &format!("FS:  {z:016x}(0000) GS:{gs:016x}(0000) knlGS:{z:016x}\n"));
-                self.printk(l, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033\n");
-                self.printk(l, &format!("CR2: {z:016x} CR3: 0000000001c2a000 CR4: 00000000000006f0\n"));
-            }
-            Arch::I386 => {
-                self.printk(l, &format!("EIP: {rip_s}\n"));
-                self.printk(l, &format!("Code: {code} <0f> 0b e9 35 ff ff ff 66 90 90 90 90 90 90 90 90 90 90\n"));
-                let z = 0u32;
-                self.printk(l, &format!("EAX: {z:08x} EBX: {z:08x} ECX: {z:08x} EDX: {z:08x}\n"));
-                self.printk(l, &format!("ESI: {z:08x} EDI: {z:08x} EBP: {:08x} ESP: {:08x}\n", sp as u32, sp as u32));
-                self.printk(l, "DS: 007b ES: 007b FS: 00d8 GS: 0000 SS: 0068 EFLAGS: 00010246\n");
-                self.printk(l, "CR0: 80050033 CR2: 00000000 CR3: 01c2a000 CR4: 00000690\n");
-            }
-        }
-        let unreliable = vec![
-            Frame { func: Cow::Borrowed("show_regs"), module: None, offset: 0x6c, size: 0x80 },
-            Frame { func: Cow::Borrowed("__warn"), module: None, offset: 0x88, size: 0x140 },
-            rip.clone(),
-            Frame { func: Cow::Borrowed("report_bug"), module: None, offset: 0x182, size: 0x1b0 },
-            Frame { func: Cow::Borrowed("handle_bug"), module: None, offset: 0x51, size: 0xa0 },
-            Frame { func: Cow::Borrowed("exc_invalid_op"), module: None, offset: 0x18, size: 0x80 },
-            Frame { func: Cow::Borrowed("asm_exc_invalid_op"), module: None, offset: 0x1a, size: 0x20 },
-            rip.clone(),
-        ];
-        // The frame holding RIP is shown (unreliably) above; the rest of the stack follows reliably.
-        let saved = self.stack.frames.pop();
-        self.show_trace(l, &[], &unreliable);
-        if let Some(f) = saved {
-            self.stack.frames.push(f);
-        }
+    /// The kernel stack pointer of the current task at the innermost frame: inside its 16 KiB stack in the
+    /// vmalloc area (`CONFIG_VMAP_STACK`), lower for each frame.
+    fn kernel_sp(&self) -> u64 {
+        let pid = self.current().pid as u64;
+        let top = self.layout.vmalloc_start + 0x0010_0000 + ((pid & 0xff) << 15) + 0x4000;
+        top - 0x100 - 0x48 * self.stack.frames.len() as u64
     }
 
-    /// `WARN()` / `WARN_ON()` fired in the innermost simulated frame at `file:line`: prints the
-    /// `------------[ cut here ]------------` report (with `msg` first, as `__warn_printk` does), `WARNING: CPU:
-    /// 0 PID: .. at file:line func+0x../0x..`, `Modules linked in:`, the CPU/Hardware lines, the registers, the
-    /// call trace, `---[ end trace 0000000000000000 ]---`, and taints W.
+    /// `__show_regs(regs, SHOW_REGS_ALL)` for a trap at `rip` in kernel mode: `RIP:`, `Code:`, the general
+    /// registers (the C arguments `args` of the function in RDI, RSI, RDX, RCX, R8, R9 where the report knows
+    /// them; registers the simulator does not model print as 0), `FS`/`GS`, `CS`/`CR0`, `CR2`/`CR3`/`CR4`.
+    fn show_kernel_regs(&mut self, l: LogLevel, rip: &str, code: Option<&str>, args: &[u64], flags: u64) {
+        let a = |i: usize| args.get(i).copied().unwrap_or(0);
+        self.printk(l, &format!("RIP: 0010:{rip}\n"));
+        match code {
+            Some(c) => self.printk(l, &format!("Code: {c}\n")),
+            None => self.printk(l, &format!("Code: Unable to access opcode bytes at {:#x}.\n", self.kernel_sp())),
+        }
+        let sp = self.kernel_sp();
+        self.printk(l, &format!("RSP: 0018:{sp:016x} EFLAGS: {flags:08x}\n"));
+        self.printk(l, &format!("RAX: {:016x} RBX: {:016x} RCX: {:016x}\n", 0, 0, a(3)));
+        self.printk(l, &format!("RDX: {:016x} RSI: {:016x} RDI: {:016x}\n", a(2), a(1), a(0)));
+        self.printk(l, &format!("RBP: {:016x} R08: {:016x} R09: {:016x}\n", sp + 0x40, a(4), a(5)));
+        self.printk(l, &format!("R10: {:016x} R11: {:016x} R12: {:016x}\n", 0, 0, 0));
+        self.printk(l, &format!("R13: {:016x} R14: {:016x} R15: {:016x}\n", 0, 0, 0));
+        let user = self.current().syscall;
+        let fs = if user.is_some() { 0x0000_0000_1000_3380 } else { 0 };
+        let gs = self.per_cpu_offset(self.sched.cpu);
+        self.printk(l, &format!("FS:  {fs:016x}(0000) GS:{gs:016x}(0000) knlGS:{:016x}\n", 0));
+        self.printk(l, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033\n");
+        let cr3 = self.pgd_phys();
+        self.printk(l, &format!("CR2: {:016x} CR3: {cr3:016x} CR4: 00000000000006b0\n", self.panic.last_cr2));
+    }
+
+    /// `__show_regs(regs, SHOW_REGS_USER)` of a task's system call entry: `RIP: 0033:`, `Code:` (the simulator
+    /// has no user memory to read them from, and says so as the kernel does when it cannot), the stack pointer
+    /// and `ORIG_RAX` (the system call number), the general registers: `RAX` is `-ENOSYS` as the entry code
+    /// sets it, `RDI`/`RSI`/`RDX` the arguments, `RCX`/`R11` the return address and flags `syscall` saved.
+    fn show_user_regs(&mut self, l: LogLevel, sc: &crate::sched::Syscall) {
+        self.printk(l, &format!("RIP: 0033:{:#x}\n", sc.ip));
+        self.printk(l, &format!("Code: Unable to access opcode bytes at {:#x}.\n", sc.ip - 42));
+        self.printk(l, &format!("RSP: 002b:{:016x} EFLAGS: 00000246 ORIG_RAX: {:016x}\n", sc.sp, sc.nr));
+        self.printk(l, &format!("RAX: {:016x} RBX: {:016x} RCX: {:016x}\n", -38i64 as u64, 0, sc.ip));
+        self.printk(l, &format!("RDX: {:016x} RSI: {:016x} RDI: {:016x}\n", sc.args[2], sc.args[1], sc.args[0]));
+        self.printk(l, &format!("RBP: {:016x} R08: {:016x} R09: {:016x}\n", 0, 0, 0));
+        self.printk(l, &format!("R10: {:016x} R11: {:016x} R12: {:016x}\n", 0, 0x246, 0));
+        self.printk(l, &format!("R13: {:016x} R14: {:016x} R15: {:016x}\n", 0, 0, 0));
+    }
+
+    /// `__per_cpu_offset[cpu]` as the `GS` base: the per-CPU units follow each other from the first chunk.
+    pub(crate) fn per_cpu_offset(&self, cpu: u32) -> u64 {
+        self.layout.page_offset + ((self.layout.max_pfn.min(0x10000) << 12) - 0x0100_0000) + cpu as u64 * 0x8_0000
+    }
+
+    /// The physical address of the kernel's page-table root (`CR3` of the current task: its mm's pgd, which
+    /// maps the kernel half like `init_mm`'s).
+    pub(crate) fn pgd_phys(&self) -> u64 {
+        0x0320_0000 + ((self.current().pid as u64 & 0xff) << 12)
+    }
+
+    /// The site a `WARN()`/`BUG()` at `file:line` traps at: its function and offset, from the build's
+    /// `__bug_table`, in the innermost frame of the stack that has such a site (a site inlined into several
+    /// functions has one entry per function); else the innermost frame.
+    fn trap_site(&self, file: &str, line: u32) -> (Frame, Option<String>) {
+        let real = self.realized_stack();
+        let k = Symbols::vmlinux();
+        for f in real.iter().rev() {
+            if f.module.is_some() {
+                break;
+            }
+            if let Some(b) = k.bug_site_in(file, line, &f.func) {
+                let mut g = f.clone();
+                g.offset = b.offset;
+                return (g, Some(b.code.clone()));
+            }
+        }
+        (real.last().cloned().unwrap_or_else(|| Frame::kernel("0x0")), None)
+    }
+
+    /// `WARN()` / `WARN_ON()` fired at `file:line`: prints the `------------[ cut here ]------------` report
+    /// (with `msg` first, as `__warn_printk` does), `WARNING: CPU: 0 PID: .. at file:line func+0x../0x..`,
+    /// `Modules linked in:`, the CPU/Hardware lines, the registers (`args`: the C arguments of the warning
+    /// function, where the caller knows them), the call trace, `---[ end trace 0000000000000000 ]---`, and
+    /// taints W.
     ///
     /// Context: any.
-    pub fn warn(&mut self, file: &str, line: u32, msg: Option<&str>) {
+    pub fn warn_args(&mut self, file: &str, line: u32, msg: Option<&str>, args: &[u64]) {
         self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
         if let Some(m) = msg {
             let m = if m.ends_with('\n') { m.to_string() } else { format!("{m}\n") };
             self.printk(LogLevel::Default, &m);
         }
-        let rip = self.stack.frames.last().cloned().unwrap_or(Frame {
-            func: Cow::Borrowed("0x0"),
-            module: None,
-            offset: 0,
-            size: 0,
-        });
-        let rip_s = match &rip.module {
-            Some(m) => format!("{}+{:#x}/{:#x} [{m}]", rip.func, rip.offset, rip.size),
-            None => format!("{}+{:#x}/{:#x}", rip.func, rip.offset, rip.size),
-        };
+        let (rip, code) = self.trap_site(file, line);
+        let rip_s = frame_symbol(&rip);
         let pid = self.current().pid;
         self.printk(
             LogLevel::Warning,
             &format!("WARNING: CPU: {} PID: {pid} at {file}:{line} {rip_s}\n", self.sched.cpu),
         );
         self.print_modules();
-        self.show_regs_and_trace(&rip);
+        self.dump_stack_print_info(LogLevel::Default);
+        self.show_kernel_regs(LogLevel::Default, &rip_s, code.as_deref(), args, 0x246);
+        self.show_trace(LogLevel::Default, &[], Some(&rip.func));
         self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
         self.add_taint(Taint::Warn);
+    }
+
+    /// [`Machine::warn_args`] without known arguments.
+    ///
+    /// Context: any.
+    pub fn warn(&mut self, file: &str, line: u32, msg: Option<&str>) {
+        self.warn_args(file, line, msg, &[]);
     }
 
     /// `WARN_ON_ONCE()` at `file:line`: like [`Machine::warn`] the first time only; returns whether it fired
@@ -521,12 +739,50 @@ impl Machine {
     ///
     /// Context: any.
     pub fn warn_once(&mut self, file: &str, line: u32, msg: Option<&str>) -> bool {
+        self.warn_once_args(file, line, msg, &[])
+    }
+
+    /// [`Machine::warn_once`] with the warning function's arguments for the register dump.
+    ///
+    /// Context: any.
+    pub fn warn_once_args(&mut self, file: &str, line: u32, msg: Option<&str>, args: &[u64]) -> bool {
         let key = (file.to_string(), line);
         if !self.panic.warned_once.contains(&key) {
             self.panic.warned_once.push(key);
-            self.warn(file, line, msg);
+            self.warn_args(file, line, msg, args);
         }
         true
+    }
+
+    /// The oops of a `BUG()` at `file:line` (`do_trap()` → `die("invalid opcode")`, `__die_header()`,
+    /// `__die_body()`, `oops_end()`): `kernel BUG at file:line!`, `Oops: invalid opcode: 0000 [#n] PREEMPT SMP`,
+    /// the CPU/Hardware lines, the registers, the call trace, `Modules linked in:`, the end marker and, as the
+    /// executive summary, the registers again. Taints D; lock debugging was already turned off by
+    /// `oops_enter()`.
+    ///
+    /// Context: any.
+    pub fn bug_oops(&mut self, file: &str, line: u32, args: &[u64]) {
+        self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
+        self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
+        let (rip, code) = self.trap_site(file, line);
+        self.oops_report("invalid opcode: 0000", &rip, code.as_deref(), args);
+    }
+
+    /// The common part of an oops after its header lines (`__die()` and `oops_end()`).
+    pub(crate) fn oops_report(&mut self, what: &str, rip: &Frame, code: Option<&str>, args: &[u64]) {
+        self.panic.debug_locks_off = true;
+        self.panic.die_counter += 1;
+        let n = self.panic.die_counter;
+        let l = LogLevel::Default;
+        self.printk(l, &format!("Oops: {what} [#{n}] PREEMPT SMP\n"));
+        self.dump_stack_print_info(l);
+        let rip_s = frame_symbol(rip);
+        self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
+        self.show_trace(l, &[], Some(&rip.func));
+        self.print_modules();
+        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
+        self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
+        self.add_taint(Taint::Die);
     }
 }
 

@@ -34,6 +34,21 @@ pub struct Task {
     pub non_block_count: i32,
     /// `rcu_read_lock_nesting`.
     pub rcu_depth: i32,
+    /// The system call the task is in (its user-mode registers, `task_pt_regs()`), if it is in one.
+    pub syscall: Option<Syscall>,
+}
+
+/// A task's entry into the kernel through `syscall` (what its user-mode `struct pt_regs` holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syscall {
+    /// `orig_ax`: the system call number (`__NR_finit_module` = 313, `__NR_delete_module` = 176).
+    pub nr: u64,
+    /// `di`, `si`, `dx`: its first three arguments.
+    pub args: [u64; 3],
+    /// The user-mode instruction after the `syscall` instruction (`ip`, and `cx`, which `syscall` clobbers).
+    pub ip: u64,
+    /// The user-mode stack pointer.
+    pub sp: u64,
 }
 
 /// `system_state`.
@@ -67,7 +82,7 @@ pub struct Sched {
 impl Default for Sched {
     fn default() -> Self {
         Sched {
-            tasks: vec![Task { pid: 0, comm: "swapper/0".into(), non_block_count: 0, rcu_depth: 0 }],
+            tasks: vec![Task { pid: 0, comm: "swapper/0".into(), non_block_count: 0, rcu_depth: 0, syscall: None }],
             current: 0,
             preempt_count: 0,
             irq_disable_depth: 0,
@@ -101,9 +116,18 @@ impl Machine {
             self.sched.tasks[i].comm = comm;
             self.sched.current = i;
         } else {
-            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0 });
+            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0, syscall: None });
             self.sched.current = self.sched.tasks.len() - 1;
         }
+    }
+
+    /// Records that the current task entered the kernel through the system call `sc` (`None`: it is a kernel
+    /// thread, or back in user mode); its user-mode registers end its call traces.
+    ///
+    /// Context: process context.
+    pub fn set_current_syscall(&mut self, sc: Option<Syscall>) {
+        let i = self.sched.current;
+        self.sched.tasks[i].syscall = sc;
     }
 
     /// Creates a task without switching to it.
@@ -111,7 +135,7 @@ impl Machine {
     /// Context: any.
     pub fn spawn_task(&mut self, comm: &str, pid: u32) {
         if !self.sched.tasks.iter().any(|t| t.pid == pid) {
-            self.sched.tasks.push(Task { pid, comm: comm15(comm), non_block_count: 0, rcu_depth: 0 });
+            self.sched.tasks.push(Task { pid, comm: comm15(comm), non_block_count: 0, rcu_depth: 0, syscall: None });
         }
     }
 

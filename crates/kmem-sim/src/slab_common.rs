@@ -572,7 +572,6 @@ pub struct SlabState {
     pub(crate) pending_ctors: Vec<(CtorId, u64)>,
     /// Oops or panic.
     pub(crate) stop: Option<KernelStop>,
-    pub(crate) die_counter: u32,
     pub(crate) failslab: Option<crate::fault_inject::FaultAttr>,
     pub(crate) rng: u64,
     /// `pr_warn_once` in `free_large_kmalloc` done.
@@ -584,7 +583,7 @@ pub struct SlabState {
 /// Base of the fictional kernel text addresses.
 const TEXT_BASE: u64 = 0xffff_ffff_8100_0000;
 /// Base of the fictional module text addresses.
-const MODULE_TEXT_BASE: u64 = 0xffff_ffff_c000_0000;
+const MODULE_TEXT_BASE: u64 = 0xffff_ffff_a000_0000;
 
 impl Machine {
     // ------------------------------------------------------------------ small helpers shared with slub.rs
@@ -646,13 +645,20 @@ impl Machine {
 
     /// A frame for a kernel function name (offsets as part 1 derives them).
     pub(crate) fn kernel_frame(name: &str) -> Frame {
-        let (offset, size) = crate::panic::frame_offsets(name);
-        Frame { func: name.to_string().into(), module: None, offset, size }
+        Frame::kernel(name.to_string())
     }
 
-    /// `_RET_IP_` of an entry point: the innermost simulated frame (the caller).
-    pub(crate) fn caller_frame(&self) -> Frame {
-        self.stack.frames.last().cloned().unwrap_or_else(|| Self::kernel_frame("kernel_init"))
+    /// `_RET_IP_` of the entry point `entry` about to run: the real frame that calls it, with the return
+    /// offset of that call (a C helper that tail-calls `entry` leaves no frame: its caller is `_RET_IP_`).
+    pub(crate) fn caller_frame_of(&self, entry: &str) -> Frame {
+        let mut path = self.stack.frames.clone();
+        path.push(Frame::kernel(entry.to_string()));
+        let real = self.realize(&path);
+        match real.as_slice() {
+            [.., caller, last] if last.func == entry => caller.clone(),
+            [.., last] if last.func != entry => last.clone(),
+            _ => self.stack.frames.last().cloned().unwrap_or_else(|| Self::kernel_frame("kernel_init")),
+        }
     }
 
     /// Saves `entries` (innermost first) in the stack depot; returns the handle (never 0).
@@ -715,49 +721,33 @@ impl Machine {
         }
     }
 
-    /// `die()` for a fault in the innermost simulated frame: the header lines of `kind`, `Oops: ... [#n]
-    /// PREEMPT SMP`, the CPU and hardware lines, `RIP:`, the call trace, `Modules linked in:`, the end
-    /// marker, taint D. Records [`KernelStop::Oops`].
+    /// `die()` for a trap in the current path: a `BUG()` (`kernel BUG at file:line!` and the oops of an
+    /// invalid opcode), a page fault or a general protection fault, with the registers, the call trace and the
+    /// executive summary (panic.rs). Records [`KernelStop::Oops`].
     pub(crate) fn die(&mut self, kind: OopsKind) {
-        let rip = self.caller_frame();
-        let rip_s = self.format_frame(&rip);
-        let l = LogLevel::Default;
-        let header = match &kind {
+        let function = self.realized_stack().last().map(|f| f.func.to_string()).unwrap_or_default();
+        match &kind {
             OopsKind::Bug { file, line } => {
-                self.printk(LogLevel::Warning, "------------[ cut here ]------------\n");
-                self.printk(LogLevel::Crit, &format!("kernel BUG at {file}:{line}!\n"));
-                "invalid opcode".to_string()
+                let (file, line) = (file.clone(), *line);
+                self.bug_oops(&file, line, &[]);
             }
             OopsKind::PageFault { addr } => {
+                self.panic.last_cr2 = *addr;
                 self.printk(LogLevel::Alert, &format!("BUG: unable to handle page fault for address: {addr:016x}\n"));
                 self.printk(LogLevel::Alert, "#PF: supervisor read access in kernel mode\n");
                 self.printk(LogLevel::Alert, "#PF: error_code(0x0000) - not-present page\n");
                 self.printk(LogLevel::Info, "PGD 0 P4D 0 \n");
-                "Oops".to_string()
+                let rip = self.realized_stack().last().cloned().unwrap_or_else(|| Frame::kernel("0x0"));
+                self.oops_report("Oops: 0000", &rip, None, &[]);
             }
             OopsKind::GeneralProtection { addr } => {
-                format!("general protection fault, probably for non-canonical address {addr:#x}")
+                let rip = self.realized_stack().last().cloned().unwrap_or_else(|| Frame::kernel("0x0"));
+                let what = format!("general protection fault, probably for non-canonical address {addr:#x}: 0000");
+                self.oops_report(&what, &rip, None, &[]);
             }
-        };
-        self.slab.die_counter += 1;
-        let n = self.slab.die_counter;
-        self.printk(l, &format!("Oops: {header}: 0000 [#{n}] PREEMPT SMP\n"));
-        self.dump_stack_print_info(l);
-        self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
-        self.printk(l, "Call Trace:\n");
-        self.printk(l, " <TASK>\n");
-        let frames: Vec<Frame> = self.stack.frames.iter().rev().skip(1).cloned().collect();
-        for f in frames {
-            let s = self.format_frame(&f);
-            self.printk(l, &format!(" {s}\n"));
         }
-        self.printk(l, " </TASK>\n");
-        self.print_modules();
-        self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
-        self.printk(l, &format!("RIP: 0010:{rip_s}\n"));
-        self.add_taint(Taint::Die);
         if self.slab.stop.is_none() {
-            self.slab.stop = Some(KernelStop::Oops(Oops { kind, function: rip.func.to_string() }));
+            self.slab.stop = Some(KernelStop::Oops(Oops { kind, function }));
         }
     }
 
@@ -1141,7 +1131,7 @@ impl Machine {
     /// Context: process context, may sleep.
     pub fn kmem_cache_destroy(&mut self, s: Option<CacheId>) {
         let Some(id) = s else { return };
-        let caller = self.caller_frame();
+        let caller = self.caller_frame_of("kmem_cache_destroy");
         let Some(Some(c)) = self.slab.caches.get_mut(id.0 as usize) else {
             return;
         };
@@ -1398,7 +1388,7 @@ impl Machine {
             self.kfree(p);
             return ZERO_SIZE_PTR;
         }
-        let caller = self.caller_frame();
+        let caller = self.caller_frame_of("krealloc_noprof");
         let ks = if !zero_or_null_ptr(p) { self.ksize(p) } else { 0 };
         if self.slab.stop.is_some() && ks == 0 && !zero_or_null_ptr(p) {
             return 0;
@@ -1442,8 +1432,6 @@ impl Machine {
     /// Context: as [`Machine::kmalloc`].
     pub fn kmemdup_bytes(&mut self, data: &[u8], gfp: Gfp) -> u64 {
         let depth = self.stack.frames.len();
-        let caller = self.caller_frame();
-        self.stack.frames.push(caller);
         self.push_kframe("kmemdup_noprof");
         let p = self.do_kmalloc(data.len() as u64, gfp, "__kmalloc_node_track_caller_noprof");
         self.stack.frames.truncate(depth);
@@ -1460,8 +1448,6 @@ impl Machine {
         let mut v = s.as_bytes().to_vec();
         v.push(0);
         let depth = self.stack.frames.len();
-        let caller = self.caller_frame();
-        self.stack.frames.push(caller);
         self.push_kframe("kstrdup");
         let p = self.do_kmalloc(v.len() as u64, gfp, "__kmalloc_node_track_caller_noprof");
         self.stack.frames.truncate(depth);

@@ -795,7 +795,7 @@ impl Machine {
         orig_size: u32,
         entry: &'static str,
     ) -> Result<u64, Faulted> {
-        let caller = self.caller_frame();
+        let caller = self.caller_frame_of(entry);
         let depth = self.stack.frames.len();
         self.push_kframe(entry);
         self.push_kframe("___slab_alloc");
@@ -1213,7 +1213,7 @@ impl Machine {
             c.tid += 1;
             return;
         }
-        let caller = self.caller_frame();
+        let caller = self.caller_frame_of(entry);
         let depth = self.stack.frames.len();
         self.push_kframe(entry);
         self.push_kframe("__slab_free");

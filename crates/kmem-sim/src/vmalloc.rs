@@ -758,9 +758,9 @@ impl Machine {
         }
     }
 
-    /// `__builtin_return_address(0)` of an exported entry point: the innermost frame of the simulated stack.
-    fn vm_caller(&self) -> Option<Frame> {
-        self.stack.frames.last().cloned()
+    /// `__builtin_return_address(0)` of the exported entry point `entry`: the real frame that calls it.
+    fn vm_caller(&self, entry: &str) -> Option<Frame> {
+        (!self.stack.frames.is_empty()).then(|| self.caller_frame_of(entry))
     }
 
     /// `lazy_max_pages()`: `fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)`.
@@ -1788,7 +1788,7 @@ impl Machine {
     }
 
     fn vmalloc_entry(&mut self, func: &'static str, size: u64, align: u64, gfp: Gfp, vm_flags: u64) -> u64 {
-        let caller = self.vm_caller();
+        let caller = self.vm_caller(func);
         let depth = self.stack.frames.len();
         self.push_frame(func);
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
@@ -1875,7 +1875,7 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn vrealloc(&mut self, p: u64, size: u64, gfp: Gfp) -> u64 {
-        let caller = self.vm_caller();
+        let caller = self.vm_caller("vrealloc_noprof");
         let depth = self.stack.frames.len();
         self.push_kframe("vrealloc_noprof");
         let r = self.vrealloc_inner(p, size, gfp, caller);
@@ -2038,7 +2038,7 @@ impl Machine {
     /// Context: process context, may sleep.
     pub fn vmap(&mut self, pages: &[Pfn], flags: u64, prot: PgProt) -> u64 {
         let _ = prot;
-        let caller = self.vm_caller();
+        let caller = self.vm_caller("vmap");
         let depth = self.stack.frames.len();
         self.push_kframe("vmap");
         let r = self.vmap_inner(pages, flags, caller);
@@ -2111,7 +2111,7 @@ impl Machine {
     ///
     /// Context: process context, may sleep.
     pub fn get_vm_area(&mut self, size: u64, flags: u64) -> u64 {
-        let caller = self.vm_caller();
+        let caller = self.vm_caller("get_vm_area");
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         match self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller) {
             Ok(va) => self.vmalloc.arena.va(va).va_start,

@@ -4,10 +4,13 @@
 //! needs from the real build is extracted here, from `vmlinux` and each listing's `.ko`, into committed
 //! text files (`cargo xtask qemu --record` rewrites them):
 //!
-//! - `f <name> <size>`: a function and its size as kallsyms reports it (distance to the next text symbol);
+//! - `f <name> <size> <section> [<demangled>]`: a function, its size as kallsyms reports it (distance to the
+//!   next text symbol), its section (`.text`, `.init.text` — freed after a module's init —, `.exit.text`) and,
+//!   for a Rust symbol, its demangled path without crate hashes;
 //! - `c <caller> <callee> <offset>`: `caller` calls `callee` directly; the return address is `caller+offset`
 //!   (the first such call site);
-//! - `j <caller> <callee>`: `caller` jumps to `callee` as a tail call (its own frame is gone);
+//! - `j <caller> <callee>`: `caller` jumps (`jmp`, or a conditional jump) to `callee` as a tail call (its
+//!   own frame is gone);
 //! - `b <function> <offset> <file>:<line> <flags> <code>`: a `BUG()`/`WARN()` site of `__bug_table` and the
 //!   64 code bytes `show_opcodes()` prints around it (`<..>` marks the trapping byte).
 //!
@@ -25,19 +28,23 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
-/// Text symbols of an ELF file: name → (address, kallsyms size), plus the sorted address list.
+/// Text symbols of an ELF file: name → (address, kallsyms size, section), plus the sorted address list.
 struct Syms {
-    by_name: HashMap<String, (u64, u64)>,
+    by_name: HashMap<String, (u64, u64, String)>,
     sorted: Vec<(u64, String)>,
 }
 
 fn text_symbols(file: &object::File<'_>) -> Syms {
     let mut per_section: BTreeMap<usize, Vec<(u64, String, u64)>> = BTreeMap::new();
     for s in file.symbols() {
-        if s.kind() != SymbolKind::Text {
+        let (Ok(name), Some(sec)) = (s.name(), s.section_index()) else { continue };
+        // Functions, and the labels of assembly code (entry_SYSCALL_64_after_hwframe is an untyped label).
+        let executable = file
+            .section_by_index(sec)
+            .is_ok_and(|x| matches!(x.kind(), object::SectionKind::Text));
+        if !(s.kind() == SymbolKind::Text || (s.kind() == SymbolKind::Unknown && executable && s.is_global())) {
             continue;
         }
-        let (Ok(name), Some(sec)) = (s.name(), s.section_index()) else { continue };
         if name.is_empty() || name.starts_with("__pfx_") {
             continue;
         }
@@ -47,10 +54,12 @@ fn text_symbols(file: &object::File<'_>) -> Syms {
     let mut sorted = Vec::new();
     for (sec, mut v) in per_section {
         v.sort();
-        let end = file.section_by_index(object::SectionIndex(sec)).map(|s| s.address() + s.size()).unwrap_or(0);
+        let section = file.section_by_index(object::SectionIndex(sec)).ok();
+        let end = section.as_ref().map(|s| s.address() + s.size()).unwrap_or(0);
+        let sec_name = section.as_ref().and_then(|s| s.name().ok()).unwrap_or(".text").to_string();
         for i in 0..v.len() {
             let next = v[i + 1..].iter().map(|x| x.0).find(|&a| a > v[i].0).unwrap_or(end.max(v[i].0 + v[i].2));
-            by_name.entry(v[i].1.clone()).or_insert((v[i].0, next - v[i].0));
+            by_name.entry(v[i].1.clone()).or_insert((v[i].0, next - v[i].0, sec_name.clone()));
             sorted.push((v[i].0, v[i].1.clone()));
         }
     }
@@ -60,7 +69,7 @@ fn text_symbols(file: &object::File<'_>) -> Syms {
 
 /// String literals of the simulator, the façade and the runner.
 fn source_literals(root: &Path) -> Result<BTreeSet<String>> {
-    let lit = regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_.:<>]*)""#).unwrap();
+    let lit = regex::Regex::new(r#""([A-Za-z_<][A-Za-z0-9_.:<>]*)""#).unwrap();
     let mut out = BTreeSet::new();
     let mut stack: Vec<PathBuf> =
         ["crates/kmem-sim/src", "crates/kernel/src", "crates/kmem-runner/src"].iter().map(|d| root.join(d)).collect();
@@ -117,7 +126,9 @@ fn calls(file: &Path, relocatable: bool) -> Result<Vec<(String, String, u64, boo
         }
         let mnem = &c[2];
         let is_call = mnem == "call" || mnem == "callq";
-        let is_jmp = mnem == "jmp" || mnem == "jmpq";
+        // `jmp`, and the conditional jumps a switch compiles to (x64_sys_call's `je __x64_sys_…`): a jump to
+        // another function's start is a tail call.
+        let is_jmp = mnem.starts_with('j');
         if is_call || is_jmp {
             let args = c.get(3).map(|m| m.as_str()).unwrap_or("");
             let target = if relocatable { reloc_re.captures(args).map(|t| t[1].to_string()) } else { None };
@@ -219,10 +230,10 @@ pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)]) -> Re
         "# The book's kernel (vmlinux): functions the simulator names, their calls and tail calls, BUG/WARN sites.\n# Written by `cargo xtask qemu --record` (xtask/src/qemu/symbols.rs); see that file for the format.\n",
     );
     for name in &wanted {
-        let (_, size) = syms.by_name[name];
+        let (_, size, sec) = &syms.by_name[name];
         match demangle(name).filter(|_| name.starts_with("_R")) {
-            Some(d) => writeln!(s, "f {name} {size:#x} {d}")?,
-            None => writeln!(s, "f {name} {size:#x}")?,
+            Some(d) => writeln!(s, "f {name} {size:#x} {sec} {d}")?,
+            None => writeln!(s, "f {name} {size:#x} {sec}")?,
         }
     }
     write_edges(&mut s, &edges, |caller, callee| wanted.contains(caller) && wanted.contains(callee))?;
@@ -249,10 +260,10 @@ pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)]) -> Re
         let mut names: Vec<&String> = msyms.by_name.keys().collect();
         names.sort();
         for n in &names {
-            let (_, size) = msyms.by_name[*n];
+            let (_, size, sec) = &msyms.by_name[*n];
             match demangle(n).filter(|_| n.starts_with("_R")) {
-                Some(d) => writeln!(s, "f {n} {size:#x} {d}")?,
-                None => writeln!(s, "f {n} {size:#x}")?,
+                Some(d) => writeln!(s, "f {n} {size:#x} {sec} {d}")?,
+                None => writeln!(s, "f {n} {size:#x} {sec}")?,
             }
         }
         let edges = calls(ko, true)?;

@@ -49,7 +49,10 @@ impl ReallocFunc {
     ) -> Result<NonNull<[u8]>, AllocError> {
         // Simulator: this is a real (kernel-crate) function in the kernel, which the allocators record
         // as their caller (the C helper tail-calls); it is a frame of the simulated stack for the call.
-        let _frame = crate::__sim::Frame::enter(crate::__sim::symbols::realloc_func_call());
+        let _frame = crate::__sim::Frame::enter_rust(
+            crate::__sim::symbols::realloc_func_call(),
+            crate::__sim::symbols::REALLOC_FUNC_CALL_PATH,
+        );
         let size = layout.size();
         let ptr = match ptr {
             Some(ptr) => {

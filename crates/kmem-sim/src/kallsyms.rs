@@ -1,0 +1,195 @@
+//! kernel/kallsyms.c and the unwinder's view (arch/x86/kernel/unwind_orc.c, dumpstack.c) of the book's
+//! kernel build: which functions exist, their sizes, which function calls which (and which tail-calls it),
+//! and the `BUG()`/`WARN()` sites of `__bug_table` with the code bytes around them.
+//!
+//! The data come from the real build by `cargo xtask qemu --record` (xtask/src/qemu/symbols.rs):
+//! `listings/kernel/symbols/vmlinux.txt` for the kernel, `listings/kernel/symbols/modules/<listing>.txt` for a
+//! listing's module. The simulator pushes a frame for each function of the kernel's C source it models
+//! (`kmem_cache_free`, `slab_free`, `__slab_free`, `free_to_partial_list` …); [`Symbols::realize`] turns that
+//! source-level path into the frames the book's LLVM build really has on its stack: a function without a symbol
+//! was inlined everywhere; a function its caller does not call directly was inlined into it; a tail call
+//! (`jmp`) replaces the caller's frame; a function entered through a pointer (an initcall, a constructor, a
+//! module's exit) is always a frame of its own.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A function of the build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Func {
+    /// Its symbol as kallsyms prints it (a Rust function's v0 mangling, crate hashes of the real build).
+    pub name: String,
+    /// Size as kallsyms reports it.
+    pub size: u32,
+    /// `.text`, `.init.text` (freed after a module's init) or `.exit.text`.
+    pub section: String,
+}
+
+/// How a caller reaches a callee in the machine code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// `call`: the callee gets a frame; the caller's return address is `caller+offset`.
+    Call(u32),
+    /// `jmp` (tail call): the callee takes over the caller's frame.
+    Tail,
+}
+
+/// A `BUG()`/`WARN()` site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BugSite {
+    /// Function holding the trapping `ud2`.
+    pub func: String,
+    /// Its offset in the function (`RIP`).
+    pub offset: u32,
+    /// `__FILE__` as the build recorded it (`mm/slub.c`).
+    pub file: String,
+    /// `__LINE__`.
+    pub line: u32,
+    /// `BUGFLAG_*`.
+    pub flags: u16,
+    /// The 64 code bytes `show_opcodes()` prints, the trapping one in `<..>`.
+    pub code: String,
+}
+
+/// The symbols of one object (vmlinux or a module).
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    funcs: HashMap<String, Func>,
+    /// Demangled path (no hashes) → symbol, for Rust functions.
+    by_path: HashMap<String, String>,
+    edges: HashMap<(String, String), Edge>,
+    bugs: Vec<BugSite>,
+}
+
+/// The kernel's table, compiled in.
+const VMLINUX: &str = include_str!("../../../listings/kernel/symbols/vmlinux.txt");
+
+impl Symbols {
+    /// Parses a table in the format of xtask/src/qemu/symbols.rs. Lines it does not understand are skipped.
+    ///
+    /// Context: any.
+    pub fn parse(text: &str) -> Symbols {
+        let mut s = Symbols::default();
+        let hex = |v: &str| u32::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or(0);
+        for line in text.lines() {
+            let mut w = line.splitn(5, ' ');
+            match w.next() {
+                Some("f") => {
+                    let (Some(name), Some(size), Some(section)) = (w.next(), w.next(), w.next()) else { continue };
+                    if let Some(path) = w.next().map(|p| match w.next() {
+                        Some(rest) => format!("{p} {rest}"),
+                        None => p.to_string(),
+                    }) {
+                        s.by_path.insert(path, name.to_string());
+                    }
+                    s.funcs.insert(
+                        name.to_string(),
+                        Func { name: name.to_string(), size: hex(size), section: section.to_string() },
+                    );
+                }
+                Some("c") => {
+                    let (Some(a), Some(b), Some(off)) = (w.next(), w.next(), w.next()) else { continue };
+                    s.edges.entry((a.to_string(), b.to_string())).or_insert(Edge::Call(hex(off)));
+                }
+                Some("j") => {
+                    let (Some(a), Some(b)) = (w.next(), w.next()) else { continue };
+                    // A function that both calls and tail-calls the same callee keeps the first kind listed.
+                    s.edges.entry((a.to_string(), b.to_string())).or_insert(Edge::Tail);
+                }
+                Some("b") => {
+                    let mut w = line.splitn(6, ' ').skip(1);
+                    let (Some(func), Some(off), Some(at), Some(flags), code) =
+                        (w.next(), w.next(), w.next(), w.next(), w.next().unwrap_or(""))
+                    else {
+                        continue;
+                    };
+                    let Some((file, l)) = at.rsplit_once(':') else { continue };
+                    s.bugs.push(BugSite {
+                        func: func.to_string(),
+                        offset: hex(off),
+                        file: file.to_string(),
+                        line: l.parse().unwrap_or(0),
+                        flags: hex(flags) as u16,
+                        code: code.to_string(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// The book's kernel.
+    ///
+    /// Context: any.
+    pub fn vmlinux() -> &'static Symbols {
+        static S: OnceLock<Symbols> = OnceLock::new();
+        S.get_or_init(|| Symbols::parse(VMLINUX))
+    }
+
+    /// A function by its symbol, or (Rust) by its demangled path without crate hashes.
+    ///
+    /// Context: any.
+    pub fn lookup(&self, name: &str) -> Option<&Func> {
+        self.funcs.get(name).or_else(|| self.by_path.get(name).and_then(|n| self.funcs.get(n)))
+    }
+
+    /// How `caller` reaches `callee` directly, if it does.
+    ///
+    /// Context: any.
+    pub fn edge(&self, caller: &str, callee: &str) -> Option<Edge> {
+        self.edges.get(&(caller.to_string(), callee.to_string())).copied()
+    }
+
+    /// The `BUG()`/`WARN()` site at `file:line`, if the build has one.
+    ///
+    /// Context: any.
+    pub fn bug_site(&self, file: &str, line: u32) -> Option<&BugSite> {
+        self.bugs.iter().find(|b| b.line == line && b.file == file)
+    }
+
+    /// The `BUG()`/`WARN()` site at `file:line` inside `func`.
+    ///
+    /// Context: any.
+    pub fn bug_site_in(&self, file: &str, line: u32, func: &str) -> Option<&BugSite> {
+        self.bugs.iter().find(|b| b.line == line && b.func == func && b.file == file)
+    }
+
+    /// Whether the table has any function (an empty table is a module without recorded symbols).
+    ///
+    /// Context: any.
+    pub fn is_empty(&self) -> bool {
+        self.funcs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_table_is_the_real_build() {
+        let k = Symbols::vmlinux();
+        let f = k.lookup("kmem_cache_free").expect("kmem_cache_free");
+        assert!(f.size > 0x100, "{f:?}");
+        assert_eq!(f.section, ".text");
+        // A tail call the unwinder cannot see: the helper jumps to the allocator.
+        assert_eq!(k.edge("rust_helper_kmalloc", "__kmalloc_noprof"), Some(Edge::Tail));
+        let w = k.bug_site("mm/slub.c", 1127).expect("object_err's WARN");
+        assert_eq!(w.func, "object_err");
+        assert!(w.code.contains("<0f> 0b"), "{}", w.code);
+    }
+
+    #[test]
+    fn parses_rust_paths() {
+        let s = Symbols::parse(
+            "f _RNvNtCs1_6kernel5print11call_printk 0x40 .text kernel::print::call_printk\nc a b 0x10\nj a c\n",
+        );
+        assert_eq!(s.lookup("kernel::print::call_printk").unwrap().size, 0x40);
+        assert_eq!(s.edge("a", "b"), Some(Edge::Call(0x10)));
+        assert_eq!(s.edge("a", "c"), Some(Edge::Tail));
+        assert_eq!(s.edge("b", "a"), None);
+    }
+}
