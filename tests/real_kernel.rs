@@ -1,8 +1,7 @@
-//! The real kernel is the judge: every output the book shows of a listing — the simulator's pin in
-//! `tests/snapshots/` — must equal the real Linux 6.12.117 kernel's committed capture in
-//! `listings/kernel/observed/<listing>/` (recorded by `cargo xtask qemu --record`, one fresh boot per
-//! listing) under the masks of `kmem_truth::mask` and the exceptions the listing's manifest declares.
-//! No QEMU is needed: both sides are committed files.
+//! The committed real-kernel captures themselves (`listings/kernel/observed/`, recorded by
+//! `cargo xtask qemu --record`, one fresh boot per listing): every capture belongs to a listing and is one of
+//! its outputs, and the comparison with them can fail. `tests/listings.rs` compares each listing's simulator
+//! outputs with them.
 
 mod common;
 
@@ -15,49 +14,30 @@ fn manifest(chapter: &str, name: &str) -> kmem_truth::Manifest {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// How close the pins are to the captures (printed; the listings test fails on any difference).
 #[test]
-fn every_output_matches_the_real_kernel() {
+fn summary() {
     let root = common::root();
-    let mut failures = Vec::new();
     let (mut real, mut matched, mut same, mut total) = (0, 0, 0, 0);
     for (name, chapter) in LISTINGS {
         let m = manifest(chapter, name);
         let mut listing_ok = true;
         for o in kmem_truth::observed::outputs(name, &m) {
-            let cap_path = kmem_truth::observed::listing_dir(&root, name).join(&o.capture);
-            let snap_path = root.join("tests/snapshots").join(&o.snapshot);
-            let (Ok(cap), Ok(snap)) = (fs::read_to_string(&cap_path), fs::read_to_string(&snap_path)) else {
-                failures.push(format!(
-                    "{name}: {} or {} is missing (run `cargo xtask qemu --record --listing {name}` and `cargo test`)",
-                    cap_path.display(),
-                    snap_path.display()
-                ));
+            let cap = fs::read_to_string(kmem_truth::observed::listing_dir(&root, name).join(&o.capture));
+            let snap = fs::read_to_string(root.join("tests/snapshots").join(&o.snapshot));
+            let (Ok(cap), Ok(snap)) = (cap, snap) else {
                 listing_ok = false;
                 continue;
             };
             let c = kmem_truth::compare(&o.stem, kmem_truth::snapshot_body(&snap), &cap, &m.exceptions);
             real += c.real_lines;
             matched += c.matched_lines;
-            if !c.is_equal() {
-                listing_ok = false;
-                let mut msg =
-                    format!("{name}: `{}` differs from the real kernel's `{}`\n{}", o.snapshot, o.capture, c.diff);
-                for e in &c.exception_errors {
-                    msg.push_str(&format!("  {e}\n"));
-                }
-                failures.push(msg);
-            }
+            listing_ok &= c.is_equal();
         }
         total += 1;
         same += listing_ok as usize;
     }
-    eprintln!("{same} of {total} listings identical to the real kernel; {matched} of {real} real lines reproduced");
-    assert!(
-        failures.is_empty(),
-        "{} output(s) differ from the real kernel:\n\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    eprintln!("{same} of {total} listings' pins identical to the real kernel's captures; {matched} of {real} real lines reproduced");
 }
 
 #[test]

@@ -49,7 +49,7 @@ impl kernel::Module for ThreeAllocators {
         // SAFETY: `page` and `small` are direct-map addresses, for which virt_to_phys() is valid.
         let (page_phys, small_phys) =
             unsafe { (bindings::virt_to_phys(page as *mut c_void), bindings::virt_to_phys(small)) };
-        pr_info!("physical: page at {:#x}, kmalloc object at {:#x}\n", page_phys, small_phys);
+        pr_info!("virt_to_phys(page) = {:#x}, virt_to_phys(object) = {:#x}\n", page_phys, small_phys);
         // ANCHOR_END: print
         Ok(this)
     }

@@ -90,7 +90,7 @@ fn pfn_of(m: &Machine, page: *const page) -> Option<Pfn> {
 
 /// `alloc_pages()` (Rust helper in rust/helpers/page.c).
 pub unsafe extern "C" fn alloc_pages(gfp_mask: gfp_t, order: c_uint) -> *mut page {
-    with_machine(|m| {
+    helper("rust_helper_alloc_pages", |m| {
         let pfn = m.alloc_pages(gfp(gfp_mask), order);
         page_ptr(m, pfn)
     })
@@ -128,7 +128,7 @@ pub unsafe extern "C" fn free_pages(addr: c_ulong, order: c_uint) {
 /// `kmap_local_page()` (Rust helper): x86_64 has no highmem, so this is `page_address()`; on the
 /// simulated 32-bit machine a highmem page gets a temporary mapping.
 pub unsafe extern "C" fn kmap_local_page(page: *mut page) -> *mut c_void {
-    with_machine(|m| match pfn_of(m, page) {
+    helper("rust_helper_kmap_local_page", |m| match pfn_of(m, page) {
         Some(pfn) => {
             let addr = m.page_address(pfn);
             to_host(m, addr)
@@ -211,7 +211,7 @@ pub unsafe extern "C" fn __free_page(page: *mut page) {
 }
 
 pub unsafe extern "C" fn page_address(page: *const page) -> *mut c_void {
-    with_machine(|m| match pfn_of(m, page) {
+    helper("rust_helper_page_address", |m| match pfn_of(m, page) {
         Some(pfn) => {
             let addr = m.page_address(pfn);
             to_host(m, addr)
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn page_address(page: *const page) -> *mut c_void {
 }
 
 pub unsafe extern "C" fn virt_to_page(addr: *const c_void) -> *mut page {
-    with_machine(|m| {
+    helper("rust_helper_virt_to_page", |m| {
         let kaddr = to_kaddr(m, addr);
         let pfn = m.virt_to_page(kaddr);
         page_ptr(m, pfn)
@@ -229,29 +229,29 @@ pub unsafe extern "C" fn virt_to_page(addr: *const c_void) -> *mut page {
 }
 
 pub unsafe extern "C" fn virt_to_phys(address: *mut c_void) -> phys_addr_t {
-    with_machine(|m| {
+    helper("rust_helper_virt_to_phys", |m| {
         let kaddr = to_kaddr(m, address);
         m.virt_to_phys(kaddr)
     })
 }
 
 pub unsafe extern "C" fn phys_to_virt(address: phys_addr_t) -> *mut c_void {
-    with_machine(|m| {
+    helper("rust_helper_phys_to_virt", |m| {
         let kaddr = m.phys_to_virt(address);
         to_host(m, kaddr)
     })
 }
 
 pub unsafe extern "C" fn page_to_pfn(page: *const page) -> c_ulong {
-    with_machine(|m| pfn_of(m, page).map(|p| p.0 as c_ulong).unwrap_or(0))
+    helper("rust_helper_page_to_pfn", |m| pfn_of(m, page).map(|p| p.0 as c_ulong).unwrap_or(0))
 }
 
 pub unsafe extern "C" fn pfn_to_page(pfn: c_ulong) -> *mut page {
-    with_machine(|m| page_ptr(m, Some(Pfn(pfn as u64))))
+    helper("rust_helper_pfn_to_page", |m| page_ptr(m, Some(Pfn(pfn as u64))))
 }
 
 pub unsafe extern "C" fn virt_addr_valid(addr: *const c_void) -> bool {
-    with_machine(|m| {
+    helper("rust_helper_virt_addr_valid", |m| {
         let kaddr = to_kaddr(m, addr);
         m.virt_addr_valid(kaddr)
     })

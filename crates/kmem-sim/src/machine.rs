@@ -386,14 +386,6 @@ impl Layout {
             Arch::I386 => self.vmalloc_end - self.vmalloc_start,
         }
     }
-
-    /// A plausible kernel stack pointer for register dumps.
-    pub(crate) fn stack_pointer_hint(&self) -> u64 {
-        match self.arch {
-            Arch::X86_64 => self.vmalloc_start + 0x1bfb78,
-            Arch::I386 => self.page_offset + 0x1c5bde8,
-        }
-    }
 }
 
 /// The simulated machine.

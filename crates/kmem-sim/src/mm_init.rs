@@ -344,15 +344,22 @@ impl Machine {
         self.alloc.nr_allocs = 0;
     }
 
-    /// `calculate_min_free_kbytes()` + `__setup_per_zone_wmarks()`.
-    pub(crate) fn setup_per_zone_wmarks(&mut self) {
-        // nr_free_buffer_pages(): managed pages of zones up to ZONE_NORMAL minus their high watermarks (0 now).
-        let lowmem: u64 = self
-            .zones
+    /// `nr_free_buffer_pages()` (mm/page_alloc.c): the managed pages of the zones up to ZONE_NORMAL minus
+    /// their high watermarks.
+    ///
+    /// Context: any.
+    pub fn nr_free_buffer_pages(&self) -> u64 {
+        self.zones
             .iter()
             .filter(|z| !z.highmem && z.zone_type != ZoneType::Movable)
             .map(|z| z.managed_pages.saturating_sub(z.high_wmark()))
-            .sum();
+            .sum()
+    }
+
+    /// `calculate_min_free_kbytes()` + `__setup_per_zone_wmarks()`.
+    pub(crate) fn setup_per_zone_wmarks(&mut self) {
+        // The watermarks are 0 still.
+        let lowmem = self.nr_free_buffer_pages();
         let lowmem_kbytes = lowmem * 4;
         let min_free_kbytes = int_sqrt(lowmem_kbytes * 16).clamp(128, 262_144);
         self.alloc.min_free_kbytes = min_free_kbytes;

@@ -1000,7 +1000,7 @@ impl Machine {
             self.print_modules();
             self.dump_stack_with(&["bad_page"]);
         }
-        self.add_taint(Taint::BadPage);
+        self.add_taint_lockdep_unreliable(Taint::BadPage);
     }
 
     /// The `%pGp` page flags word as the kernel lays it out (zone, and node with NUMA, in the top bits).

@@ -547,19 +547,17 @@ impl Machine {
     /// `%pS` of a frame: ` func+0xoff/0xsize [module]`; a frame of a module's freed `.init.text` has no
     /// symbol any more and prints as its address.
     pub(crate) fn frame_text(&self, f: &Frame) -> String {
-        if let Some(m) = &f.module {
-            let freed = self.panic.init_freed.iter().any(|x| x == m)
-                && self
-                    .panic
-                    .module_syms
-                    .get(m)
-                    .and_then(|t| t.lookup(&f.func))
-                    .is_some_and(|x| x.section == ".init.text");
-            if freed {
-                return format!("{:#x}", frame_address(f));
-            }
+        if self.in_freed_init(f) {
+            return format!("{:#x}", frame_address(f));
         }
         frame_symbol(f)
+    }
+
+    /// Whether `f` is in the `.init.text` of a module whose init sections were freed.
+    pub(crate) fn in_freed_init(&self, f: &Frame) -> bool {
+        let Some(m) = &f.module else { return false };
+        self.panic.init_freed.iter().any(|x| x == m)
+            && self.panic.module_syms.get(m).and_then(|t| t.lookup(&f.func)).is_some_and(|x| x.section == ".init.text")
     }
 
     /// `show_trace_log_lvl()`: `Call Trace:`, `<IRQ>`/`<TASK>` sections with the realised frames innermost
@@ -568,21 +566,25 @@ impl Machine {
     fn show_trace(&mut self, lvl: LogLevel, extra: &[&str], skip_innermost: Option<&str>) {
         self.printk(lvl, "Call Trace:\n");
         let irq_start = self.stack.irq_marks.first().copied().unwrap_or(self.stack.frames.len());
-        let mut task = self.realize(&self.stack.frames[..irq_start]);
-        let mut irq = self.realize(&self.stack.frames[irq_start..]);
-        let inner = if irq_start < self.stack.frames.len() { &mut irq } else { &mut task };
-        for name in extra {
-            let mut path: Vec<Frame> = inner.clone();
-            path.push(Frame::kernel(name.to_string()));
-            *inner = self.realize(&path);
-        }
+        let in_irq = irq_start < self.stack.frames.len();
+        let with_extra = |frames: &[Frame]| -> Vec<Frame> {
+            let mut path = frames.to_vec();
+            path.extend(extra.iter().map(|name| Frame::kernel(name.to_string())));
+            path
+        };
+        let (mut task, mut irq) = if in_irq {
+            (self.realize(&self.stack.frames[..irq_start]), self.realize(&with_extra(&self.stack.frames[irq_start..])))
+        } else {
+            (self.realize(&with_extra(&self.stack.frames)), Vec::new())
+        };
+        let inner = if in_irq { &mut irq } else { &mut task };
         if let (Some(skip), Some(last)) = (skip_innermost, inner.last()) {
             if last.func == skip {
                 inner.pop();
             }
         }
         let mut lines = Vec::new();
-        if irq_start < self.stack.frames.len() {
+        if in_irq {
             lines.push(" <IRQ>\n".to_string());
             for f in irq.iter().rev() {
                 lines.push(format!(" {}\n", self.frame_text(f)));
@@ -616,6 +618,8 @@ impl Machine {
     pub fn dump_stack_with(&mut self, callers: &[&str]) {
         self.dump_stack_print_info(LogLevel::Default);
         let mut ordered: Vec<&str> = callers.to_vec();
+        // dump_stack() tail-calls dump_stack_lvl(KERN_DEFAULT) (lib/dump_stack.c).
+        ordered.push("dump_stack");
         ordered.push("dump_stack_lvl");
         self.show_trace(LogLevel::Default, &ordered, None);
     }

@@ -325,7 +325,10 @@ impl Machine {
     ///
     /// Context: any (that is the point).
     pub fn might_sleep(&mut self, file: &str, line: u32) {
+        // might_sleep() -> __might_sleep() (kernel/sched/core.c), which tail-calls __might_resched().
+        self.push_kframe("__might_sleep");
         self.__might_resched(file, line, 0);
+        self.pop_frame();
     }
 
     /// `__might_resched(file, line, offsets)` with an expected preempt count (`offsets` low byte) as

@@ -40,7 +40,7 @@ use crate::hostmem::PAGE_SIZE;
 use crate::machine::Machine;
 use crate::page::Pfn;
 use crate::page_alloc::get_order;
-use crate::panic::{Frame, Taint};
+use crate::panic::Frame;
 use crate::printk::LogLevel;
 use crate::slub::{KmemCache, Slab, TRACK_SIZE};
 
@@ -578,6 +578,8 @@ pub struct SlabState {
     pub(crate) warned_large_order0: bool,
     /// slab_out_of_memory rate limit (jiffies of the last burst start, count).
     pub(crate) oom_rs: (u64, u32),
+    /// `stack_table` of lib/stackdepot.c (0 until `stack_depot_init()`; 1 when its allocation failed).
+    pub(crate) stack_table: u64,
 }
 
 /// Base of the fictional kernel text addresses.
@@ -606,6 +608,7 @@ impl Machine {
     /// `%pS` of a fictional text address.
     pub(crate) fn format_symbol(&self, addr: u64) -> String {
         match self.symbol_of(addr) {
+            Some(f) if self.in_freed_init(f) => format!("{addr:#x}"),
             Some(f) => match &f.module {
                 Some(m) => format!("{}+{:#x}/{:#x} [{m}]", f.func, f.offset, f.size),
                 None => format!("{}+{:#x}/{:#x}", f.func, f.offset, f.size),
@@ -659,6 +662,28 @@ impl Machine {
             [.., last] if last.func != entry => last.clone(),
             _ => self.stack.frames.last().cloned().unwrap_or_else(|| Self::kernel_frame("kernel_init")),
         }
+    }
+
+    /// `stack_depot_init()` (lib/stackdepot.c) for the first cache created with `SLAB_STORE_USER` after boot:
+    /// the hash table is sized from `nr_free_buffer_pages()` (rounded up to a power of two, one entry per
+    /// `1 << STACK_HASH_TABLE_SCALE` (14) bytes, at least 4096 and at most 1M entries), announced, and
+    /// allocated with `kvcalloc()` (a `list_head` per entry).
+    ///
+    /// Context: process context, may sleep.
+    pub(crate) fn stack_depot_init(&mut self) {
+        if self.slab.stack_table != 0 {
+            return;
+        }
+        let entries = (self.nr_free_buffer_pages().max(1).next_power_of_two() >> (14 - 12)).clamp(1 << 12, 1 << 20);
+        self.printk(LogLevel::Info, &format!("stackdepot: allocating hash table of {entries} entries via kvcalloc\n"));
+        let depth = self.stack.frames.len();
+        self.push_kframe("stack_depot_init");
+        let t = self.kvcalloc(entries, 16, Gfp::GFP_KERNEL);
+        self.stack.frames.truncate(depth);
+        if t == 0 {
+            self.printk(LogLevel::Err, "stackdepot: hash table allocation failed, disabling\n");
+        }
+        self.slab.stack_table = t.max(1);
     }
 
     /// Saves `entries` (innermost first) in the stack depot; returns the handle (never 0).
@@ -995,6 +1020,9 @@ impl Machine {
         self.push_kframe("__kmem_cache_create_args");
         if flags & SLAB_DEBUG_FLAGS != 0 {
             self.slab.slub_debug_enabled = true;
+        }
+        if flags & SLAB_STORE_USER != 0 {
+            self.stack_depot_init();
         }
         let r = (|| {
             if flags & !SLAB_FLAGS_PERMITTED != 0 {

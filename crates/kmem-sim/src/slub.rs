@@ -734,6 +734,23 @@ impl Machine {
         entry: &'static str,
         internal: bool,
     ) -> u64 {
+        // The entry point (kmem_cache_alloc_noprof, __kmalloc_noprof …) is on the stack for the whole call;
+        // slab_alloc_node() itself is inlined into each.
+        let depth = self.stack.frames.len();
+        self.push_kframe(entry);
+        let r = self.slab_alloc_node_inner(s, gfp, orig_size, entry, internal);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn slab_alloc_node_inner(
+        &mut self,
+        s: CacheId,
+        gfp: Gfp,
+        orig_size: u32,
+        entry: &'static str,
+        internal: bool,
+    ) -> u64 {
         self.clock_ns += SLAB_STEP_NS;
         self.might_alloc(gfp);
         if !internal && self.slab.failslab.is_some() && self.should_failslab(s, gfp, entry) {
@@ -786,7 +803,7 @@ impl Machine {
         object
     }
 
-    /// `___slab_alloc()`.
+    /// `__slab_alloc()` → `___slab_alloc()`, below the entry point on the stack.
     fn slab_alloc_slow(
         &mut self,
         s: CacheId,
@@ -795,9 +812,12 @@ impl Machine {
         orig_size: u32,
         entry: &'static str,
     ) -> Result<u64, Faulted> {
-        let caller = self.caller_frame_of(entry);
+        // _RET_IP_ of the entry point: the frame below it.
         let depth = self.stack.frames.len();
-        self.push_kframe(entry);
+        let entry_frame = self.stack.frames.pop();
+        let caller = self.caller_frame_of(entry);
+        self.stack.frames.extend(entry_frame);
+        self.push_kframe("__slab_alloc");
         self.push_kframe("___slab_alloc");
         let r = self.slab_alloc_slow_inner(s, g, gfp, orig_size, entry, &caller);
         self.stack.frames.truncate(depth);
@@ -905,13 +925,31 @@ impl Machine {
         if self.kc(s).node.nr_partial == 0 {
             return Ok(None);
         }
+        let depth = self.stack.frames.len();
+        // get_partial() is inlined into ___slab_alloc(); get_partial_node() and alloc_single_from_partial()
+        // are functions of their own in the source.
+        self.push_kframe("get_partial_node");
+        let r = self.get_partial_node_inner(s, g, orig_size);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn get_partial_node_inner(
+        &mut self,
+        s: CacheId,
+        g: &Geom,
+        orig_size: u32,
+    ) -> Result<Option<(u64, u64)>, Faulted> {
         let list: Vec<u64> = self.kc(s).node.partial.iter().copied().collect();
         let mut partial = None;
         let mut partial_slabs = 0;
         let cpu_partial_slabs = self.kc(s).cpu_partial_slabs;
         for slab in list {
             if g.debug() {
-                if let Some(object) = self.alloc_single_from_partial(s, g, slab, orig_size)? {
+                self.push_kframe("alloc_single_from_partial");
+                let got = self.alloc_single_from_partial(s, g, slab, orig_size);
+                self.stack.frames.pop();
+                if let Some(object) = got? {
                     return Ok(Some((slab, object)));
                 }
                 continue;
@@ -1413,16 +1451,18 @@ impl Machine {
     }
 
     /// `set_track_prepare()`: the stack depot entry for the current stack below `entry`.
+    ///
+    /// `set_track_prepare()` is `noinline` and calls `stack_trace_save(entries, TRACK_ADDRS_COUNT, 3)`: the
+    /// saved trace is the real stack innermost first without `set_track_prepare` and the two frames below it
+    /// (`___slab_alloc`, `__slab_alloc` on the allocation path; `free_to_partial_list` and the free entry point
+    /// on the free path), at most `TRACK_ADDRS_COUNT` (16) entries.
     fn track_prepare(&mut self, entry: &str) -> u32 {
-        let mut frames: Vec<crate::panic::Frame> = Vec::new();
-        frames.push(Self::kernel_frame(entry));
+        let _ = entry;
         let depth = self.stack.frames.len();
-        // The frames pushed by the slab code itself (entry, ___slab_alloc ...) are not part of the stack.
-        let own = self.stack.frames.iter().rposition(|f| f.module.is_none() && f.func == entry);
-        let upto = own.unwrap_or(depth);
-        for f in self.stack.frames[..upto].iter().rev().take(15) {
-            frames.push(f.clone());
-        }
+        self.push_kframe("set_track_prepare");
+        let real = self.realized_stack();
+        self.stack.frames.truncate(depth);
+        let frames: Vec<crate::panic::Frame> = real.into_iter().rev().skip(3).take(16).collect();
         let entries: Vec<u64> = frames.iter().map(|f| self.text_address(f)).collect();
         self.stack_depot_save(entries)
     }
@@ -1571,7 +1611,7 @@ impl Machine {
         } else {
             self.print_trailer(s, slab, object);
         }
-        self.add_taint(Taint::BadPage);
+        self.add_taint_lockdep_unreliable(Taint::BadPage);
         self.push_kframe("object_err");
         self.warn("mm/slub.c", LINE_OBJECT_ERR_WARN, None);
         self.pop_frame();
@@ -1589,7 +1629,7 @@ impl Machine {
     #[allow(non_snake_case)]
     fn __slab_err(&mut self, slab: u64) {
         self.print_slab_info(slab);
-        self.add_taint(Taint::BadPage);
+        self.add_taint_lockdep_unreliable(Taint::BadPage);
         // A real function (not inlined in the book's kernel): the WARNING's RIP is in it.
         self.push_kframe("__slab_err");
         self.warn("mm/slub.c", LINE_SLAB_ERR_WARN, None);

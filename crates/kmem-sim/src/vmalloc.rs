@@ -837,6 +837,12 @@ impl Machine {
         self.do_kmalloc(size, gfp, "__kmalloc_node_noprof")
     }
 
+    /// `kzalloc_node(sizeof(struct vm_struct), …)`: a constant size, so the kmalloc inline goes straight to
+    /// its cache (`__kmalloc_cache_node_noprof()`).
+    fn vm_struct_alloc(&mut self, gfp: Gfp) -> u64 {
+        self.do_kmalloc(self.sizeof_vm_struct(), gfp, "__kmalloc_cache_node_noprof")
+    }
+
     /// Frees vmalloc metadata from [`Machine::vm_meta_alloc`].
     ///
     /// Context: any.
@@ -1486,7 +1492,7 @@ impl Machine {
             let order = 64 - (size - 1).leading_zeros(); // get_count_order_long
             align = 1u64 << order.clamp(PAGE_SHIFT, IOREMAP_MAX_ORDER);
         }
-        let area_obj = self.vm_meta_alloc(self.sizeof_vm_struct(), (gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO);
+        let area_obj = self.vm_struct_alloc((gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO);
         if area_obj == 0 {
             return Err(VmallocError::NoMem);
         }
@@ -1791,6 +1797,11 @@ impl Machine {
         let caller = self.vm_caller(func);
         let depth = self.stack.frames.len();
         self.push_frame(func);
+        // mm/vmalloc.c: these go through __vmalloc_node_noprof(); vmalloc_user, vmalloc_32_user and
+        // vmalloc_huge call __vmalloc_node_range_noprof() themselves.
+        if !matches!(func, "vmalloc_user_noprof" | "vmalloc_32_user_noprof" | "vmalloc_huge_noprof") {
+            self.push_kframe("__vmalloc_node_noprof");
+        }
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         let r = self.__vmalloc_node_range(size, align, s, e, gfp, PgProt::PAGE_KERNEL, vm_flags, NUMA_NO_NODE, caller);
         self.stack.frames.truncate(depth);

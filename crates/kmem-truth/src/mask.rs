@@ -62,8 +62,8 @@ fn rules() -> &'static Rules {
             crate_hash: r(r"Cs[0-9A-Za-z]+_"),
             kaddr: r(r"\b(0x)?(ffff[89a-f][0-9a-f]{11})\b"),
             phys: r(concat!(
-                r"(?i)\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\(\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
-                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|bus address)(\s*[=:]?\s*)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
+                r"\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\([^)]*\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
+                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|bus address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
             )),
             walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),
             ids: r(r"\b(CPU|PID|UID|pid|cpu)(: ?)\d+"),

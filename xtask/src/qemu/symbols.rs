@@ -112,9 +112,15 @@ fn calls(file: &Path, relocatable: bool) -> Result<Vec<(String, String, u64, boo
     let mut pending: Option<(String, bool)> = None;
     for line in text.lines() {
         if let Some(c) = func_re.captures(line) {
-            pending = None;
+            let start = u64::from_str_radix(&c[1], 16).unwrap_or(0);
+            // A tail call is usually a function's last instruction: the next function starts after it.
+            if let Some((callee, tail)) = pending.take() {
+                if !callee.is_empty() && callee != func && !callee.starts_with('.') {
+                    out.push((func.clone(), callee, start.saturating_sub(func_start), tail));
+                }
+            }
             func = c[2].to_string();
-            func_start = u64::from_str_radix(&c[1], 16).unwrap_or(0);
+            func_start = start;
             continue;
         }
         let Some(c) = insn_re.captures(line) else { continue };
@@ -141,6 +147,11 @@ fn calls(file: &Path, relocatable: bool) -> Result<Vec<(String, String, u64, boo
                     .unwrap_or_default()
             });
             pending = Some((target, is_jmp));
+        }
+    }
+    if let Some((callee, tail)) = pending.take() {
+        if !callee.is_empty() && callee != func && !callee.starts_with('.') {
+            out.push((func.clone(), callee, 0, tail));
         }
     }
     Ok(out)
