@@ -39,7 +39,8 @@ fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) 
         };
         let c = kmem_truth::compare(stem, text, &cap, &manifest.exceptions);
         if !c.is_equal() {
-            let mut msg = format!("{name}: the simulator's {stem} differs from the real kernel's {}\n{}", o.capture, c.diff);
+            let mut msg =
+                format!("{name}: the simulator's {stem} differs from the real kernel's {}\n{}", o.capture, c.diff);
             for e in &c.exception_errors {
                 msg.push_str(&format!("  {e}\n"));
             }

@@ -160,6 +160,31 @@ impl Frame {
         with_machine(|m| m.push_rust_frame(&symbol, path, None, false));
         Frame(())
     }
+
+    /// Pushes a generic function of the `kernel` crate instantiated in the module that runs (its code is in
+    /// that module's `.ko`), by its path.
+    pub fn enter_instantiated(path: String) -> Frame {
+        with_machine(|m| {
+            let module = m.call_stack().iter().rev().find_map(|f| f.module.clone());
+            m.push_rust_frame(&path, &path, module.as_deref(), false)
+        });
+        Frame(())
+    }
+}
+
+thread_local! {
+    static INDIRECT_NEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The next C function the façade enters is called through a function pointer (`ReallocFunc::call` calls
+/// `self.0(…)`): its frame is one of its own whatever the caller's code.
+pub fn call_through_pointer() {
+    INDIRECT_NEXT.with(|c| c.set(true));
+}
+
+/// Whether the C function being entered was called through a pointer (and clears the flag).
+pub fn take_indirect() -> bool {
+    INDIRECT_NEXT.with(|c| c.replace(false))
 }
 
 impl Drop for Frame {

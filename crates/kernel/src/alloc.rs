@@ -94,6 +94,11 @@ pub mod flags {
 pub unsafe trait Allocator {
     /// Allocate memory based on `layout` and `flags`.
     fn alloc(layout: Layout, flags: Flags) -> Result<NonNull<[u8]>, AllocError> {
+        // Simulator: a generic method, instantiated in the module that calls it.
+        let _frame = crate::__sim::Frame::enter_instantiated(format!(
+            "<{} as kernel::alloc::Allocator>::alloc",
+            core::any::type_name::<Self>()
+        ));
         // SAFETY: Passing `None` to `realloc` is valid by its safety requirements and asks for a new
         // memory allocation.
         unsafe { Self::realloc(None, layout, Layout::new::<()>(), flags) }
@@ -119,6 +124,11 @@ pub unsafe trait Allocator {
     /// `ptr` must point to an existing and valid memory allocation created by this allocator, with
     /// the given `layout`.
     unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
+        // Simulator: a generic method, instantiated in the module that calls it.
+        let _frame = crate::__sim::Frame::enter_instantiated(format!(
+            "<{} as kernel::alloc::Allocator>::free",
+            core::any::type_name::<Self>()
+        ));
         // SAFETY: The caller guarantees that `ptr` points to an existing and valid memory
         // allocation; a zero-sized `layout` asks `realloc` to free it.
         let _ = unsafe { Self::realloc(Some(ptr), Layout::new::<()>(), layout, Flags(0)) };

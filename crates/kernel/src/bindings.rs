@@ -156,8 +156,13 @@ pub unsafe extern "C" fn slow_virt_to_phys(address: *mut c_void) -> phys_addr_t 
 /// `ReallocFunc::call` for the `kernel::alloc` types — as a real 6.12 kernel shows in `/proc/vmallocinfo` and
 /// SLUB's `Allocated in` lines.
 fn helper<R>(name: &'static str, f: impl FnOnce(&mut Machine) -> R) -> R {
+    let indirect = crate::__sim::take_indirect();
     with_machine(|m| {
-        m.push_kframe(name);
+        if indirect {
+            m.push_indirect_frame(name, None);
+        } else {
+            m.push_kframe(name);
+        }
         let depth = m.call_stack().len();
         let r = f(m);
         m.truncate_stack(depth - 1);

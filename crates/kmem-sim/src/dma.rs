@@ -295,7 +295,7 @@ impl Machine {
     /// `__dma_direct_alloc_pages()`.
     fn dma_direct_alloc_pages(&mut self, cmask: u64, bus_limit: u64, size: u64, mut gfp: Gfp) -> Option<Pfn> {
         let depth = self.stack.frames.len();
-        self.push_kframe("__dma_direct_alloc_pages.constprop.0");
+        self.push_kframe("__dma_direct_alloc_pages");
         let limit = min_not_zero(cmask, bus_limit);
         // dma_direct_optimal_gfp_mask()
         let phys_limit = limit;

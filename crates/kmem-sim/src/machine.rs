@@ -599,7 +599,11 @@ impl Machine {
                         pkmap_base: 0,
                         fixaddr_start: 0,
                         start_kernel_map: START_KERNEL_MAP,
-                        modules_vaddr: if cfg.kaslr_seed.is_some() { MODULES_VADDR_RANDOMIZE_BASE } else { MODULES_VADDR },
+                        modules_vaddr: if cfg.kaslr_seed.is_some() {
+                            MODULES_VADDR_RANDOMIZE_BASE
+                        } else {
+                            MODULES_VADDR
+                        },
                         modules_end: MODULES_END,
                         vmalloc_window: (VMALLOC_SIZE_TB << 40).min(MAX_WINDOW),
                     },

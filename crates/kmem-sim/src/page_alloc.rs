@@ -594,7 +594,7 @@ impl Machine {
         if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_WMARK_LOW, highest) {
             return Ok(p);
         }
-        self.push_kframe("__alloc_pages_slowpath.constprop.0");
+        self.push_kframe("__alloc_pages_slowpath");
         let r = self.alloc_slowpath(gfp, order, highest);
         self.pop_frame();
         r

@@ -224,7 +224,14 @@ impl Machine {
     /// Context: any.
     pub fn push_kframe(&mut self, func: &'static str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame { func: Cow::Borrowed(func), module: None, offset, size, indirect: false, path: None });
+        self.stack.frames.push(Frame {
+            func: Cow::Borrowed(func),
+            module: None,
+            offset,
+            size,
+            indirect: false,
+            path: None,
+        });
     }
 
     /// Pushes a kernel function frame (the name is copied).
@@ -232,7 +239,14 @@ impl Machine {
     /// Context: any.
     pub fn push_frame(&mut self, func: &str) {
         let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame { func: Cow::Owned(func.into()), module: None, offset, size, indirect: false, path: None });
+        self.stack.frames.push(Frame {
+            func: Cow::Owned(func.into()),
+            module: None,
+            offset,
+            size,
+            indirect: false,
+            path: None,
+        });
     }
 
     /// Pushes a frame of module `module` (printed ` func+0x../0x.. [module]`).

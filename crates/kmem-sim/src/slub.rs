@@ -934,12 +934,7 @@ impl Machine {
         r
     }
 
-    fn get_partial_node_inner(
-        &mut self,
-        s: CacheId,
-        g: &Geom,
-        orig_size: u32,
-    ) -> Result<Option<(u64, u64)>, Faulted> {
+    fn get_partial_node_inner(&mut self, s: CacheId, g: &Geom, orig_size: u32) -> Result<Option<(u64, u64)>, Faulted> {
         let list: Vec<u64> = self.kc(s).node.partial.iter().copied().collect();
         let mut partial = None;
         let mut partial_slabs = 0;

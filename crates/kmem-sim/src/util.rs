@@ -86,7 +86,7 @@ impl Machine {
     ///
     /// Context: as kmalloc with `flags`.
     pub fn kvmalloc(&mut self, size: u64, flags: Gfp) -> u64 {
-        let caller = self.stack.frames.last().cloned();
+        let caller = Some(self.caller_frame_of("__kvmalloc_node_noprof"));
         self.__kvmalloc_node(size, flags, NUMA_NO_NODE, caller)
     }
 
@@ -101,7 +101,7 @@ impl Machine {
     ///
     /// Context: as kmalloc with `flags`.
     pub fn kvmalloc_node(&mut self, size: u64, flags: Gfp, node: i32) -> u64 {
-        let caller = self.stack.frames.last().cloned();
+        let caller = Some(self.caller_frame_of("__kvmalloc_node_noprof"));
         self.__kvmalloc_node(size, flags, node, caller)
     }
 
@@ -178,7 +178,7 @@ impl Machine {
         if n != 0 {
             return n;
         }
-        let caller = self.stack.frames.last().cloned();
+        let caller = Some(self.caller_frame_of("__kvmalloc_node_noprof"));
         let n = self.__kvmalloc_node(size, flags, NUMA_NO_NODE, caller);
         if n == 0 {
             return 0;

@@ -109,14 +109,24 @@ impl Show {
     }
 }
 
-/// A declared difference: one line the simulator cannot know.
+/// A declared difference the simulator cannot know, printed in the book with its reason.
+///
+/// - With `line`: a regular expression that matches exactly one line of the file on each side (after
+///   masking); its capture groups are the parts that differ (each becomes `<varies>`), the rest of the line
+///   must match. A pattern needs at least one group: the exception says what differs, not that the line does.
+/// - With `order = "any"`: the file's lines may come in another order (each line must still match one line of
+///   the other side).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exception {
     /// `dmesg`, `insmod`, or the stem of a shown file (`buddyinfo`, `slabinfo` …).
     pub file: String,
-    /// A regular expression matching that one line, after masking, on both sides.
+    /// The line, as a regular expression whose groups are what differs.
+    #[serde(default)]
     pub line: String,
+    /// `any`: the order of the file's lines is not compared.
+    #[serde(default)]
+    pub order: Option<String>,
     /// Why the simulator cannot produce it (printed in the book).
     pub reason: String,
 }
@@ -173,9 +183,30 @@ impl Manifest {
         let raw: Raw = toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut exceptions = Vec::new();
         for e in raw.exception {
-            let re = Regex::new(&e.line).map_err(|err| format!("{}: exception `{}`: {err}", path.display(), e.line))?;
             if e.reason.trim().is_empty() {
                 return Err(format!("{}: exception `{}` gives no reason", path.display(), e.line));
+            }
+            match (&e.order, e.line.is_empty()) {
+                (Some(o), true) if o == "any" => {
+                    exceptions.push((e, Regex::new("$^").expect("valid regex")));
+                    continue;
+                }
+                (Some(o), _) => {
+                    return Err(format!(
+                        "{}: exception with `order = {o:?}`: only `order = \"any\"`, without `line`",
+                        path.display()
+                    ))
+                }
+                (None, true) => return Err(format!("{}: an exception needs `line` or `order`", path.display())),
+                (None, false) => {}
+            }
+            let re = Regex::new(&e.line).map_err(|err| format!("{}: exception `{}`: {err}", path.display(), e.line))?;
+            if re.captures_len() < 2 {
+                return Err(format!(
+                    "{}: exception `{}` has no group: put what differs in ( ), the rest of the line must match",
+                    path.display(),
+                    e.line
+                ));
             }
             exceptions.push((e, re));
         }
@@ -220,7 +251,7 @@ file = "/proc/slabinfo"
 rows = ["kmem_book"]
 [[exception]]
 file = "dmesg"
-line = 'free:\d+'
+line = 'free:(\d+)'
 reason = "the free count depends on the boot"
 "#,
             Path::new("x.toml"),
@@ -239,6 +270,9 @@ reason = "the free count depends on the boot"
         assert!(e.starts_with("a.toml: "), "{e}");
         let e = Manifest::parse("[[exception]]\nfile='dmesg'\nline='('\nreason='r'", Path::new("b.toml")).unwrap_err();
         assert!(e.contains("exception"), "{e}");
+        let e = Manifest::parse("[[exception]]\nfile='dmesg'\nline='free:\\d+'\nreason='r'", Path::new("b.toml"))
+            .unwrap_err();
+        assert!(e.contains("no group"), "{e}");
         let e = Manifest::parse("[[show]]\nfile='/etc/passwd'", Path::new("c.toml")).unwrap_err();
         assert!(e.contains("only /proc and /sys"), "{e}");
         assert!(Manifest::parse("colour = 1", Path::new("d.toml")).is_err());

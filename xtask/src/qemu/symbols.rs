@@ -39,9 +39,7 @@ fn text_symbols(file: &object::File<'_>) -> Syms {
     for s in file.symbols() {
         let (Ok(name), Some(sec)) = (s.name(), s.section_index()) else { continue };
         // Functions, and the labels of assembly code (entry_SYSCALL_64_after_hwframe is an untyped label).
-        let executable = file
-            .section_by_index(sec)
-            .is_ok_and(|x| matches!(x.kind(), object::SectionKind::Text));
+        let executable = file.section_by_index(sec).is_ok_and(|x| matches!(x.kind(), object::SectionKind::Text));
         if !(s.kind() == SymbolKind::Text || (s.kind() == SymbolKind::Unknown && executable && s.is_global())) {
             continue;
         }

@@ -68,6 +68,7 @@ impl ReallocFunc {
         // ANCHOR: call
         // SAFETY: `ptr` is NULL or was allocated by this allocator with `old_layout`; the C function
         // handles both.
+        crate::__sim::call_through_pointer();
         let raw_ptr = unsafe { self.0(ptr.cast(), size, flags.as_raw()).cast() };
 
         let ptr = if size == 0 {
