@@ -59,6 +59,10 @@ M "START"
 if [ -f /kmem/boot ]; then
   dmesg > /tmp/d; F _boot dmesg /tmp/d
   for f in buddyinfo pagetypeinfo meminfo zoneinfo slabinfo vmallocinfo; do F _boot $f /proc/$f; done
+  # Each slab cache's geometry and flags (what /proc/slabinfo does not say).
+  for d in /sys/kernel/slab/*; do
+    echo "${d##*/} $(cat $d/object_size) $(cat $d/slab_size) $(cat $d/align) $(cat $d/order) $(cat $d/objs_per_slab) $(cat $d/reclaim_account) $(cat $d/hwcache_align) $(cat $d/cache_dma) $(cat $d/ctor 2>/dev/null | head -c 60)"
+  done > /tmp/s; F _boot slab /tmp/s
   M "DONE _boot"
 fi
 name=$(cat /kmem/name)

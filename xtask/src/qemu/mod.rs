@@ -88,6 +88,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
 
     // Which listings?
     let mut all = modules::discover(&listings_dir)?;
+    let every_name: Vec<String> = all.iter().map(|l| l.name.clone()).collect();
     if !opts.listings.is_empty() {
         for want in &opts.listings {
             if !all.iter().any(|l| &l.name == want) {
@@ -125,7 +126,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     if opts.symbols_only {
         let modules: Vec<(String, PathBuf)> =
             all.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
-        symbols::extract(&root, &kernel.kdir.join("vmlinux"), &modules)?;
+        symbols::extract(&root, &kernel.kdir.join("vmlinux"), &modules, &every_name)?;
         step(start, "wrote listings/kernel/symbols/");
         return Ok(());
     }
@@ -136,7 +137,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     // Compare and report.
     let ok = report::report(&all, &built, &runs, &root, &out_dir, opts.record)?;
     if opts.record {
-        record::record(&root, &kernel, provenance.as_ref(), &all, &built, &runs, &out_dir)?;
+        record::record(&root, &kernel, provenance.as_ref(), &all, &built, &runs, &out_dir, &every_name)?;
         step(start, "recorded: listings/kernel/observed/ and listings/kernel/symbols/ (review and commit them)");
     }
     step(start, format!("done; outputs in {}", out_dir.display()));

@@ -24,6 +24,7 @@ fn sha256(data: &[u8]) -> String {
 }
 
 /// Writes the captures, the boot files, PROVENANCE and the symbols.
+#[allow(clippy::too_many_arguments)]
 pub fn record(
     root: &Path,
     kernel: &Kernel,
@@ -32,6 +33,7 @@ pub fn record(
     built: &BTreeMap<String, Built>,
     runs: &BTreeMap<String, ListingRun>,
     out_dir: &Path,
+    every_listing: &[String],
 ) -> Result<()> {
     let observed = root.join(kmem_truth::observed::DIR);
     for l in listings {
@@ -112,6 +114,6 @@ pub fn record(
 
     let modules: Vec<(String, std::path::PathBuf)> =
         listings.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
-    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules)?;
+    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules, every_listing)?;
     Ok(())
 }

@@ -214,8 +214,9 @@ fn demangle(sym: &str) -> Option<String> {
     rustc_demangle::try_demangle(sym).ok().map(|d| format!("{d:#}"))
 }
 
-/// Writes `listings/kernel/symbols/vmlinux.txt` and `modules/<listing>.txt`.
-pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)]) -> Result<()> {
+/// Writes `listings/kernel/symbols/vmlinux.txt` and `modules/<listing>.txt` for each of `modules`; removes
+/// the tables of modules that are no listing (of `all`) any more.
+pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)], all: &[String]) -> Result<()> {
     let dir = root.join("listings/kernel/symbols");
     fs::create_dir_all(dir.join("modules"))?;
     let data = fs::read(vmlinux).with_context(|| format!("reading {}", vmlinux.display()))?;
@@ -253,7 +254,7 @@ pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)]) -> Re
     }
     fs::write(dir.join("vmlinux.txt"), s)?;
 
-    let keep: BTreeSet<String> = modules.iter().map(|(n, _)| format!("{n}.txt")).collect();
+    let keep: BTreeSet<String> = all.iter().map(|n| format!("{n}.txt")).collect();
     for e in fs::read_dir(dir.join("modules"))? {
         let p = e?.path();
         if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !keep.contains(n)) {
