@@ -390,3 +390,33 @@ impl Machine {
         s
     }
 }
+
+/// `CONFIG_PREALLOC_DMA_DEBUG_ENTRIES` (its default, 1 << 16).
+pub const PREALLOC_DMA_DEBUG_ENTRIES: u64 = 1 << 16;
+/// `DMA_DEBUG_DYNAMIC_ENTRIES`: `PAGE_SIZE / sizeof(struct dma_debug_entry)`; the entry is 112 bytes on
+/// x86_64 with `CONFIG_STACKTRACE`, `____cacheline_aligned_in_smp` makes it 128.
+pub const DMA_DEBUG_DYNAMIC_ENTRIES: u64 = 4096 / 128;
+
+impl Machine {
+    /// `dma_debug_init()` (kernel/dma/debug.c, `CONFIG_DMA_API_DEBUG`): the hash buckets, then the
+    /// preallocated entries, a zeroed page per `DMA_DEBUG_DYNAMIC_ENTRIES` (`dma_debug_create_entries()`),
+    /// kept for the kernel's life.
+    ///
+    /// Context: boot.
+    pub(crate) fn dma_debug_init(&mut self) {
+        let mut n = 0;
+        while n < PREALLOC_DMA_DEBUG_ENTRIES {
+            let page = self.get_zeroed_page(Gfp::GFP_KERNEL);
+            if page == 0 {
+                self.printk(crate::printk::LogLevel::Err, "DMA-API: debugging out of memory error - disabled\n");
+                return;
+            }
+            if let Some(pfn) = self.virt_to_page(page) {
+                self.set_page_owner(pfn, 0, crate::page::PageOwner::Boot);
+            }
+            n += DMA_DEBUG_DYNAMIC_ENTRIES;
+        }
+        self.printk(crate::printk::LogLevel::Info, &format!("DMA-API: preallocated {n} debug entries\n"));
+        self.printk(crate::printk::LogLevel::Info, "DMA-API: debugging enabled by kernel config\n");
+    }
+}

@@ -61,6 +61,7 @@ pub struct Symbols {
     by_path: HashMap<String, String>,
     edges: HashMap<(String, String), Edge>,
     bugs: Vec<BugSite>,
+    layout: HashMap<String, u64>,
 }
 
 /// The kernel's table, compiled in.
@@ -97,6 +98,12 @@ impl Symbols {
                     let (Some(a), Some(b)) = (w.next(), w.next()) else { continue };
                     // A function that both calls and tail-calls the same callee keeps the first kind listed.
                     s.edges.entry((a.to_string(), b.to_string())).or_insert(Edge::Tail);
+                }
+                Some("s") => {
+                    let (Some(name), Some(addr)) = (w.next(), w.next()) else { continue };
+                    if let Ok(a) = u64::from_str_radix(addr.trim_start_matches("0x"), 16) {
+                        s.layout.insert(name.to_string(), a);
+                    }
                 }
                 Some("b") => {
                     let mut w = line.splitn(6, ' ').skip(1);
@@ -155,6 +162,13 @@ impl Symbols {
     /// Context: any.
     pub fn bug_site_in(&self, file: &str, line: u32, func: &str) -> Option<&BugSite> {
         self.bugs.iter().find(|b| b.line == line && b.func == func && b.file == file)
+    }
+
+    /// The address of an image-layout symbol (`_text`, `__init_begin` …).
+    ///
+    /// Context: any.
+    pub fn layout(&self, name: &str) -> Option<u64> {
+        self.layout.get(name).copied()
     }
 
     /// Whether the table has any function (an empty table is a module without recorded symbols).

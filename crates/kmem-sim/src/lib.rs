@@ -52,6 +52,7 @@ pub mod page_alloc;
 pub mod panic;
 pub mod printk;
 pub mod procfs;
+pub mod qemu_boot;
 pub mod rbtree;
 pub mod sched;
 pub mod slab_common;

@@ -83,6 +83,12 @@ pub struct MachineConfig {
     pub echo_log: bool,
     /// The kernel command line (`/proc/cmdline`); [`MachineConfig::cmdline`] applies its words.
     pub cmdline: String,
+    /// Boot as the book's QEMU guest really booted (crate::qemu_boot): memblock, the boot's slab caches and
+    /// objects, vmalloc areas, page cache and per-CPU lists taken from the recorded real boot. Only for the
+    /// machine that was recorded (x86_64, 256 MiB, 4 CPUs, no KASLR); [`MachineConfig::ram_mib`],
+    /// [`MachineConfig::cpus`] and [`MachineConfig::kaslr`] with other values turn it off, and the boot is
+    /// then modelled from the configuration alone.
+    pub recorded_boot: bool,
 }
 
 impl MachineConfig {
@@ -102,7 +108,7 @@ impl MachineConfig {
             boot_alloc_kib: 32 * 1024,
             vmalloc_reserve_mib: None,
             nr_cpus_config: 8,
-            pageblock_order: 9,
+            pageblock_order: 10,
             numa: true,
             cpusets: true,
             preempt_rcu: true,
@@ -115,6 +121,7 @@ impl MachineConfig {
             slab: crate::slab_common::SlabConfig::default(),
             echo_log: false,
             cmdline: String::new(),
+            recorded_boot: true,
         }
     }
 
@@ -131,6 +138,7 @@ impl MachineConfig {
             boot_alloc_kib: 3 * 1024,
             pageblock_order: 10,
             numa: false,
+            recorded_boot: false,
             ..Self::x86_64()
         }
     }
@@ -139,9 +147,14 @@ impl MachineConfig {
     ///
     /// Context: any.
     pub fn ram_mib(mut self, n: u64) -> Self {
-        self.ram_mib = n;
+        if n != self.ram_mib {
+            self.recorded_boot = false;
+        }
         // Smaller machines spend less at boot: at most 7/64 of RAM (the budget of the 256 MiB machine).
-        self.boot_alloc_kib = self.boot_alloc_kib.min(n * 1024 * 7 / 64);
+        if n < self.ram_mib {
+            self.boot_alloc_kib = self.boot_alloc_kib.min(n * 1024 * 7 / 64);
+        }
+        self.ram_mib = n;
         self
     }
 
@@ -149,6 +162,9 @@ impl MachineConfig {
     ///
     /// Context: any.
     pub fn cpus(mut self, n: u32) -> Self {
+        if n != self.cpus {
+            self.recorded_boot = false;
+        }
         self.cpus = n;
         self
     }
@@ -158,6 +174,7 @@ impl MachineConfig {
     /// Context: any.
     pub fn kaslr(mut self, seed: u64) -> Self {
         self.kaslr_seed = Some(seed);
+        self.recorded_boot = false;
         self
     }
 

@@ -92,6 +92,23 @@ impl Memblock {
         }
         None
     }
+    /// Present (usable) pages inside the reserved ranges (overlaps counted once).
+    fn reserved_present(&self) -> u64 {
+        let mut res = self.reserved.clone();
+        res.sort();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (a, b) in res {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+            .iter()
+            .map(|&(a, b)| self.usable.iter().map(|&(s, e)| e.min(b).saturating_sub(s.max(a))).sum::<u64>())
+            .sum()
+    }
+
     /// Free (usable and unreserved) ranges in ascending order, clipped to `[0, limit)`.
     fn free_ranges(&self, limit: u64) -> Vec<(u64, u64)> {
         let mut res = self.reserved.clone();
@@ -193,14 +210,38 @@ impl Machine {
                 self.pages[pfn as usize].set_owner(PageOwner::Reserved);
             }
         }
-        // Pages below the first zone or in holes: give them the zone of their position for printing.
-        self.alloc.pageblock_mt = vec![MigrateType::Movable as u8; (max_pfn >> self.pageblock_order()) as usize + 1];
+        // memmap_init_range(): a pageblock gets MIGRATE_MOVABLE when the zone's initialisation reaches its first
+        // pfn; every other pageblock keeps the zeroed default, MIGRATE_UNMOVABLE. The DMA zone starts at pfn 1
+        // (page 0 is reserved), so its first pageblock stays unmovable.
+        let pb = self.pageblock_order();
+        self.alloc.pageblock_mt = vec![MigrateType::Unmovable as u8; (max_pfn >> pb) as usize + 1];
+        for z in self.zones.iter().filter(|z| z.populated()) {
+            let first = z.zone_start_pfn.div_ceil(1 << pb);
+            for block in first..=((z.zone_end_pfn() - 1) >> pb) {
+                self.alloc.pageblock_mt[block as usize] = MigrateType::Movable as u8;
+            }
+        }
 
         // ---- memblock reservations
         mb.reserve(0, MIB_PFNS); // reserve_real_mode(): the first 1 MiB
+        let recorded = self.cfg.recorded_boot && arch == Arch::X86_64;
+        let real = crate::qemu_boot::RealBoot::recorded();
+        let ksyms = crate::kallsyms::Symbols::vmlinux();
+        // __pa_symbol() of a kernel-image symbol (nokaslr: phys_base 0), as a pfn.
+        let image_pfn =
+            |name: &str| ksyms.layout(name).map(|a| (a - crate::machine::x86_64::START_KERNEL_MAP) >> PAGE_SHIFT);
         let kstart = 16 * MIB_PFNS;
-        let kpages = self.cfg.kernel_image_kib.div_ceil(4);
+        let kpages = match (recorded, image_pfn("_text"), image_pfn("__end_of_kernel_reserve")) {
+            // setup_arch(): memblock_reserve(__pa_symbol(_text), __end_of_kernel_reserve - _text).
+            (true, Some(t), Some(e)) if t == kstart => e - t,
+            _ => self.cfg.kernel_image_kib.div_ceil(4),
+        };
         mb.reserve(kstart, kstart + kpages);
+        if recorded {
+            // The initramfs QEMU loaded (reserve_initrd()), NODE_DATA (alloc_node_data()).
+            mb.reserve(real.initrd.0, real.initrd.1);
+            mb.reserve(real.node_data.0, real.node_data.1);
+        }
         let limit = max_low; // memblock.current_limit for early allocations
         let ram_gib = (self.cfg.ram_mib).div_ceil(1024);
         mb.alloc_top_down(2 + ram_gib, 1, limit); // direct-map page tables
@@ -218,8 +259,9 @@ impl Machine {
                 }
             }
         }
-        // per-cpu first chunk: each unit keeps 176 KiB (44 pages)
-        let unit_pages = 44u64;
+        // per-cpu first chunk: each unit keeps 176 KiB (44 pages), or what the recorded boot embedded
+        let unit_pages = if recorded && real.percpu.0 > 0 { real.percpu.0 } else { 44u64 };
+        self.vmstat.percpu = unit_pages * self.cfg.cpus as u64;
         match arch {
             Arch::X86_64 => {
                 // atom 2 MiB, unit 512 KiB: one 2 MiB-aligned allocation per 4 CPUs, tails returned.
@@ -246,6 +288,16 @@ impl Machine {
         let inode = roundup_pow2(lowmem_pages >> 2) * bucket;
         mb.alloc_top_down(dentry.div_ceil(4096), 1, limit);
         mb.alloc_top_down(inode.div_ceil(4096), 1, limit);
+        if recorded {
+            // The rest of what the real boot kept in memblock (firmware tables, the real-mode trampoline,
+            // setup_data, early page tables, memblock's arrays): the real count minus the modelled ones
+            // (crate::qemu_boot). The SMP alternatives were still reserved at memblock_free_all().
+            let kept = (real.reserved_at_mem_init_kib + real.smp_alternatives_kib) / 4;
+            let modelled = mb.reserved_present();
+            if kept > modelled {
+                mb.alloc_top_down(kept - modelled, 1, limit);
+            }
+        }
 
         // ---- memblock_free_all(): lowmem in aligned chunks with FPI_TO_TAIL
         for (s, e) in mb.free_ranges(max_low) {
@@ -268,7 +320,17 @@ impl Machine {
             }
         }
 
-        // ---- watermarks and lowmem reserves
+        // ---- alternative_instructions(): on SMP the SMP-lock alternatives are freed before the initcalls.
+        if recorded {
+            if let (Some(a), Some(b)) = (image_pfn("__smp_locks"), image_pfn("__smp_locks_end")) {
+                for pfn in a..b {
+                    self.boot_free_reserved_page(pfn);
+                }
+                self.printk(LogLevel::Info, &format!("Freeing SMP alternatives memory: {}K\n", (b - a) * 4));
+            }
+        }
+
+        // ---- watermarks and lowmem reserves (init_per_zone_wmark_min(), a postcore initcall)
         self.setup_per_zone_wmarks();
         self.setup_per_zone_lowmem_reserve();
 
@@ -282,16 +344,51 @@ impl Machine {
         self.vmalloc_init();
 
         // ---- the kernel's own page allocations during boot
-        self.boot_allocations();
+        if recorded {
+            self.replay_boot_caches();
+            self.replay_boot_vmalloc();
+            self.dma_debug_init();
+            self.replay_boot_user_pages();
+        } else {
+            self.boot_allocations();
+        }
 
-        // ---- free_initmem(): the init sections (placed before the last eighth of the image, i.e. before bss)
-        let init_pages = self.cfg.kernel_init_kib.div_ceil(4).min(kpages / 2);
-        let init_start = kstart + kpages - kpages / 8 - init_pages;
+        if recorded {
+            // populate_rootfs(): the initramfs, once unpacked, is freed (free_initrd_mem()).
+            for pfn in real.initrd.0..real.initrd.1 {
+                self.boot_free_reserved_page(pfn);
+            }
+            let kib = (real.initrd.1 - real.initrd.0) * 4;
+            self.printk(LogLevel::Info, &format!("Freeing initrd memory: {kib}K\n"));
+        }
+        // ---- free_initmem(): the init sections, then (x86_64) the gap between rodata and data
+        // (mark_rodata_ro() → free_kernel_image_pages()).
+        let (init_start, init_pages) = match (recorded, image_pfn("__init_begin"), image_pfn("__init_end")) {
+            (true, Some(a), Some(b)) => (a, b - a),
+            _ => {
+                // placed before the last eighth of the image, i.e. before bss
+                let n = self.cfg.kernel_init_kib.div_ceil(4).min(kpages / 2);
+                (kstart + kpages - kpages / 8 - n, n)
+            }
+        };
         for pfn in init_start..init_start + init_pages {
             self.boot_free_reserved_page(pfn);
         }
         let kib = init_pages * 4;
         self.printk(LogLevel::Info, &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"));
+        if let (true, Some(a), Some(b)) = (recorded, image_pfn("__end_rodata"), image_pfn("_sdata")) {
+            for pfn in a..b {
+                self.boot_free_reserved_page(pfn);
+            }
+            self.printk(
+                LogLevel::Info,
+                &format!("Freeing unused kernel image (rodata/data gap) memory: {}K\n", (b - a) * 4),
+            );
+        }
+        if recorded {
+            self.replay_boot_remainder();
+            self.replay_boot_pcp();
+        }
         self.printk(LogLevel::Info, "Write protecting the kernel read-only data: 12288k\n");
         self.printk(LogLevel::Info, "Run /init as init process\n");
 
@@ -315,13 +412,22 @@ impl Machine {
         self.free_one_page(pfn, order, to_tail);
     }
 
-    /// `free_reserved_page()`: one reserved page to the buddy allocator (normal free, no FPI_TO_TAIL).
+    /// `free_reserved_page()`: one reserved page given to the page allocator (`__free_page()`: through this
+    /// CPU's per-CPU list once those exist).
     fn boot_free_reserved_page(&mut self, pfn: u64) {
         let f = self.pages[pfn as usize];
         if !f.test(pg::PG_RESERVED) || f.owner() != PageOwner::Reserved {
             return;
         }
-        self.boot_free_range(pfn, 0, false);
+        let z = f.zone as usize;
+        if self.zones[z].pcp.is_empty() {
+            self.boot_free_range(pfn, 0, false);
+            return;
+        }
+        let f = &mut self.pages[pfn as usize];
+        f.clear(pg::PG_RESERVED);
+        self.zones[z].managed_pages += 1;
+        self.free_range_to_buddy(pfn, 0);
     }
 
     fn boot_allocations(&mut self) {
@@ -382,6 +488,8 @@ impl Machine {
             z.watermark[2] = z.watermark[1] + tmp;
             z.watermark[3] = z.watermark[2] + tmp;
         }
+        // setup_per_zone_wmarks() ends with zone_pcp_update() for every zone.
+        self.zone_pcp_update();
     }
 
     /// `setup_per_zone_lowmem_reserve()` with the 6.12 ratios (DMA 256, DMA32 256, Normal 32, HighMem 0).

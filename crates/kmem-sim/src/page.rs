@@ -161,6 +161,8 @@ pub enum PageOwner {
     Percpu,
     /// Leaked after a bad-page report.
     Leaked,
+    /// Free, on a CPU's per-CPU list (`struct per_cpu_pages`), not in the buddy allocator.
+    Pcp,
 }
 
 impl PageOwner {
@@ -177,10 +179,14 @@ impl PageOwner {
             9 => PageOwner::PageTable,
             10 => PageOwner::Percpu,
             11 => PageOwner::Leaked,
+            12 => PageOwner::Pcp,
             _ => PageOwner::NoRam,
         }
     }
 }
+
+/// Bit of `PageFrame::owner` that records that the page was allocated at least once.
+const PRISTINE_USED: u8 = 0x80;
 
 /// "No pfn" for the list links and `compound_head`.
 pub const NIL: u32 = u32::MAX;
@@ -263,13 +269,26 @@ impl PageFrame {
     ///
     /// Context: any.
     pub fn owner(&self) -> PageOwner {
-        PageOwner::from_u8(self.owner)
+        PageOwner::from_u8(self.owner & !PRISTINE_USED)
     }
     /// Sets the owner.
     ///
     /// Context: any.
     pub fn set_owner(&mut self, o: PageOwner) {
-        self.owner = o as u8;
+        self.owner = (self.owner & PRISTINE_USED) | o as u8;
+    }
+    /// Whether the page was ever handed out by the page allocator since boot (simulator bookkeeping: a page
+    /// that never was still holds the zeroes host memory starts with, so zeroing it can be skipped).
+    ///
+    /// Context: any.
+    pub fn ever_allocated(&self) -> bool {
+        self.owner & PRISTINE_USED != 0
+    }
+    /// Marks the page as handed out.
+    ///
+    /// Context: any.
+    pub fn set_allocated(&mut self) {
+        self.owner |= PRISTINE_USED;
     }
     /// `PageTail()`.
     ///

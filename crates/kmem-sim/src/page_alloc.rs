@@ -26,7 +26,10 @@ use crate::machine::{Machine, ALLOC_STEP_NS, PAGE_SHIFT};
 use crate::page::{pg, PageOwner, PageType, Pfn, NIL};
 use crate::panic::Taint;
 use crate::printk::LogLevel;
-use crate::zone::{MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS};
+use crate::zone::{
+    MigrateType, Zone, ZoneType, MAX_NR_ZONES, MAX_PAGE_ORDER, MIGRATE_PCPTYPES, NR_PAGE_ORDERS, NR_PCP_LISTS,
+    PAGE_ALLOC_COSTLY_ORDER,
+};
 
 /// `ALLOC_WMARK_MIN`.
 pub const ALLOC_WMARK_MIN: u32 = 0;
@@ -392,8 +395,20 @@ impl Machine {
         Some(pfn)
     }
 
-    /// `rmqueue_buddy()`.
+    /// `rmqueue()`: orders up to `PAGE_ALLOC_COSTLY_ORDER` come from this CPU's per-CPU list
+    /// (`rmqueue_pcplist()`), refilled from the buddy allocator in batches; larger ones, and what the list
+    /// cannot give, from the buddy allocator (`rmqueue_buddy()`).
     fn rmqueue(&mut self, z: usize, order: u32, mt: MigrateType, alloc_flags: u32) -> Option<u64> {
+        if order <= PAGE_ALLOC_COSTLY_ORDER && !self.zones[z].pcp.is_empty() {
+            if let Some(pfn) = self.rmqueue_pcplist(z, order, mt, alloc_flags) {
+                return Some(pfn);
+            }
+        }
+        self.rmqueue_buddy(z, order, mt, alloc_flags)
+    }
+
+    /// `rmqueue_buddy()`.
+    fn rmqueue_buddy(&mut self, z: usize, order: u32, mt: MigrateType, alloc_flags: u32) -> Option<u64> {
         let mut page = None;
         if alloc_flags & ALLOC_HIGHATOMIC != 0 {
             page = self.rmqueue_smallest(z, order, MigrateType::HighAtomic);
@@ -497,7 +512,15 @@ impl Machine {
             head.set(pg::PG_HEAD);
         }
         if gfp.intersects(Gfp::__GFP_ZERO) {
-            let _ = self.mem.fill(pfn << PAGE_SHIFT, n << PAGE_SHIFT, 0);
+            // Pages never handed out since boot still hold host memory's zeroes.
+            for i in 0..n {
+                if self.pages[(pfn + i) as usize].ever_allocated() {
+                    let _ = self.mem.fill((pfn + i) << PAGE_SHIFT, 1u64 << PAGE_SHIFT, 0);
+                }
+            }
+        }
+        for i in 0..n {
+            self.pages[(pfn + i) as usize].set_allocated();
         }
     }
 
@@ -532,6 +555,13 @@ impl Machine {
                 continue;
             }
             if alloc_flags & ALLOC_NO_WATERMARKS == 0 {
+                // get_page_from_freelist(): below the high watermark the per-CPU lists keep fewer pages.
+                if !self.zones[z].below_high {
+                    let high = self.zones[z].high_wmark();
+                    if !self.zone_watermark_ok(z, order, high, highest, alloc_flags) {
+                        self.zones[z].below_high = true;
+                    }
+                }
                 let mark = self.zones[z].watermark[(alloc_flags & ALLOC_WMARK_MASK) as usize];
                 if !self.zone_watermark_ok(z, order, mark, highest, alloc_flags) {
                     continue;
@@ -621,7 +651,15 @@ impl Machine {
                 return Ok(p);
             }
         }
-        // No direct reclaim, compaction or OOM killer in the simulator: everything goes to nopage.
+        // __alloc_pages_direct_reclaim(): nothing is reclaimed (no LRU pages to write back are modelled), but
+        // before giving up it drains the per-CPU lists once and retries.
+        if can_direct_reclaim {
+            self.drain_all_pages();
+            if let Some(p) = self.get_page_from_freelist(gfp, order, alloc_flags, highest) {
+                return Ok(p);
+            }
+        }
+        // No compaction or OOM killer in the simulator: everything goes to nopage.
         if gfp.intersects(Gfp::__GFP_NOFAIL) && can_direct_reclaim {
             if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_MIN_RESERVE, highest) {
                 return Ok(p);
@@ -872,7 +910,7 @@ impl Machine {
         }
         let f = self.pages[pfn as usize];
         // Freeing a free page (its head or inside a free block), or a tail page: the refcount goes to -1.
-        if f.is_tail() || f.owner() == PageOwner::Buddy {
+        if f.is_tail() || f.owner() == PageOwner::Buddy || f.owner() == PageOwner::Pcp {
             self.bad_page(pfn, "nonzero _refcount", Some(-1));
             return;
         }
@@ -921,7 +959,12 @@ impl Machine {
             f.set_owner(PageOwner::Buddy);
             f.order = 0;
         }
-        self.free_one_page(pfn, order, false);
+        let z = self.pages[pfn as usize].zone as usize;
+        if order <= PAGE_ALLOC_COSTLY_ORDER && !self.zones[z].pcp.is_empty() {
+            self.free_unref_page(pfn, order);
+        } else {
+            self.free_one_page(pfn, order, false);
+        }
     }
 
     /// Marks `2^order` frames starting at `page` as owned by `owner` (for later parts).
@@ -1305,5 +1348,293 @@ mod tests {
         assert_eq!(get_order(8192), 1);
         assert_eq!(get_order(16384), 2);
         assert_eq!(get_order(4 << 20), 10);
+    }
+}
+
+// ---------------------------------------------------------------------- per-CPU page lists
+
+/// `CONFIG_PCP_BATCH_SCALE_MAX` (the default, 5).
+const PCP_BATCH_SCALE_MAX: u32 = 5;
+/// `MIN_PERCPU_PAGELIST_HIGH_FRACTION`.
+const MIN_PERCPU_PAGELIST_HIGH_FRACTION: u64 = 8;
+/// `PCPF_PREV_FREE_HIGH_ORDER`.
+const PCPF_PREV_FREE_HIGH_ORDER: u8 = 1 << 0;
+/// `PCPF_FREE_HIGH_BATCH`.
+const PCPF_FREE_HIGH_BATCH: u8 = 1 << 1;
+
+/// `order_to_pindex()` (no THP).
+fn order_to_pindex(mt: MigrateType, order: u32) -> usize {
+    MIGRATE_PCPTYPES * order as usize + mt as usize
+}
+
+/// `pindex_to_order()`.
+fn pindex_to_order(pindex: usize) -> u32 {
+    (pindex / MIGRATE_PCPTYPES) as u32
+}
+
+impl Machine {
+    /// `zone_batchsize()`: about 0.1% of the zone or 1 MiB, a quarter of it, as `2^n - 1`.
+    fn zone_batchsize(&self, z: usize) -> u64 {
+        let mut batch = (self.zones[z].managed_pages >> 10).min((1 << 20) >> PAGE_SHIFT) / 4;
+        if batch < 1 {
+            batch = 1;
+        }
+        let x = batch + batch / 2;
+        (1u64 << (63 - x.leading_zeros())) - 1
+    }
+
+    /// `zone_highsize()` with no CPU being onlined: the low watermark (or the managed pages over
+    /// `high_fraction`) split over the node's CPUs, at least four batches.
+    fn zone_highsize(&self, z: usize, batch: u64, high_fraction: u64) -> u64 {
+        let total =
+            if high_fraction == 0 { self.zones[z].low_wmark() } else { self.zones[z].managed_pages / high_fraction };
+        (total / self.cfg.cpus.max(1) as u64).max(batch << 2)
+    }
+
+    /// `zone_pcp_update()` → `zone_set_pageset_high_and_batch()`: every CPU's `batch`, `high_min` and
+    /// `high_max` from the zone's size and watermarks. Called when the watermarks are set up.
+    ///
+    /// Context: boot, or when the watermarks change.
+    pub(crate) fn zone_pcp_update(&mut self) {
+        for z in 0..self.zones.len() {
+            if !self.zones[z].populated() {
+                continue;
+            }
+            let batch = self.zone_batchsize(z).max(1);
+            let high_min = self.zone_highsize(z, batch, 0);
+            let high_max = self.zone_highsize(z, batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION);
+            let cpus = self.cfg.cpus.max(1) as usize;
+            let zone = &mut self.zones[z];
+            zone.pcp.resize_with(cpus, Default::default);
+            for p in zone.pcp.iter_mut() {
+                p.batch = batch;
+                p.high_min = high_min;
+                p.high_max = high_max;
+            }
+        }
+    }
+
+    fn pcp_mut(&mut self, z: usize) -> &mut crate::zone::PerCpuPages {
+        let cpu = (self.sched.cpu as usize).min(self.zones[z].pcp.len() - 1);
+        &mut self.zones[z].pcp[cpu]
+    }
+
+    /// `nr_pcp_alloc()`: how many pages a refill takes, growing `high` (when auto-tuned) and `alloc_factor`.
+    fn nr_pcp_alloc(&mut self, z: usize, order: u32) -> u64 {
+        let below_high = self.zones[z].below_high;
+        let p = self.pcp_mut(z);
+        let base = p.batch;
+        p.high = p.high.clamp(p.high_min, p.high_max);
+        let mut high = p.high;
+        if high < base {
+            return 1;
+        }
+        let mut batch = if order > 0 { base } else { base << p.alloc_factor };
+        if p.high_min != p.high_max && !below_high {
+            high = (high + batch).min(p.high_max);
+            p.high = high;
+        }
+        if order == 0 {
+            let max_nr_alloc = high.saturating_sub(p.count + base).max(base);
+            if batch <= max_nr_alloc && p.alloc_factor < PCP_BATCH_SCALE_MAX {
+                p.alloc_factor += 1;
+            }
+            batch = batch.min(max_nr_alloc);
+        }
+        if batch > 1 {
+            batch = (batch >> order).max(2);
+        }
+        batch
+    }
+
+    /// `rmqueue_bulk()`: `count` blocks of `order` from the buddy allocator onto a per-CPU list, in the order
+    /// they come (the list tail).
+    fn rmqueue_bulk(&mut self, z: usize, order: u32, count: u64, mt: MigrateType, alloc_flags: u32) -> u64 {
+        let mut n = 0;
+        while n < count {
+            let Some(pfn) = self.rmqueue_smallest(z, order, mt).or_else(|| self.rmqueue_fallback(z, order, mt)) else {
+                break;
+            };
+            for i in 0..(1u64 << order) {
+                self.pages[(pfn + i) as usize].set_owner(PageOwner::Pcp);
+            }
+            self.pages[pfn as usize].order = order as u8;
+            self.pcp_mut(z).lists[order_to_pindex(mt, order)].push_back(pfn);
+            n += 1;
+        }
+        let _ = alloc_flags;
+        n
+    }
+
+    /// `rmqueue_pcplist()`: a block from this CPU's list of (`mt`, `order`), refilling an empty list first.
+    fn rmqueue_pcplist(&mut self, z: usize, order: u32, mt: MigrateType, alloc_flags: u32) -> Option<u64> {
+        let pindex = order_to_pindex(mt, order);
+        self.pcp_mut(z).free_count >>= 1;
+        if self.pcp_mut(z).lists[pindex].is_empty() {
+            let batch = self.nr_pcp_alloc(z, order);
+            let got = self.rmqueue_bulk(z, order, batch, mt, alloc_flags);
+            self.pcp_mut(z).count += got << order;
+        }
+        let p = self.pcp_mut(z);
+        let pfn = p.lists[pindex].pop_front()?;
+        p.count -= 1 << order;
+        Some(pfn)
+    }
+
+    /// `nr_pcp_high()`.
+    fn nr_pcp_high(&mut self, z: usize, batch: u64, free_high: bool) -> u64 {
+        let below_high = self.zones[z].below_high;
+        let p = self.pcp_mut(z);
+        p.high = p.high.clamp(p.high_min, p.high_max);
+        let mut high = p.high;
+        if high == 0 {
+            return 0;
+        }
+        if free_high {
+            p.high = high.saturating_sub(batch << PCP_BATCH_SCALE_MAX).max(p.high_min);
+            return 0;
+        }
+        if p.high_min == p.high_max {
+            return high;
+        }
+        if below_high {
+            let free_count = p.free_count.max(batch);
+            p.high = high.saturating_sub(free_count).max(p.high_min);
+            high = p.count.max(p.high_min);
+        } else if p.count >= high {
+            let need_high = p.free_count + batch;
+            if p.high < need_high {
+                p.high = need_high.clamp(p.high_min, p.high_max);
+            }
+        }
+        high
+    }
+
+    /// `nr_pcp_free()`.
+    fn nr_pcp_free(&mut self, z: usize, batch: u64, high: u64, free_high: bool) -> u64 {
+        let p = self.pcp_mut(z);
+        if free_high {
+            return p.count.min(batch << PCP_BATCH_SCALE_MAX);
+        }
+        if high < batch {
+            return 1;
+        }
+        let (min_nr_free, max_nr_free) = (batch, high - batch);
+        p.free_count.clamp(min_nr_free, max_nr_free.max(min_nr_free))
+    }
+
+    /// `free_pcppages_bulk()`: `count` pages from the lists back to the buddy allocator, round robin over the
+    /// lists starting at `pindex`, each list from its tail.
+    fn free_pcppages_bulk(&mut self, z: usize, cpu: usize, count: u64, pindex: usize) {
+        let mut count = count.min(self.zones[z].pcp[cpu].count);
+        let mut pindex = pindex.wrapping_sub(1);
+        while count > 0 {
+            loop {
+                pindex = pindex.wrapping_add(1);
+                if pindex >= NR_PCP_LISTS {
+                    pindex = 0;
+                }
+                if !self.zones[z].pcp[cpu].lists[pindex].is_empty() {
+                    break;
+                }
+            }
+            let order = pindex_to_order(pindex);
+            let nr = 1u64 << order;
+            while count > 0 {
+                let Some(pfn) = self.zones[z].pcp[cpu].lists[pindex].pop_back() else { break };
+                count = count.saturating_sub(nr);
+                self.zones[z].pcp[cpu].count -= nr;
+                for i in 0..nr {
+                    self.pages[(pfn + i) as usize].set_owner(PageOwner::Buddy);
+                }
+                self.pages[pfn as usize].order = 0;
+                self.free_one_page(pfn, order, false);
+            }
+        }
+    }
+
+    /// `free_unref_page()` → `free_unref_page_commit()`: the block goes to the head of this CPU's list of its
+    /// pageblock's migrate type (highatomic counts as movable); the list gives pages back to the buddy
+    /// allocator when its count reaches `high`.
+    fn free_unref_page(&mut self, pfn: u64, order: u32) {
+        let z = self.pages[pfn as usize].zone as usize;
+        let mut mt = self.pageblock_migratetype(Pfn(pfn));
+        if mt as usize >= MIGRATE_PCPTYPES {
+            mt = MigrateType::Movable;
+        }
+        for i in 0..(1u64 << order) {
+            self.pages[(pfn + i) as usize].set_owner(PageOwner::Pcp);
+        }
+        self.pages[pfn as usize].order = order as u8;
+        let pindex = order_to_pindex(mt, order);
+        let batch = {
+            let p = self.pcp_mut(z);
+            p.alloc_factor >>= 1;
+            p.lists[pindex].push_front(pfn);
+            p.count += 1 << order;
+            p.batch
+        };
+        let mut free_high = false;
+        {
+            let p = self.pcp_mut(z);
+            if order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER {
+                free_high = p.free_count >= batch
+                    && p.flags & PCPF_PREV_FREE_HIGH_ORDER != 0
+                    && (p.flags & PCPF_FREE_HIGH_BATCH == 0 || p.count >= batch);
+                p.flags |= PCPF_PREV_FREE_HIGH_ORDER;
+            } else if p.flags & PCPF_PREV_FREE_HIGH_ORDER != 0 {
+                p.flags &= !PCPF_PREV_FREE_HIGH_ORDER;
+            }
+            if p.free_count < (batch << PCP_BATCH_SCALE_MAX) {
+                p.free_count += 1 << order;
+            }
+        }
+        let high = self.nr_pcp_high(z, batch, free_high);
+        if self.pcp_mut(z).count >= high {
+            let n = self.nr_pcp_free(z, batch, high, free_high);
+            let cpu = (self.sched.cpu as usize).min(self.zones[z].pcp.len() - 1);
+            self.free_pcppages_bulk(z, cpu, n, pindex);
+            if self.zones[z].below_high && self.zones[z].nr_free_pages > self.zones[z].high_wmark() {
+                self.zones[z].below_high = false;
+            }
+        }
+    }
+
+    /// `drain_all_pages(NULL)`: every CPU's lists of every zone go back to the buddy allocator.
+    ///
+    /// Context: process context.
+    pub fn drain_all_pages(&mut self) {
+        for z in 0..self.zones.len() {
+            for cpu in 0..self.zones[z].pcp.len() {
+                let n = self.zones[z].pcp[cpu].count;
+                if n > 0 {
+                    self.free_pcppages_bulk(z, cpu, n, 0);
+                }
+            }
+        }
+    }
+
+    /// The pages on every CPU's lists (`free_pcp` of the memory summary).
+    ///
+    /// Context: any.
+    pub fn nr_free_pcp(&self) -> u64 {
+        self.zones.iter().map(|z| z.free_pcp()).sum()
+    }
+
+    /// Fills the per-CPU lists of zone `z` as the recorded boot left them: `(count, high)` per CPU, order-0
+    /// pages of `mt` taken from the buddy allocator as a refill would (which lists hold them /proc does not
+    /// say).
+    ///
+    /// Context: boot.
+    pub(crate) fn pcp_fill(&mut self, z: usize, per_cpu: &[(u64, u64)], mt: MigrateType) {
+        let saved = self.sched.cpu;
+        for (cpu, &(count, high)) in per_cpu.iter().enumerate().take(self.zones[z].pcp.len()) {
+            self.sched.cpu = cpu as u32;
+            let got = self.rmqueue_bulk(z, 0, count, mt, 0);
+            let p = self.pcp_mut(z);
+            p.count += got;
+            p.high = high;
+        }
+        self.sched.cpu = saved;
     }
 }

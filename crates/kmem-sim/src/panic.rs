@@ -526,15 +526,19 @@ impl Machine {
                 continue;
             }
             let caller_table = if caller.module.is_some() { table(caller) } else { Some(k) };
-            let edge = caller_table.and_then(|t| t.edge(&caller.func, &real.name)).or_else(|| {
-                // A module function calling into the kernel: the module's table has the edge; the kernel
-                // calling a module function only happens through a pointer (handled above).
-                if caller.module.is_none() {
-                    None
-                } else {
-                    k.edge(&caller.func, &real.name)
-                }
-            });
+            let edge = match caller_table {
+                // A module without a recorded table: what its code calls is not known, so every call shows.
+                None => Some(Edge::Call(caller.offset)),
+                Some(t) => t.edge(&caller.func, &real.name).or_else(|| {
+                    // A module function calling into the kernel: the module's table has the edge; the kernel
+                    // calling a module function only happens through a pointer (handled above).
+                    if caller.module.is_none() {
+                        None
+                    } else {
+                        k.edge(&caller.func, &real.name)
+                    }
+                }),
+            };
             match edge {
                 Some(Edge::Call(off)) => {
                     caller.offset = off;

@@ -26,6 +26,16 @@ pub struct VmStat {
     pub kernel_stack_kb: u64,
     /// `NR_PAGETABLE`.
     pub pagetables: u64,
+    /// `NR_FILE_PAGES` (the page cache).
+    pub file_pages: u64,
+    /// `NR_UNEVICTABLE` (LRU_UNEVICTABLE: ramfs pages).
+    pub unevictable: u64,
+    /// `NR_FILE_MAPPED`.
+    pub mapped: u64,
+    /// `NR_ANON_MAPPED`.
+    pub anon: u64,
+    /// `pcpu_nr_pages()`: the per-cpu allocator's pages (the embedded first chunk).
+    pub percpu: u64,
 }
 
 /// `migratetype_names` including `Isolate` (MIGRATE_TYPES with CONFIG_MEMORY_ISOLATION).
@@ -145,7 +155,23 @@ impl Machine {
     }
 
     fn percpu_pages(&self) -> u64 {
-        44 * self.cfg.cpus as u64
+        self.vmstat.percpu
+    }
+
+    /// `calculate_normal_threshold()` (mm/vmstat.c): `2 * fls(online CPUs) * (1 + fls(managed / 128 MiB))`,
+    /// at most 125.
+    fn vm_stats_threshold(&self, z: usize) -> u64 {
+        let fls = |x: u64| 64 - x.leading_zeros() as u64;
+        let mem = self.zones[z].managed_pages >> (27 - 12);
+        (2 * fls(self.cfg.cpus as u64) * (1 + fls(mem))).min(125)
+    }
+
+    /// The zone the page cache and user pages of the boot are in (the highest populated zone below the
+    /// movable one: where `GFP_HIGHUSER_MOVABLE` pages come from).
+    pub(crate) fn user_pages_zone(&self) -> Option<usize> {
+        (self.vmstat.file_pages + self.vmstat.anon > 0)
+            .then(|| self.zones.iter().rposition(|z| z.populated() && z.zone_type != ZoneType::Movable))
+            .flatten()
     }
 
     /// `/proc/meminfo`.
@@ -165,15 +191,15 @@ impl Machine {
         kb("MemFree:", free);
         kb("MemAvailable:", self.si_mem_available());
         kb("Buffers:", 0);
-        kb("Cached:", 0);
+        kb("Cached:", self.vmstat.file_pages);
         kb("SwapCached:", 0);
         kb("Active:", 0);
-        kb("Inactive:", 0);
+        kb("Inactive:", self.vmstat.anon);
         kb("Active(anon):", 0);
-        kb("Inactive(anon):", 0);
+        kb("Inactive(anon):", self.vmstat.anon);
         kb("Active(file):", 0);
         kb("Inactive(file):", 0);
-        kb("Unevictable:", 0);
+        kb("Unevictable:", self.vmstat.unevictable);
         kb("Mlocked:", 0);
         if self.cfg.arch == Arch::I386 {
             kb("HighTotal:", totalhigh);
@@ -185,8 +211,8 @@ impl Machine {
         kb("SwapFree:", 0);
         kb("Dirty:", 0);
         kb("Writeback:", 0);
-        kb("AnonPages:", 0);
-        kb("Mapped:", 0);
+        kb("AnonPages:", self.vmstat.anon);
+        kb("Mapped:", self.vmstat.mapped);
         kb("Shmem:", 0);
         let v = self.vmstat.clone();
         kb("KReclaimable:", v.slab_reclaimable);
@@ -307,8 +333,13 @@ impl Machine {
                 s.push_str("\n  per-node stats");
                 for item in NODE_STATS {
                     let val = match *item {
+                        "nr_inactive_anon" => v.anon,
+                        "nr_unevictable" => v.unevictable,
                         "nr_slab_reclaimable" => v.slab_reclaimable,
                         "nr_slab_unreclaimable" => v.slab_unreclaimable,
+                        "nr_anon_pages" => v.anon,
+                        "nr_mapped" => v.mapped,
+                        "nr_file_pages" => v.file_pages,
                         "nr_kernel_stack" => v.kernel_stack_kb,
                         "nr_page_table_pages" => v.pagetables,
                         _ => 0,
@@ -326,8 +357,14 @@ impl Machine {
                 s.push('\n');
                 continue;
             }
+            let user = self.user_pages_zone() == Some(zi);
             for item in ZONE_STATS {
-                let val = if *item == "nr_free_pages" { z.nr_free_pages } else { 0 };
+                let val = match *item {
+                    "nr_free_pages" => z.nr_free_pages,
+                    "nr_zone_inactive_anon" if user => v.anon,
+                    "nr_zone_unevictable" if user => v.unevictable,
+                    _ => 0,
+                };
                 s.push_str(&format!("\n      {item:<12} {val}"));
             }
             if self.cfg.numa {
@@ -336,9 +373,11 @@ impl Machine {
                 }
             }
             s.push_str("\n  pagesets");
-            for cpu in 0..self.cfg.cpus {
+            let threshold = self.vm_stats_threshold(zi);
+            for cpu in 0..self.cfg.cpus as usize {
+                let (count, high, batch) = z.pcp.get(cpu).map(|p| (p.count, p.high, p.batch)).unwrap_or((0, 0, 1));
                 s.push_str(&format!(
-                    "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
+                    "\n    cpu: {cpu}\n              count: {count}\n              high:  {high}\n              batch: {batch}\n  vm stats threshold: {threshold}"
                 ));
             }
             s.push_str(&format!("\n  node_unreclaimable:  0\n  start_pfn:           {}\n", z.zone_start_pfn));
@@ -362,36 +401,45 @@ impl Machine {
         self.printk(l, "Mem-Info:\n");
         let free = self.nr_free_pages();
         let v = self.vmstat.clone();
+        let pcp = self.nr_free_pcp();
         self.printk(
             l,
             &format!(
-                "active_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0 inactive_file:0 isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:{} slab_unreclaimable:{}\n mapped:0 shmem:0 pagetables:{}\n sec_pagetables:0 bounce:0\n kernel_misc_reclaimable:0\n free:{free} free_pcp:0 free_cma:0\n",
-                v.slab_reclaimable, v.slab_unreclaimable, v.pagetables
+                "active_anon:0 inactive_anon:{} isolated_anon:0\n active_file:0 inactive_file:0 isolated_file:0\n unevictable:{} dirty:0 writeback:0\n slab_reclaimable:{} slab_unreclaimable:{}\n mapped:{} shmem:0 pagetables:{}\n sec_pagetables:0 bounce:0\n kernel_misc_reclaimable:0\n free:{free} free_pcp:{pcp} free_cma:0\n",
+                v.anon, v.unevictable, v.slab_reclaimable, v.slab_unreclaimable, v.mapped, v.pagetables
             ),
         );
         self.printk(
             l,
             &format!(
-                "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:{}kB pagetables:{}kB sec_pagetables:0kB all_unreclaimable? no\n",
+                "{node}active_anon:0kB inactive_anon:{}kB active_file:0kB inactive_file:0kB unevictable:{}kB isolated(anon):0kB isolated(file):0kB mapped:{}kB dirty:0kB writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:{}kB pagetables:{}kB sec_pagetables:0kB all_unreclaimable? no\n",
+                v.anon * 4,
+                v.unevictable * 4,
+                v.mapped * 4,
                 v.kernel_stack_kb,
                 v.pagetables * 4
             ),
         );
         let zones = self.zones.clone();
+        let user = self.user_pages_zone();
         for z in zones.iter().filter(|z| z.populated() && z.idx <= max_zone_idx) {
             let k = |p: u64| p * 4;
             self.printk(
                 l,
                 &format!(
-                    "{node}{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:0kB local_pcp:0kB free_cma:0kB\n",
+                    "{node}{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:0kB inactive_anon:{}kB active_file:0kB inactive_file:0kB unevictable:{}kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:{}kB free_cma:0kB\n",
                     z.name(),
                     k(z.nr_free_pages),
                     k(z.min_wmark()),
                     k(z.low_wmark()),
                     k(z.high_wmark()),
                     k(z.nr_reserved_highatomic),
+                    k(if user == Some(z.idx) { v.anon } else { 0 }),
+                    k(if user == Some(z.idx) { v.unevictable } else { 0 }),
                     k(z.present_pages),
-                    k(z.managed_pages)
+                    k(z.managed_pages),
+                    k(z.free_pcp()),
+                    k(z.pcp.get(self.sched.cpu as usize).map(|p| p.count).unwrap_or(0))
                 ),
             );
             self.printk(l, "lowmem_reserve[]:");
@@ -419,10 +467,8 @@ impl Machine {
             line.push_str(&format!("= {}kB\n", total * 4));
             self.printk(l, &line);
         }
-        self.printk(l, "0 total pagecache pages\n");
-        self.printk(l, "0 pages in swap cache\n");
-        self.printk(l, "Free swap  = 0kB\n");
-        self.printk(l, "Total swap = 0kB\n");
+        self.printk(l, &format!("{} total pagecache pages\n", v.file_pages));
+        // show_swap_cache_info() only with CONFIG_SWAP, which the book's kernel does not have.
         let total: u64 = zones.iter().map(|z| z.present_pages).sum();
         let reserved: u64 = zones.iter().map(|z| z.present_pages - z.managed_pages).sum();
         let highmem: u64 = zones.iter().filter(|z| z.highmem).map(|z| z.present_pages).sum();

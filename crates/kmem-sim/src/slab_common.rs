@@ -292,6 +292,10 @@ pub struct CacheId(pub u32);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct CtorId(pub u32);
 
+/// The constructor of a cache the kernel itself creates (e.g. `anon_vma_ctor`): its effect on the objects
+/// is not modelled, only that the cache has one (it moves the free pointer out of the object).
+pub const KERNEL_CTOR: CtorId = CtorId(u32::MAX);
+
 /// `struct kmem_cache_args`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KmemCacheArgs {
@@ -1589,6 +1593,14 @@ impl Machine {
                 }
             })
             .collect()
+    }
+
+    /// The `/proc/slabinfo` row of one cache.
+    ///
+    /// Context: any.
+    pub fn slabinfo_of(&self, id: CacheId) -> Option<SlabInfo> {
+        let name = self.cache(id)?.name.clone();
+        self.slabinfo().into_iter().find(|i| i.name == name)
     }
 
     /// `/proc/slabinfo` exactly as 6.12 prints it (version 2.1, tunables 0).

@@ -612,6 +612,7 @@ impl Machine {
         let pfn = page?.0;
         self.set_page_owner(Pfn(pfn), order, PageOwner::Slab);
         self.set_page_type(Pfn(pfn), PageType::Slab);
+        self.account_slab(g.flags, order, true);
         let start = self.slab_address(pfn);
         if g.flags & SLAB_POISON != 0 {
             let _ = self.fill(start, PAGE_SIZE << order, POISON_INUSE);
@@ -638,7 +639,7 @@ impl Machine {
                 let _ = self.fill(object + g.info_end() as u64, 2 * TRACK_SIZE as u64, 0);
             }
         }
-        if let Some(c) = ctor {
+        if let Some(c) = ctor.filter(|&c| c != crate::slab_common::KERNEL_CTOR) {
             self.slab.pending_ctors.push((c, object));
         }
     }
@@ -662,7 +663,21 @@ impl Machine {
         };
         self.set_page_type(Pfn(pfn), PageType::None);
         self.set_page_owner(Pfn(pfn), sl.order, PageOwner::PageAlloc);
+        self.account_slab(g.flags, sl.order, false);
         self.__free_pages(Pfn(pfn), sl.order);
+    }
+
+    /// `account_slab()` / `unaccount_slab()` (mm/slab.h): `NR_SLAB_RECLAIMABLE_B` for caches with
+    /// `SLAB_RECLAIM_ACCOUNT`, else `NR_SLAB_UNRECLAIMABLE_B` (kept in pages here).
+    fn account_slab(&mut self, flags: SlabFlags, order: u32, add: bool) {
+        let n = 1u64 << order;
+        let v = &mut self.vmstat;
+        let c = if flags & crate::slab_common::SLAB_RECLAIM_ACCOUNT != 0 {
+            &mut v.slab_reclaimable
+        } else {
+            &mut v.slab_unreclaimable
+        };
+        *c = if add { *c + n } else { c.saturating_sub(n) };
     }
 
     fn discard_slab(&mut self, s: CacheId, pfn: u64) {
@@ -719,6 +734,37 @@ impl Machine {
             if let Some(i) = f.iter().position(|&x| x == pfn) {
                 f.remove(i);
             }
+        }
+    }
+
+    /// Boot-time state of a cache (crate::qemu_boot): `full` slabs all of whose objects the rest of the kernel
+    /// holds. Their objects are in use, so no free pointer is written, as in slabs that filled up.
+    ///
+    /// Context: boot.
+    pub(crate) fn boot_full_slabs(&mut self, s: CacheId, full: u64) {
+        let g = self.geom_of(s);
+        let Some((allocflags, objects)) = self.cache(s).map(|c| (c.allocflags, c.oo_objects)) else { return };
+        let gfp = Gfp::GFP_KERNEL | allocflags | Gfp::__GFP_NOWARN;
+        for _ in 0..full {
+            let Some(page) = self.alloc_pages(gfp, g.order) else { return };
+            let pfn = page.0;
+            self.set_page_owner(page, g.order, PageOwner::Slab);
+            self.set_page_type(page, PageType::Slab);
+            self.account_slab(g.flags, g.order, true);
+            self.slab.slabs.insert(
+                pfn,
+                Slab {
+                    cache: s,
+                    order: g.order,
+                    freelist: 0,
+                    inuse: objects,
+                    objects,
+                    frozen: false,
+                    node_partial: false,
+                },
+            );
+            self.inc_slabs_node(s, objects);
+            self.add_full(s, pfn);
         }
     }
 

@@ -2133,6 +2133,30 @@ impl Machine {
         }
     }
 
+    /// An area of the recorded boot placed where the real boot had it (crate::qemu_boot): `[start, start +
+    /// size)` with its guard page, of `flags` (`VM_MAP` of memory the simulator does not track, `VM_IOREMAP`
+    /// of `phys`), recorded with `caller`. Returns whether it could be placed.
+    ///
+    /// Context: boot.
+    pub(crate) fn boot_vm_area(&mut self, start: u64, size: u64, flags: u64, phys: u64, caller: Option<Frame>) -> bool {
+        let Ok(va) = self.__get_vm_area_node(
+            size - PAGE_SIZE,
+            PAGE_SIZE,
+            PAGE_SHIFT,
+            flags,
+            start,
+            start + size,
+            Gfp::GFP_KERNEL,
+            caller,
+        ) else {
+            return false;
+        };
+        if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
+            vm.phys_addr = phys;
+        }
+        true
+    }
+
     // ---------------------------------------------------------------- translation
 
     /// `is_vmalloc_addr()`: `VMALLOC_START <= addr < VMALLOC_END`.

@@ -145,6 +145,32 @@ pub enum Wmark {
     Promo = 3,
 }
 
+/// `NR_PCP_LISTS` without THP: one list per pcp migrate type and order up to `PAGE_ALLOC_COSTLY_ORDER`.
+pub const NR_PCP_LISTS: usize = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER as usize + 1);
+
+/// `struct per_cpu_pages`: a CPU's cache of free pages of one zone (mm/page_alloc.c).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PerCpuPages {
+    /// Pages on the lists.
+    pub count: u64,
+    /// `high`: the count above which pages go back to the buddy allocator (auto-tuned between the two bounds).
+    pub high: u64,
+    /// `high_min`.
+    pub high_min: u64,
+    /// `high_max`.
+    pub high_max: u64,
+    /// `batch`: pages moved to or from the buddy allocator at once.
+    pub batch: u64,
+    /// `PCPF_PREV_FREE_HIGH_ORDER` (bit 0) and `PCPF_FREE_HIGH_BATCH` (bit 1).
+    pub flags: u8,
+    /// `alloc_factor`: how far refills have grown the batch since the last free.
+    pub alloc_factor: u32,
+    /// `free_count`: pages freed since the last allocation (capped).
+    pub free_count: u64,
+    /// The lists, by `order_to_pindex()`; the front is the list head.
+    pub lists: [std::collections::VecDeque<u64>; NR_PCP_LISTS],
+}
+
 /// `struct zone` (the parts the simulator uses).
 #[derive(Clone, Debug)]
 pub struct Zone {
@@ -174,6 +200,10 @@ pub struct Zone {
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
     /// Highmem zone (`is_highmem()`).
     pub highmem: bool,
+    /// `per_cpu_pageset`, one per CPU.
+    pub pcp: Vec<PerCpuPages>,
+    /// `ZONE_BELOW_HIGH`: free pages fell below the high watermark; pcp lists are kept small.
+    pub below_high: bool,
 }
 
 impl Zone {
@@ -195,7 +225,16 @@ impl Zone {
             watermark: [0; 4],
             lowmem_reserve: [0; MAX_NR_ZONES],
             highmem: zone_type == ZoneType::HighMem,
+            pcp: Vec::new(),
+            below_high: false,
         }
+    }
+
+    /// Free pages on all CPUs' lists of this zone.
+    ///
+    /// Context: any.
+    pub fn free_pcp(&self) -> u64 {
+        self.pcp.iter().map(|p| p.count).sum()
     }
 
     /// `populated_zone()`.

@@ -12,7 +12,9 @@
 //! - `j <caller> <callee>`: `caller` jumps (`jmp`, or a conditional jump) to `callee` as a tail call (its
 //!   own frame is gone);
 //! - `b <function> <offset> <file>:<line> <flags> <code>`: a `BUG()`/`WARN()` site of `__bug_table` and the
-//!   64 code bytes `show_opcodes()` prints around it (`<..>` marks the trapping byte).
+//!   64 code bytes `show_opcodes()` prints around it (`<..>` marks the trapping byte);
+//! - `s <name> <address>`: a symbol of the image layout (`_text`, `__init_begin`, `__end_of_kernel_reserve` …),
+//!   from which the simulated boot reserves and frees the kernel image as the real one does.
 //!
 //! `vmlinux.txt` holds the kernel functions the simulator names (every string literal in the simulator,
 //! the façade and the runner that is a text symbol of `vmlinux`, and every Rust symbol whose demangled path
@@ -250,6 +252,30 @@ pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)], all: 
     for (f, off, path, line, flags, code) in bug_sites(&file, &data, &syms) {
         if wanted.contains(&f) {
             writeln!(s, "b {f} {off:#x} {path}:{line} {flags:#x} {code}")?;
+        }
+    }
+    const LAYOUT: &[&str] = &[
+        "_text",
+        "_etext",
+        "__start_rodata",
+        "__end_rodata",
+        "_sdata",
+        "_edata",
+        "__init_begin",
+        "__init_end",
+        "__smp_locks",
+        "__smp_locks_end",
+        "__bss_start",
+        "__bss_stop",
+        "__brk_base",
+        "__end_of_kernel_reserve",
+        "_end",
+    ];
+    for sym in file.symbols() {
+        if let Ok(name) = sym.name() {
+            if LAYOUT.contains(&name) {
+                writeln!(s, "s {name} {:#x}", sym.address())?;
+            }
         }
     }
     fs::write(dir.join("vmlinux.txt"), s)?;
