@@ -360,7 +360,7 @@ pub fn glossary() -> Vec<(String, Vec<String>)> {
             let mut forms = vec![zh_paren.replace_all(z, "").trim().to_string()];
             for c in zh_paren.captures_iter(z) {
                 // `（内存）回收`: the bracketed part is optional Chinese, not a Latin alternative.
-                if c[1].chars().all(|ch| ch.is_ascii()) {
+                if c[1].is_ascii() {
                     forms.push(c[1].to_string());
                 }
             }
