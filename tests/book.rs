@@ -128,3 +128,84 @@ fn included_outputs_are_exactly_the_pinned_snapshots() {
     }
     assert!(checked > 0, "no chapter includes a pinned output");
 }
+
+#[test]
+fn chapter_numbers_in_the_text_match_the_sidebar() {
+    // The introduction is an unnumbered prefix chapter, so the sidebar numbers the address-space chapter
+    // 1. A "chapter N" / "第 N 章" left in the text must link to the chapter the sidebar numbers N.
+    let site = site();
+    let mut wrong = Vec::new();
+    for lang in ["en", "zh-CN"] {
+        let numbers = book::rendered_chapter_numbers(&site.lang_dir(lang));
+        assert_eq!(
+            numbers.get("ch02-address-space").map(String::as_str),
+            Some("1"),
+            "{lang}: the sidebar's numbering was not found or changed: {numbers:?}"
+        );
+        for page in site.pages_of(lang) {
+            if page.ends_with("print.html") || page.ends_with("toc.html") {
+                continue;
+            }
+            let html = fs::read_to_string(&page).unwrap();
+            for w in book::wrong_chapter_numbers(&html, &numbers) {
+                wrong.push(format!("{}: {w}", site.relative(&page)));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "chapter references by number that the sidebar contradicts:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn wrong_chapter_numbers_are_found() {
+    // The check above can fail: an off-by-one reference and a bare number are both reported.
+    let numbers: BTreeMap<String, String> =
+        [("ch02-address-space", "1"), ("ch03-buddy", "2")].map(|(p, n)| (p.to_string(), n.to_string())).into();
+    let ok = r#"<main><p>see chapter 1 (<a href="ch02-address-space.html">The Kernel's Address Space</a>)</p></main>"#;
+    assert!(book::wrong_chapter_numbers(ok, &numbers).is_empty());
+    let off = r#"<main><p>the vmalloc area (chapter 2, <a href="ch02-address-space.html">x</a>)</p></main>"#;
+    assert_eq!(book::wrong_chapter_numbers(off, &numbers).len(), 1);
+    let bare = "<main><p>见第 2 章。</p></main>";
+    assert_eq!(book::wrong_chapter_numbers(bare, &numbers).len(), 1);
+    let code = "<main><pre>chapter 7</pre></main>";
+    assert!(book::wrong_chapter_numbers(code, &numbers).is_empty());
+}
+
+/// Where an English glossary word is used in another sense, so its rendering is not expected:
+/// (term, start of the English message).
+const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
+    // "order" as in sequence, not a buddy order.
+    ("order", "deterministic kmalloc caches, free lists and page order"),
+    ("order", "The vmalloc buffer still lands just above"),
+    ("order", "With kernel address space layout randomisation"),
+    ("order", "The kernel prints a mask with `%pGg`"),
+    ("order", "SLUB's fast path touches only per-CPU data"),
+    ("order", "The two objects of `kmem_book_record`"),
+    ("order", "Read the addresses against the flowchart."),
+    ("order", "Any violation returns NULL."),
+    // The 3G/1G split of the address space, not the split of a buddy block.
+    ("split", "32-bit x86: the 3G/1G split"),
+    // SLAB, the allocator removed in 6.8, not a slab.
+    ("slab", "always 0 (SLAB's shared array)"),
+    ("slab", "always 0: SLAB's tuning knobs"),
+];
+
+#[test]
+fn glossary_terms_have_one_rendering() {
+    let glossary = book::glossary();
+    assert!(glossary.len() > 40, "the glossary table was not parsed: {glossary:?}");
+    // One rendering per English term in the glossary itself.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (en, forms) in &glossary {
+        if let Some(other) = seen.insert(en.to_lowercase(), forms[0].clone()) {
+            assert_eq!(other, forms[0], "the glossary gives {en:?} two renderings");
+        }
+    }
+    // ... and every translated message that uses a term uses that rendering.
+    let violations = book::glossary_violations("zh-CN", GLOSSARY_EXEMPT).expect("reading the po file");
+    assert!(
+        violations.is_empty(),
+        "{} message(s) do not use the glossary's rendering:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+}

@@ -279,3 +279,150 @@ fn compare(lang: &str, pot: &Catalog, po: &Catalog) -> TranslationReport {
     report.missing = english.iter().filter(|id| !translated.contains(*id)).map(|s| s.to_string()).collect();
     report
 }
+
+/// The rendered number of every numbered chapter of one language of the site, by page (`ch02-address-space`
+/// → `1.`), read from the sidebar mdBook writes (`toc.js`, or `toc.html`/`index.html` for older layouts).
+pub fn rendered_chapter_numbers(lang_dir: &Path) -> BTreeMap<String, String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = re(r#"href=\\?"([^"\\#]+?)\.html\\?"[^>]*>\s*<strong aria-hidden=\\?"true\\?">([0-9.]+)</strong>"#, &RE);
+    let mut out = BTreeMap::new();
+    for file in ["toc.js", "toc.html", "index.html"] {
+        let Ok(html) = fs::read_to_string(lang_dir.join(file)) else { continue };
+        for c in re.captures_iter(&html) {
+            out.entry(c[1].to_string()).or_insert_with(|| c[2].trim_end_matches('.').to_string());
+        }
+        if !out.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+/// A reference to a chapter by number in a page's text (`chapter 3`, `Chapter 3`, `第 3 章`) that does not
+/// name the chapter the sidebar shows with that number: the first link within `window` bytes after the
+/// number must be that chapter's page. `numbers` maps pages to their rendered numbers.
+pub fn wrong_chapter_numbers(html: &str, numbers: &BTreeMap<String, String>) -> Vec<String> {
+    static PRE: OnceLock<Regex> = OnceLock::new();
+    static TAG: OnceLock<Regex> = OnceLock::new();
+    static NUM: OnceLock<Regex> = OnceLock::new();
+    static HREF: OnceLock<Regex> = OnceLock::new();
+    // Code blocks may say anything; the sidebar and the navigation are not prose.
+    let body = html.split("<main>").nth(1).and_then(|m| m.split("</main>").next()).unwrap_or(html);
+    let body = re(r"(?s)<pre>.*?</pre>|<code>.*?</code>", &PRE).replace_all(body, " ");
+    let num = re(r"(?i)\bchapters?\s+(\d+)\b|第\s*(\d+)\s*章", &NUM);
+    let href = re(r##"<a href="(?:\./|\.\./)*([^"#]+?)\.html"##, &HREF);
+    let tag = re(r"<[^>]+>", &TAG);
+    let mut wrong = Vec::new();
+    for c in num.captures_iter(&body) {
+        let n = c.get(1).or(c.get(2)).unwrap().as_str();
+        let end = c.get(0).unwrap().end();
+        let window: String = body[end..].chars().take(300).collect();
+        // The link that names the chapter: the one right after the number, or the one the number is the
+        // text of (`Chapters <a href="ch09-mempool.html">9</a>`).
+        let start = c.get(0).unwrap().start();
+        let before: String = body[..start].chars().rev().take(200).collect::<String>().chars().rev().collect();
+        let target = href
+            .captures(&window)
+            .map(|h| h[1].to_string())
+            .or_else(|| before.rfind("<a href=").and_then(|i| href.captures(&before[i..]).map(|h| h[1].to_string())));
+        let context = tag.replace_all(&c[0], "").to_string();
+        match target.as_deref().map(|t| t.rsplit('/').next().unwrap_or(t)).and_then(|t| numbers.get(t).map(|k| (t, k)))
+        {
+            Some((_, k)) if k == n => {}
+            Some((t, k)) => wrong.push(format!("`{context}` links to {t}, which the sidebar numbers {k}")),
+            None => wrong.push(format!("`{context}` names no chapter by a link; the sidebar numbers are {numbers:?}")),
+        }
+    }
+    wrong
+}
+
+/// The glossary of the book (`src/appendix-glossary.md`): every English term with its one Chinese rendering,
+/// then the other forms the table accepts for it. `A / B` cells pair up by position; a parenthesised part of
+/// an English cell (`(pfn)`) is an explanation, and one of a Chinese cell (`阶（order）`) names the Latin
+/// form the translation may keep instead (`order 3`).
+pub fn glossary() -> Vec<(String, Vec<String>)> {
+    static PAREN: OnceLock<Regex> = OnceLock::new();
+    static ZH_PAREN: OnceLock<Regex> = OnceLock::new();
+    let paren = re(r"\([^)]*\)", &PAREN);
+    let zh_paren = re(r"（([^）]*)）", &ZH_PAREN);
+    let text = fs::read_to_string(root().join("src/appendix-glossary.md")).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if cells.len() != 2 || !cells[0].starts_with('*') {
+            continue;
+        }
+        let en: Vec<String> =
+            cells[0].trim_matches('*').split(" / ").map(|s| paren.replace_all(s, "").trim().to_string()).collect();
+        let zh: Vec<&str> = cells[1].split(" / ").collect();
+        for (i, e) in en.iter().enumerate() {
+            let z = zh.get(i).or(zh.last()).unwrap();
+            let mut forms = vec![zh_paren.replace_all(z, "").trim().to_string()];
+            for c in zh_paren.captures_iter(z) {
+                // `（内存）回收`: the bracketed part is optional Chinese, not a Latin alternative.
+                if c[1].is_ascii() {
+                    forms.push(c[1].to_string());
+                }
+            }
+            out.push((e.clone(), forms));
+        }
+    }
+    out
+}
+
+/// Messages of `po/<lang>.po` whose English text uses a glossary term and whose translation uses none of
+/// the glossary's forms of it. Not prose, so skipped: text in backticks, paths, link targets, HTML and
+/// `{#id}`s, and messages kept as they are (`msgstr` = `msgid`: string literals, code). A longer term that
+/// contains a shorter one (`red zone`, `zone`) is checked for itself only. `exempt` lists (term, start of
+/// the English message) pairs where the English word is not the glossary's term (e.g. "in order").
+pub fn glossary_violations(lang: &str, exempt: &[(&str, &str)]) -> Result<Vec<String>> {
+    static CODE: OnceLock<Regex> = OnceLock::new();
+    static PATH: OnceLock<Regex> = OnceLock::new();
+    let code = re(r"`[^`]*`|\]\([^)]*\)|<[^>]+>|\{#[^}]*\}", &CODE);
+    // Paths and file names in the English text (`rust/kernel/alloc/allocator.rs`); Chinese has no spaces
+    // to delimit them, and needs none of this.
+    let path = re(r"[\w./-]*\w[/.]\w[\w./-]*", &PATH);
+    let po_path = root().join("po").join(format!("{lang}.po"));
+    let po = polib::po_file::parse(&po_path).map_err(|e| anyhow::anyhow!("{}: {e}", po_path.display()))?;
+    let word = |en: &str| Regex::new(&format!(r"(?i)\b{}\b", regex::escape(en).replace(r"\ ", r"[\s-]+"))).unwrap();
+    let glossary = glossary();
+    let terms: Vec<(String, Vec<String>, Regex, Vec<Regex>)> = glossary
+        .iter()
+        .map(|(en, forms)| {
+            let longer: Vec<Regex> = glossary
+                .iter()
+                .filter(|(other, _)| other.len() > en.len() && word(en).is_match(other))
+                .map(|(other, _)| word(other))
+                .collect();
+            (en.clone(), forms.clone(), word(en), longer)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for m in po.messages() {
+        if !m.is_translated() || m.is_fuzzy() {
+            continue;
+        }
+        let Ok(zh) = m.msgstr() else { continue };
+        if zh == m.msgid() {
+            continue;
+        }
+        let id = code.replace_all(m.msgid(), " ");
+        let id = path.replace_all(&id, " ");
+        let zh = code.replace_all(zh, " ");
+        for (en, forms, pattern, longer) in &terms {
+            let mut text = id.to_string();
+            for l in longer {
+                text = l.replace_all(&text, " ").to_string();
+            }
+            if !pattern.is_match(&text) || forms.iter().any(|f| zh.contains(f.as_str())) {
+                continue;
+            }
+            if exempt.iter().any(|(t, start)| t == en && m.msgid().starts_with(start)) {
+                continue;
+            }
+            let short: String = m.msgid().chars().take(90).collect();
+            out.push(format!("{en:?} → {:?} missing in the translation of {short:?}", forms[0]));
+        }
+    }
+    Ok(out)
+}
