@@ -2,7 +2,7 @@
 //!
 //! `listings/kernel/observed/<listing>/` gets the listing's outputs (`report::captures`), `observed/boot/`
 //! the first boot's log and `/proc` files right after boot (what the simulator's boot is calibrated
-//! from), `observed/PROVENANCE` what made them, and `listings/kernel/symbols/` the real build's symbols.
+//! from; only when every listing ran, as the initramfs then holds every module), `observed/PROVENANCE` what made them, and `listings/kernel/symbols/` the real build's symbols.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -47,8 +47,14 @@ pub fn record(
             fs::write(dir.join(capture), text)?;
         }
     }
+    // The boot files calibrate the simulator's boot, and a boot's state depends on what the initramfs
+    // holds (every listing's module): only a run of every listing replaces them.
     let boot = out_dir.join("boot");
-    if boot.is_dir() {
+    let whole_run = listings.len() == every_listing.len();
+    if !whole_run {
+        eprintln!("[qemu] boot/ kept: only a run of every listing re-records the boot the simulator is calibrated from");
+    }
+    if whole_run && boot.is_dir() {
         let dst = observed.join("boot");
         fs::create_dir_all(&dst)?;
         for e in fs::read_dir(&boot)? {
