@@ -209,3 +209,99 @@ fn glossary_terms_have_one_rendering() {
         violations.join("\n")
     );
 }
+
+/// The label above the simulator's pin and above the real kernel's capture.
+const SIMULATOR_LABEL: &str = r#"<span class="kmem-source">Simulator</span>"#;
+const REAL_LABEL: &str = r#"<span class="kmem-source">Linux 6.12.117 (QEMU)</span>"#;
+
+#[test]
+fn every_listing_output_is_shown_beside_its_real_capture() {
+    // Each pinned listing output a chapter includes is labelled "Simulator" and followed, as the next
+    // include, by the committed real capture of the same output labelled "Linux 6.12.117 (QEMU)"; no
+    // capture is shown without its pin; and every output of every listing is shown somewhere.
+    let include = regex::Regex::new(r"\{\{#include\s+([^}\s:]+?)(?::[^}\s]*)?\s*\}\}").unwrap();
+    let mut shown = BTreeSet::new();
+    let mut pairs = 0;
+    let mut wrong = Vec::new();
+    for (path, text) in book::chapters() {
+        let incs: Vec<_> = include.captures_iter(&text).map(|c| (c.get(0).unwrap(), c[1].to_string())).collect();
+        for (i, (m, file)) in incs.iter().enumerate() {
+            let at = format!("{}: `{}`", path.display(), m.as_str());
+            if let Some(snap) = file.strip_prefix("../tests/snapshots/listings__") {
+                let snap = snap.strip_suffix(".snap").unwrap_or(snap);
+                let (listing, stem) = snap.split_once('-').unwrap_or((snap, "dmesg"));
+                let capture = format!("../{}/{listing}/{stem}.txt", kmem_truth::observed::DIR);
+                let before = &text[..m.start()];
+                if !before
+                    .trim_end()
+                    .trim_end_matches("```text")
+                    .trim_end()
+                    .trim_end_matches("<!-- i18n:skip -->")
+                    .trim_end()
+                    .ends_with(SIMULATOR_LABEL)
+                {
+                    wrong.push(format!("{at}: not labelled {SIMULATOR_LABEL}"));
+                }
+                match incs.get(i + 1) {
+                    Some((next, f)) if *f == capture => {
+                        let between = &text[m.end()..next.start()];
+                        if !between.contains(REAL_LABEL) {
+                            wrong.push(format!("{at}: its real capture is not labelled {REAL_LABEL}"));
+                        }
+                    }
+                    _ => wrong.push(format!("{at}: not followed by the real capture, `{{{{#include {capture}}}}}`")),
+                }
+                if !common::root().join(&capture[3..]).is_file() {
+                    wrong.push(format!("{at}: no committed capture {}", &capture[3..]));
+                }
+                shown.insert(format!("{listing}/{stem}"));
+                pairs += 1;
+            } else if file.contains(kmem_truth::observed::DIR) {
+                let paired = i > 0 && incs[i - 1].1.starts_with("../tests/snapshots/listings__");
+                if !paired {
+                    wrong.push(format!("{at}: a real capture without the simulator's pin before it"));
+                }
+            }
+        }
+    }
+    let mut listings = Vec::new();
+    for dir in fs::read_dir(common::root().join("listings")).unwrap() {
+        let dir = dir.unwrap().path();
+        if dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ch")) {
+            for f in fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap().path();
+                if f.extension().is_some_and(|e| e == "rs") {
+                    listings.push(f);
+                }
+            }
+        }
+    }
+    assert!(listings.len() > 30, "found only {} listings", listings.len());
+    for src in listings {
+        let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let manifest = kmem_truth::Manifest::for_listing(&src).unwrap_or_else(|e| panic!("{e}"));
+        for out in kmem_truth::observed::outputs(&name, &manifest) {
+            if !shown.contains(&format!("{name}/{}", out.stem)) {
+                wrong.push(format!("{}: output `{}` is shown nowhere in the book", src.display(), out.stem));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Both labels reach the rendered pages of both languages, translated in the Chinese edition.
+    let site = site();
+    for lang in ["en", "zh-CN"] {
+        let mut labels = 0;
+        for page in site.pages_of(lang) {
+            // print.html repeats every page, index.html the introduction.
+            if page.file_name().is_some_and(|n| n == "print.html" || n == "index.html") {
+                continue;
+            }
+            let html = fs::read_to_string(&page).unwrap();
+            labels += html.matches("class=\"kmem-source\"").count();
+            if lang == "zh-CN" {
+                assert!(!html.contains(">Simulator</span>"), "{}: the label is not translated", page.display());
+            }
+        }
+        assert_eq!(labels, 2 * pairs, "{lang}: {labels} output labels on the pages for {pairs} outputs shown");
+    }
+}

@@ -13,6 +13,9 @@ pub struct Comparison {
     pub real_lines: usize,
     /// Of those, lines the simulator reproduced (in order: the longest common subsequence).
     pub matched_lines: usize,
+    /// Of the matched lines, those that match only because of a declared exception: a line whose varying
+    /// parts an exception names, or a line out of place in a file whose line order an exception frees.
+    pub excepted_lines: usize,
     /// Unified diff, `-` simulator, `+` real kernel; empty when they are equal.
     pub diff: String,
     /// Problems with the declared exceptions (one that matches no line, or more than one, on a side).
@@ -29,8 +32,14 @@ impl Comparison {
 }
 
 /// In the one line each `line` exception matches, replaces what its groups matched by `<varies>`; reports
-/// an exception that matches no line or several.
-fn apply_exceptions(lines: &mut [String], exceptions: &[(&Exception, &Regex)], side: &str, errors: &mut Vec<String>) {
+/// an exception that matches no line or several. Returns the indices of the lines it changed.
+fn apply_exceptions(
+    lines: &mut [String],
+    exceptions: &[(&Exception, &Regex)],
+    side: &str,
+    errors: &mut Vec<String>,
+) -> Vec<usize> {
+    let mut changed = Vec::new();
     for (e, re) in exceptions.iter().filter(|(e, _)| e.order.is_none()) {
         let hits: Vec<usize> = (0..lines.len()).filter(|&i| re.is_match(&lines[i])).collect();
         match hits.as_slice() {
@@ -48,12 +57,16 @@ fn apply_exceptions(lines: &mut [String], exceptions: &[(&Exception, &Regex)], s
                     at = g.end();
                 }
                 out.push_str(&line[at..]);
+                if out != lines[*i] {
+                    changed.push(*i);
+                }
                 lines[*i] = out;
             }
             [] => errors.push(format!("{side}: exception `{}` matches no line", e.line)),
             _ => errors.push(format!("{side}: exception `{}` matches {} lines (it must name one)", e.line, hits.len())),
         }
     }
+    changed
 }
 
 /// Compares `sim` with `real` (both whole texts) under the masks and `exceptions` (those whose `file` is
@@ -66,11 +79,20 @@ pub fn compare(file: &str, sim: &str, real: &str, exceptions: &[(Exception, Rege
     let ours: Vec<(&Exception, &Regex)> =
         exceptions.iter().filter(|(e, _)| e.file == file).map(|(e, r)| (e, r)).collect();
     let mut exception_errors = Vec::new();
+    let masked_a = a.clone();
     apply_exceptions(&mut a, &ours, "simulator", &mut exception_errors);
-    apply_exceptions(&mut b, &ours, "real kernel", &mut exception_errors);
+    let masked_b = b.clone();
+    let varied = apply_exceptions(&mut b, &ours, "real kernel", &mut exception_errors);
+    // Lines that needed an exception: a varied line whose masked texts differ, or (order exceptions)
+    // a line the unsorted comparison does not match.
+    let mut excepted_lines = varied.iter().filter(|&&i| !masked_a.contains(&masked_b[i])).count();
     if ours.iter().any(|(e, _)| e.order.as_deref() == Some("any")) {
+        let (ua, ub) = (join(&a), join(&b));
+        let unsorted = TextDiff::from_lines(&ua, &ub);
+        let in_place = unsorted.iter_all_changes().filter(|c| c.tag() == ChangeTag::Equal).count();
         a.sort();
         b.sort();
+        excepted_lines += b.len() - in_place.min(b.len());
     }
     let a_text = join(&a);
     let b_text = join(&b);
@@ -81,7 +103,8 @@ pub fn compare(file: &str, sim: &str, real: &str, exceptions: &[(Exception, Rege
     } else {
         diff.unified_diff().context_radius(3).header("simulator (masked)", "real kernel (masked)").to_string()
     };
-    Comparison { real_lines: b.len(), matched_lines, diff: diff_text, exception_errors }
+    let excepted_lines = excepted_lines.min(matched_lines);
+    Comparison { real_lines: b.len(), matched_lines, excepted_lines, diff: diff_text, exception_errors }
 }
 
 fn join(lines: &[String]) -> String {
@@ -151,7 +174,11 @@ mod tests {
         )
         .unwrap();
         let sim = SIM.replace("kmalloc(100)", "kmalloc(128)");
-        assert!(compare("dmesg", &sim, REAL, &m.exceptions).is_equal());
+        let c = compare("dmesg", &sim, REAL, &m.exceptions);
+        assert!(c.is_equal());
+        assert_eq!((c.matched_lines, c.excepted_lines), (3, 1));
+        // A line the exception names but that agrees anyway is not counted as excepted.
+        assert_eq!(compare("dmesg", SIM, REAL, &m.exceptions).excepted_lines, 0);
         // Only the group may differ.
         let sim2 = SIM.replace("kmalloc(100) =", "kmalloc(128) is");
         assert!(!compare("dmesg", &sim2, REAL, &m.exceptions).is_equal());
@@ -167,7 +194,9 @@ mod tests {
     fn an_order_exception_compares_lines_not_their_order() {
         let m = Manifest::parse("[[exception]]\nfile = 'x'\norder = 'any'\nreason = 'node order'", Path::new("t.toml"))
             .unwrap();
-        assert!(compare("x", "b\na\n", "a\nb\n", &m.exceptions).is_equal());
+        let c = compare("x", "b\na\n", "a\nb\n", &m.exceptions);
+        assert!(c.is_equal());
+        assert_eq!(c.excepted_lines, 1);
         assert!(!compare("x", "b\nc\n", "a\nb\n", &m.exceptions).is_equal());
         assert!(!compare("x", "b\na\n", "a\nb\n", &[]).is_equal());
     }

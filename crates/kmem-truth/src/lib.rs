@@ -14,5 +14,5 @@ pub mod mask;
 pub mod observed;
 
 pub use compare::{compare, snapshot_body, Comparison};
-pub use manifest::{Insmod, Manifest};
-pub use mask::{mask, mask_line};
+pub use manifest::{exceptions_markdown, Insmod, Manifest};
+pub use mask::{mask, mask_line, masks_markdown};

@@ -284,3 +284,22 @@ reason = "the free count depends on the boot"
         assert_eq!(s.stem(), "sys-kernel-slab-kmem_book-objs_per_slab");
     }
 }
+
+/// Every declared exception of `listings` (name and manifest) as a Markdown table
+/// (`| listing | output | what may differ | why |`), for the book's appendix.
+///
+/// Context: any.
+pub fn exceptions_markdown(listings: &[(String, Manifest)]) -> String {
+    let mut out = String::from("| listing | output | what may differ | why |\n|---|---|---|---|\n");
+    for (name, m) in listings {
+        for (e, _) in &m.exceptions {
+            let what = if e.order.as_deref() == Some("any") {
+                "the order of the lines".to_string()
+            } else {
+                format!("the groups of `{}`", e.line.replace('|', "\\|"))
+            };
+            out.push_str(&format!("| `{name}` | {} | {what} | {} |\n", e.file, e.reason.replace('|', "\\|")));
+        }
+    }
+    out
+}

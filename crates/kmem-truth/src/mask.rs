@@ -4,24 +4,97 @@
 //! truth issue allows: call-trace entries the unwinder marks `?` (guesses from stale words on the stack,
 //! which depend on what earlier code left there) are left out.
 //!
-//! | # | what | example (real) | becomes |
-//! |---|------|----------------|---------|
-//! | 1 | the printk timestamp | `[   13.436747] ` | `[TIME] ` |
-//! | 2 | jiffies ages of SLUB tracks (`age=`) | `age=329` | `age=<time>` |
-//! | 3 | a kernel virtual address, reduced to its region (x86_64 `nokaslr` layout, `Documentation/arch/x86/x86_64/mm.rst`) | `0xffff888003624008`, `ffffc9000023b958` | `<direct-map>`, `<vmalloc>`, `<vmemmap>`, `<cpu-entry-area>`, `<kernel>`, `<module>`, `<kernel-address>` |
-//! | 4 | a physical address or page frame number, where the line names it as one (`phys`, `pfn`, `dma`, `virt_to_phys`, the page-table walk's entries) | `pfn 0x3481`, `PTE 2a03067` | `pfn <phys>`, `PTE <phys>067` |
-//! | 5 | PID, CPU and UID numbers | `CPU: 2 UID: 0 PID: 174`, `pid=174`, `insmod/174` | `CPU: <n> UID: <n> PID: <n>` … |
-//! | 6 | register values and the `Code:` bytes (the register lines stay; `Code: Unable to access opcode bytes at …`, what the kernel prints when it cannot read them, is such a line too) | `RAX: 0000000000000000 RBX: …` | `RAX: <reg> RBX: <reg> …`, `Code: <bytes>` |
-//! | 7 | code offsets and function sizes | `object_err+0x164/0x2b0` | `object_err+<off>` |
-//! | 8 | Rust v0 crate hashes | `_RNvXCs1ABF4jQ4SuH_15scratch_redzone…` | the demangled path, without hashes |
-//! | 9 | the QEMU BIOS version | `BIOS 1.16.2-debian-1.16.2-1 04/01/2014` | `BIOS <bios>` |
-//! | 10 | `?` entries of a call trace | ` ? __kmalloc_cache_noprof+0x45/0x1e0` | (left out) |
+//! The rules are [`MASKS`], each with a real line and what it becomes (a unit test checks them; the book's
+//! appendix shows the same table, [`masks_markdown`]).
 //!
 //! Everything else — text, sizes, orders, GFP masks, counts, cache names, flags, line order — must match.
 
 use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
+
+/// One masking rule as the book documents it: what it hides, a real line, and that line as compared.
+#[derive(Debug, Clone, Copy)]
+pub struct MaskRule {
+    /// What the rule hides, and why no simulator can know it.
+    pub what: &'static str,
+    /// A line of a real capture.
+    pub real: &'static str,
+    /// The same line after masking (`(left out)` for rule 10).
+    pub masked: &'static str,
+}
+
+/// Every masking rule, in the order [`mask_line`] applies them. Nothing else is masked.
+pub const MASKS: &[MaskRule] = &[
+    MaskRule {
+        what: "the printk timestamp: seconds since this boot",
+        real: "[   13.432747] kmalloc_basic: unloaded",
+        masked: "[TIME] kmalloc_basic: unloaded",
+    },
+    MaskRule {
+        what: "the jiffies age of a SLUB track (`age=`)",
+        real: "Allocated in f+0x3b/0xc1 [m] age=329 cpu=2 pid=174",
+        masked: "Allocated in f+<off> [m] age=<time> cpu=<n> pid=<n>",
+    },
+    MaskRule {
+        what: "a kernel virtual address, reduced to its region of the x86_64 layout without KASLR \
+               (`Documentation/arch/x86/x86_64/mm.rst`): which page a boot hands out depends on everything \
+               that ran before",
+        real: "kmalloc(100) = 0xffff888003a4c100, vmalloc 0xffffc90000005000, page ffffea00000d8900",
+        masked: "kmalloc(100) = <direct-map>, vmalloc <vmalloc>, page <vmemmap>",
+    },
+    MaskRule {
+        what: "a physical address or page frame number where the line names it as one (`phys`, `pfn`, \
+               `dma`, `virt_to_phys`, the page-table walk's entries, whose low flag bits stay)",
+        real: "vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000), PMD 2a03067 PTE 0",
+        masked: "vmalloc_to_pfn() says pfn <phys> (phys <phys>), PMD <phys>067 PTE 0",
+    },
+    MaskRule {
+        what: "PID, CPU and UID numbers",
+        real: "CPU: 2 UID: 0 PID: 174 Comm: insmod Tainted: G           O       6.12.117 #1",
+        masked: "CPU: <n> UID: <n> PID: <n> Comm: insmod Tainted: G           O       6.12.117 #1",
+    },
+    MaskRule {
+        what: "register values; the register lines themselves stay",
+        real: "RAX: 0000000000000000 RBX: 0000000000000008 RCX: 0fdd3daabb2f1f00",
+        masked: "RAX: <reg> RBX: <reg> RCX: <reg>",
+    },
+    MaskRule { what: "the `Code:` bytes", real: "Code: 08 89 e8 5b <48> 3d 01 f0 ff ff 77", masked: "Code: <bytes>" },
+    MaskRule {
+        what: "code offsets and function sizes (`+off/size`)",
+        real: " do_one_initcall+0xef/0x2d0",
+        masked: " do_one_initcall+<off>",
+    },
+    MaskRule {
+        what: "the crate hashes of Rust v0 symbols, which change with every build (the symbol is shown \
+               demangled)",
+        real: " _RNvXCs1ABF4jQ4SuH_15scratch_redzoneNtB2_14ScratchRedzoneNtCsl7L7n58I0Vr_6kernel6Module4init+0x3b/0xc1",
+        masked: " <scratch_redzone::ScratchRedzone as kernel::Module>::init+<off>",
+    },
+    MaskRule {
+        what: "the QEMU BIOS version",
+        real: "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014",
+        masked: "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS <bios>",
+    },
+    MaskRule {
+        what: "call-trace entries the unwinder marks `?`: guesses from stale words on the stack, which \
+               depend on what earlier code left there; the only lines left out",
+        real: " ? __kmalloc_cache_noprof+0x45/0x1e0",
+        masked: "(left out)",
+    },
+];
+
+/// The masking rules as a Markdown table (`| what | a real line | compared as |`), for the book.
+///
+/// Context: any.
+pub fn masks_markdown() -> String {
+    let code = |s: &str| if s == "(left out)" { "(left out)".to_string() } else { format!("`{}`", s.trim_start()) };
+    let mut out = String::from("| what | a real line | compared as |\n|---|---|---|\n");
+    for m in MASKS {
+        out.push_str(&format!("| {} | {} | {} |\n", m.what, code(m.real), code(m.masked)));
+    }
+    out
+}
 
 struct Rules {
     timestamp: Regex,
@@ -172,6 +245,14 @@ mod tests {
 
     fn m(s: &str) -> String {
         mask_line(s).unwrap_or_else(|| "(left out)".into())
+    }
+
+    #[test]
+    fn the_documented_rules_do_what_they_say() {
+        for rule in MASKS {
+            assert_eq!(m(rule.real), rule.masked, "{}", rule.what);
+        }
+        assert!(masks_markdown().lines().count() == MASKS.len() + 2);
     }
 
     #[test]

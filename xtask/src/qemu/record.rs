@@ -52,7 +52,9 @@ pub fn record(
     let boot = out_dir.join("boot");
     let whole_run = listings.len() == every_listing.len();
     if !whole_run {
-        eprintln!("[qemu] boot/ kept: only a run of every listing re-records the boot the simulator is calibrated from");
+        eprintln!(
+            "[qemu] boot/ kept: only a run of every listing re-records the boot the simulator is calibrated from"
+        );
     }
     if whole_run && boot.is_dir() {
         let dst = observed.join("boot");
