@@ -182,6 +182,9 @@ const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
     ("order", "The two objects of `kmem_book_record`"),
     ("order", "Read the addresses against the flowchart."),
     ("order", "Any violation returns NULL."),
+    ("order", "Some numbers differ between two boots"),
+    ("order", "the order of the lines"),
+    ("order", "The real kernel may list the same areas in another order"),
     // The 3G/1G split of the address space, not the split of a buddy block.
     ("split", "32-bit x86: the 3G/1G split"),
     // SLAB, the allocator removed in 6.8, not a slab.
