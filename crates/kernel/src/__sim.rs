@@ -10,6 +10,8 @@ use crate::ffi::c_void;
 use kmem_sim::Machine;
 use std::cell::RefCell;
 
+pub mod task;
+
 pub use crate::__opt as opt;
 
 /// `Some(literal)` or `None`, for the optional keys of `module!`.
@@ -59,11 +61,29 @@ pub fn uninstall() -> Option<Machine> {
 ///
 /// When no machine is installed on this thread: module code only runs under the runner.
 pub fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
+    if !task::in_module() {
+        return with_machine_here(f).0;
+    }
+    // Module code calls the simulator: on the simulator's stack. If the call ended the task (an oops) or
+    // the machine (a panic), the module does not get control back.
+    let (r, stopped) = task::on_sim_stack(|| with_machine_here(f));
+    if stopped {
+        task::abort();
+    }
+    r
+}
+
+/// [`with_machine`] on the current stack; also says whether the call made the simulated kernel stop
+/// (kill the current task or panic).
+fn with_machine_here<R>(f: impl FnOnce(&mut Machine) -> R) -> (R, bool) {
     MACHINE.with(|m| {
         let mut guard = m.borrow_mut();
         let machine =
             guard.as_mut().expect("no simulated machine: load the module with kmem-runner (or `cargo run --example`)");
-        f(machine)
+        let before = machine.kernel_stop().is_some();
+        let r = f(machine);
+        let stopped = !before && machine.kernel_stop().is_some();
+        (r, stopped)
     })
 }
 
@@ -89,6 +109,17 @@ pub fn to_host(m: &Machine, kaddr: u64) -> *mut c_void {
         // prints as the kernel would; it is never dereferenced by correct code.
         None => kaddr as usize as *mut c_void,
     }
+}
+
+/// A host address as the simulated kernel address it stands for: the special values and unbacked kernel
+/// addresses as they are, host addresses in the simulated RAM or vmalloc window translated; `None` for
+/// any other host address.
+pub fn to_kaddr_opt(m: &Machine, host: usize) -> Option<u64> {
+    let v = host as u64;
+    if is_special(v) || v >= 0xffff_8000_0000_0000 {
+        return Some(v);
+    }
+    m.kaddr_of_host(host)
 }
 
 /// A pointer module code holds, as the simulated kernel address.

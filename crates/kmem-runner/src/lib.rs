@@ -54,6 +54,20 @@ const USER_SYSCALL_RET: u64 = 0x0043_8f19;
 const USER_STACK: u64 = 0x7ffd_382d_29c8;
 const USER_EMPTY_STRING: u64 = 0x0048_f83d;
 const USER_MODULE_NAME: u64 = 0x7ffd_382d_3f8f;
+/// What the static `insmod`/`rmmod` of the guest has touched by the time it makes its system call, and so
+/// what its page tables cover: its image (text, data, bss) from 0x400000, its heap (`brk`), its stack.
+const USER_RANGES: &[(u64, u64)] =
+    &[(0x0040_0000, 0x004a_3000), (0x1000_2000, 0x1002_4000), (USER_STACK - 0x2_0000, USER_STACK + 0x1000)];
+
+/// What the guest's shell prints for a task an oops ended: `Killed` for SIGKILL (`page_fault_oops()`),
+/// `Segmentation fault` for SIGSEGV (`die()`); nothing for a panic (the machine is gone).
+fn killed_by(stop: &kmem_sim::KernelStop) -> String {
+    match stop.signal() {
+        Some(9) => "Killed".to_string(),
+        Some(_) => "Segmentation fault".to_string(),
+        None => String::new(),
+    }
+}
 
 /// The kernel's entry from a `syscall` instruction (arch/x86/entry/entry_64.S, common.c).
 const SYSCALL_ENTRY: &[&str] = &["entry_SYSCALL_64_after_hwframe", "do_syscall_64", "x64_sys_call"];
@@ -127,6 +141,7 @@ impl Runner {
                 ip: USER_SYSCALL_RET,
                 sp: USER_STACK,
             }));
+            m.mm_populate_user(USER_RANGES);
             let depth = m.call_stack().len();
             for f in SYSCALL_ENTRY.iter().chain(FINIT_MODULE_PATH) {
                 m.push_kframe(f);
@@ -139,20 +154,27 @@ impl Runner {
             m.push_rust_frame(&init_symbol, &init_path, Some(name), false);
             depth
         });
-        let result = (self.module.init)(self.module.this_module);
+        let outcome = __sim::task::run(|| (self.module.init)(self.module.this_module));
+        let result = self.task_result(outcome);
         __sim::with_machine(|m| m.truncate_stack(depth));
-        if __sim::with_machine(|m| m.kernel_stop().is_some()) {
-            // The simulated kernel oopsed in insmod's context: the task died there (`make_task_dead`),
-            // the module never finished loading and cannot be unloaded. Its state is leaked, as the
-            // kernel leaks it.
-            if let Ok(instance) = result {
+        if let Some(stop) = __sim::with_machine(|m| m.kernel_stop().cloned()) {
+            // The simulated kernel oopsed in insmod's context: the task died there (`make_task_dead`), the
+            // module never finished loading and cannot be unloaded. Its state is leaked, as the kernel
+            // leaks it; the task's address space goes (`exit_mm()`).
+            if let Some(Ok(instance)) = result {
                 std::mem::forget(instance);
             }
-            __sim::with_machine(|m| m.set_current_syscall(None));
-            return Err("Segmentation fault".to_string());
+            __sim::with_machine(|m| {
+                m.set_current_syscall(None);
+                m.mm_release_user(pid);
+            });
+            return Err(killed_by(&stop));
         }
-        __sim::with_machine(|m| m.set_current_syscall(None));
-        match result {
+        __sim::with_machine(|m| {
+            m.set_current_syscall(None);
+            m.mm_release_user(pid);
+        });
+        match result.expect("a task that was not killed returned") {
             Ok(instance) => {
                 self.instance = Some(instance);
                 __sim::with_machine(|m| {
@@ -165,6 +187,28 @@ impl Runner {
             Err(e) => {
                 __sim::with_machine(|m| m.unload_module_name(name));
                 Err(insmod_error(&self.ko(), e.to_errno()))
+            }
+        }
+    }
+
+    /// What a task's module code came to: its return value, or `None` when the simulated kernel killed the
+    /// task (an oops in the simulator, or a fault of the module code, reported here as the kernel reports
+    /// it).
+    fn task_result<R>(&self, outcome: __sim::task::Outcome<R>) -> Option<R> {
+        match outcome {
+            __sim::task::Outcome::Returned(r) => Some(r),
+            __sim::task::Outcome::Killed => None,
+            __sim::task::Outcome::Fault(f) => {
+                let name = self.module.name;
+                __sim::with_machine(|m| {
+                    let (fault, functions) = __sim::task::fault_report(m, name, &f);
+                    // The module functions the fault happened in, outermost first, above the runner's frames.
+                    for path in functions.iter().rev() {
+                        m.push_rust_frame(path, path, Some(name), false);
+                    }
+                    m.handle_kernel_fault(fault);
+                });
+                None
             }
         }
     }
@@ -189,6 +233,7 @@ impl Runner {
                 ip: USER_SYSCALL_RET,
                 sp: USER_STACK - 0x210,
             }));
+            m.mm_populate_user(USER_RANGES);
             m.set_module_state(name, kmem_sim::ModuleState::Going);
             let depth = m.call_stack().len();
             for f in SYSCALL_ENTRY.iter().chain(DELETE_MODULE_PATH) {
@@ -198,10 +243,12 @@ impl Runner {
             m.push_rust_frame(&drop_symbol, &drop_path, Some(name), false);
             depth
         });
-        drop(instance);
+        let outcome = __sim::task::run(move || drop(instance));
+        let _ = self.task_result(outcome);
         __sim::with_machine(|m| {
             m.truncate_stack(depth);
             m.set_current_syscall(None);
+            m.mm_release_user(pid);
             if m.kernel_stop().is_none() {
                 m.unload_module_name(name);
             }
@@ -379,7 +426,10 @@ pub fn module_main(module: &'static ModuleDesc) {
     let run = run_listing(module, &manifest, Some(cfg));
     println!("$ insmod {}.ko", module.name);
     if let Some(e) = &run.insmod_error {
-        println!("{e}");
+        // A panic leaves no terminal message: the machine is gone.
+        if !e.is_empty() {
+            println!("{e}");
+        }
     } else {
         for s in &manifest.show {
             println!("$ cat {}", s.file);

@@ -89,6 +89,9 @@ pub struct MachineConfig {
     /// [`MachineConfig::cpus`] and [`MachineConfig::kaslr`] with other values turn it off, and the boot is
     /// then modelled from the configuration alone.
     pub recorded_boot: bool,
+    /// `panic=` (`panic_timeout`): 0 waits forever after a panic, a negative value reboots at once (the
+    /// book's guest boots with `panic=-1`), a positive one after that many seconds.
+    pub panic_timeout: i64,
 }
 
 impl MachineConfig {
@@ -122,6 +125,7 @@ impl MachineConfig {
             echo_log: false,
             cmdline: String::new(),
             recorded_boot: true,
+            panic_timeout: 0,
         }
     }
 
@@ -139,6 +143,7 @@ impl MachineConfig {
             pageblock_order: 10,
             numa: false,
             recorded_boot: false,
+            panic_timeout: 0,
             ..Self::x86_64()
         }
     }
@@ -254,6 +259,12 @@ impl MachineConfig {
         for w in cmdline.split_whitespace() {
             if let Some(v) = w.strip_prefix("fail_page_alloc=") {
                 self.fail_page_alloc = crate::fault_inject::FaultConfig::from_setup(v);
+            }
+            if let Some(v) = w.strip_prefix("panic=") {
+                // kernel/panic.c: core_param(panic, panic_timeout, int, 0644); a bad value leaves it alone.
+                if let Ok(t) = v.parse::<i64>() {
+                    self.panic_timeout = t;
+                }
             }
         }
         self.cmdline = cmdline.to_string();
@@ -441,6 +452,8 @@ pub struct Machine {
     pub(crate) mempools: crate::mempool::MempoolState,
     /// Devices, coherent DMA allocations and DMA pools (device.rs, dma.rs, dmapool.rs).
     pub(crate) dma: crate::dma::DmaState,
+    /// Page-table pages of the kernel and of the processes (pgtable.rs).
+    pub(crate) pgtable: crate::pgtable::PageTableState,
 }
 
 impl fmt::Debug for Machine {
@@ -703,6 +716,7 @@ impl Machine {
             slab: Default::default(),
             mempools: Default::default(),
             dma: Default::default(),
+            pgtable: Default::default(),
         };
         m.mm_init();
         Ok(m)

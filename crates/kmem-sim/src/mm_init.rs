@@ -320,6 +320,9 @@ impl Machine {
             }
         }
 
+        // ---- mem_init() → preallocate_vmalloc_pages(): the vmalloc area's upper page-table levels.
+        self.preallocate_vmalloc_pages();
+
         // ---- alternative_instructions(): on SMP the SMP-lock alternatives are freed before the initcalls.
         if recorded {
             if let (Some(a), Some(b)) = (image_pfn("__smp_locks"), image_pfn("__smp_locks_end")) {

@@ -206,6 +206,8 @@ pub struct PanicState {
     pub die_counter: u32,
     /// `CR2`: the last faulting address (0 until a page fault).
     pub last_cr2: u64,
+    /// The stack pointer of the fault being reported, when module code faulted (the façade knows it).
+    pub fault_sp: Option<u64>,
 }
 
 /// The simulated call stack.
@@ -645,8 +647,11 @@ impl Machine {
     /// The kernel stack pointer of the current task at the innermost frame: inside its 16 KiB stack in the
     /// vmalloc area (`CONFIG_VMAP_STACK`), lower for each frame.
     fn kernel_sp(&self) -> u64 {
-        let pid = self.current().pid as u64;
-        let top = self.layout.vmalloc_start + 0x0010_0000 + ((pid & 0xff) << 15) + 0x4000;
+        if let Some(sp) = self.panic.fault_sp {
+            return sp;
+        }
+        // Without a known stack pointer: below the frames of the path, in the task's stack.
+        let (_, top) = self.task_stack();
         top - 0x100 - 0x48 * self.stack.frames.len() as u64
     }
 
@@ -672,7 +677,7 @@ impl Machine {
         let gs = self.per_cpu_offset(self.sched.cpu);
         self.printk(l, &format!("FS:  {fs:016x}(0000) GS:{gs:016x}(0000) knlGS:{:016x}\n", 0));
         self.printk(l, "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033\n");
-        let cr3 = self.pgd_phys();
+        let cr3 = self.cr3();
         self.printk(l, &format!("CR2: {:016x} CR3: {cr3:016x} CR4: 00000000000006b0\n", self.panic.last_cr2));
     }
 
@@ -694,12 +699,6 @@ impl Machine {
     /// `__per_cpu_offset[cpu]` as the `GS` base: the per-CPU units follow each other from the first chunk.
     pub(crate) fn per_cpu_offset(&self, cpu: u32) -> u64 {
         self.layout.page_offset + ((self.layout.max_pfn.min(0x10000) << 12) - 0x0100_0000) + cpu as u64 * 0x8_0000
-    }
-
-    /// The physical address of the kernel's page-table root (`CR3` of the current task: its mm's pgd, which
-    /// maps the kernel half like `init_mm`'s).
-    pub(crate) fn pgd_phys(&self) -> u64 {
-        0x0320_0000 + ((self.current().pid as u64 & 0xff) << 12)
     }
 
     /// The site a `WARN()`/`BUG()` at `file:line` traps at: its function and offset, from the build's
@@ -792,6 +791,22 @@ impl Machine {
 
     /// The common part of an oops after its header lines (`__die()` and `oops_end()`).
     pub(crate) fn oops_report(&mut self, what: &str, rip: &Frame, code: Option<&str>, args: &[u64]) {
+        self.oops_report_with(what, rip, code, args, None, true);
+    }
+
+    /// [`Machine::oops_report`] with what differs between the kinds of oops: `after_modules`, a line the
+    /// caller prints between `Modules linked in:` and the end marker (`page_fault_oops()`'s `CR2:`), and
+    /// whether the unwinder finds a stack to walk (`trace`: a double fault's stack pointer is in no stack,
+    /// so `Call Trace:` stays empty).
+    pub(crate) fn oops_report_with(
+        &mut self,
+        what: &str,
+        rip: &Frame,
+        code: Option<&str>,
+        args: &[u64],
+        after_modules: Option<String>,
+        trace: bool,
+    ) {
         self.panic.debug_locks_off = true;
         self.panic.die_counter += 1;
         let n = self.panic.die_counter;
@@ -800,8 +815,15 @@ impl Machine {
         self.dump_stack_print_info(l);
         let rip_s = frame_symbol(rip);
         self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
-        self.show_trace(l, &[], Some(&rip.func));
+        if trace {
+            self.show_trace(l, &[], Some(&rip.func));
+        } else {
+            self.printk(l, "Call Trace:\n");
+        }
         self.print_modules();
+        if let Some(line) = after_modules {
+            self.printk(l, &line);
+        }
         self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
         self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
         self.add_taint(Taint::Die);

@@ -441,6 +441,20 @@ pub enum KernelStop {
     Panic(String),
 }
 
+impl KernelStop {
+    /// The signal that ends the task an oops killed: SIGKILL after `page_fault_oops()`, SIGSEGV after
+    /// `die()` (a `BUG()`, a general protection fault, a stack guard page hit); `None` for a panic.
+    ///
+    /// Context: any.
+    pub fn signal(&self) -> Option<i32> {
+        match self {
+            KernelStop::Oops(Oops { kind: OopsKind::PageFault { .. }, .. }) => Some(9),
+            KernelStop::Oops(_) => Some(11),
+            KernelStop::Panic(_) => None,
+        }
+    }
+}
+
 /// An oops.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Oops {
@@ -736,15 +750,29 @@ impl Machine {
         std::mem::take(&mut self.slab.pending_ctors)
     }
 
-    /// `panic()`: `Kernel panic - not syncing: <msg>`, a stack dump and the end marker; records
-    /// [`KernelStop::Panic`].
+    /// `panic()`: `Kernel panic - not syncing: <msg>`; a stack dump unless an oops already tainted the kernel
+    /// (`TAINT_DIE`); the panic notifiers (x86's `dump_kernel_offset()`: `Kernel Offset: disabled` without
+    /// KASLR); then, with a `panic=` timeout (the book's `panic=-1`), the reboot, before the end marker
+    /// could be printed; without one, the end marker. Records [`KernelStop::Panic`].
     ///
     /// Context: any.
     pub fn kernel_panic(&mut self, msg: &str) {
         let msg = msg.trim_end_matches('\n').to_string();
         self.printk(LogLevel::Emerg, &format!("Kernel panic - not syncing: {msg}\n"));
-        self.dump_stack_with(&["panic"]);
-        self.printk(LogLevel::Emerg, &format!("---[ end Kernel panic - not syncing: {msg} ]---\n"));
+        if !self.test_taint(crate::panic::Taint::Die) {
+            self.dump_stack_with(&["panic"]);
+        }
+        if self.layout.arch == crate::machine::Arch::X86_64 {
+            if self.cfg.kaslr_seed.is_some() {
+                let off = self.layout.start_kernel_map;
+                self.printk(LogLevel::Emerg, &format!("Kernel Offset: randomised from {off:#x}\n"));
+            } else {
+                self.printk(LogLevel::Emerg, "Kernel Offset: disabled\n");
+            }
+        }
+        if self.cfg.panic_timeout == 0 {
+            self.printk(LogLevel::Emerg, &format!("---[ end Kernel panic - not syncing: {msg} ]---\n"));
+        }
         if self.slab.stop.is_none() {
             self.slab.stop = Some(KernelStop::Panic(msg));
         }
@@ -761,13 +789,9 @@ impl Machine {
                 self.bug_oops(&file, line, &[]);
             }
             OopsKind::PageFault { addr } => {
-                self.panic.last_cr2 = *addr;
-                self.printk(LogLevel::Alert, &format!("BUG: unable to handle page fault for address: {addr:016x}\n"));
-                self.printk(LogLevel::Alert, "#PF: supervisor read access in kernel mode\n");
-                self.printk(LogLevel::Alert, "#PF: error_code(0x0000) - not-present page\n");
-                self.printk(LogLevel::Info, "PGD 0 P4D 0 \n");
-                let rip = self.realized_stack().last().cloned().unwrap_or_else(|| Frame::kernel("0x0"));
-                self.oops_report("Oops: 0000", &rip, None, &[]);
+                // A read by the simulated kernel code itself (the simulator checks its accesses).
+                self.page_fault_oops(*addr, 0);
+                return;
             }
             OopsKind::GeneralProtection { addr } => {
                 let rip = self.realized_stack().last().cloned().unwrap_or_else(|| Frame::kernel("0x0"));

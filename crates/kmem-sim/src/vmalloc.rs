@@ -153,6 +153,8 @@ pub enum VmallocError {
     Bug { file: &'static str, line: u32 },
     /// Too many pages for `vmap()`.
     TooManyPages,
+    /// A page-table page for the mapping could not be allocated (`vmap_pages_range()` returned `-ENOMEM`).
+    MapPages,
     /// A WARN refused the request.
     Refused,
     /// Nothing mapped at the address (`find_vm_area` failed).
@@ -175,6 +177,7 @@ impl fmt::Display for VmallocError {
             }
             VmallocError::Bug { file, line } => write!(f, "kernel BUG at {file}:{line}!"),
             VmallocError::TooManyPages => write!(f, "more pages than RAM"),
+            VmallocError::MapPages => write!(f, "no page for a page table of the mapping"),
             VmallocError::Refused => write!(f, "refused with a warning"),
             VmallocError::NoArea(a) => write!(f, "no vm area at {a:#x}"),
         }
@@ -1354,8 +1357,12 @@ impl Machine {
         }
     }
 
-    /// `vmap_pages_range()`: PTEs (and host window pages) for `pages` from `addr` on.
-    fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) {
+    /// `vmap_pages_range()`: the page-table pages the range needs (pgtable.rs), then PTEs (and host window
+    /// pages) for `pages` from `addr` on. False when a page-table page could not be allocated (`-ENOMEM`).
+    fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) -> bool {
+        if !self.pgtable_populate_kernel(addr, addr + pages.len() as u64 * PAGE_SIZE) {
+            return false;
+        }
         let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         for (i, p) in pages.iter().enumerate() {
             let a = addr + i as u64 * PAGE_SIZE;
@@ -1364,6 +1371,7 @@ impl Machine {
                 let _ = self.mem.map_frame_into_window(a - ws, p.0);
             }
         }
+        true
     }
 
     // ---------------------------------------------------------------- busy lookups
@@ -1650,7 +1658,11 @@ impl Machine {
             return Err(VmallocError::Pages { allocated: nr, wanted: nr_small_pages });
         }
         let pages = self.vmalloc.arena.va(va).vm.as_ref().map(|v| v.page_list.clone()).unwrap_or_default();
-        self.vmap_pages_range(addr, &pages);
+        if !self.vmap_pages_range(addr, &pages) {
+            self.warn_alloc(gfp, &format!("vmalloc error: size {}, failed to map pages", nr * PAGE_SIZE));
+            self.vfree(addr);
+            return Err(VmallocError::MapPages);
+        }
         Ok(addr)
     }
 
@@ -2081,7 +2093,10 @@ impl Machine {
         let (s, e) = (self.vmalloc_start(), self.vmalloc_end());
         let va = self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, s, e, Gfp::GFP_KERNEL, caller)?;
         let addr = self.vmalloc.arena.va(va).va_start;
-        self.vmap_pages_range(addr, pages);
+        if !self.vmap_pages_range(addr, pages) {
+            self.vunmap(addr);
+            return Err(VmallocError::MapPages);
+        }
         if flags & VM_MAP_PUT_PAGES != 0 {
             if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
                 vm.page_list = pages.to_vec();
@@ -2154,7 +2169,8 @@ impl Machine {
         if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
             vm.phys_addr = phys;
         }
-        true
+        // ioremap_page_range() / vmap_pages_range() of the boot's mapping: its page tables.
+        self.pgtable_populate_kernel(start, start + size - PAGE_SIZE)
     }
 
     // ---------------------------------------------------------------- translation

@@ -141,7 +141,7 @@ fn rules() -> &'static Rules {
             walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),
             ids: r(r"\b(CPU|PID|UID|pid|cpu)(: ?)\d+"),
             kv_ids: r(r"\b(cpu|pid)=\d+"),
-            task_pid: r(r"\b(insmod|rmmod|sh|swapper/\d+|kworker/[\w:.-]+)/\d+\b"),
+            task_pid: r(r"\b(insmod|rmmod|sh|swapper/\d+|kworker/[\w:.-]+)(/|\[)\d+\b"),
             bios: r(r"BIOS \S+ \d\d/\d\d/\d{4}$"),
         }
     })
@@ -225,7 +225,7 @@ pub fn mask_line(line: &str) -> Option<String> {
     // 5
     s = r.ids.replace_all(&s, "${1}${2}<n>").into_owned();
     s = r.kv_ids.replace_all(&s, "${1}=<n>").into_owned();
-    s = r.task_pid.replace_all(&s, "${1}/<n>").into_owned();
+    s = r.task_pid.replace_all(&s, "${1}${2}<n>").into_owned();
     // 2, 9
     s = r.age.replace_all(&s, "age=<time>").into_owned();
     s = r.bios.replace_all(&s, "BIOS <bios>").into_owned();
@@ -340,6 +340,7 @@ mod tests {
             m("Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.16.2-debian-1.16.2-1 04/01/2014"),
             "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS <bios>"
         );
+        assert_eq!(m("note: insmod[1193] exited with irqs disabled"), "note: insmod[<n>] exited with irqs disabled");
         assert_eq!(
             m("in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 57, name: insmod"),
             "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: <n>, name: insmod"

@@ -265,6 +265,7 @@ pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)], all: 
         "__init_end",
         "__smp_locks",
         "__smp_locks_end",
+        "init_top_pgt",
         "__bss_start",
         "__bss_stop",
         "__brk_base",
