@@ -84,12 +84,12 @@ pub const MASKS: &[MaskRule] = &[
     },
 ];
 
-/// The masking rules as a Markdown table (`| what | a real line | compared as |`), for the book.
+/// The masking rules as a Markdown table (`| what it hides | a real line | compared as |`), for the book.
 ///
 /// Context: any.
 pub fn masks_markdown() -> String {
     let code = |s: &str| if s == "(left out)" { "(left out)".to_string() } else { format!("`{}`", s.trim_start()) };
-    let mut out = String::from("| what | a real line | compared as |\n|---|---|---|\n");
+    let mut out = String::from("| what it hides | a real line | compared as |\n|---|---|---|\n");
     for m in MASKS {
         out.push_str(&format!("| {} | {} | {} |\n", m.what, code(m.real), code(m.masked)));
     }
