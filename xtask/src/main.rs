@@ -2,6 +2,7 @@
 //! `cargo test`). xtask talks to tools (mdbook, msgmerge, QEMU ...), never to the simulator.
 
 mod browser;
+mod fuzz;
 mod po;
 mod qemu;
 mod serve;
@@ -58,6 +59,19 @@ enum Command {
     /// Build every listing against a real Linux 6.12 kernel, load it in QEMU and compare its
     /// dmesg with the pinned simulator output (see listings/kernel/README.md).
     Qemu(qemu::QemuOptions),
+    /// Run a libFuzzer target of the simulator (crates/kmem-sim/fuzz/) with cargo-fuzz, installed on first
+    /// use into target/tools; fails on a finding.
+    Fuzz {
+        /// `module_faults` (module code's accesses and faults) or `api` (the simulator's whole API).
+        #[arg(long, default_value = "module_faults")]
+        target: String,
+        /// How long to run.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Parallel fuzzing processes.
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+    },
 }
 
 fn main() -> Result<()> {
@@ -87,6 +101,7 @@ fn main() -> Result<()> {
         }
         Command::Tools => tools::ensure().map(|_| ()),
         Command::Qemu(opts) => qemu::run(&opts),
+        Command::Fuzz { target, seconds, jobs } => fuzz::run(&target, seconds, jobs),
     }
 }
 

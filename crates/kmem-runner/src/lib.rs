@@ -59,6 +59,35 @@ const USER_MODULE_NAME: u64 = 0x7ffd_382d_3f8f;
 const USER_RANGES: &[(u64, u64)] =
     &[(0x0040_0000, 0x004a_3000), (0x1000_2000, 0x1002_4000), (USER_STACK - 0x2_0000, USER_STACK + 0x1000)];
 
+/// Runs `f` as module code of module `module` in the current task of the installed machine (a task of its
+/// own, on the kernel's stack size) and returns what it returned, or `None` when the simulated kernel
+/// killed the task: an oops in a simulator call, or a fault of the module code, reported as the kernel
+/// reports it (with the module's functions it happened in). After a kill, [`Machine::kernel_stop`] says
+/// how; the machine goes on unless it panicked.
+///
+/// Context: a machine is installed on this thread (`kernel::__sim::install`); not inside another task.
+pub fn run_module_code<R>(module: &str, f: impl FnOnce() -> R) -> Option<R> {
+    task_outcome(module, __sim::task::run(f))
+}
+
+fn task_outcome<R>(module: &str, outcome: __sim::task::Outcome<R>) -> Option<R> {
+    match outcome {
+        __sim::task::Outcome::Returned(r) => Some(r),
+        __sim::task::Outcome::Killed => None,
+        __sim::task::Outcome::Fault(f) => {
+            __sim::with_machine(|m| {
+                let (fault, functions) = __sim::task::fault_report(m, module, &f);
+                // The module functions the fault happened in, outermost first, above the caller's frames.
+                for path in functions.iter().rev() {
+                    m.push_rust_frame(path, path, Some(module), false);
+                }
+                m.handle_kernel_fault(fault);
+            });
+            None
+        }
+    }
+}
+
 /// What the guest's shell prints for a task an oops ended: `Killed` for SIGKILL (`page_fault_oops()`),
 /// `Segmentation fault` for SIGSEGV (`die()`); nothing for a panic (the machine is gone).
 fn killed_by(stop: &kmem_sim::KernelStop) -> String {
@@ -192,25 +221,9 @@ impl Runner {
     }
 
     /// What a task's module code came to: its return value, or `None` when the simulated kernel killed the
-    /// task (an oops in the simulator, or a fault of the module code, reported here as the kernel reports
-    /// it).
+    /// task.
     fn task_result<R>(&self, outcome: __sim::task::Outcome<R>) -> Option<R> {
-        match outcome {
-            __sim::task::Outcome::Returned(r) => Some(r),
-            __sim::task::Outcome::Killed => None,
-            __sim::task::Outcome::Fault(f) => {
-                let name = self.module.name;
-                __sim::with_machine(|m| {
-                    let (fault, functions) = __sim::task::fault_report(m, name, &f);
-                    // The module functions the fault happened in, outermost first, above the runner's frames.
-                    for path in functions.iter().rev() {
-                        m.push_rust_frame(path, path, Some(name), false);
-                    }
-                    m.handle_kernel_fault(fault);
-                });
-                None
-            }
-        }
+        task_outcome(self.module.name, outcome)
     }
 
     /// `rmmod <name>`: drops the module (its exit), in the context of a fresh `rmmod` task, on the path
