@@ -20,6 +20,23 @@ fn slabinfo_format_and_boot_line() {
     assert!(m.slabtop().contains("kmalloc-128"));
 }
 
+/// Regression: the recorded boot ran with `slab_nomerge`, so each cache of its /proc/slabinfo is a cache of
+/// its own; replayed on a machine without `slab_nomerge`, 17 of them (uid_cache, filp, sigqueue,
+/// memdup_user-128 …) became aliases of older replayed caches and vanished from /proc/slabinfo.
+#[test]
+fn the_booted_machine_has_the_recorded_boots_caches() {
+    const REAL: &str = include_str!("../../../listings/kernel/observed/boot/slabinfo.txt");
+    let real: Vec<&str> = REAL.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    for cmdline in ["", "slab_nomerge"] {
+        let m = Machine::boot(MachineConfig::x86_64().cmdline(cmdline)).unwrap();
+        let names: Vec<String> = m.slabinfo().into_iter().map(|i| i.name).collect();
+        assert_eq!(names, real, "cmdline {cmdline:?}");
+        for c in m.all_caches() {
+            assert_eq!(m.kmem_cache_layout(c).unwrap().aliases, Vec::<String>::new(), "cmdline {cmdline:?}");
+        }
+    }
+}
+
 #[test]
 fn an_alias_shares_its_targets_struct_kmem_cache() {
     // `kmem_cache_create()` of a mergeable cache returns the existing cache's `struct kmem_cache *`,
