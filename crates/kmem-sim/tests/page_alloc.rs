@@ -455,3 +455,26 @@ fn debug_preempt_line() {
         "{next}"
     );
 }
+
+/// Regression: /proc/pagetypeinfo printed an `Isolate` type, which exists only with CONFIG_MEMORY_ISOLATION
+/// (mm/page_alloc.c `migratetype_names[]`); the book's kernel has none. The booted machine's file has the
+/// real boot's lines: the same headers and rows, DMA's counts equal (DMA32's vary between boots).
+#[test]
+fn pagetypeinfo_has_the_real_boots_shape() {
+    const REAL: &str = include_str!("../../../listings/kernel/observed/boot/pagetypeinfo.txt");
+    let m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    let sim = m.proc_pagetypeinfo();
+    assert!(!sim.contains("Isolate"), "{sim}");
+    fn shape(l: &str) -> Vec<&str> {
+        l.split_whitespace().filter(|w| !w.chars().all(|c| c.is_ascii_digit())).collect()
+    }
+    assert_eq!(sim.lines().count(), REAL.lines().count(), "{sim}");
+    for (s, r) in sim.lines().zip(REAL.lines()) {
+        if r.contains("DMA32") {
+            assert_eq!(shape(s), shape(r));
+            assert_eq!(s.len(), r.len(), "{s:?} / {r:?}");
+        } else {
+            assert_eq!(s, r);
+        }
+    }
+}
