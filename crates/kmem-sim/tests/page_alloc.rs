@@ -581,3 +581,23 @@ fn pagetypeinfo_has_the_real_boots_shape() {
         }
     }
 }
+
+/// Regression: a WARN whose function the realised stack does not show (here the page allocator's
+/// `WARN_ON_ONCE(!can_direct_reclaim)` for `__GFP_NOFAIL`, reached from a slab refill whose page-allocator
+/// frames the recorded call graph cannot connect to `___slab_alloc`) printed the innermost frame as `RIP` and
+/// "Code: Unable to access opcode bytes at <stack address>". The build has one site for the line: the trap is
+/// there, with its code bytes.
+#[test]
+fn warn_rip_is_the_builds_site_when_the_stack_lacks_it() {
+    let mut m = boot();
+    let _eater = m.eat_memory(Gfp::GFP_KERNEL, None);
+    let seq = m.log_seq();
+    // The recorded boot's kmalloc-128 slabs are full: the object needs a new slab, from the slow path.
+    let _ = m.kmalloc(100, Gfp::GFP_NOWAIT | Gfp::__GFP_NOFAIL);
+    let log = m.log_text_since(seq);
+    let site = "__alloc_pages_slowpath+0x431/0x440";
+    assert!(log.contains(&format!("WARNING: CPU: 0 PID: 95 at mm/page_alloc.c:4314 {site}\n")), "{log}");
+    assert!(log.contains(&format!("\nRIP: 0010:{site}\n")), "{log}");
+    assert!(log.contains("\nCode: 83 fb 02 73 21 41 0f ba e7 0a 73 1e "), "{log}");
+    assert!(!log.contains("Unable to access opcode bytes"), "{log}");
+}
