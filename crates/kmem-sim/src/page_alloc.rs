@@ -1386,8 +1386,10 @@ impl Machine {
     /// `zone_highsize()` with no CPU being onlined: the low watermark (or the managed pages over
     /// `high_fraction`) split over the node's CPUs, at least four batches.
     fn zone_highsize(&self, z: usize, batch: u64, high_fraction: u64) -> u64 {
-        let total =
-            if high_fraction == 0 { self.zones[z].low_wmark() } else { self.zones[z].managed_pages / high_fraction };
+        let total = match high_fraction {
+            0 => self.zones[z].low_wmark(),
+            f => self.zones[z].managed_pages / f,
+        };
         (total / self.cfg.cpus.max(1) as u64).max(batch << 2)
     }
 

@@ -331,11 +331,14 @@ pub fn real_meminfo(text: &str) -> std::collections::HashMap<String, u64> {
         .collect()
 }
 
+/// The recorded boot's caches, areas and `/proc/meminfo` (see [`recorded_state`]).
+pub type RecordedState = (Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>);
+
 /// The recorded boot's caches, areas and `/proc/meminfo`.
 ///
 /// Context: any.
-pub fn recorded_state() -> &'static (Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>) {
-    static S: OnceLock<(Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>)> = OnceLock::new();
+pub fn recorded_state() -> &'static RecordedState {
+    static S: OnceLock<RecordedState> = OnceLock::new();
     S.get_or_init(|| (real_caches(SLABINFO, SLAB), real_areas(VMALLOCINFO), real_meminfo(MEMINFO)))
 }
 
