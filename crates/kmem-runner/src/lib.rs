@@ -8,9 +8,11 @@
 //! out-of-tree taint message, BUG and WARNING reports).
 //!
 //! ```no_run
-//! # fn demo(module: &'static kernel::__sim::ModuleDesc) {
-//! let run = kmem_runner::run(module, kmem_runner::machine_from_env());
+//! # fn demo(module: &'static kernel::__sim::ModuleDesc) -> Result<(), String> {
+//! let manifest = kmem_runner::manifest_of(module)?;
+//! let run = kmem_runner::run(module, kmem_runner::machine_from_env(&manifest)?);
 //! print!("{}", run.dmesg);
+//! # Ok(())
 //! # }
 //! ```
 

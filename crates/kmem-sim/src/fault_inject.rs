@@ -289,30 +289,6 @@ impl Machine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interval_and_times() {
-        let mut a = FaultAttr::new("x", FaultConfig::default().probability(100).interval(3).times(2));
-        let v: Vec<bool> = (0..9).map(|_| matches!(a.should_fail_ex(1, false), FaultDecision::Fail { .. })).collect();
-        assert_eq!(v, [false, false, true, false, false, true, false, false, false]);
-    }
-
-    #[test]
-    fn space_and_probability_deterministic() {
-        let mut a = FaultAttr::new("x", FaultConfig::default().probability(50).times(-1).space(3).seed(9));
-        let mut b = a.clone();
-        let va: Vec<_> = (0..50).map(|_| a.should_fail_ex(1, false)).collect();
-        let vb: Vec<_> = (0..50).map(|_| b.should_fail_ex(1, false)).collect();
-        assert_eq!(va, vb);
-        assert_eq!(va[..3], [FaultDecision::Pass; 3]);
-        let fails = va.iter().filter(|d| matches!(d, FaultDecision::Fail { .. })).count();
-        assert!(fails > 10 && fails < 40, "{fails}");
-    }
-}
-
 impl Machine {
     /// A write to a fault-injection debugfs file (`fault_create_debugfs_attr()` and mm/failslab.c,
     /// mm/fail_page_alloc.c): `/sys/kernel/debug/{failslab,fail_page_alloc}/{probability,interval,times,space,
@@ -371,5 +347,29 @@ impl Machine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_and_times() {
+        let mut a = FaultAttr::new("x", FaultConfig::default().probability(100).interval(3).times(2));
+        let v: Vec<bool> = (0..9).map(|_| matches!(a.should_fail_ex(1, false), FaultDecision::Fail { .. })).collect();
+        assert_eq!(v, [false, false, true, false, false, true, false, false, false]);
+    }
+
+    #[test]
+    fn space_and_probability_deterministic() {
+        let mut a = FaultAttr::new("x", FaultConfig::default().probability(50).times(-1).space(3).seed(9));
+        let mut b = a.clone();
+        let va: Vec<_> = (0..50).map(|_| a.should_fail_ex(1, false)).collect();
+        let vb: Vec<_> = (0..50).map(|_| b.should_fail_ex(1, false)).collect();
+        assert_eq!(va, vb);
+        assert_eq!(va[..3], [FaultDecision::Pass; 3]);
+        let fails = va.iter().filter(|d| matches!(d, FaultDecision::Fail { .. })).count();
+        assert!(fails > 10 && fails < 40, "{fails}");
     }
 }

@@ -157,6 +157,13 @@ impl Symbols {
         self.bugs.iter().find(|b| b.line == line && b.file == file)
     }
 
+    /// Every `BUG()`/`WARN()` site at `file:line` (one per function it is inlined into).
+    ///
+    /// Context: any.
+    pub fn bug_sites<'a>(&'a self, file: &'a str, line: u32) -> impl Iterator<Item = &'a BugSite> + 'a {
+        self.bugs.iter().filter(move |b| b.line == line && b.file == file)
+    }
+
     /// The `BUG()`/`WARN()` site at `file:line` inside `func`.
     ///
     /// Context: any.

@@ -183,6 +183,17 @@ impl MachineConfig {
         self
     }
 
+    /// Boots the modelled machine even where the recorded boot would apply (x86_64, 256 MiB, 4 CPUs): memblock,
+    /// the boot's allocations, slab caches and per-CPU lists come from the configuration alone, as for any
+    /// other size (see [`MachineConfig::recorded_boot`]). For tests of the modelled boot itself, and of
+    /// mechanisms shown on an address space and free lists that no recorded history shaped.
+    ///
+    /// Context: any.
+    pub fn modelled_boot(mut self) -> Self {
+        self.recorded_boot = false;
+        self
+    }
+
     /// Kernel image size in KiB.
     ///
     /// Context: any.

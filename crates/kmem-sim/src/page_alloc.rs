@@ -1273,8 +1273,8 @@ impl Machine {
         v
     }
 
-    /// Checks the allocator's internal consistency (lists, counts, buddy flags); `Err` describes the first
-    /// problem. For tests.
+    /// Checks the allocator's internal consistency (buddy lists, counts, buddy flags, and the per-CPU lists:
+    /// see `check_pcp_consistency`); `Err` describes the first problem. For tests.
     ///
     /// Context: any.
     pub fn check_consistency(&self) -> Result<(), String> {
@@ -1323,7 +1323,7 @@ impl Machine {
                 return Err(format!("zone {zi}: highatomic {ha} vs {}", z.nr_free_highatomic));
             }
         }
-        Ok(())
+        self.check_pcp_consistency()
     }
 }
 
@@ -1386,8 +1386,10 @@ impl Machine {
     /// `zone_highsize()` with no CPU being onlined: the low watermark (or the managed pages over
     /// `high_fraction`) split over the node's CPUs, at least four batches.
     fn zone_highsize(&self, z: usize, batch: u64, high_fraction: u64) -> u64 {
-        let total =
-            if high_fraction == 0 { self.zones[z].low_wmark() } else { self.zones[z].managed_pages / high_fraction };
+        let total = match high_fraction {
+            0 => self.zones[z].low_wmark(),
+            f => self.zones[z].managed_pages / f,
+        };
         (total / self.cfg.cpus.max(1) as u64).max(batch << 2)
     }
 
@@ -1614,6 +1616,59 @@ impl Machine {
         }
     }
 
+    /// The per-CPU lists' part of [`Machine::check_consistency`]: every block on a list is a free block of its
+    /// list's order in the list's zone, aligned, owned by `Pcp` and on no other list (so neither on a buddy
+    /// free list nor allocated); each CPU's `count` is the pages on its lists; the frames owned by `Pcp` are
+    /// exactly the pages on the lists.
+    fn check_pcp_consistency(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut on_lists = 0u64;
+        for (zi, z) in self.zones.iter().enumerate() {
+            for (cpu, p) in z.pcp.iter().enumerate() {
+                let mut pages = 0u64;
+                for (pindex, list) in p.lists.iter().enumerate() {
+                    let order = pindex_to_order(pindex);
+                    for &pfn in list {
+                        let what = format!("pfn {pfn:#x} on zone {zi} cpu {cpu} pcp list {pindex} (order {order})");
+                        if pfn % (1 << order) != 0 {
+                            return Err(format!("misaligned {what}"));
+                        }
+                        if !seen.insert(pfn) {
+                            return Err(format!("{what} is on a per-CPU list twice"));
+                        }
+                        let Some(head) = self.pages.get(pfn as usize) else {
+                            return Err(format!("{what}: no such frame"));
+                        };
+                        if head.order as u32 != order {
+                            return Err(format!("{what} has order {}", head.order));
+                        }
+                        for i in 0..(1u64 << order) {
+                            let f = &self.pages[(pfn + i) as usize];
+                            if f.owner() != PageOwner::Pcp || f.is_buddy() || f.zone as usize != zi {
+                                return Err(format!(
+                                    "{what}: frame {:#x} is {:?} in zone {}",
+                                    pfn + i,
+                                    f.owner(),
+                                    f.zone
+                                ));
+                            }
+                        }
+                        pages += 1 << order;
+                    }
+                }
+                if pages != p.count {
+                    return Err(format!("zone {zi} cpu {cpu}: {pages} pages on the per-CPU lists, count {}", p.count));
+                }
+                on_lists += pages;
+            }
+        }
+        let owned = self.count_pages_owned_by(PageOwner::Pcp);
+        if owned != on_lists {
+            return Err(format!("{owned} frames owned by Pcp, {on_lists} pages on per-CPU lists"));
+        }
+        Ok(())
+    }
+
     /// The pages on every CPU's lists (`free_pcp` of the memory summary).
     ///
     /// Context: any.
@@ -1636,5 +1691,39 @@ impl Machine {
             p.high = high;
         }
         self.sched.cpu = saved;
+    }
+}
+
+#[cfg(test)]
+mod pcp_tests {
+    use crate::{Gfp, Machine, MachineConfig, PageOwner};
+
+    #[test]
+    fn consistency_covers_the_per_cpu_lists() {
+        let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+        let mut held = Vec::new();
+        for order in [0, 1, 2, 3, 0, 0, 1] {
+            held.push((m.alloc_pages(Gfp::GFP_KERNEL, order).unwrap(), order));
+        }
+        for (p, o) in held.drain(..) {
+            m.__free_pages(p, o);
+        }
+        assert!(m.nr_free_pcp() > 0);
+        assert_eq!(m.check_consistency(), Ok(()));
+        // A count that disagrees with the lists.
+        let z = m.zones.iter().position(|z| z.free_pcp() > 0).unwrap();
+        m.zones[z].pcp[0].count += 1;
+        assert!(m.check_consistency().unwrap_err().contains("count"));
+        m.zones[z].pcp[0].count -= 1;
+        // A block both on a per-CPU list and handed out.
+        let cpu = m.zones[z].pcp.iter().position(|p| p.count > 0).unwrap();
+        let pfn = *m.zones[z].pcp[cpu].lists.iter().find_map(|l| l.front()).unwrap();
+        m.pages[pfn as usize].set_owner(PageOwner::PageAlloc);
+        assert!(m.check_consistency().is_err());
+        m.pages[pfn as usize].set_owner(PageOwner::Pcp);
+        // The same block on two lists.
+        m.zones[z].pcp[cpu].lists[1].push_back(pfn);
+        m.zones[z].pcp[cpu].count += 1;
+        assert!(m.check_consistency().is_err());
     }
 }

@@ -703,7 +703,8 @@ impl Machine {
 
     /// The site a `WARN()`/`BUG()` at `file:line` traps at: its function and offset, from the build's
     /// `__bug_table`, in the innermost frame of the stack that has such a site (a site inlined into several
-    /// functions has one entry per function); else the innermost frame.
+    /// functions has one entry per function); else, when the build has one site for `file:line`, that one
+    /// (the realised stack can lack the path to it); else the innermost frame.
     fn trap_site(&self, file: &str, line: u32) -> (Frame, Option<String>) {
         let real = self.realized_stack();
         let k = Symbols::vmlinux();
@@ -714,6 +715,14 @@ impl Machine {
             if let Some(b) = k.bug_site_in(file, line, &f.func) {
                 let mut g = f.clone();
                 g.offset = b.offset;
+                return (g, Some(b.code.clone()));
+            }
+        }
+        if let Some(b) = k.bug_site(file, line) {
+            let unique = k.bug_sites(file, line).count() == 1;
+            if let (true, Some(func)) = (unique, k.lookup(&b.func)) {
+                let mut g = Frame::kernel(func.name.clone());
+                (g.offset, g.size) = (b.offset, func.size);
                 return (g, Some(b.code.clone()));
             }
         }

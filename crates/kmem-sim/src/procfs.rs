@@ -4,8 +4,9 @@
 //! The simulator models the page allocator only, so counters of other subsystems (LRU lists, page cache,
 //! swap, dirty/writeback, anon, shmem, ...) are 0. Slab, vmalloc, kernel stack, page table and per-cpu
 //! counters come from [`VmStat`], which later parts (slub.rs, vmalloc.rs) update. The kernel config assumed
-//! for the optional rows: no ZSWAP, MEMORY_FAILURE, THP, CMA, UNACCEPTED_MEMORY or HUGETLBFS; MEMORY_ISOLATION
-//! on (so /proc/pagetypeinfo has an `Isolate` type, always empty here); CONFIG_HIGHMEM on the i386 profile.
+//! for the optional rows is the book's .config: no ZSWAP, MEMORY_FAILURE, THP, CMA, UNACCEPTED_MEMORY or
+//! HUGETLBFS, and no MEMORY_ISOLATION (nothing selects it: no COMPACTION, CMA or MEMORY_HOTPLUG), so
+//! /proc/pagetypeinfo has no `Isolate` type; CONFIG_HIGHMEM on the i386 profile.
 
 #![forbid(unsafe_code)]
 
@@ -38,8 +39,9 @@ pub struct VmStat {
     pub percpu: u64,
 }
 
-/// `migratetype_names` including `Isolate` (MIGRATE_TYPES with CONFIG_MEMORY_ISOLATION).
-const MT_NAMES: [&str; 5] = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"];
+/// `migratetype_names` (mm/page_alloc.c) without CONFIG_CMA and CONFIG_MEMORY_ISOLATION: the pcp types and
+/// HighAtomic.
+const MT_NAMES: [&str; 4] = ["Unmovable", "Movable", "Reclaimable", "HighAtomic"];
 
 impl Machine {
     /// Counters of other subsystems (mutable, for later parts).
@@ -98,7 +100,7 @@ impl Machine {
             for (mt, name) in MT_NAMES.iter().enumerate() {
                 s.push_str(&format!("Node {:4}, zone {:>8}, type {:>12} ", 0, z.name(), name));
                 for o in 0..NR_PAGE_ORDERS {
-                    let n = if mt < 4 { z.free_area[o].free_list[mt].len } else { 0 };
+                    let n = z.free_area[o].free_list[mt].len;
                     if n >= 100_000 {
                         s.push_str(&format!(">{:6} ", 100_000));
                     } else {
@@ -114,7 +116,7 @@ impl Machine {
         }
         s.push('\n');
         for (zi, z) in self.zones.iter().enumerate().filter(|(_, z)| z.populated()) {
-            let mut count = [0u64; 5];
+            let mut count = [0u64; MT_NAMES.len()];
             let mut pfn = z.zone_start_pfn;
             while pfn < z.zone_end_pfn() {
                 if (pfn as usize) < self.pages.len() && self.pages[pfn as usize].zone as usize == zi {

@@ -331,11 +331,14 @@ pub fn real_meminfo(text: &str) -> std::collections::HashMap<String, u64> {
         .collect()
 }
 
+/// The recorded boot's caches, areas and `/proc/meminfo` (see [`recorded_state`]).
+pub type RecordedState = (Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>);
+
 /// The recorded boot's caches, areas and `/proc/meminfo`.
 ///
 /// Context: any.
-pub fn recorded_state() -> &'static (Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>) {
-    static S: OnceLock<(Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>)> = OnceLock::new();
+pub fn recorded_state() -> &'static RecordedState {
+    static S: OnceLock<RecordedState> = OnceLock::new();
     S.get_or_init(|| (real_caches(SLABINFO, SLAB), real_areas(VMALLOCINFO), real_meminfo(MEMINFO)))
 }
 
@@ -370,6 +373,11 @@ impl Machine {
     /// Context: boot.
     pub(crate) fn replay_boot_caches(&mut self) {
         let (caches, _, _) = recorded_state();
+        // The recorded boot ran with the book's `slab_nomerge`: every cache it lists is a cache of its own.
+        // Created here with merging allowed, one would become an alias of an older replayed cache whose
+        // SLAB_ACCOUNT, SLAB_NO_MERGE or usercopy region the recording does not hold (uid_cache of pid,
+        // memdup_user-* of each other …) and vanish from /proc/slabinfo with its objects counted elsewhere.
+        let nomerge = std::mem::replace(&mut self.slab.cfg.slab_nomerge, true);
         for c in caches {
             let id = match self.find_cache(&c.name) {
                 Some(id) => id,
@@ -403,6 +411,7 @@ impl Machine {
                 }
             }
         }
+        self.slab.cfg.slab_nomerge = nomerge;
         let _ = self.take_pending_ctors();
     }
 

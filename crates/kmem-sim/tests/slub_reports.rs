@@ -115,7 +115,10 @@ fn invalid_pointer_and_wrong_cache() {
 
 #[test]
 fn objects_remaining_on_destroy() {
-    let mut m = boot(None);
+    // The book's command line has slab_nomerge, so demo_cache is a cache of its own (see below otherwise).
+    let mut m = Machine::boot(MachineConfig::x86_64().cmdline("slab_nomerge")).unwrap();
+    m.set_current("insmod", 95);
+    m.push_module_frame("demo_init", "demo");
     let c = m.kmem_cache_create("demo_cache", 100, 0, SLAB_HWCACHE_ALIGN, None).unwrap();
     let p = m.kmem_cache_alloc(c, Gfp::GFP_KERNEL);
     assert_ne!(p, 0);
@@ -129,6 +132,20 @@ fn objects_remaining_on_destroy() {
     assert!(has(&log, "Object 0x"));
     assert!(has(&log, "kmem_cache_destroy demo_cache: Slab cache still has objects when called from demo_exit+"));
     assert!(!m.proc_slabinfo().contains("demo_cache"));
+    // Without slab_nomerge, find_mergeable() finds a boot cache of 128-byte, 64-aligned objects for it (in the
+    // real boot uid_cache): kmem_cache_create() returns that cache and kmem_cache_destroy() only drops the
+    // alias's reference, silently, whatever the cache still holds.
+    let mut m = boot(None);
+    let c = m.kmem_cache_create("demo_cache", 100, 0, SLAB_HWCACHE_ALIGN, None).unwrap();
+    let layout = m.kmem_cache_layout(c).unwrap();
+    assert_ne!(layout.name, "demo_cache");
+    assert!(layout.aliases.contains(&"demo_cache".to_string()));
+    assert_eq!((layout.size, layout.align), (128, 64));
+    assert_ne!(m.kmem_cache_alloc(c, Gfp::GFP_KERNEL), 0);
+    let seq = m.log_seq();
+    m.kmem_cache_destroy(Some(c));
+    assert_eq!(m.log_text_since(seq), "");
+    assert!(m.kmem_cache_layout(c).is_some(), "the target cache stays");
 }
 
 #[test]

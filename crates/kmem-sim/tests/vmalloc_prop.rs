@@ -33,6 +33,9 @@ fn op() -> impl Strategy<Value = Op> {
 fn run(cfg: MachineConfig, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut m = Machine::boot(cfg).unwrap();
     let vs = m.layout().vmalloc_start;
+    // The booted machine (4 CPUs) starts with the boot's areas: they stay busy, with their pages, throughout.
+    let boot = m.vmap_snapshot();
+    let boot_pages = m.vmalloc_nr_pages();
     let mut live: Vec<(u64, u64)> = Vec::new(); // (addr, tag)
     for (step, op) in ops.iter().enumerate() {
         match *op {
@@ -89,13 +92,17 @@ fn run(cfg: MachineConfig, ops: &[Op]) -> Result<(), TestCaseError> {
         prop_assert!(m.find_vm_area(*a).is_some());
     }
     let snap = m.vmap_snapshot();
-    prop_assert_eq!(snap.busy.len(), live.len() + count_nested(&m, &live));
+    prop_assert_eq!(snap.busy.len(), boot.busy.len() + live.len() + count_nested(&m, &live));
+    for b in &boot.busy {
+        prop_assert!(snap.busy.contains(b), "boot area {:?} gone", b);
+    }
     for (a, _) in live {
         m.vfree(a);
     }
     m.vm_unmap_aliases();
     m.vmap_check_invariants().map_err(TestCaseError::fail)?;
-    prop_assert_eq!(m.vmalloc_nr_pages(), 0);
+    prop_assert_eq!(m.vmap_snapshot().busy, boot.busy);
+    prop_assert_eq!(m.vmalloc_nr_pages(), boot_pages);
     Ok(())
 }
 
