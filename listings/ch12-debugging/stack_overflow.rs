@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A 24 KiB array on a 16 KiB kernel stack. With `CONFIG_VMAP_STACK` the task's stack is a vmalloc
-//! area with a guard page below it: the function's first touch of its frame lands in the guard
-//! page, the page fault cannot even be delivered on that stack, and the CPU raises a double fault,
-//! which the kernel cannot survive.
+//! area with an unmapped page below it: the function moves its stack pointer below the stack, its
+//! first push there faults, the page fault cannot even be delivered on that stack, and the CPU raises
+//! a double fault, which the kernel cannot survive.
 
 use kernel::prelude::*;
 

@@ -49,7 +49,8 @@ pub struct KernelFault {
     pub address: u64,
     /// The page-fault error code (`X86_PF_*`), as for an access in kernel mode.
     pub error_code: u64,
-    /// The stack pointer at the access, in the current task's stack (or below it), when known.
+    /// The stack pointer at the access, when it is not somewhere inside the current task's stack (the
+    /// façade reports a stack pointer that left the stack as the first word below it).
     pub sp: Option<u64>,
     /// The address is not canonical (bits 63..47 differ): no page fault, a general protection fault.
     pub non_canonical: bool,

@@ -286,19 +286,23 @@ fn module_stack_of(addr: usize) -> Option<((usize, usize), bool)> {
 /// of the host's symbols, innermost first, with the module's crate name as the first segment).
 pub fn fault_report(m: &kmem_sim::Machine, module: &str, f: &HostFault) -> (kmem_sim::fault::KernelFault, Vec<String>) {
     use kmem_sim::fault::{KernelFault, X86_PF_USER};
-    let (_, stack_end) = m.task_stack();
-    let sim_stack = |host: usize| -> Option<u64> {
-        let ((lo, size), inside) = module_stack_of(host)?;
-        if !inside {
-            return None;
-        }
-        // The host stack's top is the task stack's top.
-        let from_top = (lo + size) as i64 - host as i64;
-        Some((stack_end as i64 - from_top) as u64)
+    // Inside the module stack, how deep the host's frames reach depends on the host compiler, not on the
+    // kernel: the report keeps what is the kernel's -- in the stack, or below it -- and no host depth. An
+    // access or a stack pointer below the stack is the first word below it, where the kernel's next push
+    // would go.
+    let (stack_begin, _) = m.task_stack();
+    let below_stack = |host: usize| -> Option<bool> {
+        let ((lo, _), inside) = module_stack_of(host)?;
+        inside.then_some(host < lo)
     };
-    let addr = f.addr as u64;
-    let address = sim_stack(f.addr).or_else(|| super::to_kaddr_opt(m, f.addr)).unwrap_or(addr);
-    let sp = sim_stack(f.sp);
+    let address = match below_stack(f.addr) {
+        Some(true) => stack_begin - 8,
+        _ => super::to_kaddr_opt(m, f.addr).unwrap_or(f.addr as u64),
+    };
+    let sp = match below_stack(f.sp) {
+        Some(true) => Some(stack_begin - 8),
+        _ => None,
+    };
     // SI_KERNEL: the CPU raised #GP (a non-canonical address); si_addr is 0 then.
     let non_canonical = f.signo == libc::SIGSEGV && f.si_code == 0x80;
     let fault = KernelFault { address, error_code: (f.error_code as u64) & !X86_PF_USER & 0xffff, sp, non_canonical };
