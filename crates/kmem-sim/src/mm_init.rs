@@ -352,6 +352,7 @@ impl Machine {
             self.replay_boot_vmalloc();
             self.dma_debug_init();
             self.replay_boot_user_pages();
+            self.replay_boot_slab_objects();
         } else {
             self.boot_allocations();
         }

@@ -98,5 +98,7 @@ fn pinned_dmesg_of_a_seeded_program() {
 // Re-pinned after the booted machine (88a6ac8): its double frees hit pages on the per-CPU lists (LIFO reuse
 // gives the same pfn twice; their dumps show the poisoned lru words of a non-buddy page), the memory summary
 // counts slab pages and has no swap lines, DMA/DMA32 keep the same free totals in other blocks, and the
-// NOFAIL WARN from a slab refill traps at __alloc_pages_slowpath's __bug_table site.
-const PINNED: u64 = 15013336039096019095;
+// NOFAIL WARN from a slab refill traps at __alloc_pages_slowpath's __bug_table site. Re-pinned again after the
+// kernel page tables (CR3 and the page-table pages in the memory summary) and the boot's slab objects replayed
+// after the user pages (mm_init), which move the pfns the program's pages come from.
+const PINNED: u64 = 6858493374414514043;

@@ -58,7 +58,10 @@ F() { M "FILE $1 $2"; cat "$3" >&3 2>/dev/null; echo >&3; M "ENDFILE"; }
 M "START"
 if [ -f /kmem/boot ]; then
   dmesg > /tmp/d; F _boot dmesg /tmp/d
-  for f in buddyinfo pagetypeinfo meminfo zoneinfo slabinfo vmallocinfo; do F _boot $f /proc/$f; done
+  # slabinfo first: each `cat` that follows allocates (and frees) slab objects, so the free-page counts of
+  # meminfo and zoneinfo read after it include every object it counts (the simulated boot is calibrated
+  # from both).
+  for f in slabinfo buddyinfo pagetypeinfo meminfo zoneinfo vmallocinfo; do F _boot $f /proc/$f; done
   # Each slab cache's geometry and flags (what /proc/slabinfo does not say).
   for d in /sys/kernel/slab/*; do
     echo "${d##*/} $(cat $d/object_size) $(cat $d/slab_size) $(cat $d/align) $(cat $d/order) $(cat $d/objs_per_slab) $(cat $d/reclaim_account) $(cat $d/hwcache_align) $(cat $d/cache_dma) $(cat $d/ctor 2>/dev/null | head -c 60)"
