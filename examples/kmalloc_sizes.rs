@@ -1,6 +1,6 @@
 //! Which kmalloc cache serves a request of each size on the book's x86_64 machine (4 CPUs), what
-//! `ksize()` then reports, and the kmalloc caches' rows of `/proc/slabinfo` right after boot (objects
-//! and pages per slab).
+//! `ksize()` then reports, and the kmalloc caches' rows of `/proc/slabinfo` after boot and those requests
+//! (objects and pages per slab).
 //!
 //! Run it with `cargo run --example kmalloc_sizes`.
 
@@ -79,7 +79,7 @@ pub fn report() -> String {
     };
     let mut rows: Vec<&str> = lines.into_iter().filter(|l| l.starts_with("kmalloc-") && size_of(l) > 0).collect();
     rows.sort_by_key(|l| size_of(l));
-    writeln!(out, "/proc/slabinfo, the kmalloc caches after boot:").unwrap();
+    writeln!(out, "/proc/slabinfo, the kmalloc caches after boot and the kmalloc()/kfree()s above:").unwrap();
     for l in header.into_iter().chain(rows) {
         writeln!(out, "{l}").unwrap();
     }

@@ -1,6 +1,6 @@
 //! The free vmap areas of the book's x86_64 machine, in the augmented red-black tree that
 //! `find_vmap_lowest_match()` searches: five 1 MiB vmalloc areas, two of them freed (and purged), then
-//! four allocations that clip a free area in each of the four ways of `va_clip()`.
+//! five allocations that clip a free area in each of the four ways of `va_clip()`.
 //!
 //! Run it with `cargo run --example vmap_tree`.
 
@@ -15,10 +15,32 @@ fn boot() -> Machine {
     Machine::boot(MachineConfig::x86_64()).expect("the simulated machine boots")
 }
 
-/// The free areas, one per line.
-fn free_list(m: &Machine) -> String {
+/// The free areas, one per line, except those between `VMALLOC_START` and `low` (the holes the boot's
+/// allocations left below the example's first area), which are counted in one line with their sizes.
+fn free_list(m: &Machine, low: u64) -> String {
+    let start = m.layout().vmalloc_start;
     let mut out = String::new();
-    for f in m.vmap_snapshot().free {
+    let free = m.vmap_snapshot().free;
+    let holes: Vec<_> = free.iter().filter(|f| f.va_start >= start && f.va_end <= low).collect();
+    for f in free.iter().filter(|f| f.va_start < start) {
+        writeln!(out, "  free {:#x}-{:#x} size {:#x}", f.va_start, f.va_end, f.va_end - f.va_start).unwrap();
+    }
+    if let (Some(first), Some(last)) = (holes.first(), holes.last()) {
+        let mut sizes: Vec<u64> = holes.iter().map(|f| f.va_end - f.va_start).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let sizes: Vec<String> = sizes.iter().map(|s| format!("{s:#x}")).collect();
+        writeln!(
+            out,
+            "  ... {} holes between the boot's areas, {:#x}-{:#x}, of sizes {}",
+            holes.len(),
+            first.va_start,
+            last.va_end,
+            sizes.join(", ")
+        )
+        .unwrap();
+    }
+    for f in free.iter().filter(|f| f.va_start >= start && f.va_end > low) {
         writeln!(out, "  free {:#x}-{:#x} size {:#x}", f.va_start, f.va_end, f.va_end - f.va_start).unwrap();
     }
     out
@@ -69,7 +91,7 @@ fn with_holes(out: &mut String) -> (Machine, Vec<u64>) {
     m.vfree(a[3]);
     m.vm_unmap_aliases(); // purge the lazily freed ranges now
     writeln!(out, "\nvfree(#1), vfree(#3), purge: the free areas in address order").unwrap();
-    out.push_str(&free_list(&m));
+    out.push_str(&free_list(&m, a[0]));
     (m, a)
 }
 
@@ -78,29 +100,38 @@ pub fn report() -> String {
     let mut out = String::new();
     let (mut m, a) = with_holes(&mut out);
 
-    writeln!(out, "\nThe free tree lying on its side (right subtrees above, left below):").unwrap();
-    out.push_str(&m.vmap_tree_text(VmapTree::Free));
+    writeln!(
+        out,
+        "\nThe free tree lying on its side (right subtrees above, left below; a left subtree wholly below #0 in one line):"
+    )
+    .unwrap();
+    out.push_str(&m.vmap_tree_text_above(VmapTree::Free, a[0]));
 
     writeln!(out, "\nfind_vmap_lowest_match(): the lowest free area that fits").unwrap();
     step(&mut m, &mut out, "vmalloc(2 MiB)", |m| m.vmalloc(2 * MIB));
     step(&mut m, &mut out, "vmalloc(1 MiB)", |m| m.vmalloc(MIB));
     step(&mut m, &mut out, "vmalloc(512 KiB)", |m| m.vmalloc(512 * KIB));
-    // A window that starts inside the rest of hole #3, so the area ends exactly where the hole ends.
+    // A window that starts in the middle of the rest of hole #3, so the area touches neither of its edges.
     let hole_end = a[4];
+    let (s, e) = (hole_end - 448 * KIB, m.layout().vmalloc_end);
+    step(&mut m, &mut out, "__vmalloc_node_range(124 KiB, start = end of the hole - 448 KiB)", |m| {
+        m.__vmalloc_node_range(124 * KIB, 1, s, e, Gfp::GFP_KERNEL, PgProt::PAGE_KERNEL, 0, -1, None)
+    });
+    // A window that starts inside what is left above it, so the area ends exactly where the hole ends.
     let (s, e) = (hole_end - 256 * KIB, m.layout().vmalloc_end);
     step(&mut m, &mut out, "__vmalloc_node_range(252 KiB, start = end of the hole - 256 KiB)", |m| {
         m.__vmalloc_node_range(252 * KIB, 1, s, e, Gfp::GFP_KERNEL, PgProt::PAGE_KERNEL, 0, -1, None)
     });
     writeln!(out, "\nThe free areas now:").unwrap();
-    out.push_str(&free_list(&m));
+    out.push_str(&free_list(&m, a[0]));
     m.vmap_check_invariants().expect("the vmap space is consistent");
     out
 }
 
-/// The free tree of [`report`] (two holes) as Mermaid source, pinned separately for the chapter.
+/// The free tree of [`report`] (two holes; the boot's holes below #0 collapsed) as Mermaid source, pinned separately for the chapter.
 pub fn mermaid() -> String {
-    let (m, _) = with_holes(&mut String::new());
-    m.vmap_tree_mermaid(VmapTree::Free)
+    let (m, a) = with_holes(&mut String::new());
+    m.vmap_tree_mermaid_above(VmapTree::Free, a[0])
 }
 
 fn main() {

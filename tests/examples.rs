@@ -115,10 +115,10 @@ mod vmap_tree;
 fn vmap_tree() {
     let report = vmap_tree::report();
     insta::assert_snapshot!("vmap_tree", report);
-    // Three clips of va_clip() occur. The booted machine's vmalloc space starts with the boot's areas, so the
-    // first vmalloc() takes the left edge of the free area above them: no NE_FIT_TYPE split any more (an
-    // empty vmalloc space, the modelled boot's, gave one).
-    for fit in ["LE_FIT_TYPE", "FL_FIT_TYPE", "RE_FIT_TYPE"] {
+    // All four clips of va_clip() occur. The booted machine's vmalloc space starts with the boot's areas, so
+    // the first vmalloc() takes the left edge of the free area above them; the NE split comes from a window
+    // that starts inside a hole.
+    for fit in ["LE_FIT_TYPE", "FL_FIT_TYPE", "RE_FIT_TYPE", "NE_FIT_TYPE"] {
         assert!(report.contains(fit), "{fit} missing:\n{report}");
     }
     // The first area is the first free range above the boot's areas that fits, and it takes the left edge.

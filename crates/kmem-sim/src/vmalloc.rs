@@ -2378,6 +2378,16 @@ impl Machine {
     ///
     /// Context: any.
     pub fn vmap_tree_text(&self, which: VmapTree) -> String {
+        self.vmap_tree_text_above(which, 0)
+    }
+
+    /// [`Machine::vmap_tree_text`] with every left subtree that lies wholly below `low` (its node ends at or
+    /// below `low`, so everything to its left does too) and holds more than one area drawn as one line: how many areas it holds and its
+    /// root's `subtree_max_size`, which is all `find_vmap_lowest_match()` looks at before it skips it. Used to
+    /// show a booted machine's free tree without its dozens of boot-time holes. `low == 0` collapses nothing.
+    ///
+    /// Context: any.
+    pub fn vmap_tree_text_above(&self, which: VmapTree, low: u64) -> String {
         let a = &self.vmalloc.arena;
         let mut out = String::new();
         for (node, root) in self.tree_roots(which) {
@@ -2387,25 +2397,34 @@ impl Machine {
                 }
                 let _ = writeln!(out, "vmap_node {n}:");
             }
-            // Reverse in-order walk with depth, iterative.
-            let mut stack: Vec<(NodeId, usize, bool)> = vec![(root.node, 0, false)];
-            while let Some((id, d, visited)) = stack.pop() {
+            // Reverse in-order walk with depth, iterative; `collapsed` marks a subtree drawn as one line.
+            let mut stack: Vec<(NodeId, usize, bool, bool)> = vec![(root.node, 0, false, false)];
+            while let Some((id, d, visited, collapsed)) = stack.pop() {
                 if id == NIL {
                     continue;
                 }
                 let v = a.va(id);
-                if visited {
+                let indent = "    ".repeat(d);
+                if collapsed {
+                    let n = self.vmap_subtree_len(id);
+                    let last = self.vmap_subtree_last(id);
+                    let _ = write!(out, "{indent}[... {n} areas {:#x}-{:#x}]", v_first(a, id), last);
+                    if which == VmapTree::Free {
+                        let _ = write!(out, " subtree_max_size={:#x}", v.subtree_max_size);
+                    }
+                    out.push('\n');
+                } else if visited {
                     let c = if v.rb.color == rbtree::Color::Red { 'R' } else { 'B' };
-                    let _ =
-                        write!(out, "{}[{c}] {:#x}-{:#x} size={:#x}", "    ".repeat(d), v.va_start, v.va_end, v.size());
+                    let _ = write!(out, "{indent}[{c}] {:#x}-{:#x} size={:#x}", v.va_start, v.va_end, v.size());
                     if which == VmapTree::Free {
                         let _ = write!(out, " subtree_max_size={:#x}", v.subtree_max_size);
                     }
                     out.push('\n');
                 } else {
-                    stack.push((v.rb.left, d + 1, false));
-                    stack.push((id, d, true));
-                    stack.push((v.rb.right, d + 1, false));
+                    let collapse_left = low != 0 && v.va_end <= low && self.vmap_subtree_len(v.rb.left) > 1;
+                    stack.push((v.rb.left, d + 1, false, collapse_left));
+                    stack.push((id, d, true, false));
+                    stack.push((v.rb.right, d + 1, false, false));
                 }
             }
         }
@@ -2415,25 +2434,71 @@ impl Machine {
         out
     }
 
+    /// The number of areas in the subtree rooted at `id`.
+    fn vmap_subtree_len(&self, id: NodeId) -> usize {
+        let a = &self.vmalloc.arena;
+        let (mut n, mut stack) = (0, vec![id]);
+        while let Some(id) = stack.pop() {
+            if id != NIL {
+                n += 1;
+                let v = a.va(id);
+                stack.push(v.rb.left);
+                stack.push(v.rb.right);
+            }
+        }
+        n
+    }
+
+    /// The end of the highest area in the subtree rooted at `id`.
+    fn vmap_subtree_last(&self, mut id: NodeId) -> u64 {
+        let a = &self.vmalloc.arena;
+        while a.va(id).rb.right != NIL {
+            id = a.va(id).rb.right;
+        }
+        a.va(id).va_end
+    }
+
     /// One of the trees as a Mermaid `graph TD` diagram with quoted labels (`A["0x...-0x..."]`); left edges
     /// are labelled `L`, right edges `R`; red nodes get the `red` class.
     ///
     /// Context: any.
     pub fn vmap_tree_mermaid(&self, which: VmapTree) -> String {
+        self.vmap_tree_mermaid_above(which, 0)
+    }
+
+    /// [`Machine::vmap_tree_mermaid`] with the left subtrees wholly below `low` drawn as one node each, as in
+    /// [`Machine::vmap_tree_text_above`].
+    ///
+    /// Context: any.
+    pub fn vmap_tree_mermaid_above(&self, which: VmapTree, low: u64) -> String {
         let a = &self.vmalloc.arena;
         let mut out = String::from("graph TD\n");
         let mut reds = Vec::new();
         for (node, root) in self.tree_roots(which) {
-            let mut stack = vec![root.node];
-            while let Some(id) = stack.pop() {
+            let name_of = |id: NodeId| match node {
+                Some(n) => format!("N{n}_{id}"),
+                None => format!("V{id}"),
+            };
+            let mut stack = vec![(root.node, false)];
+            while let Some((id, collapsed)) = stack.pop() {
                 if id == NIL {
                     continue;
                 }
                 let v = a.va(id);
-                let name = match node {
-                    Some(n) => format!("N{n}_{id}"),
-                    None => format!("V{id}"),
-                };
+                let name = name_of(id);
+                if collapsed {
+                    let mut label = format!(
+                        "{} areas<br/>{:#x}-{:#x}",
+                        self.vmap_subtree_len(id),
+                        v_first(a, id),
+                        self.vmap_subtree_last(id)
+                    );
+                    if which == VmapTree::Free {
+                        let _ = write!(label, "<br/>max {:#x}", v.subtree_max_size);
+                    }
+                    let _ = writeln!(out, "    {name}[[\"{label}\"]]");
+                    continue;
+                }
                 let mut label = format!("{:#x}-{:#x}<br/>size {:#x}", v.va_start, v.va_end, v.size());
                 if which == VmapTree::Free {
                     let _ = write!(label, "<br/>max {:#x}", v.subtree_max_size);
@@ -2444,15 +2509,12 @@ impl Machine {
                 }
                 for (child, tag) in [(v.rb.left, 'L'), (v.rb.right, 'R')] {
                     if child != NIL {
-                        let cname = match node {
-                            Some(n) => format!("N{n}_{child}"),
-                            None => format!("V{child}"),
-                        };
-                        let _ = writeln!(out, "    {name} -->|{tag}| {cname}");
+                        let _ = writeln!(out, "    {name} -->|{tag}| {}", name_of(child));
                     }
                 }
-                stack.push(v.rb.right);
-                stack.push(v.rb.left);
+                let collapse_left = low != 0 && v.va_end <= low && self.vmap_subtree_len(v.rb.left) > 1;
+                stack.push((v.rb.right, false));
+                stack.push((v.rb.left, collapse_left));
             }
         }
         if !reds.is_empty() {
@@ -2583,4 +2645,12 @@ pub enum VmapTree {
     Busy,
     /// The lazy (purge) trees of the vmap nodes.
     Lazy,
+}
+
+/// The start of the lowest area in the subtree rooted at `id`.
+fn v_first(a: &VaArena, mut id: NodeId) -> u64 {
+    while a.va(id).rb.left != NIL {
+        id = a.va(id).rb.left;
+    }
+    a.va(id).va_start
 }

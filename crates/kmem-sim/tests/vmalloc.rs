@@ -523,6 +523,36 @@ fn introspection_views() {
     assert!(m.vmap_tree_text(VmapTree::Lazy).contains("0xffffc90000000000-0xffffc90000002000"));
 }
 
+/// The collapsed views draw every left subtree wholly below `low` as one line/node and keep every other
+/// area; their counts add up to the tree's size, and `low == 0` is the full view.
+#[test]
+fn collapsed_tree_views_account_for_every_area() {
+    let mut m = x86(); // the booted machine: dozens of boot holes
+    let a = m.vmalloc(1 << 20);
+    let b = m.vmalloc(1 << 20);
+    let _c = m.vmalloc(1 << 20);
+    m.vfree(b);
+    m.vm_unmap_aliases();
+    let full = m.vmap_tree_text(VmapTree::Free);
+    assert_eq!(full, m.vmap_tree_text_above(VmapTree::Free, 0));
+    let total = m.vmap_snapshot().free.len();
+    assert_eq!(full.lines().count(), total);
+    let short = m.vmap_tree_text_above(VmapTree::Free, a);
+    assert!(short.lines().count() < total, "{short}");
+    let counted: usize = short
+        .lines()
+        .map(|l| match l.trim_start().strip_prefix("[... ") {
+            Some(rest) => rest.split(' ').next().unwrap().parse::<usize>().unwrap(),
+            None => 1,
+        })
+        .sum();
+    assert_eq!(counted, total, "{short}");
+    // The free hole of b is above a, so it is drawn as itself.
+    assert!(short.contains(&format!("{b:#x}-")), "{short}");
+    let mm = m.vmap_tree_mermaid_above(VmapTree::Free, a);
+    assert!(mm.contains(" areas<br/>") && mm.contains(&format!("[\"{b:#x}-")), "{mm}");
+}
+
 #[test]
 fn metadata_lives_in_slab_caches() {
     let mut m = Machine::boot(cfg64().cpus(1)).unwrap();
