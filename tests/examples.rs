@@ -184,7 +184,8 @@ fn mempool_wait() {
 /// Same program, same output: every example's report twice, byte for byte.
 #[test]
 fn reports_are_deterministic() {
-    let reports: &[(&str, fn() -> String)] = &[
+    type Report = (&'static str, fn() -> String);
+    let reports: &[Report] = &[
         ("classic_160m", classic_160m::report),
         ("address_space", address_space::report),
         ("buddy", buddy::report),

@@ -182,13 +182,14 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, String> {
         let raw: Raw = toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut exceptions = Vec::new();
+        let never = Regex::new("$^").expect("valid regex");
         for e in raw.exception {
             if e.reason.trim().is_empty() {
                 return Err(format!("{}: exception `{}` gives no reason", path.display(), e.line));
             }
             match (&e.order, e.line.is_empty()) {
                 (Some(o), true) if o == "any" => {
-                    exceptions.push((e, Regex::new("$^").expect("valid regex")));
+                    exceptions.push((e, never.clone()));
                     continue;
                 }
                 (Some(o), _) => {
@@ -231,6 +232,25 @@ impl Manifest {
     pub fn kernel_cmdline(&self) -> String {
         crate::book::cmdline_with(&self.cmdline)
     }
+}
+
+/// Every declared exception of `listings` (name and manifest) as a Markdown table
+/// (`| listing | output | what may differ | why |`), for the book's appendix.
+///
+/// Context: any.
+pub fn exceptions_markdown(listings: &[(String, Manifest)]) -> String {
+    let mut out = String::from("| listing | output | what may differ | why |\n|---|---|---|---|\n");
+    for (name, m) in listings {
+        for (e, _) in &m.exceptions {
+            let what = if e.order.as_deref() == Some("any") {
+                "the order of the lines".to_string()
+            } else {
+                format!("the groups of `{}`", e.line.replace('|', "\\|"))
+            };
+            out.push_str(&format!("| `{name}` | {} | {what} | {} |\n", e.file, e.reason.replace('|', "\\|")));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -283,23 +303,4 @@ reason = "the free count depends on the boot"
         let s = Show { file: "/sys/kernel/slab/kmem_book/objs_per_slab".into(), rows: vec![], grep: None };
         assert_eq!(s.stem(), "sys-kernel-slab-kmem_book-objs_per_slab");
     }
-}
-
-/// Every declared exception of `listings` (name and manifest) as a Markdown table
-/// (`| listing | output | what may differ | why |`), for the book's appendix.
-///
-/// Context: any.
-pub fn exceptions_markdown(listings: &[(String, Manifest)]) -> String {
-    let mut out = String::from("| listing | output | what may differ | why |\n|---|---|---|---|\n");
-    for (name, m) in listings {
-        for (e, _) in &m.exceptions {
-            let what = if e.order.as_deref() == Some("any") {
-                "the order of the lines".to_string()
-            } else {
-                format!("the groups of `{}`", e.line.replace('|', "\\|"))
-            };
-            out.push_str(&format!("| `{name}` | {} | {what} | {} |\n", e.file, e.reason.replace('|', "\\|")));
-        }
-    }
-    out
 }

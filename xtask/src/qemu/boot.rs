@@ -253,7 +253,7 @@ fn console_from_marker(console: &str, name: &str) -> String {
     let marker = format!("{CONSOLE_MARKER}{name}");
     match console.lines().position(|l| l.ends_with(&marker)) {
         Some(i) => console.lines().skip(i + 1).map(|l| format!("{l}\n")).collect(),
-        None => tail(&console, 80),
+        None => tail(console, 80),
     }
 }
 

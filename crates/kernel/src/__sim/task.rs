@@ -347,7 +347,9 @@ fn module_path(module: &str, path: &str) -> Option<String> {
 /// table.
 fn symbolize(ip: usize) -> Option<String> {
     use std::sync::OnceLock;
-    static TABLE: OnceLock<Option<(usize, Vec<(usize, usize, String)>)>> = OnceLock::new();
+    /// The executable's load bias and its text symbols (address, size, mangled name), sorted.
+    type SymbolTable = (usize, Vec<(usize, usize, String)>);
+    static TABLE: OnceLock<Option<SymbolTable>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         use object::{Object, ObjectSymbol};
         let exe = std::fs::read("/proc/self/exe").ok()?;
