@@ -51,8 +51,8 @@ fn strerror(errno: i32) -> &'static str {
 const NR_FINIT_MODULE: u64 = 313;
 /// `__NR_delete_module` (x86_64).
 const NR_DELETE_MODULE: u64 = 176;
-/// Stand-ins for the guest's user space (a static binary at 0x400000, its stack below 0x7ffffffff000).
-const USER_SYSCALL_RET: u64 = 0x0043_8f19;
+/// Stand-ins for the guest's user space (a static binary at 0x400000, its stack below 0x7ffffffff000); where
+/// its programs enter the kernel comes from the real build ([`user_entry`]).
 const USER_STACK: u64 = 0x7ffd_382d_29c8;
 const USER_EMPTY_STRING: u64 = 0x0048_f83d;
 const USER_MODULE_NAME: u64 = 0x7ffd_382d_3f8f;
@@ -115,6 +115,32 @@ const FINIT_MODULE_PATH: &[&str] = &[
 /// `delete_module()` down to a module's exit (kernel/module/main.c).
 const DELETE_MODULE_PATH: &[&str] = &["__x64_sys_delete_module", "__do_sys_delete_module"];
 
+/// Where the guest's `program` (`insmod`, `rmmod`) enters the kernel: the instruction after its `syscall`
+/// and the code bytes there, from the `u` lines of `listings/kernel/symbols/user.txt` (written by
+/// `cargo xtask qemu --record` from the guest's binaries). Without a line for it: the start of a static
+/// binary's image, and no bytes (the report then says it cannot read the code, as the kernel does).
+///
+/// Context: any; reads the file once per process.
+pub fn user_entry(program: &str) -> (u64, Option<&'static str>) {
+    static ENTRIES: std::sync::OnceLock<Vec<(String, u64, &'static str)>> = std::sync::OnceLock::new();
+    let entries = ENTRIES.get_or_init(|| {
+        let path = workspace_root().join("listings/kernel/symbols/user.txt");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut f = l.strip_prefix("u ")?.splitn(4, ' ');
+                let (prog, _syscall, ip, code) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                let ip = u64::from_str_radix(ip.strip_prefix("0x")?, 16).ok()?;
+                Some((prog.to_string(), ip, &*Box::leak(code.to_string().into_boxed_str())))
+            })
+            .collect()
+    });
+    match entries.iter().find(|(p, _, _)| p == program) {
+        Some((_, ip, code)) => (*ip, Some(*code)),
+        None => (0x0040_0000, None),
+    }
+}
+
 /// The real build's symbols of listing `name` (`listings/kernel/symbols/modules/<name>.txt`), when recorded.
 pub fn module_symbols(name: &str) -> Option<kmem_sim::kallsyms::Symbols> {
     let path = workspace_root().join(format!("listings/kernel/symbols/modules/{name}.txt"));
@@ -166,11 +192,13 @@ impl Runner {
             m.set_current("insmod", pid);
             // finit_module(fd, "", 0) from the guest's static insmod; its user stack and the instruction after
             // its `syscall` are where a static x86_64 binary has them (stand-ins: the simulator runs no user space).
+            let (ip, code) = user_entry("insmod");
             m.set_current_syscall(Some(Syscall {
                 nr: NR_FINIT_MODULE,
                 args: [3, USER_EMPTY_STRING, 0],
-                ip: USER_SYSCALL_RET,
+                ip,
                 sp: USER_STACK,
+                code,
             }));
             m.mm_populate_user(USER_RANGES);
             let depth = m.call_stack().len();
@@ -242,11 +270,13 @@ impl Runner {
         let depth = __sim::with_machine(|m| {
             m.set_current("rmmod", pid);
             // delete_module(name, O_NONBLOCK | O_EXCL), as busybox's rmmod calls it.
+            let (ip, code) = user_entry("rmmod");
             m.set_current_syscall(Some(Syscall {
                 nr: NR_DELETE_MODULE,
                 args: [USER_MODULE_NAME, 0x880, 0],
-                ip: USER_SYSCALL_RET,
+                ip,
                 sp: USER_STACK - 0x210,
+                code,
             }));
             m.mm_populate_user(USER_RANGES);
             m.set_module_state(name, kmem_sim::ModuleState::Going);

@@ -681,13 +681,16 @@ impl Machine {
         self.printk(l, &format!("CR2: {:016x} CR3: {cr3:016x} CR4: 00000000000006b0\n", self.panic.last_cr2));
     }
 
-    /// `__show_regs(regs, SHOW_REGS_USER)` of a task's system call entry: `RIP: 0033:`, `Code:` (the simulator
-    /// has no user memory to read them from, and says so as the kernel does when it cannot), the stack pointer
+    /// `__show_regs(regs, SHOW_REGS_USER)` of a task's system call entry: `RIP: 0033:`, `Code:` (the program's
+    /// bytes when the syscall carries them, else the kernel's line for code it cannot read), the stack pointer
     /// and `ORIG_RAX` (the system call number), the general registers: `RAX` is `-ENOSYS` as the entry code
     /// sets it, `RDI`/`RSI`/`RDX` the arguments, `RCX`/`R11` the return address and flags `syscall` saved.
     fn show_user_regs(&mut self, l: LogLevel, sc: &crate::sched::Syscall) {
         self.printk(l, &format!("RIP: 0033:{:#x}\n", sc.ip));
-        self.printk(l, &format!("Code: Unable to access opcode bytes at {:#x}.\n", sc.ip - 42));
+        match sc.code {
+            Some(code) => self.printk(l, &format!("Code: {code}\n")),
+            None => self.printk(l, &format!("Code: Unable to access opcode bytes at {:#x}.\n", sc.ip.wrapping_sub(42))),
+        }
         self.printk(l, &format!("RSP: 002b:{:016x} EFLAGS: 00000246 ORIG_RAX: {:016x}\n", sc.sp, sc.nr));
         self.printk(l, &format!("RAX: {:016x} RBX: {:016x} RCX: {:016x}\n", -38i64 as u64, 0, sc.ip));
         self.printk(l, &format!("RDX: {:016x} RSI: {:016x} RDI: {:016x}\n", sc.args[2], sc.args[1], sc.args[0]));

@@ -49,6 +49,9 @@ pub struct Syscall {
     pub ip: u64,
     /// The user-mode stack pointer.
     pub sp: u64,
+    /// The 64 code bytes around `ip` as `show_opcodes()` prints them (`<..>` marks the byte at `ip`), when the
+    /// simulator knows the program's code; `None` prints the kernel's line for unreadable code.
+    pub code: Option<&'static str>,
 }
 
 /// `system_state`.

@@ -59,7 +59,12 @@ pub const MASKS: &[MaskRule] = &[
         real: "RAX: 0000000000000000 RBX: 0000000000000008 RCX: 0fdd3daabb2f1f00",
         masked: "RAX: <reg> RBX: <reg> RCX: <reg>",
     },
-    MaskRule { what: "the `Code:` bytes", real: "Code: 08 89 e8 5b <48> 3d 01 f0 ff ff 77", masked: "Code: <bytes>" },
+    MaskRule {
+        what: "the `Code:` bytes, or the line `show_opcodes()` prints instead when it cannot read them (the \
+               simulator runs a listing's module as host code, so it has none of the module's machine code)",
+        real: "Code: 08 89 e8 5b <48> 3d 01 f0 ff ff 77",
+        masked: "Code: <bytes>",
+    },
     MaskRule {
         what: "code offsets and function sizes (`+off/size`)",
         real: " do_one_initcall+0xef/0x2d0",

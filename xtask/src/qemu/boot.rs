@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
 "#;
 
 /// Compile [`INSMOD_C`] statically (gcc + libc6-dev).
-fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
+pub fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
     let dir = out_dir.join("initramfs-tools");
     fs::create_dir_all(&dir)?;
     let src = dir.join("kmem-insmod.c");
@@ -156,6 +156,15 @@ fn build_insmod(out_dir: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The static busybox the initramfs runs (package busybox-static).
+pub fn busybox() -> Result<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .context("busybox not found (package busybox-static)")
+}
+
 /// The line the guest writes to the kernel log right before a listing's insmod (see [`INIT`]).
 pub const CONSOLE_MARKER: &str = "kmem-book: insmod ";
 
@@ -169,11 +178,7 @@ pub fn run_all(
     out_dir: &Path,
     start: Instant,
 ) -> Result<BTreeMap<String, ListingRun>> {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .context("busybox not found (package busybox-static)")?;
+    let busybox = busybox()?;
     let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
     let insmod = build_insmod(out_dir)?;
 

@@ -126,7 +126,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     if opts.symbols_only {
         let modules: Vec<(String, PathBuf)> =
             all.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
-        symbols::extract(&root, &kernel.kdir.join("vmlinux"), &modules, &every_name)?;
+        symbols::extract(&root, &kernel.kdir.join("vmlinux"), &modules, &every_name, &out_dir)?;
         step(start, "wrote listings/kernel/symbols/");
         return Ok(());
     }

@@ -122,6 +122,6 @@ pub fn record(
 
     let modules: Vec<(String, std::path::PathBuf)> =
         listings.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
-    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules, every_listing)?;
+    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules, every_listing, out_dir)?;
     Ok(())
 }

@@ -13,6 +13,10 @@
 //!   own frame is gone);
 //! - `b <function> <offset> <file>:<line> <flags> <code>`: a `BUG()`/`WARN()` site of `__bug_table` and the
 //!   64 code bytes `show_opcodes()` prints around it (`<..>` marks the trapping byte);
+//! - `u <program> <syscall> <ip> <code>` (in `user.txt`): where the guest's user program enters the kernel
+//!   for a listing — `ip` is the instruction after its `syscall` instruction, what a report's `RIP: 0033:` line
+//!   shows — and the 64 bytes `show_opcodes()` prints there, from the program's ELF file (both are static
+//!   non-PIE executables, so the address is the run-time one);
 //! - `s <name> <address>`: a symbol of the image layout (`_text`, `__init_begin`, `__end_of_kernel_reserve` …),
 //!   from which the simulated boot reserves and frees the kernel image as the real one does.
 //!
@@ -218,8 +222,15 @@ fn demangle(sym: &str) -> Option<String> {
 
 /// Writes `listings/kernel/symbols/vmlinux.txt` and `modules/<listing>.txt` for each of `modules`; removes
 /// the tables of modules that are no listing (of `all`) any more.
-pub fn extract(root: &Path, vmlinux: &Path, modules: &[(String, PathBuf)], all: &[String]) -> Result<()> {
+pub fn extract(
+    root: &Path,
+    vmlinux: &Path,
+    modules: &[(String, PathBuf)],
+    all: &[String],
+    out_dir: &Path,
+) -> Result<()> {
     let dir = root.join("listings/kernel/symbols");
+    fs::write(dir.join("user.txt"), user_programs(out_dir)?)?;
     fs::create_dir_all(dir.join("modules"))?;
     let data = fs::read(vmlinux).with_context(|| format!("reading {}", vmlinux.display()))?;
     let file = object::File::parse(&*data).context("parsing vmlinux")?;
@@ -326,4 +337,65 @@ fn write_edges(s: &mut String, edges: &[(String, String, u64, bool)], keep: impl
         }
     }
     Ok(())
+}
+
+/// The 64 bytes around `ip` as `show_opcodes()` prints them: 42 before, the byte at `ip` in `<..>`, 21 after.
+fn opcodes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(k, x)| if k == 42 { format!("<{x:02x}>") } else { format!("{x:02x}") })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `u` lines of `user.txt`: the guest's insmod (built by [`super::boot::build_insmod`]) enters the kernel
+/// through glibc's `syscall()` (its only `syscall` instruction), and so does busybox's rmmod (found by the
+/// function's instructions: the package's busybox is stripped). A program whose entry cannot be found unambiguously gets no line, and the simulator prints
+/// what the kernel prints for unreadable code.
+fn user_programs(out_dir: &Path) -> Result<String> {
+    let mut s = String::from(
+        "# Where the guest's user programs enter the kernel, and the code bytes there (see symbols.rs).\n# Written by `cargo xtask qemu --record`.\n",
+    );
+    let insmod = super::boot::build_insmod(out_dir)?;
+    let data = fs::read(&insmod).with_context(|| format!("reading {}", insmod.display()))?;
+    let file = object::File::parse(&*data).context("parsing the guest's insmod")?;
+    let entry = file.symbols().find(|x| x.name() == Ok("syscall") && x.kind() == SymbolKind::Text).and_then(|sym| {
+        let text = file.section_by_index(sym.section_index()?).ok()?;
+        let bytes = text.data().ok()?;
+        let off = (sym.address() - text.address()) as usize;
+        let body = bytes.get(off..off + sym.size() as usize)?;
+        let at = body.windows(2).position(|w| w == [0x0f, 0x05])? + 2;
+        let ip = sym.address() + at as u64;
+        let code = bytes.get(off + at - 42..off + at + 22)?;
+        Some((ip, opcodes(code)))
+    });
+    if let Some((ip, code)) = entry {
+        writeln!(s, "u insmod finit_module {ip:#x} {code}")?;
+    }
+    let busybox = super::boot::busybox()?;
+    let data = fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?;
+    let file = object::File::parse(&*data).context("parsing busybox")?;
+    // glibc's syscall(): mov %rdi,%rax; mov %rsi,%rdi; mov %rdx,%rsi; mov %rcx,%rdx; mov %r8,%r10;
+    // mov %r9,%r8; mov 0x8(%rsp),%r9; syscall — busybox's rmmod calls delete_module through it.
+    const SYSCALL_FN: [u8; 26] = [
+        0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca, 0x4d, 0x89, 0xc2, 0x4d, 0x89, 0xc8,
+        0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05, 0x48,
+    ];
+    let mut found = Vec::new();
+    for sec in file.sections().filter(|x| x.kind() == object::SectionKind::Text) {
+        let bytes = sec.data().unwrap_or(&[]);
+        for (i, w) in bytes.windows(SYSCALL_FN.len()).enumerate() {
+            let at = i + SYSCALL_FN.len() - 1; // the byte after `syscall`
+            if w == SYSCALL_FN && at >= 42 {
+                if let Some(code) = bytes.get(at - 42..at + 22) {
+                    found.push((sec.address() + at as u64, opcodes(code)));
+                }
+            }
+        }
+    }
+    if let [(ip, code)] = found.as_slice() {
+        writeln!(s, "u rmmod delete_module {ip:#x} {code}")?;
+    }
+    Ok(s)
 }
