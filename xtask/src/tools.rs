@@ -85,8 +85,9 @@ fn install(tool: &Pinned, root: &std::path::Path) -> Result<()> {
         .arg(root)
         .arg("--target-dir")
         .arg(root.join("build"))
-        // The tools turn a few hundred kilobytes of Markdown into HTML: opt-level 1 runs them about as
-        // fast as 3 and compiles them in much less time (the first run's cost).
+        // The first run's cost is compiling: opt-level 1 compiles faster than the default 3, and the tools
+        // still build this book in well under a second (measured: the Chinese edition in 0.47 s, 0.37 s
+        // at opt-level 3).
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
         .args(tool.args)
         .arg(tool.krate)
