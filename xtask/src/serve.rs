@@ -1,6 +1,6 @@
 //! `cargo xtask serve`: builds the bilingual site into `book/`, serves it on 127.0.0.1 (tiny_http) and
-//! rebuilds it when a chapter, a translation, a listing, a pinned output or the theme changes (notify,
-//! debounced). Pages reload themselves after a rebuild (a small script polls `/__kmem_reload`).
+//! rebuilds it when a chapter, a translation, a listing, a pinned output or the theme changes (notify).
+//! Pages reload themselves after a rebuild (a small script polls `/__kmem_reload`).
 //!
 //! mdBook's own `serve` serves one language (each rebuild empties its output directory, and the Chinese
 //! edition lives inside the English one), so the two languages are built with `mdbook build` and served
@@ -8,8 +8,7 @@
 
 use crate::tools::{self, Tools};
 use anyhow::{anyhow, Result};
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -62,30 +61,34 @@ pub fn serve(lang: &str, port: u16, open: bool) -> Result<()> {
     watch(&tools, &dest, &version)
 }
 
-/// Rebuilds the site after each burst of changes of the watched files; a failed build is reported and
-/// the last good site stays served.
+/// Rebuilds the site after each burst of changes of the watched files (events within 300 ms of each
+/// other make one rebuild); a failed build is reported and the last good site stays served. Reads are
+/// not changes: the build itself opens every watched file, and inotify reports those opens (a change made
+/// during a build makes the next one).
 fn watch(tools: &Tools, dest: &Path, version: &AtomicU64) -> Result<()> {
-    let (tx, rx) = mpsc::channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(Duration::from_millis(300), tx)?;
+    let (tx, rx) = mpsc::channel::<notify::Result<Event>>();
+    let mut watcher = notify::recommended_watcher(tx)?;
     let root = crate::root();
     for w in WATCHED {
         let path = root.join(w);
         let mode = if path.is_dir() { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
-        debouncer.watcher().watch(&path, mode).map_err(|e| anyhow!("watching {}: {e}", path.display()))?;
+        watcher.watch(&path, mode).map_err(|e| anyhow!("watching {}: {e}", path.display()))?;
     }
-    for events in rx {
-        let events = match events {
-            Ok(events) => events,
-            Err(e) => {
-                eprintln!("==> file watcher: {e}");
-                continue;
-            }
-        };
-        // `cargo xtask po` writes po/messages.pot, which no build reads.
-        if !events.iter().any(|e| !e.path.ends_with("messages.pot")) {
-            continue;
+    // `cargo xtask po` writes po/messages.pot, which no build reads.
+    let change = |event: notify::Result<Event>| match event {
+        Ok(e) if !matches!(e.kind, EventKind::Access(_)) => e.paths.into_iter().find(|p| !p.ends_with("messages.pot")),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("==> file watcher: {e}");
+            None
         }
-        eprintln!("==> {} changed, rebuilding", shown(&events[0].path, &root));
+    };
+    while let Ok(event) = rx.recv() {
+        let Some(path) = change(event) else { continue };
+        while let Ok(more) = rx.recv_timeout(Duration::from_millis(300)) {
+            drop(change(more));
+        }
+        eprintln!("==> {} changed, rebuilding", shown(&path, &root));
         match crate::site::build(tools, dest) {
             Ok(()) => {
                 version.fetch_add(1, Ordering::SeqCst);
