@@ -1,7 +1,8 @@
 // Mounts the Pagefind search UI (theme/header.hbs renders #kmem-search with the bundle's path). Pagefind
 // picks the index of the page's <html lang>, so English pages search the English book and Chinese pages
-// the Chinese one, with Chinese word segmentation. The bundle exists only in sites built by
-// `cargo xtask build|serve`; elsewhere the box stays hidden.
+// the Chinese one, with Chinese word segmentation. theme/header.hbs renders the box only in sites built
+// by `cargo xtask build|serve`, which make the bundle; a plain `mdbook build|serve` uses mdBook's own
+// search instead. A box whose bundle does not load says so, on the page and in the console.
 (() => {
     const box = document.getElementById('kmem-search');
     if (!box) {
@@ -29,7 +30,12 @@
             translations: { placeholder: box.dataset.placeholder },
         });
     };
-    script.onerror = () => box.remove();
+    script.onerror = () => {
+        const message = box.dataset.missing;
+        box.classList.add('kmem-search-missing');
+        box.textContent = message;
+        console.error(`${message} (${script.src})`);
+    };
     document.head.appendChild(css);
     document.head.appendChild(script);
 })();

@@ -8,6 +8,11 @@ const server = await serve(site);
 const browser = await launch();
 try {
     const context = await browser.newContext();
+    // mdBook's print.html calls window.print() once loaded; headless Chromium then holds the page "already
+    // being printed" for a while, and page.pdf() in that window fails. The PDF is printed here instead.
+    await context.addInitScript(() => {
+        window.print = () => {};
+    });
     for (const lang of ['', 'zh-CN/']) {
         const { page, problems } = await open(context, `${server.url}${lang}print.html`);
         const { blocks, svgs } = await diagrams(page);
@@ -23,6 +28,10 @@ try {
         console.error(`==> wrote ${out}`);
         await page.close();
     }
+} catch (e) {
+    // One line, not Node's uncaught-exception dump: the caller (cargo xtask) says what failed.
+    console.error(`error: ${e.message.split('\n')[0]}`);
+    process.exitCode = 1;
 } finally {
     await browser.close();
     server.close();

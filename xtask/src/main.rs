@@ -12,6 +12,7 @@ mod tools;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "kmem-book chores")]
@@ -55,7 +56,11 @@ enum Command {
     /// Extract the English messages into po/messages.pot and merge them into po/zh-CN.po (msgmerge).
     Po,
     /// Install the pinned book tools into target/tools (done automatically by serve/build).
-    Tools,
+    Tools {
+        /// Then print the directory that holds them, for PATH (`mdbook serve` needs the preprocessors).
+        #[arg(long)]
+        print_path: bool,
+    },
     /// Build every listing against a real Linux 6.12 kernel, load it in QEMU and compare its
     /// dmesg with the pinned simulator output (see listings/kernel/README.md).
     Qemu(qemu::QemuOptions),
@@ -74,8 +79,29 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// An expected failure (no network, a busy port, a missing package …) is one line saying what to do and a
+/// non-zero exit, never a backtrace; a bug (a panic) is one line too.
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: cargo xtask failed{at}: {}", message.replace('\n', " "));
+    }));
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { lang, port, open } => serve::serve(&lang, port, open),
         Command::Build { dest, pdf } => {
@@ -90,16 +116,24 @@ fn main() -> Result<()> {
         Command::BrowserTest { site: Some(site) } => browser::test(&absolute(site)),
         Command::BrowserTest { site: None } => {
             let tools = tools::ensure()?;
-            let dest = root().join("book");
+            // Not book/: a running `cargo xtask serve` rebuilds and serves that one.
+            let dest = tools::target_dir().join("browser").join("site");
             site::build(&tools, &dest)?;
             browser::pdf(&dest)?;
-            browser::test(&dest)
+            browser::test(&dest)?;
+            browser::mdbook_serve(&tools)
         }
         Command::Po => {
             let tools = tools::ensure()?;
             po::update(&tools)
         }
-        Command::Tools => tools::ensure().map(|_| ()),
+        Command::Tools { print_path } => {
+            let tools = tools::ensure()?;
+            if print_path {
+                println!("{}", tools.bin.display());
+            }
+            Ok(())
+        }
         Command::Qemu(opts) => qemu::run(&opts),
         Command::Fuzz { target, seconds, jobs } => fuzz::run(&target, seconds, jobs),
     }

@@ -50,9 +50,9 @@ pub fn npm_ci() -> Result<()> {
         .current_dir(&root)
         .args(["ci", "--no-audit", "--no-fund"])
         .status()
-        .context("running npm (install Node.js and npm, e.g. apt-get install nodejs npm)")?;
+        .context("running npm: install Node.js and npm (apt-get install nodejs npm)")?;
     if !status.success() {
-        bail!("npm ci failed");
+        bail!("npm ci failed (its errors are above; the first run needs the npm registry)");
     }
     Ok(())
 }
@@ -61,6 +61,8 @@ fn build_lang(tools: &Tools, lang: Option<&str>, dest: &Path) -> Result<()> {
     eprintln!("==> building {} into {}", lang.unwrap_or("en"), dest.display());
     let mut cmd = tools.command("mdbook");
     cmd.current_dir(crate::root()).arg("build").arg("-d").arg(dest);
+    // Pagefind indexes the site (search_index), so mdBook's own search is left out (book.toml).
+    cmd.env("MDBOOK_OUTPUT__HTML__SEARCH__ENABLE", "false");
     if let Some(lang) = lang {
         cmd.env("MDBOOK_BOOK__LANGUAGE", lang);
     }

@@ -125,7 +125,7 @@ fn apt_install(pkgs: &[&str], opts: &QemuOptions, start: Instant) -> Result<()> 
     let unavailable: Vec<&str> = missing.iter().copied().filter(|p| !apt_available(p)).collect();
     if !unavailable.is_empty() {
         bail!(
-            "these packages are not available from this system's apt sources: {}.\n\
+            "these packages are not available from this system's apt sources: {}. \
              `cargo xtask qemu` expects Debian 12 (bookworm, with its security/updates sources: \
              linux-source-6.12, rustc-web, rust-web-src) or a later Debian. Elsewhere, build a \
              Rust-enabled Linux 6.12 with listings/kernel/kmem-book.patch and \
