@@ -328,10 +328,25 @@ impl Machine {
     ///
     /// Context: any (that is the point).
     pub fn might_sleep(&mut self, file: &str, line: u32) {
+        // The common case reports nothing: decide it before pushing the frame a report would show.
+        if self.may_resched(0) {
+            return;
+        }
         // might_sleep() -> __might_sleep() (kernel/sched/core.c), which tail-calls __might_resched().
         self.push_kframe("__might_sleep");
         self.__might_resched(file, line, 0);
         self.pop_frame();
+    }
+
+    /// Whether `__might_resched()` with `offsets` stays silent: the expected preempt count, interrupts on, a
+    /// task that is not the idle task and not in a non-blocking section — or the system still booting.
+    fn may_resched(&self, offsets: u32) -> bool {
+        let cur = self.current();
+        (self.sched.preempt_count == offsets & 0xff
+            && !self.irqs_disabled()
+            && cur.pid != 0
+            && cur.non_block_count == 0)
+            || self.sched.system_state == SystemState::Booting
     }
 
     /// `__might_resched(file, line, offsets)` with an expected preempt count (`offsets` low byte) as
@@ -341,14 +356,8 @@ impl Machine {
     #[allow(non_snake_case)]
     pub fn __might_resched(&mut self, file: &str, line: u32, offsets: u32) {
         let expected = offsets & 0xff;
-        {
-            let cur = self.current();
-            let idle = cur.pid == 0;
-            if (self.sched.preempt_count == expected && !self.irqs_disabled() && !idle && cur.non_block_count == 0)
-                || self.sched.system_state == SystemState::Booting
-            {
-                return;
-            }
+        if self.may_resched(offsets) {
+            return;
         }
         let cur = self.current().clone();
         let j = self.jiffies();
