@@ -658,12 +658,17 @@ impl Machine {
     /// `__show_regs(regs, SHOW_REGS_ALL)` for a trap at `rip` in kernel mode: `RIP:`, `Code:`, the general
     /// registers (the C arguments `args` of the function in RDI, RSI, RDX, RCX, R8, R9 where the report knows
     /// them; registers the simulator does not model print as 0), `FS`/`GS`, `CS`/`CR0`, `CR2`/`CR3`/`CR4`.
-    fn show_kernel_regs(&mut self, l: LogLevel, rip: &str, code: Option<&str>, args: &[u64], flags: u64) {
+    fn show_kernel_regs(&mut self, l: LogLevel, rip: &Frame, code: Option<&str>, args: &[u64], flags: u64) {
         let a = |i: usize| args.get(i).copied().unwrap_or(0);
-        self.printk(l, &format!("RIP: 0010:{rip}\n"));
+        self.printk(l, &format!("RIP: 0010:{}\n", frame_symbol(rip)));
         match code {
             Some(c) => self.printk(l, &format!("Code: {c}\n")),
-            None => self.printk(l, &format!("Code: Unable to access opcode bytes at {:#x}.\n", self.kernel_sp())),
+            // show_opcodes() reads from RIP - PROLOGUE_SIZE (42); the simulator has no machine code of a
+            // module (it runs as host code), so it prints what the kernel prints when it cannot read it.
+            None => self.printk(
+                l,
+                &format!("Code: Unable to access opcode bytes at {:#x}.\n", frame_address(rip).wrapping_sub(42)),
+            ),
         }
         let sp = self.kernel_sp();
         self.printk(l, &format!("RSP: 0018:{sp:016x} EFLAGS: {flags:08x}\n"));
@@ -754,7 +759,7 @@ impl Machine {
         );
         self.print_modules();
         self.dump_stack_print_info(LogLevel::Default);
-        self.show_kernel_regs(LogLevel::Default, &rip_s, code.as_deref(), args, 0x246);
+        self.show_kernel_regs(LogLevel::Default, &rip, code.as_deref(), args, 0x246);
         self.show_trace(LogLevel::Default, &[], Some(&rip.func));
         self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
         self.add_taint(Taint::Warn);
@@ -825,8 +830,7 @@ impl Machine {
         let l = LogLevel::Default;
         self.printk(l, &format!("Oops: {what} [#{n}] PREEMPT SMP\n"));
         self.dump_stack_print_info(l);
-        let rip_s = frame_symbol(rip);
-        self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
+        self.show_kernel_regs(l, rip, code, args, 0x10246);
         if trace {
             self.show_trace(l, &[], Some(&rip.func));
         } else {
@@ -837,7 +841,7 @@ impl Machine {
             self.printk(l, &line);
         }
         self.printk(LogLevel::Warning, "---[ end trace 0000000000000000 ]---\n");
-        self.show_kernel_regs(l, &rip_s, code, args, 0x10246);
+        self.show_kernel_regs(l, rip, code, args, 0x10246);
         self.add_taint(Taint::Die);
     }
 }
