@@ -18,20 +18,38 @@ struct Pinned {
     bins: &'static [&'static str],
     args: &'static [&'static str],
     crates: u64,
+    /// What else decides the build (features, profile): part of the install's stamp, so changing how a
+    /// tool is built reinstalls it over an older install of the same version.
+    recipe: &'static str,
 }
 
 const PINNED: &[Pinned] = &[
     // mdbook with its default features (search, watch, serve): `mdbook serve` is how README reads one
     // language with live reload.
-    Pinned { krate: "mdbook", version: "0.5.4", bins: &["mdbook"], args: &[], crates: 260 },
+    Pinned {
+        krate: "mdbook",
+        version: "0.5.4",
+        bins: &["mdbook"],
+        args: &[],
+        crates: 260,
+        recipe: "default-features-O1",
+    },
     Pinned {
         krate: "mdbook-i18n-helpers",
         version: "0.4.0",
         bins: &["mdbook-gettext", "mdbook-xgettext"],
         args: &[],
         crates: 120,
+        recipe: "O1",
     },
-    Pinned { krate: "mdbook-mermaid", version: "0.17.1", bins: &["mdbook-mermaid"], args: &[], crates: 60 },
+    Pinned {
+        krate: "mdbook-mermaid",
+        version: "0.17.1",
+        bins: &["mdbook-mermaid"],
+        args: &[],
+        crates: 60,
+        recipe: "O1",
+    },
 ];
 
 /// Where the tools live, and a PATH that puts them first.
@@ -65,7 +83,7 @@ pub fn ensure() -> Result<Tools> {
     let root = target_dir().join("tools");
     let bin = root.join("bin");
     for tool in PINNED {
-        let stamp = root.join(format!(".{}-{}", tool.krate, tool.version));
+        let stamp = root.join(format!(".{}-{}-{}", tool.krate, tool.version, tool.recipe));
         if stamp.exists() && tool.bins.iter().all(|b| bin.join(b).exists()) {
             continue;
         }
