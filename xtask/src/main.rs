@@ -105,9 +105,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { lang, port, open } => serve::serve(&lang, port, open),
         Command::Build { dest, pdf } => {
-            let tools = tools::ensure()?;
             let dest = absolute(dest);
-            site::build(&tools, &dest)?;
+            site::build(&dest)?;
             if pdf {
                 browser::pdf(&dest)?;
             }
@@ -115,12 +114,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::BrowserTest { site: Some(site) } => browser::test(&absolute(site)),
         Command::BrowserTest { site: None } => {
-            let tools = tools::ensure()?;
             // Not book/: a running `cargo xtask serve` rebuilds and serves that one.
             let dest = tools::target_dir().join("browser").join("site");
-            site::build(&tools, &dest)?;
+            site::build(&dest)?;
             browser::pdf(&dest)?;
             browser::test(&dest)?;
+            // README's `mdbook serve` needs the CLI.
+            let tools = tools::ensure()?;
             browser::mdbook_serve(&tools)
         }
         Command::Po => {

@@ -6,7 +6,6 @@
 //! edition lives inside the English one), so the two languages are built with `mdbook build` and served
 //! from here; `mdbook serve` works too, one language at a time (README.md).
 
-use crate::tools::{self, Tools};
 use anyhow::{anyhow, Result};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
@@ -37,9 +36,8 @@ pub fn serve(lang: &str, port: u16, open: bool) -> Result<()> {
     let server = Server::http(("127.0.0.1", port)).map_err(|e| {
         anyhow!("cannot serve on 127.0.0.1:{port} ({e}): stop what listens there, or pick another port with --port")
     })?;
-    let tools = tools::ensure()?;
     let dest = crate::root().join("book");
-    crate::site::build(&tools, &dest)?;
+    crate::site::build(&dest)?;
     let version = Arc::new(AtomicU64::new(1));
 
     let front = if lang == "en" { String::new() } else { format!("{lang}/") };
@@ -58,14 +56,14 @@ pub fn serve(lang: &str, port: u16, open: bool) -> Result<()> {
             }
         });
     }
-    watch(&tools, &dest, &version)
+    watch(&dest, &version)
 }
 
 /// Rebuilds the site after each burst of changes of the watched files (events within 300 ms of each
 /// other make one rebuild); a failed build is reported and the last good site stays served. Reads are
 /// not changes: the build itself opens every watched file, and inotify reports those opens (a change made
 /// during a build makes the next one).
-fn watch(tools: &Tools, dest: &Path, version: &AtomicU64) -> Result<()> {
+fn watch(dest: &Path, version: &AtomicU64) -> Result<()> {
     let (tx, rx) = mpsc::channel::<notify::Result<Event>>();
     let mut watcher = notify::recommended_watcher(tx)?;
     let root = crate::root();
@@ -89,7 +87,7 @@ fn watch(tools: &Tools, dest: &Path, version: &AtomicU64) -> Result<()> {
             drop(change(more));
         }
         eprintln!("==> {} changed, rebuilding", shown(&path, &root));
-        match crate::site::build(tools, dest) {
+        match crate::site::build(dest) {
             Ok(()) => {
                 version.fetch_add(1, Ordering::SeqCst);
             }

@@ -1,18 +1,23 @@
 //! Building the bilingual site: English at the root of `dest`, each translation under `dest/<lang>/`.
+//!
+//! The book is built in-process with mdbook-driver and the gettext and mermaid preprocessors as libraries
+//! (the pinned versions the tests build it with), so building and serving need no mdbook CLI; the CLI
+//! (`cargo xtask tools`) is for readers who run `mdbook serve` themselves.
 
-use crate::tools::Tools;
 use anyhow::{bail, Context, Result};
+use mdbook_driver::config::Config;
+use mdbook_driver::MDBook;
 use std::path::Path;
 
 /// The translations, each built from `po/<lang>.po`.
 pub const TRANSLATIONS: &[&str] = &["zh-CN"];
 
-pub fn build(tools: &Tools, dest: &Path) -> Result<()> {
+pub fn build(dest: &Path) -> Result<()> {
     let root = crate::root();
     let dest = if dest.is_absolute() { dest.to_path_buf() } else { root.join(dest) };
-    build_lang(tools, None, &dest)?;
+    build_lang(None, &dest)?;
     for lang in TRANSLATIONS {
-        build_lang(tools, Some(lang), &dest.join(lang))?;
+        build_lang(Some(lang), &dest.join(lang))?;
     }
     search_index(&dest)?;
     eprintln!("==> the site is in {}", dest.display());
@@ -57,18 +62,19 @@ pub fn npm_ci() -> Result<()> {
     Ok(())
 }
 
-fn build_lang(tools: &Tools, lang: Option<&str>, dest: &Path) -> Result<()> {
+fn build_lang(lang: Option<&str>, dest: &Path) -> Result<()> {
     eprintln!("==> building {} into {}", lang.unwrap_or("en"), dest.display());
-    let mut cmd = tools.command("mdbook");
-    cmd.current_dir(crate::root()).arg("build").arg("-d").arg(dest);
-    // Pagefind indexes the site (search_index), so mdBook's own search is left out (book.toml).
-    cmd.env("MDBOOK_OUTPUT__HTML__SEARCH__ENABLE", "false");
+    let root = crate::root();
+    let mut config = Config::from_disk(root.join("book.toml")).context("reading book.toml")?;
     if let Some(lang) = lang {
-        cmd.env("MDBOOK_BOOK__LANGUAGE", lang);
+        config.book.language = Some(lang.to_string());
     }
-    let status = cmd.status().context("running mdbook")?;
-    if !status.success() {
-        bail!("mdbook build failed for {}", lang.unwrap_or("en"));
-    }
-    Ok(())
+    config.build.build_dir = dest.to_path_buf();
+    // Pagefind indexes the site (search_index); mdBook's own search is for plain `mdbook serve`.
+    config.set("output.html.search.enable", false).context("configuring the html output")?;
+    let mut book = MDBook::load_with_config(&root, config).context("loading the book")?;
+    // The library versions of the two preprocessors book.toml names (same names: its order is kept).
+    book.with_preprocessor(mdbook_i18n_helpers::preprocessors::Gettext);
+    book.with_preprocessor(mdbook_mermaid::Mermaid);
+    book.build().with_context(|| format!("building the {} edition", lang.unwrap_or("en")))
 }
