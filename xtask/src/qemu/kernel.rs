@@ -141,12 +141,12 @@ pub fn build(tools: &Tools, opts: &QemuOptions, start: Instant) -> Result<Kernel
     let t = Instant::now();
     let log = dir.join("build.log");
     let jobs_arg = format!("-j{jobs}");
-    let mut ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel")?;
+    let mut ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS))?;
     if !ok {
         // A make interrupted earlier can leave half-written dependency files behind
         // (`fixdep: error opening file: rust/.uapi.o.d`); one retry recovers.
         step(start, "kernel: build failed, retrying once");
-        ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel")?;
+        ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS))?;
     }
     if !ok {
         bail!("kernel build failed; see {}", log.display());
@@ -208,8 +208,20 @@ fn make(kdir: &Path, vars: &[String], targets: &[&str]) -> Result<()> {
     run(Command::new("make").arg("-C").arg(kdir).args(vars).args(targets))
 }
 
-/// Run make with its output going to `log`, showing a spinner with the latest line.
-pub fn make_logged(kdir: &Path, vars: &[String], args: &[&str], log: &Path, what: &str) -> Result<bool> {
+/// How many lines (`  CC …`, `  AR …`, …) `make all` prints for the book's configuration from a clean tree:
+/// counted in the build log of a cold build here (1298), for the progress bar's estimate.
+const KERNEL_BUILD_STEPS: u64 = 1300;
+
+/// Run make with its output going to `log`, showing the latest line and, when `expected` says about how
+/// many lines a full run prints, a progress bar with an estimate of the time left (else a spinner).
+pub fn make_logged(
+    kdir: &Path,
+    vars: &[String],
+    args: &[&str],
+    log: &Path,
+    what: &str,
+    expected: Option<u64>,
+) -> Result<bool> {
     use std::io::Write;
     let mut file = fs::OpenOptions::new().create(true).append(true).open(log)?;
     let mut child = Command::new("make")
@@ -234,12 +246,33 @@ pub fn make_logged(kdir: &Path, vars: &[String], args: &[&str], log: &Path, what
         }
         lines
     });
-    let pb = spinner(what);
-    let mut n = 0usize;
+    let pb = match expected {
+        Some(len) => {
+            let pb = indicatif::ProgressBar::new(len);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/~{len} steps, ~{eta} left: {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            pb.enable_steady_tick(Duration::from_millis(250));
+            pb
+        }
+        None => spinner(what),
+    };
+    let mut n = 0u64;
     for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(|l| l.ok()) {
         writeln!(file, "{line}")?;
         n += 1;
-        pb.set_message(format!("{what}: [{n} steps] {}", line.trim()));
+        match expected {
+            // An incremental build prints fewer lines; a longer one must not overflow the bar.
+            Some(len) => {
+                pb.set_length(len.max(n));
+                pb.set_position(n);
+                pb.set_message(line.trim().to_string());
+            }
+            None => pb.set_message(format!("{what}: [{n} steps] {}", line.trim())),
+        }
     }
     let status = child.wait()?;
     let errs = err_thread.join().unwrap_or_default();
@@ -263,4 +296,28 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
     pb.enable_steady_tick(Duration::from_millis(250));
     pb.set_message(what.to_string());
     pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// make's lines reach the log whether the bar's estimate is short or not, and a failing make is
+    /// `Ok(false)`, not an error.
+    #[test]
+    fn make_logged_logs_every_line_with_a_short_estimate() {
+        let dir = std::env::temp_dir().join(format!("kmem-make-logged-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("Makefile"),
+            "all:\n\t@echo '  CC a.o'\n\t@echo '  CC b.o'\n\t@echo '  AR c.a'\nbad:\n\t@false\n",
+        )
+        .unwrap();
+        let log = dir.join("build.log");
+        assert!(make_logged(&dir, &[], &["all"], &log, "test", Some(2)).unwrap());
+        let text = fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with("  ")).count(), 3, "{text}");
+        assert!(!make_logged(&dir, &[], &["bad"], &log, "test", None).unwrap());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

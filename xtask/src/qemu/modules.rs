@@ -129,7 +129,7 @@ pub fn build(
                 names.len()
             ),
         );
-        make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules")
+        make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules", None)
     };
     let names: Vec<&str> = listings.iter().map(|l| l.name.as_str()).collect();
     let mut ok = run_make(&names)?;
