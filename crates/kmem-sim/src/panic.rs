@@ -225,45 +225,21 @@ impl Machine {
     ///
     /// Context: any.
     pub fn push_kframe(&mut self, func: &'static str) {
-        let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Borrowed(func),
-            module: None,
-            offset,
-            size,
-            indirect: false,
-            path: None,
-        });
+        self.stack.frames.push(Frame::kernel(func));
     }
 
     /// Pushes a kernel function frame (the name is copied).
     ///
     /// Context: any.
     pub fn push_frame(&mut self, func: &str) {
-        let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
-            module: None,
-            offset,
-            size,
-            indirect: false,
-            path: None,
-        });
+        self.stack.frames.push(Frame::kernel(func.to_string()));
     }
 
     /// Pushes a frame of module `module` (printed ` func+0x../0x.. [module]`).
     ///
     /// Context: any.
     pub fn push_module_frame(&mut self, func: &str, module: &str) {
-        let (offset, size) = frame_offsets(func);
-        self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
-            module: Some(module.into()),
-            offset,
-            size,
-            indirect: false,
-            path: None,
-        });
+        self.stack.frames.push(Frame { module: Some(module.into()), ..Frame::kernel(func.to_string()) });
     }
 
     /// Pushes a frame entered through a function pointer (`do_one_initcall()` calling a module's
@@ -272,14 +248,10 @@ impl Machine {
     ///
     /// Context: any.
     pub fn push_indirect_frame(&mut self, func: &str, module: Option<&str>) {
-        let (offset, size) = frame_offsets(func);
         self.stack.frames.push(Frame {
-            func: Cow::Owned(func.into()),
             module: module.map(Into::into),
-            offset,
-            size,
             indirect: true,
-            path: None,
+            ..Frame::kernel(func.to_string())
         });
     }
 
@@ -289,14 +261,11 @@ impl Machine {
     ///
     /// Context: any.
     pub fn push_rust_frame(&mut self, symbol: &str, path: &str, module: Option<&str>, indirect: bool) {
-        let (offset, size) = frame_offsets(symbol);
         self.stack.frames.push(Frame {
-            func: Cow::Owned(symbol.into()),
             module: module.map(Into::into),
-            offset,
-            size,
             indirect,
             path: Some(path.into()),
+            ..Frame::kernel(symbol.to_string())
         });
     }
 

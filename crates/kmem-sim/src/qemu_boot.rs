@@ -25,8 +25,18 @@
 
 use std::sync::OnceLock;
 
+use crate::gfp::Gfp;
+use crate::machine::Machine;
+use crate::page::{PageOwner, Pfn};
+use crate::panic::Frame;
+use crate::slab_common::{KERNEL_CTOR, SLAB_CACHE_DMA, SLAB_HWCACHE_ALIGN, SLAB_RECLAIM_ACCOUNT};
+
 const DMESG: &str = include_str!("../../../listings/kernel/observed/boot/dmesg.txt");
 const ZONEINFO: &str = include_str!("../../../listings/kernel/observed/boot/zoneinfo.txt");
+const SLABINFO: &str = include_str!("../../../listings/kernel/observed/boot/slabinfo.txt");
+const SLAB: &str = include_str!("../../../listings/kernel/observed/boot/slab.txt");
+const VMALLOCINFO: &str = include_str!("../../../listings/kernel/observed/boot/vmallocinfo.txt");
+const MEMINFO: &str = include_str!("../../../listings/kernel/observed/boot/meminfo.txt");
 
 /// One zone of the real boot's `/proc/zoneinfo`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -170,44 +180,6 @@ impl RealBoot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_recorded_boot_parses() {
-        let b = RealBoot::recorded();
-        assert!(b.initrd.1 > b.initrd.0, "{b:?}");
-        assert!(b.node_data.1 > b.node_data.0);
-        assert!(b.percpu.0 > 0 && b.percpu.1 > 0);
-        assert_eq!(b.hash_tables.len(), 4, "dentry, inode, mount, mountpoint: {:?}", b.hash_tables);
-        assert!(b.reserved_at_mem_init_kib > 0);
-        let dma32 = b.zone("DMA32").unwrap();
-        assert!(dma32.managed > 0 && dma32.present >= dma32.managed);
-        assert_eq!(dma32.pcp.len(), 4);
-        assert!(dma32.pcp.iter().all(|p| p.2 > 0));
-    }
-
-    #[test]
-    fn lines_parse() {
-        let b = RealBoot::parse(
-            "[    0.0] RAMDISK: [mem 0x0fd3e000-0x0ffdffff]\n[    0.1] percpu: Embedded 42 pages/cpu s135072 r8192 d28768 u524288\n\
-             [    0.2] Dentry cache hash table entries: 32768 (order: 6, 262144 bytes, linear)\n\
-             [    0.9] Memory: 238756K/261624K available (6144K kernel code, 741K rwdata, 1496K rodata, 880K init, 1348K bss, 20852K reserved, 0K cma-reserved)\n",
-            "",
-        );
-        assert_eq!(b.initrd, (0xfd3e, 0xffe0));
-        assert_eq!(b.percpu, (42, 524288));
-        assert_eq!(b.hash_tables, vec![("Dentry cache".to_string(), 262144)]);
-        assert_eq!(b.reserved_at_mem_init_kib, 20852);
-    }
-}
-
-const SLABINFO: &str = include_str!("../../../listings/kernel/observed/boot/slabinfo.txt");
-const SLAB: &str = include_str!("../../../listings/kernel/observed/boot/slab.txt");
-const VMALLOCINFO: &str = include_str!("../../../listings/kernel/observed/boot/vmallocinfo.txt");
-const MEMINFO: &str = include_str!("../../../listings/kernel/observed/boot/meminfo.txt");
-
 /// A slab cache of the real boot: `/proc/slabinfo` (counts) and `/sys/kernel/slab/<name>/` (geometry, flags).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RealCache {
@@ -341,30 +313,6 @@ pub fn recorded_state() -> &'static RecordedState {
     static S: OnceLock<RecordedState> = OnceLock::new();
     S.get_or_init(|| (real_caches(SLABINFO, SLAB), real_areas(VMALLOCINFO), real_meminfo(MEMINFO)))
 }
-
-#[cfg(test)]
-mod state_tests {
-    use super::*;
-
-    #[test]
-    fn the_recorded_state_parses() {
-        let (caches, areas, mem) = recorded_state();
-        let k = caches.first().unwrap();
-        assert_eq!(k.name, "kmem_cache", "oldest first");
-        let anon = caches.iter().find(|c| c.name == "anon_vma").unwrap();
-        assert!(anon.ctor.is_some() && anon.slab_size > anon.object_size, "{anon:?}");
-        assert!(areas.windows(2).all(|w| w[0].start < w[1].start));
-        assert!(areas.iter().any(|a| a.caller.as_ref().is_some_and(|c| c.0 == "dup_task_struct")));
-        assert!(areas.iter().any(|a| a.caller.is_none()), "unpurged areas");
-        assert!(mem["MemTotal"] > 0 && mem.contains_key("KernelStack"));
-    }
-}
-
-use crate::gfp::Gfp;
-use crate::machine::Machine;
-use crate::page::{PageOwner, Pfn};
-use crate::panic::Frame;
-use crate::slab_common::{KERNEL_CTOR, SLAB_CACHE_DMA, SLAB_HWCACHE_ALIGN, SLAB_RECLAIM_ACCOUNT};
 
 impl Machine {
     /// The recorded boot's slab caches (those the simulated boot did not create itself, with their real
@@ -553,5 +501,51 @@ impl Machine {
             let per_cpu: Vec<(u64, u64)> = rz.pcp.iter().map(|p| (p.0, p.1)).collect();
             self.pcp_fill(zi, &per_cpu, crate::zone::MigrateType::Movable);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_boot_parses() {
+        let b = RealBoot::recorded();
+        assert!(b.initrd.1 > b.initrd.0, "{b:?}");
+        assert!(b.node_data.1 > b.node_data.0);
+        assert!(b.percpu.0 > 0 && b.percpu.1 > 0);
+        assert_eq!(b.hash_tables.len(), 4, "dentry, inode, mount, mountpoint: {:?}", b.hash_tables);
+        assert!(b.reserved_at_mem_init_kib > 0);
+        let dma32 = b.zone("DMA32").unwrap();
+        assert!(dma32.managed > 0 && dma32.present >= dma32.managed);
+        assert_eq!(dma32.pcp.len(), 4);
+        assert!(dma32.pcp.iter().all(|p| p.2 > 0));
+    }
+
+    #[test]
+    fn lines_parse() {
+        let b = RealBoot::parse(
+            "[    0.0] RAMDISK: [mem 0x0fd3e000-0x0ffdffff]\n[    0.1] percpu: Embedded 42 pages/cpu s135072 r8192 d28768 u524288\n\
+             [    0.2] Dentry cache hash table entries: 32768 (order: 6, 262144 bytes, linear)\n\
+             [    0.9] Memory: 238756K/261624K available (6144K kernel code, 741K rwdata, 1496K rodata, 880K init, 1348K bss, 20852K reserved, 0K cma-reserved)\n",
+            "",
+        );
+        assert_eq!(b.initrd, (0xfd3e, 0xffe0));
+        assert_eq!(b.percpu, (42, 524288));
+        assert_eq!(b.hash_tables, vec![("Dentry cache".to_string(), 262144)]);
+        assert_eq!(b.reserved_at_mem_init_kib, 20852);
+    }
+
+    #[test]
+    fn the_recorded_state_parses() {
+        let (caches, areas, mem) = recorded_state();
+        let k = caches.first().unwrap();
+        assert_eq!(k.name, "kmem_cache", "oldest first");
+        let anon = caches.iter().find(|c| c.name == "anon_vma").unwrap();
+        assert!(anon.ctor.is_some() && anon.slab_size > anon.object_size, "{anon:?}");
+        assert!(areas.windows(2).all(|w| w[0].start < w[1].start));
+        assert!(areas.iter().any(|a| a.caller.as_ref().is_some_and(|c| c.0 == "dup_task_struct")));
+        assert!(areas.iter().any(|a| a.caller.is_none()), "unpurged areas");
+        assert!(mem["MemTotal"] > 0 && mem.contains_key("KernelStack"));
     }
 }

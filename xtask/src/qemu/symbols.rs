@@ -203,12 +203,7 @@ fn bug_sites(file: &object::File<'_>, data: &[u8], syms: &Syms) -> Vec<(String, 
         }
         let (fstart, fname) = &syms.sorted[pos - 1];
         let code = match (&text, read_at(addr.saturating_sub(42), 64)) {
-            (Some(_), Some(b)) => b
-                .iter()
-                .enumerate()
-                .map(|(k, x)| if k == 42 { format!("<{x:02x}>") } else { format!("{x:02x}") })
-                .collect::<Vec<_>>()
-                .join(" "),
+            (Some(_), Some(b)) => opcodes(&b),
             _ => String::new(),
         };
         out.push((fname.clone(), addr - fstart, path, line, flags, code));
