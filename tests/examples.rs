@@ -1,22 +1,13 @@
 //! The simulator programs in `examples/` print what no module can see; their output is pinned here.
 
-#[path = "../examples/classic_160m.rs"]
+#[path = "../examples/i386_layout.rs"]
 #[allow(dead_code)]
-mod classic_160m;
+mod i386_layout;
 
 #[test]
-fn classic_160m() {
-    let report = classic_160m::report();
-    insta::assert_snapshot!("classic_160m", report);
-    // The 6.12 placement the book explains: the page and the kmalloc object in lowmem, the vmalloc
-    // area 8 MiB above high_memory.
-    assert!(report.lines().any(|l| l.starts_with("__get_free_pages(GFP_KERNEL, 0)") && l.contains("3G+")), "{report}");
-    for line in report.lines().filter(|l| l.starts_with("__get_free_pages") || l.starts_with("kmalloc(100")) {
-        assert!(line.ends_with("lowmem (direct map)"), "{line}");
-    }
-    for line in report.lines().filter(|l| l.starts_with("vmalloc(1000000)") && l.contains("3G+")) {
-        assert!(line.ends_with("vmalloc area"), "{line}");
-    }
+fn i386_layout() {
+    let report = i386_layout::report();
+    insta::assert_snapshot!("i386_layout", report);
 }
 
 #[path = "../examples/address_space.rs"]
@@ -186,7 +177,7 @@ fn mempool_wait() {
 fn reports_are_deterministic() {
     type Report = (&'static str, fn() -> String);
     let reports: &[Report] = &[
-        ("classic_160m", classic_160m::report),
+        ("i386_layout", i386_layout::report),
         ("address_space", address_space::report),
         ("buddy", buddy::report),
         ("gfp_table", gfp_table::report),

@@ -100,3 +100,60 @@ fn runs_are_deterministic() {
         assert_eq!(once(name), once(name), "{name}");
     }
 }
+
+// ---- Chapter 2's classic experiment on the 32-bit machines, in both worlds: the listing three_allocators.rs on
+// the simulator's i386 profile at 160 MiB and at 1536 MiB (each booted from its recorded real boot), its
+// outputs pinned as `listings__three_allocators-i386-<size>-<output>.snap`, and each compared, under the masks
+// and the exceptions of `three_allocators-i386.toml`, with what the real 32-bit Linux 6.12.117 printed running
+// the C module three_allocators.c (`listings/kernel/observed-i386/<size>/three_allocators/`, recorded by
+// `cargo xtask qemu --arch i386 --record`).
+
+use kmem_sim::machine::MachineConfig;
+
+fn i386_manifest() -> kmem_truth::Manifest {
+    let path = common::root().join("listings/ch02-address-space/three_allocators-i386.toml");
+    kmem_truth::Manifest::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn i386_run(size: &str, mib: u64) -> kmem_runner::ListingRun {
+    let m = i386_manifest();
+    let cfg = MachineConfig::i386().ram_mib(mib).cmdline(&m.kernel_cmdline());
+    assert!(
+        kmem_sim::qemu_boot::Recording::for_config(&cfg).is_some(),
+        "i386-{size} boots from its recorded real boot"
+    );
+    kmem_runner::run_listing(&three_allocators::__MODULE, &m, Some(cfg))
+}
+
+fn check_i386(size: &str, mib: u64) {
+    let m = i386_manifest();
+    let run = i386_run(size, mib);
+    assert!(run.insmod_error.is_none(), "{:?}", run.insmod_error);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_description("listings/ch02-address-space/three_allocators.rs on the simulator's i386 machine");
+    settings.set_omit_expression(true);
+    let dir = common::root().join("listings/kernel/observed-i386").join(size).join("three_allocators");
+    let mut differences = Vec::new();
+    settings.bind(|| {
+        for (stem, text) in &run.outputs {
+            insta::assert_snapshot!(format!("three_allocators-i386-{size}-{stem}"), text);
+            let real = std::fs::read_to_string(dir.join(format!("{stem}.txt")))
+                .unwrap_or_else(|_| panic!("no real capture {stem}.txt in {}", dir.display()));
+            let c = kmem_truth::compare(stem, text, &real, &m.exceptions);
+            if !c.is_equal() {
+                differences.push(format!("i386-{size} {stem}:\n{}{}", c.diff, c.exception_errors.join("\n")));
+            }
+        }
+    });
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
+fn classic_160m_matches_the_real_32_bit_kernel() {
+    check_i386("160m", 160);
+}
+
+#[test]
+fn classic_1536m_matches_the_real_32_bit_kernel() {
+    check_i386("1536m", 1536);
+}

@@ -141,9 +141,15 @@ pub fn user_entry(program: &str) -> (u64, Option<&'static str>) {
     }
 }
 
-/// The real build's symbols of listing `name` (`listings/kernel/symbols/modules/<name>.txt`), when recorded.
-pub fn module_symbols(name: &str) -> Option<kmem_sim::kallsyms::Symbols> {
-    let path = workspace_root().join(format!("listings/kernel/symbols/modules/{name}.txt"));
+/// The real build's symbols of listing `name` for a machine of `arch`, when recorded: the x86_64 module
+/// (`listings/kernel/symbols/modules/<name>.txt`) or the 32-bit kernel's C module of the same name
+/// (`listings/kernel/symbols-i386/modules/<name>.txt`, with its layout).
+pub fn module_symbols(name: &str, arch: kmem_sim::machine::Arch) -> Option<kmem_sim::kallsyms::Symbols> {
+    let dir = match arch {
+        kmem_sim::machine::Arch::X86_64 => "symbols",
+        kmem_sim::machine::Arch::I386 => "symbols-i386",
+    };
+    let path = workspace_root().join(format!("listings/kernel/{dir}/modules/{name}.txt"));
     std::fs::read_to_string(path).ok().map(|t| kmem_sim::kallsyms::Symbols::parse(&t))
 }
 
@@ -188,7 +194,7 @@ impl Runner {
         let name = self.module.name;
         let init_symbol = __sim::symbols::module_init_first_impl(name, self.module.type_name);
         let init_path = __sim::symbols::module_init_path(name, self.module.type_name);
-        let depth = __sim::with_machine(|m| {
+        let (depth, loaded) = __sim::with_machine(|m| {
             m.set_current("insmod", pid);
             // finit_module(fd, "", 0) from the guest's static insmod; its user stack and the instruction after
             // its `syscall` are where a static x86_64 binary has them (stand-ins: the simulator runs no user space).
@@ -206,13 +212,24 @@ impl Runner {
                 m.push_kframe(f);
             }
             m.load_module_name(name, true);
-            if let Some(syms) = module_symbols(name) {
+            if let Some(syms) = module_symbols(name, m.layout().arch) {
                 m.set_module_symbols(name, syms);
             }
+            // load_module(): the copy of the .ko and the module's memory (crate kmem_sim::module).
+            let loaded = m.load_module_memory(name);
             m.push_indirect_frame("init_module", Some(name));
             m.push_rust_frame(&init_symbol, &init_path, Some(name), false);
-            depth
+            (depth, loaded)
         });
+        if let Err(e) = loaded {
+            __sim::with_machine(|m| {
+                m.truncate_stack(depth);
+                m.set_current_syscall(None);
+                m.mm_release_user(pid);
+                m.unload_module_name(name);
+            });
+            return Err(insmod_error(&self.ko(), e));
+        }
         let outcome = __sim::task::run(|| (self.module.init)(self.module.this_module));
         let result = self.task_result(outcome);
         __sim::with_machine(|m| m.truncate_stack(depth));

@@ -25,6 +25,21 @@ pub struct Func {
     pub size: u32,
     /// `.text`, `.init.text` (freed after a module's init) or `.exit.text`.
     pub section: String,
+    /// Its offset in its section (`v` lines; 0 where the table does not say).
+    pub value: u64,
+}
+
+/// Where `load_module()` puts a module's sections (`k`, `p` and `l` lines of a module's table, written from
+/// the real `.ko` by xtask/src/qemu/symbols.rs): see [`crate::module`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleLayout {
+    /// Size of the `.ko` file (`load_module()` works on a vmalloc'ed copy of it).
+    pub file_len: u64,
+    /// Section → (memory type, offset in that type's area).
+    pub placement: HashMap<String, (String, u64)>,
+    /// The non-empty memory types (`text`, `data`, `rodata`, `ro_after_init`, `init_text`, `init_data`,
+    /// `init_rodata`, in `enum mod_mem_type` order) and their sizes in bytes.
+    pub sizes: Vec<(String, u64)>,
 }
 
 /// How a caller reaches a callee in the machine code.
@@ -62,10 +77,13 @@ pub struct Symbols {
     edges: HashMap<(String, String), Edge>,
     bugs: Vec<BugSite>,
     layout: HashMap<String, u64>,
+    module_layout: Option<ModuleLayout>,
 }
 
 /// The kernel's table, compiled in.
 const VMLINUX: &str = include_str!("../../../listings/kernel/symbols/vmlinux.txt");
+/// The 32-bit kernel's table (`cargo xtask qemu --arch i386 --record`), for the i386 machines.
+const VMLINUX_I386: &str = include_str!("../../../listings/kernel/symbols-i386/vmlinux.txt");
 
 impl Symbols {
     /// Parses a table in the format of xtask/src/qemu/symbols.rs. Lines it does not understand are skipped.
@@ -87,8 +105,28 @@ impl Symbols {
                     }
                     s.funcs.insert(
                         name.to_string(),
-                        Func { name: name.to_string(), size: hex(size), section: section.to_string() },
+                        Func { name: name.to_string(), size: hex(size), section: section.to_string(), value: 0 },
                     );
+                }
+                Some("v") => {
+                    let (Some(name), Some(v)) = (w.next(), w.next()) else { continue };
+                    if let Some(f) = s.funcs.get_mut(name) {
+                        f.value = hex(v) as u64;
+                    }
+                }
+                Some("k") => {
+                    let l = s.module_layout.get_or_insert_with(ModuleLayout::default);
+                    l.file_len = w.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                }
+                Some("p") => {
+                    let (Some(sec), Some(ty), Some(off)) = (w.next(), w.next(), w.next()) else { continue };
+                    let l = s.module_layout.get_or_insert_with(ModuleLayout::default);
+                    l.placement.insert(sec.to_string(), (ty.to_string(), hex(off) as u64));
+                }
+                Some("l") => {
+                    let (Some(ty), Some(bytes)) = (w.next(), w.next()) else { continue };
+                    let l = s.module_layout.get_or_insert_with(ModuleLayout::default);
+                    l.sizes.push((ty.to_string(), bytes.parse().unwrap_or(0)));
                 }
                 Some("c") => {
                     let (Some(a), Some(b), Some(off)) = (w.next(), w.next(), w.next()) else { continue };
@@ -134,6 +172,26 @@ impl Symbols {
     pub fn vmlinux() -> &'static Symbols {
         static S: OnceLock<Symbols> = OnceLock::new();
         S.get_or_init(|| Symbols::parse(VMLINUX))
+    }
+
+    /// The kernel of a machine of `arch`: the book's x86_64 kernel or the 32-bit one.
+    ///
+    /// Context: any.
+    pub fn kernel(arch: crate::machine::Arch) -> &'static Symbols {
+        match arch {
+            crate::machine::Arch::X86_64 => Self::vmlinux(),
+            crate::machine::Arch::I386 => {
+                static S: OnceLock<Symbols> = OnceLock::new();
+                S.get_or_init(|| Symbols::parse(VMLINUX_I386))
+            }
+        }
+    }
+
+    /// A module's layout, when its table has one.
+    ///
+    /// Context: any.
+    pub fn module_layout(&self) -> Option<&ModuleLayout> {
+        self.module_layout.as_ref()
     }
 
     /// A function by its symbol, or (Rust) by its demangled path without crate hashes.

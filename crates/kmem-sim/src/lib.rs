@@ -48,6 +48,7 @@ pub mod kallsyms;
 pub mod machine;
 pub mod mempool;
 pub mod mm_init;
+pub mod module;
 pub mod page;
 pub mod page_alloc;
 pub mod panic;

@@ -85,9 +85,9 @@ pub struct MachineConfig {
     pub cmdline: String,
     /// Boot as the book's QEMU guest really booted (crate::qemu_boot): memblock, the boot's slab caches and
     /// objects, vmalloc areas, page cache and per-CPU lists taken from the recorded real boot. Only for the
-    /// machine that was recorded (x86_64, 256 MiB, 4 CPUs, no KASLR); [`MachineConfig::ram_mib`],
-    /// [`MachineConfig::cpus`] and [`MachineConfig::kaslr`] with other values turn it off, and the boot is
-    /// then modelled from the configuration alone.
+    /// machines that were recorded (x86_64 with 256 MiB and 4 CPUs; i386 with 160 or 1536 MiB and 1 CPU; no
+    /// KASLR, see [`crate::qemu_boot::Recording::for_config`]); any other machine's boot is modelled from the
+    /// configuration alone.
     pub recorded_boot: bool,
     /// `panic=` (`panic_timeout`): 0 waits forever after a panic, a negative value reboots at once (the
     /// book's guest boots with `panic=-1`), a positive one after that many seconds.
@@ -142,7 +142,7 @@ impl MachineConfig {
             boot_alloc_kib: 3 * 1024,
             pageblock_order: 10,
             numa: false,
-            recorded_boot: false,
+            recorded_boot: true,
             panic_timeout: 0,
             ..Self::x86_64()
         }
@@ -152,9 +152,6 @@ impl MachineConfig {
     ///
     /// Context: any.
     pub fn ram_mib(mut self, n: u64) -> Self {
-        if n != self.ram_mib {
-            self.recorded_boot = false;
-        }
         // Smaller machines spend less at boot: at most 7/64 of RAM (the budget of the 256 MiB machine).
         if n < self.ram_mib {
             self.boot_alloc_kib = self.boot_alloc_kib.min(n * 1024 * 7 / 64);
@@ -167,9 +164,6 @@ impl MachineConfig {
     ///
     /// Context: any.
     pub fn cpus(mut self, n: u32) -> Self {
-        if n != self.cpus {
-            self.recorded_boot = false;
-        }
         self.cpus = n;
         self
     }

@@ -224,12 +224,13 @@ impl Machine {
 
         // ---- memblock reservations
         mb.reserve(0, MIB_PFNS); // reserve_real_mode(): the first 1 MiB
-        let recorded = self.cfg.recorded_boot && arch == Arch::X86_64;
-        let real = crate::qemu_boot::RealBoot::recorded();
-        let ksyms = crate::kallsyms::Symbols::vmlinux();
+        let recording = self.recording();
+        let recorded = recording.is_some();
+        let real = recording.unwrap_or(&crate::qemu_boot::X86_64_256M).boot();
+        let ksyms = crate::kallsyms::Symbols::kernel(arch);
         // __pa_symbol() of a kernel-image symbol (nokaslr: phys_base 0), as a pfn.
-        let image_pfn =
-            |name: &str| ksyms.layout(name).map(|a| (a - crate::machine::x86_64::START_KERNEL_MAP) >> PAGE_SHIFT);
+        let kernel_map = self.layout.start_kernel_map;
+        let image_pfn = |name: &str| ksyms.layout(name).map(|a| (a - kernel_map) >> PAGE_SHIFT);
         let kstart = 16 * MIB_PFNS;
         let kpages = match (recorded, image_pfn("_text"), image_pfn("__end_of_kernel_reserve")) {
             // setup_arch(): memblock_reserve(__pa_symbol(_text), __end_of_kernel_reserve - _text).
@@ -350,7 +351,9 @@ impl Machine {
         if recorded {
             self.replay_boot_caches();
             self.replay_boot_vmalloc();
-            self.dma_debug_init();
+            if real.dma_debug {
+                self.dma_debug_init();
+            }
             self.replay_boot_user_pages();
             self.replay_boot_slab_objects();
         } else {
@@ -381,13 +384,16 @@ impl Machine {
         let kib = init_pages * 4;
         self.printk(LogLevel::Info, &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"));
         if let (true, Some(a), Some(b)) = (recorded, image_pfn("__end_rodata"), image_pfn("_sdata")) {
-            for pfn in a..b {
-                self.boot_free_reserved_page(pfn);
+            // x86_64's mark_rodata_ro() frees the gap between rodata and data; i386's image has none.
+            if b > a {
+                for pfn in a..b {
+                    self.boot_free_reserved_page(pfn);
+                }
+                self.printk(
+                    LogLevel::Info,
+                    &format!("Freeing unused kernel image (rodata/data gap) memory: {}K\n", (b - a) * 4),
+                );
             }
-            self.printk(
-                LogLevel::Info,
-                &format!("Freeing unused kernel image (rodata/data gap) memory: {}K\n", (b - a) * 4),
-            );
         }
         if recorded {
             self.replay_boot_remainder();

@@ -199,6 +199,8 @@ pub struct PanicState {
     pub module_syms: std::collections::HashMap<String, crate::kallsyms::Symbols>,
     /// Modules whose `.init.text` was freed (their init returned): kallsyms no longer names it.
     pub init_freed: Vec<String>,
+    /// Each loaded module's memory areas (crate::module), by module name.
+    pub module_mem: std::collections::HashMap<String, Vec<crate::module::ModuleArea>>,
     /// `debug_locks` went off (lib/debug_locks.c): at the first taint that makes lockdep unreliable, or at
     /// the first oops.
     pub debug_locks_off: bool,
@@ -283,6 +285,7 @@ impl Machine {
         if !self.panic.init_freed.iter().any(|m| m == name) {
             self.panic.init_freed.push(name.to_string());
         }
+        self.module_free_init_memory(name);
     }
 
     /// Records the real build's symbols of module `name` (from `listings/kernel/symbols/modules/`), which
@@ -394,6 +397,7 @@ impl Machine {
     ///
     /// Context: process context (rmmod).
     pub fn unload_module_name(&mut self, name: &str) {
+        self.module_free_memory(name);
         if let Some(i) = self.panic.modules.iter().position(|m| m.name == name) {
             let m = self.panic.modules.remove(i);
             let flags = if m.out_of_tree { "(O)".to_string() } else { String::new() };
@@ -466,7 +470,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn realize(&self, frames: &[Frame]) -> Vec<Frame> {
-        let k = Symbols::vmlinux();
+        let k = Symbols::kernel(self.layout.arch);
         let table = |f: &Frame| -> Option<&Symbols> {
             match &f.module {
                 Some(m) => self.panic.module_syms.get(m).filter(|t| !t.is_empty()),
@@ -537,9 +541,17 @@ impl Machine {
     /// symbol any more and prints as its address.
     pub(crate) fn frame_text(&self, f: &Frame) -> String {
         if self.in_freed_init(f) {
-            return format!("{:#x}", frame_address(f));
+            return format!("{:#x}", self.module_frame_address(f).unwrap_or_else(|| frame_address(f)));
         }
         frame_symbol(f)
+    }
+
+    /// The address of a module frame's instruction where the module was loaded with its layout
+    /// (crate::module): its section's place plus the function's offset there plus the frame's offset.
+    pub(crate) fn module_frame_address(&self, f: &Frame) -> Option<u64> {
+        let m = f.module.as_deref()?;
+        let func = self.panic.module_syms.get(m)?.lookup(&f.func)?;
+        Some(self.module_section_address(m, &func.section)? + func.value + f.offset as u64)
     }
 
     /// Whether `f` is in the `.init.text` of a module whose init sections were freed.
@@ -684,7 +696,7 @@ impl Machine {
     /// (the realised stack can lack the path to it); else the innermost frame.
     fn trap_site(&self, file: &str, line: u32) -> (Frame, Option<String>) {
         let real = self.realized_stack();
-        let k = Symbols::vmlinux();
+        let k = Symbols::kernel(self.layout.arch);
         for f in real.iter().rev() {
             if f.module.is_some() {
                 break;

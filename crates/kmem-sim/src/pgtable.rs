@@ -100,9 +100,9 @@ impl Machine {
     ///
     /// Context: boot, after the buddy allocator has the memory.
     pub(crate) fn preallocate_vmalloc_pages(&mut self) {
-        let pgd = crate::kallsyms::Symbols::vmlinux()
+        let pgd = crate::kallsyms::Symbols::kernel(self.layout.arch)
             .layout("init_top_pgt")
-            .filter(|_| self.cfg.recorded_boot)
+            .filter(|_| self.recording().is_some())
             .map(|a| a - self.layout.start_kernel_map)
             // Without the build's symbols: the image's first page (it is loaded at 16 MiB).
             .unwrap_or(16 << 20);

@@ -1,7 +1,10 @@
-//! The book's QEMU guest as its real boot leaves it: what the simulated boot of that machine (x86_64,
-//! 256 MiB, 4 CPUs, the book's command line) takes from the real boot's own files,
-//! `listings/kernel/observed/boot/` (recorded by `cargo xtask qemu --record` before any module is loaded),
-//! and from the real build's symbol table (`listings/kernel/symbols/vmlinux.txt`).
+//! The book's QEMU guests as their real boots leave them: what the simulated boot of a recorded machine takes
+//! from the real boot's own files and from the real build's symbol table. Three machines are recorded
+//! ([`Recording`]): the book's x86_64 guest (256 MiB, 4 CPUs, the book's command line:
+//! `listings/kernel/observed/boot/`, written by `cargo xtask qemu --record` before any module is loaded, and
+//! `listings/kernel/symbols/vmlinux.txt`), and the 32-bit guests of chapter 2 at 160 MiB and 1536 MiB (one
+//! CPU: `listings/kernel/observed-i386/<size>/boot/` and `listings/kernel/symbols-i386/vmlinux.txt`, written
+//! by `cargo xtask qemu --arch i386 --record`).
 //!
 //! This file is the extraction: it parses those committed files; nothing in it is a number tuned until an
 //! output matches. What comes from the real boot, and what the simulator models itself:
@@ -31,12 +34,77 @@ use crate::page::{PageOwner, Pfn};
 use crate::panic::Frame;
 use crate::slab_common::{KERNEL_CTOR, SLAB_CACHE_DMA, SLAB_HWCACHE_ALIGN, SLAB_RECLAIM_ACCOUNT};
 
-const DMESG: &str = include_str!("../../../listings/kernel/observed/boot/dmesg.txt");
-const ZONEINFO: &str = include_str!("../../../listings/kernel/observed/boot/zoneinfo.txt");
-const SLABINFO: &str = include_str!("../../../listings/kernel/observed/boot/slabinfo.txt");
-const SLAB: &str = include_str!("../../../listings/kernel/observed/boot/slab.txt");
-const VMALLOCINFO: &str = include_str!("../../../listings/kernel/observed/boot/vmallocinfo.txt");
-const MEMINFO: &str = include_str!("../../../listings/kernel/observed/boot/meminfo.txt");
+/// One recorded real boot: the files its guest saved before any module was loaded.
+pub struct Recording {
+    /// Which machine it is.
+    pub machine: &'static str,
+    dmesg: &'static str,
+    zoneinfo: &'static str,
+    slabinfo: &'static str,
+    slab: &'static str,
+    vmallocinfo: &'static str,
+    meminfo: &'static str,
+    boot: OnceLock<RealBoot>,
+    state: OnceLock<RecordedState>,
+}
+
+macro_rules! recording {
+    ($machine:expr, $dir:literal) => {
+        Recording {
+            machine: $machine,
+            dmesg: include_str!(concat!("../../../listings/kernel/", $dir, "/dmesg.txt")),
+            zoneinfo: include_str!(concat!("../../../listings/kernel/", $dir, "/zoneinfo.txt")),
+            slabinfo: include_str!(concat!("../../../listings/kernel/", $dir, "/slabinfo.txt")),
+            slab: include_str!(concat!("../../../listings/kernel/", $dir, "/slab.txt")),
+            vmallocinfo: include_str!(concat!("../../../listings/kernel/", $dir, "/vmallocinfo.txt")),
+            meminfo: include_str!(concat!("../../../listings/kernel/", $dir, "/meminfo.txt")),
+            boot: OnceLock::new(),
+            state: OnceLock::new(),
+        }
+    };
+}
+
+/// The book's x86_64 guest.
+pub static X86_64_256M: Recording = recording!("x86_64, 256 MiB, 4 CPUs", "observed/boot");
+/// The 32-bit guest of chapter 2's classic run.
+pub static I386_160M: Recording = recording!("i386, 160 MiB, 1 CPU", "observed-i386/160m/boot");
+/// The 32-bit guest with highmem.
+pub static I386_1536M: Recording = recording!("i386, 1536 MiB, 1 CPU", "observed-i386/1536m/boot");
+
+impl Recording {
+    /// The recording a machine of `cfg` boots from: the one recorded with the same architecture, RAM and CPU
+    /// count (and no KASLR), unless [`crate::machine::MachineConfig::modelled_boot`] turned it off.
+    ///
+    /// Context: any.
+    pub fn for_config(cfg: &crate::machine::MachineConfig) -> Option<&'static Recording> {
+        use crate::machine::Arch;
+        if !cfg.recorded_boot || cfg.kaslr_seed.is_some() {
+            return None;
+        }
+        match (cfg.arch, cfg.ram_mib, cfg.cpus) {
+            (Arch::X86_64, 256, 4) => Some(&X86_64_256M),
+            (Arch::I386, 160, 1) => Some(&I386_160M),
+            (Arch::I386, 1536, 1) => Some(&I386_1536M),
+            _ => None,
+        }
+    }
+
+    /// What the boot's dmesg and zoneinfo say.
+    ///
+    /// Context: any.
+    pub fn boot(&self) -> &RealBoot {
+        self.boot.get_or_init(|| RealBoot::parse(self.dmesg, self.zoneinfo))
+    }
+
+    /// The boot's caches, areas and `/proc/meminfo`.
+    ///
+    /// Context: any.
+    pub fn state(&self) -> &RecordedState {
+        self.state.get_or_init(|| {
+            (real_caches(self.slabinfo, self.slab), real_areas(self.vmallocinfo), real_meminfo(self.meminfo))
+        })
+    }
+}
 
 /// One zone of the real boot's `/proc/zoneinfo`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,6 +140,8 @@ pub struct RealBoot {
     pub smp_alternatives_kib: u64,
     /// The zones (DMA, DMA32 …) at the end of boot.
     pub zones: Vec<RealZone>,
+    /// The kernel has `CONFIG_DMA_API_DEBUG` (`DMA-API: preallocated N debug entries`).
+    pub dma_debug: bool,
 }
 
 fn hex(s: &str) -> u64 {
@@ -124,6 +194,8 @@ impl RealBoot {
                     .find(|p| p.ends_with("K reserved"))
                     .and_then(|p| p.trim_end_matches("K reserved").parse().ok())
                     .unwrap_or(0);
+            } else if line.starts_with("DMA-API: preallocated ") {
+                b.dma_debug = true;
             } else if line.starts_with("Freeing SMP alternatives memory: ") {
                 b.smp_alternatives_kib = number_after(line, "memory: ").unwrap_or(0);
             }
@@ -164,12 +236,11 @@ impl RealBoot {
         b
     }
 
-    /// The recorded boot of the book's machine.
+    /// The recorded boot of the book's x86_64 machine.
     ///
     /// Context: any.
     pub fn recorded() -> &'static RealBoot {
-        static B: OnceLock<RealBoot> = OnceLock::new();
-        B.get_or_init(|| RealBoot::parse(DMESG, ZONEINFO))
+        X86_64_256M.boot()
     }
 
     /// The zone named `name`.
@@ -306,21 +377,28 @@ pub fn real_meminfo(text: &str) -> std::collections::HashMap<String, u64> {
 /// The recorded boot's caches, areas and `/proc/meminfo` (see [`recorded_state`]).
 pub type RecordedState = (Vec<RealCache>, Vec<RealArea>, std::collections::HashMap<String, u64>);
 
-/// The recorded boot's caches, areas and `/proc/meminfo`.
+/// The x86_64 recorded boot's caches, areas and `/proc/meminfo`.
 ///
 /// Context: any.
 pub fn recorded_state() -> &'static RecordedState {
-    static S: OnceLock<RecordedState> = OnceLock::new();
-    S.get_or_init(|| (real_caches(SLABINFO, SLAB), real_areas(VMALLOCINFO), real_meminfo(MEMINFO)))
+    X86_64_256M.state()
 }
 
 impl Machine {
+    /// The recorded boot this machine boots from, if any (see [`Recording::for_config`]).
+    ///
+    /// Context: any.
+    pub fn recording(&self) -> Option<&'static Recording> {
+        Recording::for_config(&self.cfg)
+    }
+
     /// The recorded boot's slab caches (those the simulated boot did not create itself, with their real
     /// geometry and flags) and their objects: each cache gets the objects it had at the end of the real boot.
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_caches(&mut self) {
-        let (caches, _, _) = recorded_state();
+        let Some(rec) = self.recording() else { return };
+        let (caches, _, _) = rec.state();
         // The recorded boot ran with the book's `slab_nomerge`: every cache it lists is a cache of its own.
         // Created here with merging allowed, one would become an alias of an older replayed cache whose
         // SLAB_ACCOUNT, SLAB_NO_MERGE or usercopy region the recording does not hold (uid_cache of pid,
@@ -358,7 +436,8 @@ impl Machine {
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_slab_objects(&mut self) {
-        let (caches, _, _) = recorded_state();
+        let Some(rec) = self.recording() else { return };
+        let (caches, _, _) = rec.state();
         for c in caches {
             let Some(id) = self.find_cache(&c.name) else { continue };
             let have = self.slabinfo_of(id).map(|i| i.active_objs).unwrap_or(0);
@@ -382,7 +461,8 @@ impl Machine {
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_vmalloc(&mut self) {
-        let (_, areas, mem) = recorded_state();
+        let Some(rec) = self.recording() else { return };
+        let (_, areas, mem) = rec.state();
         const PAGE: u64 = 4096;
         let mut unpurged = Vec::new();
         for a in areas {
@@ -430,7 +510,8 @@ impl Machine {
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_user_pages(&mut self) {
-        let (_, _, mem) = recorded_state();
+        let Some(rec) = self.recording() else { return };
+        let (_, _, mem) = rec.state();
         let kib = |k: &str| mem.get(k).copied().unwrap_or(0);
         let alloc = |m: &mut Machine, n: u64, gfp: Gfp| -> u64 {
             let mut got = 0;
@@ -461,7 +542,8 @@ impl Machine {
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_remainder(&mut self) {
-        let real = RealBoot::recorded();
+        let Some(rec) = self.recording() else { return };
+        let real = rec.boot();
         for zi in 0..self.zones.len() {
             let name = self.zones[zi].name().to_string();
             let Some(rz) = real.zone(&name) else { continue };
@@ -471,6 +553,7 @@ impl Machine {
                 let gfp = match zt {
                     crate::zone::ZoneType::Dma => Gfp::GFP_KERNEL | Gfp::__GFP_DMA,
                     crate::zone::ZoneType::Dma32 => Gfp::GFP_KERNEL | Gfp::__GFP_DMA32,
+                    crate::zone::ZoneType::HighMem => Gfp::GFP_KERNEL | Gfp::__GFP_HIGHMEM,
                     _ => Gfp::GFP_KERNEL,
                 };
                 match self.alloc_pages(gfp, 0) {
@@ -493,7 +576,8 @@ impl Machine {
     ///
     /// Context: boot.
     pub(crate) fn replay_boot_pcp(&mut self) {
-        let real = RealBoot::recorded();
+        let Some(rec) = self.recording() else { return };
+        let real = rec.boot();
         self.drain_all_pages();
         for zi in 0..self.zones.len() {
             let name = self.zones[zi].name().to_string();

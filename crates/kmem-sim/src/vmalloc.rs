@@ -39,8 +39,9 @@
 //! - **BUG()s** (vmalloc/vunmap in interrupt context) go through part 2's `die()`: the oops report and
 //!   [`Machine::kernel_stop`]; the call returns NULL instead of killing the task.
 //!
-//! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, `VM_FLUSH_RESET_PERMS` direct
-//! map games, the vmap purge notifier chain, the node shrinker.
+//! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, the direct map's permission
+//! changes of `VM_FLUSH_RESET_PERMS` (its `vfree()` purges the lazily freed areas, as `vm_reset_perms()` does),
+//! the vmap purge notifier chain, the node shrinker.
 
 #![forbid(unsafe_code)]
 
@@ -754,13 +755,6 @@ impl Machine {
     }
 
     /// `%pS` of a caller.
-    fn fmt_ps(f: &Frame) -> String {
-        match &f.module {
-            Some(m) => format!("{}+{:#x}/{:#x} [{m}]", f.func, f.offset, f.size),
-            None => format!("{}+{:#x}/{:#x}", f.func, f.offset, f.size),
-        }
-    }
-
     /// `__builtin_return_address(0)` of the exported entry point `entry`: the real frame that calls it.
     fn vm_caller(&self, entry: &str) -> Option<Frame> {
         (!self.stack.frames.is_empty()).then(|| self.caller_frame_of(entry))
@@ -1991,6 +1985,13 @@ impl Machine {
             self.warn(VMALLOC_C, LINE_VFREE_NONEXISTENT, Some(&msg));
             return;
         };
+        if vm.flags & VM_FLUSH_RESET_PERMS != 0 {
+            // vm_reset_perms() → _vm_unmap_aliases(): the direct map's aliases are flushed, which purges every
+            // lazily freed area now (this one included: remove_vm_area() just queued it).
+            self.push_kframe("vm_reset_perms");
+            self.__purge_vmap_area_lazy(false);
+            self.pop_frame();
+        }
         for p in &vm.page_list {
             self.__free_page(*p);
         }
@@ -2256,7 +2257,8 @@ impl Machine {
         let p = |a: u64| self.fmt_p(a);
         let mut s = format!("0x{}-0x{} {:7}", p(v.addr), p(v.addr + v.size), v.size);
         if let Some(c) = &v.caller {
-            let _ = write!(s, " {}", Self::fmt_ps(c));
+            // %pS: a module's freed .init.text has no symbol any more and prints as its address.
+            let _ = write!(s, " {}", self.frame_text(c));
         }
         if v.nr_pages != 0 {
             let _ = write!(s, " pages={}", v.nr_pages);

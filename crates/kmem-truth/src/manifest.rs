@@ -143,6 +143,8 @@ struct Raw {
     #[serde(default)]
     show: Vec<Show>,
     #[serde(default)]
+    settle: bool,
+    #[serde(default)]
     exception: Vec<Exception>,
 }
 
@@ -159,6 +161,10 @@ pub struct Manifest {
     pub setup: Vec<Setup>,
     /// Files shown while loaded.
     pub show: Vec<Show>,
+    /// Let the kernel's deferred work after the module's init finish before the shown files are read: the
+    /// guest waits a second after insmod (`do_init_module()` frees the init sections from a workqueue after
+    /// an RCU grace period, `do_free_init()`); the simulator runs that work when init returns.
+    pub settle: bool,
     /// Declared differences, with their compiled patterns.
     pub exceptions: Vec<(Exception, Regex)>,
 }
@@ -222,6 +228,7 @@ impl Manifest {
             insmod: raw.insmod,
             setup: raw.setup,
             show: raw.show,
+            settle: raw.settle,
             exceptions,
         })
     }

@@ -26,6 +26,27 @@ pub use kmem_truth::book::CMDLINE as APPEND;
 /// Seconds without any new output from the guest's script before QEMU is killed as hung.
 const STALL_SECS: u64 = 180;
 
+/// The emulated machine: which QEMU, how much RAM, how many CPUs.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub qemu: PathBuf,
+    /// `-m` (e.g. `256M`).
+    pub mem: String,
+    /// `-smp` (e.g. `4,sockets=4,cores=1,threads=1`).
+    pub smp: String,
+}
+
+impl Guest {
+    /// The book's x86_64 guest: 256 MiB, 4 CPUs (the simulator's default machine).
+    pub fn x86_64() -> Result<Guest> {
+        Ok(Guest {
+            qemu: which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?,
+            mem: format!("{}M", kmem_truth::book::RAM_MIB),
+            smp: format!("{0},sockets={0},cores=1,threads=1", kmem_truth::book::CPUS),
+        })
+    }
+}
+
 /// What the guest reported for one listing (one fresh boot).
 #[derive(Debug, Clone, Default)]
 pub struct ListingRun {
@@ -92,6 +113,7 @@ if [ -n "$s" ] && ! grep -qx "$s" /tmp/o; then echo "$s" >> /tmp/o; fi
 F $name insmod /tmp/o
 M "RC $name insmod $rc"
 if [ $rc = 0 ]; then
+  if [ -f /kmem/settle ]; then sleep 2; fi
   while read path; do F $name "show:$path" "$path"; done < /kmem/show
   rmmod $name > /tmp/o 2>&1
   rc=$?
@@ -179,7 +201,7 @@ pub fn run_all(
     start: Instant,
 ) -> Result<BTreeMap<String, ListingRun>> {
     let busybox = busybox()?;
-    let qemu = which("qemu-system-x86_64").context("qemu-system-x86_64 not found (package qemu-system-x86)")?;
+    let guest = Guest::x86_64()?;
     let insmod = build_insmod(out_dir)?;
 
     let mut runs = BTreeMap::new();
@@ -203,7 +225,8 @@ pub fn run_all(
             ),
         );
         let t = Instant::now();
-        let (mut results, mut console, mut timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+        let (mut results, mut console, mut timed_out) =
+            boot(&guest, &kernel.bzimage, &initramfs, &dir, timeout, &append)?;
         for attempt in 2..=3 {
             if results.contains("@@KMEM@@ START") {
                 break;
@@ -212,7 +235,7 @@ pub fn run_all(
             // timer). Boot again.
             step(start, format!("boot {boot_no}: the kernel did not reach /init; retrying (attempt {attempt})"));
             let _ = fs::rename(dir.join("console.log"), dir.join(format!("console-failed-{}.log", attempt - 1)));
-            (results, console, timed_out) = boot(&qemu, kernel, &initramfs, &dir, timeout, &append)?;
+            (results, console, timed_out) = boot(&guest, &kernel.bzimage, &initramfs, &dir, timeout, &append)?;
         }
         let parsed = parse(&results);
         step(
@@ -268,9 +291,9 @@ fn tail(s: &str, n: usize) -> String {
 }
 
 /// Run QEMU; returns (results port text, console text, timed out).
-fn boot(
-    qemu: &Path,
-    kernel: &Kernel,
+pub fn boot(
+    guest: &Guest,
+    bzimage: &Path,
     initramfs: &Path,
     dir: &Path,
     timeout: u64,
@@ -280,11 +303,11 @@ fn boot(
     let results = dir.join("results.log");
     let _ = fs::remove_file(&console);
     let _ = fs::remove_file(&results);
-    let mut cmd = Command::new(qemu);
+    let mut cmd = Command::new(&guest.qemu);
     cmd.args(["-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none"])
-        .args(["-m", "256M", "-smp", "4,sockets=4,cores=1,threads=1"])
+        .args(["-m", &guest.mem, "-smp", &guest.smp])
         .arg("-kernel")
-        .arg(&kernel.bzimage)
+        .arg(bzimage)
         .arg("-initrd")
         .arg(initramfs)
         .args(["-append", append])
@@ -296,7 +319,7 @@ fn boot(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     fs::write(dir.join("qemu-command.txt"), format!("{cmd:?}\n"))?;
-    let mut child = cmd.spawn().context("starting qemu-system-x86_64")?;
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", guest.qemu.display()))?;
     let pb = spinner("boot");
     let t = Instant::now();
     let mut timed_out = false;
@@ -385,7 +408,7 @@ pub fn parse(text: &str) -> BTreeMap<String, ListingRun> {
     out
 }
 
-fn write_initramfs(
+pub fn write_initramfs(
     path: &Path,
     busybox: &Path,
     insmod: &Path,
@@ -411,6 +434,9 @@ fn write_initramfs(
     c.file("kmem/show", 0o644, show.as_bytes());
     if boot_report {
         c.file("kmem/boot", 0o644, b"");
+    }
+    if listing.manifest.settle {
+        c.file("kmem/settle", 0o644, b"");
     }
     let mut f = fs::File::create(path)?;
     f.write_all(&c.finish())?;

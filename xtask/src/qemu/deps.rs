@@ -88,7 +88,7 @@ fn dpkg_installed(pkg: &str) -> bool {
 }
 
 /// Install the missing packages of `pkgs` with apt-get (sudo when not root).
-fn apt_install(pkgs: &[&str], opts: &QemuOptions, start: Instant) -> Result<()> {
+pub(crate) fn apt_install(pkgs: &[&str], opts: &QemuOptions, start: Instant) -> Result<()> {
     if !is_debian_like() {
         bail!(
             "`cargo xtask qemu` installs its tools with apt-get on Debian/Ubuntu only. On this \

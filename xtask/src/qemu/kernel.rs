@@ -170,7 +170,7 @@ fn describe(tools: &Tools, vars: &[String]) -> String {
 
 /// Every `CONFIG_X=y` / `# CONFIG_X is not set` line of the fragment must have survived
 /// olddefconfig (Kconfig silently drops options whose dependencies are unmet).
-fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
+pub(crate) fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
     let config = fs::read_to_string(kdir.join(".config"))?;
     let have: std::collections::HashSet<&str> = config.lines().collect();
     let mut bad = Vec::new();
@@ -196,7 +196,7 @@ fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!("{cmd:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -204,7 +204,7 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn make(kdir: &Path, vars: &[String], targets: &[&str]) -> Result<()> {
+pub(crate) fn make(kdir: &Path, vars: &[String], targets: &[&str]) -> Result<()> {
     run(Command::new("make").arg("-C").arg(kdir).args(vars).args(targets))
 }
 

@@ -20,6 +20,7 @@
 
 mod boot;
 mod deps;
+mod i386;
 mod kernel;
 mod modules;
 mod record;
@@ -63,6 +64,11 @@ pub struct QemuOptions {
     /// machine is slow).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// `x86_64` (the default: every listing on the book's kernel) or `i386`: chapter 2's classic experiment,
+    /// the C module `listings/ch02-address-space/three_allocators.c`, on a real 32-bit kernel at 160 MiB and
+    /// 1536 MiB (see `xtask/src/qemu/i386.rs`).
+    #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = ["x86_64", "i386"])]
+    pub arch: String,
     /// Output directory (default: `<workspace>/target/qemu`).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -85,6 +91,9 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let listings_dir = root.join("listings");
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| root.join("target/qemu"));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    if opts.arch == "i386" {
+        return i386::run_experiment(opts, &out_dir, start);
+    }
 
     // Which listings?
     let mut all = modules::discover(&listings_dir)?;

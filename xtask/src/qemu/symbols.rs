@@ -109,7 +109,7 @@ fn calls(file: &Path, relocatable: bool) -> Result<Vec<(String, String, u64, boo
     let insn_re = regex::Regex::new(r"^\s*([0-9a-f]+):\s+(\S+)(?:\s+(.*))?$").unwrap();
     let target_re = regex::Regex::new(r"<([^>+]+)>").unwrap();
     // With -w a module's relocation follows its instruction on the same line.
-    let reloc_re = regex::Regex::new(r"R_X86_64_(?:PLT32|PC32)\s+(\S+?)(?:-0x4)?$").unwrap();
+    let reloc_re = regex::Regex::new(r"R_(?:X86_64_(?:PLT32|PC32)|386_(?:PLT32|PC32))\s+(\S+?)(?:-0x4)?$").unwrap();
     let mut out = Vec::new();
     let (mut func, mut func_start) = (String::new(), 0u64);
     // A call/jmp waiting for the address of the next instruction.
@@ -227,6 +227,25 @@ pub fn extract(
     let dir = root.join("listings/kernel/symbols");
     fs::write(dir.join("user.txt"), user_programs(out_dir)?)?;
     fs::create_dir_all(dir.join("modules"))?;
+    let (table, syms) = kernel_table(root, vmlinux, "The book's kernel (vmlinux)")?;
+    fs::write(dir.join("vmlinux.txt"), table)?;
+
+    let keep: BTreeSet<String> = all.iter().map(|n| format!("{n}.txt")).collect();
+    for e in fs::read_dir(dir.join("modules"))? {
+        let p = e?.path();
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !keep.contains(n)) {
+            fs::remove_file(p)?;
+        }
+    }
+    for (name, ko) in modules {
+        fs::write(dir.join("modules").join(format!("{name}.txt")), module_table(name, ko, &syms, false)?)?;
+    }
+    Ok(())
+}
+
+/// The table of `vmlinux` the simulator reads: the functions it names, their calls, BUG/WARN sites and the
+/// image layout symbols; with the text symbols it came from.
+fn kernel_table(root: &Path, vmlinux: &Path, what: &str) -> Result<(String, Syms)> {
     let data = fs::read(vmlinux).with_context(|| format!("reading {}", vmlinux.display()))?;
     let file = object::File::parse(&*data).context("parsing vmlinux")?;
     let syms = text_symbols(&file);
@@ -244,8 +263,8 @@ pub fn extract(
         }
     }
     let edges = calls(vmlinux, false)?;
-    let mut s = String::from(
-        "# The book's kernel (vmlinux): functions the simulator names, their calls and tail calls, BUG/WARN sites.\n# Written by `cargo xtask qemu --record` (xtask/src/qemu/symbols.rs); see that file for the format.\n",
+    let mut s = format!(
+        "# {what}: functions the simulator names, their calls and tail calls, BUG/WARN sites.\n# Written by `cargo xtask qemu --record` (xtask/src/qemu/symbols.rs); see that file for the format.\n",
     );
     for name in &wanted {
         let (_, size, sec) = &syms.by_name[name];
@@ -285,37 +304,131 @@ pub fn extract(
             }
         }
     }
-    fs::write(dir.join("vmlinux.txt"), s)?;
+    Ok((s, syms))
+}
 
-    let keep: BTreeSet<String> = all.iter().map(|n| format!("{n}.txt")).collect();
-    for e in fs::read_dir(dir.join("modules"))? {
-        let p = e?.path();
-        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !keep.contains(n)) {
-            fs::remove_file(p)?;
+/// A module's table: its functions and their calls into the module and into the kernel of `syms`; with
+/// `layout`, also where `load_module()` puts its sections ([`module_layout`]).
+fn module_table(name: &str, ko: &Path, syms: &Syms, layout: bool) -> Result<String> {
+    let data = fs::read(ko).with_context(|| format!("reading {}", ko.display()))?;
+    let file = object::File::parse(&*data).with_context(|| format!("parsing {}", ko.display()))?;
+    let msyms = text_symbols(&file);
+    let mut s = format!("# {name}.ko of the book's kernel build: its functions and their calls (see vmlinux.txt).\n");
+    let mut names: Vec<&String> = msyms.by_name.keys().collect();
+    names.sort();
+    for n in &names {
+        let (_, size, sec) = &msyms.by_name[*n];
+        match demangle(n).filter(|_| n.starts_with("_R")) {
+            Some(d) => writeln!(s, "f {n} {size:#x} {sec} {d}")?,
+            None => writeln!(s, "f {n} {size:#x} {sec}")?,
         }
     }
-    for (name, ko) in modules {
-        let data = fs::read(ko).with_context(|| format!("reading {}", ko.display()))?;
-        let file = object::File::parse(&*data).with_context(|| format!("parsing {}", ko.display()))?;
-        let msyms = text_symbols(&file);
-        let mut s =
-            format!("# {name}.ko of the book's kernel build: its functions and their calls (see vmlinux.txt).\n");
-        let mut names: Vec<&String> = msyms.by_name.keys().collect();
-        names.sort();
+    if layout {
         for n in &names {
-            let (_, size, sec) = &msyms.by_name[*n];
-            match demangle(n).filter(|_| n.starts_with("_R")) {
-                Some(d) => writeln!(s, "f {n} {size:#x} {sec} {d}")?,
-                None => writeln!(s, "f {n} {size:#x} {sec}")?,
+            writeln!(s, "v {n} {:#x}", msyms.by_name[*n].0)?;
+        }
+        s.push_str(&module_layout(&file, data.len())?);
+    }
+    let edges = calls(ko, true)?;
+    write_edges(&mut s, &edges, |caller, callee| {
+        msyms.by_name.contains_key(caller) && (msyms.by_name.contains_key(callee) || syms.by_name.contains_key(callee))
+    })?;
+    Ok(s)
+}
+
+/// The kernel's `struct module_memory` types in `enum mod_mem_type` order (include/linux/module.h).
+const MOD_MEM_TYPES: &[&str] = &["text", "data", "rodata", "ro_after_init", "init_text", "init_data", "init_rodata"];
+
+/// Where `load_module()` puts a module's sections, as `layout_sections()` and `layout_symtab()` of
+/// kernel/module/main.c (6.12) compute it from the `.ko`'s section headers:
+/// - `k <bytes>`: the file's size (the copy `load_module()` works on is vmalloc'ed that big);
+/// - `p <section> <type> <offset>`: a section's place in one of the module's memory areas;
+/// - `l <type> <bytes>`: each non-empty area's size (one `execmem_alloc()` each).
+fn module_layout(file: &object::File<'_>, file_len: usize) -> Result<String> {
+    use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
+    use object::SectionFlags;
+    // SHF_RO_AFTER_INIT (include/linux/moduleloader.h: 0x00200000); ARCH_SHF_SMALL is 0 on x86.
+    const SHF_RO_AFTER_INIT: u64 = 0x0020_0000;
+    let (alloc, exec, write) = (SHF_ALLOC as u64, SHF_EXECINSTR as u64, SHF_WRITE as u64);
+    let masks: [(u64, u64); 5] =
+        [(exec | alloc, 0), (alloc, write), (SHF_RO_AFTER_INIT | alloc, 0), (write | alloc, 0), (alloc, 0)];
+    let core_type = [0usize, 2, 3, 1, 1];
+    let init_type = [4usize, 6, usize::MAX, 5, 5];
+    let mut size = [0u64; 7];
+    let mut out = format!("k {file_len}\n");
+    let mut sections: Vec<(String, u64, u64, u64)> = Vec::new();
+    for sec in file.sections() {
+        let name = sec.name().unwrap_or("").to_string();
+        let SectionFlags::Elf { sh_flags } = sec.flags() else { continue };
+        let mut flags = sh_flags;
+        // setup_load_info(): .modinfo and __versions are not loaded; rewrite_section_headers() / find_sec():
+        // .data..ro_after_init and __jump_table are read-only after init.
+        if name == ".modinfo" || name == "__versions" {
+            flags &= !alloc;
+        }
+        if name == ".data..ro_after_init" || name == "__jump_table" {
+            flags |= SHF_RO_AFTER_INIT;
+        }
+        sections.push((name, flags, sec.size(), sec.align().max(1)));
+    }
+    let mut placed = vec![false; sections.len()];
+    for is_init in [false, true] {
+        for (m, (want, not)) in masks.iter().enumerate() {
+            let ty = if is_init { init_type[m] } else { core_type[m] };
+            for (i, (name, flags, len, align)) in sections.iter().enumerate() {
+                if placed[i] || flags & want != *want || flags & not != 0 || name.starts_with(".init") != is_init {
+                    continue;
+                }
+                if ty == usize::MAX {
+                    continue;
+                }
+                placed[i] = true;
+                let off = size[ty].next_multiple_of(*align);
+                size[ty] = off + len;
+                writeln!(out, "p {name} {} {off:#x}", MOD_MEM_TYPES[ty])?;
             }
         }
-        let edges = calls(ko, true)?;
-        write_edges(&mut s, &edges, |caller, callee| {
-            msyms.by_name.contains_key(caller)
-                && (msyms.by_name.contains_key(callee) || syms.by_name.contains_key(callee))
-        })?;
-        fs::write(dir.join("modules").join(format!("{name}.txt")), s)?;
     }
+    // layout_symtab(): the whole symbol and string tables go at the end of the init data, the core symbols
+    // (functions and objects of core sections) and their names at the end of the data.
+    let symtab = file.section_by_name(".symtab").map(|s| (s.size(), s.align().max(1))).unwrap_or((0, 1));
+    let strtab = file.section_by_name(".strtab").map(|s| (s.size(), s.align().max(1))).unwrap_or((0, 1));
+    let entsize: u64 = if file.is_64() { 24 } else { 16 };
+    let (mut ndst, mut strtab_size, mut nsrc) = (1u64, 1u64, 1u64);
+    for sym in file.symbols() {
+        nsrc += 1;
+        let core = sym.section_index().and_then(|i| file.section_by_index(i).ok()).is_some_and(|s| {
+            let n = s.name().unwrap_or("");
+            !n.starts_with(".init") && matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & alloc != 0)
+        });
+        if core && matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data) {
+            ndst += 1;
+            strtab_size += sym.name().map(|n| n.len() as u64 + 1).unwrap_or(1);
+        }
+    }
+    size[5] = size[5].next_multiple_of(symtab.1) + symtab.0;
+    size[1] = size[1].next_multiple_of(symtab.1) + ndst * entsize + strtab_size + ndst;
+    size[5] = size[5].next_multiple_of(strtab.1) + strtab.0;
+    // The temporary `struct mod_kallsyms` (a pointer and two words) and the init symbols' types.
+    let word = if file.is_64() { 8 } else { 4 };
+    size[5] = size[5].next_multiple_of(word) + 4 * word + nsrc;
+    for (ty, bytes) in size.iter().enumerate() {
+        if *bytes > 0 {
+            writeln!(out, "l {} {bytes}", MOD_MEM_TYPES[ty])?;
+        }
+    }
+    Ok(out)
+}
+
+/// The 32-bit kernel's tables for the simulator's i386 machines: `listings/kernel/symbols-i386/vmlinux.txt`
+/// (the functions the simulator names, as [`extract`] writes them for x86_64) and `modules/<name>.txt` with
+/// the module's layout.
+pub fn extract_i386(root: &Path, vmlinux: &Path, name: &str, ko: &Path) -> Result<()> {
+    let dir = root.join("listings/kernel/symbols-i386");
+    fs::create_dir_all(dir.join("modules"))?;
+    let (table, syms) = kernel_table(root, vmlinux, "The 32-bit kernel (vmlinux of `cargo xtask qemu --arch i386`)")?;
+    fs::write(dir.join("vmlinux.txt"), table)?;
+    fs::write(dir.join("modules").join(format!("{name}.txt")), module_table(name, ko, &syms, true)?)?;
     Ok(())
 }
 
