@@ -1,4 +1,4 @@
-//! The 32-bit x86 address space (3G/1G split) of the machines chapter 2's classic experiment runs on: where
+//! The 32-bit x86 address space (3G/1G split) of the machines the address-space chapter's classic experiment runs on: where
 //! lowmem ends (`high_memory`), where the vmalloc area begins 8 MiB above it and where it ends below the
 //! persistent kmap area, at 160 MiB (all lowmem) and at 1536 MiB (lowmem up to about 880 MiB, the rest
 //! highmem). `VMALLOC_END` and `PKMAP_BASE` depend on `CONFIG_NR_CPUS` (8 here, as in the real 32-bit kernel

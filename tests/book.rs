@@ -233,7 +233,12 @@ fn every_listing_output_is_shown_beside_its_real_capture() {
             if let Some(snap) = file.strip_prefix("../tests/snapshots/listings__") {
                 let snap = snap.strip_suffix(".snap").unwrap_or(snap);
                 let (listing, stem) = snap.split_once('-').unwrap_or((snap, "dmesg"));
-                let capture = format!("../{}/{listing}/{stem}.txt", kmem_truth::observed::DIR);
+                // The 32-bit experiment's pins (`<listing>-i386-<size>-<stem>`) pair with its captures of
+                // `listings/kernel/observed-i386/<size>/<listing>/`.
+                let capture = match stem.strip_prefix("i386-").and_then(|r| r.split_once('-')) {
+                    Some((size, stem)) => format!("../listings/kernel/observed-i386/{size}/{listing}/{stem}.txt"),
+                    None => format!("../{}/{listing}/{stem}.txt", kmem_truth::observed::DIR),
+                };
                 let before = &text[..m.start()];
                 if !before
                     .trim_end()
@@ -259,7 +264,7 @@ fn every_listing_output_is_shown_beside_its_real_capture() {
                 }
                 shown.insert(format!("{listing}/{stem}"));
                 pairs += 1;
-            } else if file.contains(kmem_truth::observed::DIR) {
+            } else if file.contains(kmem_truth::observed::DIR) || file.contains("observed-i386/") {
                 let paired = i > 0 && incs[i - 1].1.starts_with("../tests/snapshots/listings__");
                 if !paired {
                     wrong.push(format!("{at}: a real capture without the simulator's pin before it"));

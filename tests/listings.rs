@@ -101,7 +101,7 @@ fn runs_are_deterministic() {
     }
 }
 
-// ---- Chapter 2's classic experiment on the 32-bit machines, in both worlds: the listing three_allocators.rs on
+// ---- The address-space chapter's classic experiment on the 32-bit machines, in both worlds: the listing three_allocators.rs on
 // the simulator's i386 profile at 160 MiB and at 1536 MiB (each booted from its recorded real boot), its
 // outputs pinned as `listings__three_allocators-i386-<size>-<output>.snap`, and each compared, under the masks
 // and the exceptions of `three_allocators-i386.toml`, with what the real 32-bit Linux 6.12.117 printed running

@@ -9,6 +9,27 @@ include!(concat!(env!("OUT_DIR"), "/listing_names.rs"));
 
 use std::fs;
 
+/// The 32-bit experiment's manifest (the address-space chapter: three_allocators on the i386 machines).
+fn i386_manifest() -> kmem_truth::Manifest {
+    let path = common::root().join("listings/ch02-address-space/three_allocators-i386.toml");
+    kmem_truth::Manifest::parse(&fs::read_to_string(&path).unwrap(), &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Each i386 machine's outputs of the experiment: (label, stem, capture, pin).
+fn i386_outputs() -> Vec<(String, String, String, String)> {
+    let root = common::root();
+    let mut out = Vec::new();
+    for size in ["160m", "1536m"] {
+        for stem in ["dmesg", "vmallocinfo", "meminfo"] {
+            let cap = root.join(format!("listings/kernel/observed-i386/{size}/three_allocators/{stem}.txt"));
+            let pin = root.join(format!("tests/snapshots/listings__three_allocators-i386-{size}-{stem}.snap"));
+            let (cap, pin) = (fs::read_to_string(&cap).unwrap(), fs::read_to_string(&pin).unwrap());
+            out.push((format!("three_allocators (i386, {size})"), stem.to_string(), cap, pin));
+        }
+    }
+    out
+}
+
 fn manifest(chapter: &str, name: &str) -> kmem_truth::Manifest {
     kmem_truth::Manifest::for_listing(&common::root().join(format!("listings/{chapter}/{name}.rs")))
         .unwrap_or_else(|e| panic!("{e}"))
@@ -38,8 +59,25 @@ fn summary() {
         total += 1;
         same += listing_ok as usize;
     }
+    // The 32-bit experiment, on each of its machines.
+    let m = i386_manifest();
+    for size in ["160m", "1536m"] {
+        let mut ok = true;
+        for (label, stem, cap, pin) in i386_outputs() {
+            if !label.contains(size) {
+                continue;
+            }
+            let c = kmem_truth::compare(&stem, kmem_truth::snapshot_body(&pin), &cap, &m.exceptions);
+            real += c.real_lines;
+            matched += c.matched_lines;
+            excepted += c.excepted_lines;
+            ok &= c.is_equal();
+        }
+        total += 1;
+        same += ok as usize;
+    }
     eprintln!(
-        "{same} of {total} listings' pins equal to the real kernel's captures; of {real} real lines, {} identical \
+        "{same} of {total} runs' pins (each listing on the book's machine, the 32-bit experiment on its two) equal to the real kernel's captures; of {real} real lines, {} identical \
          under the masks, {excepted} more under the declared exceptions, {} different",
         matched - excepted,
         real - matched
@@ -91,6 +129,21 @@ fn an_edited_line_is_caught() {
             "{name}: an edited pin passes"
         );
     }
+    // The 32-bit captures: the vmalloc address (no exception covers it) and each vmallocinfo line count.
+    let m = i386_manifest();
+    for (label, stem, cap, pin) in i386_outputs() {
+        let body = kmem_truth::snapshot_body(&pin);
+        assert!(kmem_truth::compare(&stem, body, &cap, &m.exceptions).is_equal(), "{label} {stem}");
+        let edited = match stem.as_str() {
+            "dmesg" => cap.replace("vmalloc(1000000)                 = 0x", "vmalloc(1000000)                 = 0x1"),
+            _ => cap.replacen(" 8192 ", " 12288 ", 1).replacen(" kB", "0 kB", 1),
+        };
+        assert_ne!(edited, cap, "{label} {stem}: the edit applies");
+        assert!(
+            !kmem_truth::compare(&stem, body, &edited, &m.exceptions).is_equal(),
+            "{label} {stem}: an edited capture passes"
+        );
+    }
 }
 
 /// The book's appendix shows the masks and every declared exception from these two pins, so that what it
@@ -98,7 +151,8 @@ fn an_edited_line_is_caught() {
 #[test]
 fn the_appendix_tables_are_the_comparisons_own() {
     insta::assert_snapshot!("masks", kmem_truth::masks_markdown());
-    let listings: Vec<(String, kmem_truth::Manifest)> =
+    let mut listings: Vec<(String, kmem_truth::Manifest)> =
         LISTINGS.iter().map(|(name, chapter)| (name.to_string(), manifest(chapter, name))).collect();
+    listings.push(("three_allocators (i386, 160 and 1536 MiB)".to_string(), i386_manifest()));
     insta::assert_snapshot!("exceptions", kmem_truth::exceptions_markdown(&listings));
 }

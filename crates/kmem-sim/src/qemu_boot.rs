@@ -2,7 +2,7 @@
 //! from the real boot's own files and from the real build's symbol table. Three machines are recorded
 //! ([`Recording`]): the book's x86_64 guest (256 MiB, 4 CPUs, the book's command line:
 //! `listings/kernel/observed/boot/`, written by `cargo xtask qemu --record` before any module is loaded, and
-//! `listings/kernel/symbols/vmlinux.txt`), and the 32-bit guests of chapter 2 at 160 MiB and 1536 MiB (one
+//! `listings/kernel/symbols/vmlinux.txt`), and the 32-bit guests of the address-space chapter at 160 MiB and 1536 MiB (one
 //! CPU: `listings/kernel/observed-i386/<size>/boot/` and `listings/kernel/symbols-i386/vmlinux.txt`, written
 //! by `cargo xtask qemu --arch i386 --record`).
 //!
@@ -66,7 +66,7 @@ macro_rules! recording {
 
 /// The book's x86_64 guest.
 pub static X86_64_256M: Recording = recording!("x86_64, 256 MiB, 4 CPUs", "observed/boot");
-/// The 32-bit guest of chapter 2's classic run.
+/// The 32-bit guest of the address-space chapter's classic run.
 pub static I386_160M: Recording = recording!("i386, 160 MiB, 1 CPU", "observed-i386/160m/boot");
 /// The 32-bit guest with highmem.
 pub static I386_1536M: Recording = recording!("i386, 1536 MiB, 1 CPU", "observed-i386/1536m/boot");

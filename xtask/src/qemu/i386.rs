@@ -1,4 +1,4 @@
-//! `cargo xtask qemu --arch i386`: chapter 2's classic experiment on a real 32-bit Linux 6.12.117.
+//! `cargo xtask qemu --arch i386`: the address-space chapter's classic experiment on a real 32-bit Linux 6.12.117.
 //!
 //! Rust-for-Linux does not build for 32-bit x86 in 6.12, so the experiment is the C module
 //! `listings/ch02-address-space/three_allocators.c` (the Rust listing beside it prints the same lines on the
@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::boot::{self, Guest};
-use super::deps::{self, cache_root, which};
+use super::deps::{self, cache_root, output, which};
 use super::kernel::{check_config, make, make_logged, run};
 use super::modules::{Built, Listing};
 use super::{step, workspace_root, QemuOptions};
@@ -125,7 +125,7 @@ pub fn run_experiment(opts: &QemuOptions, out_dir: &Path, start: Instant) -> Res
             bail!(
                 "the i386-{machine} guest did not finish; console log {}:\n{}",
                 dir.join("console.log").display(),
-                tail(&console, 40)
+                boot::tail(&console, 40)
             );
         };
         // The files as the x86_64 run keeps them: boot/<file>.txt and <module>/<stem>.txt.
@@ -204,11 +204,6 @@ pub fn run_experiment(opts: &QemuOptions, out_dir: &Path, start: Instant) -> Res
 /// The simulator's pin of one output of the experiment on `machine` (`tests/snapshots/`).
 pub fn snapshot(machine: &str, stem: &str) -> String {
     format!("listings__{MODULE}-i386-{machine}-{stem}.snap")
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 fn provenance(cache: &Path, machine: &str, mib: u64, append: &str) -> Result<String> {
@@ -356,12 +351,4 @@ fn build_module(kdir: &Path, out_dir: &Path, start: Instant) -> Result<PathBuf> 
         bail!("building {} failed; see {}", source().display(), log.display());
     }
     Ok(ko)
-}
-
-fn output(cmd: &mut Command) -> Result<String> {
-    let o = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !o.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
 }

@@ -64,7 +64,7 @@ pub struct QemuOptions {
     /// machine is slow).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// `x86_64` (the default: every listing on the book's kernel) or `i386`: chapter 2's classic experiment,
+    /// `x86_64` (the default: every listing on the book's kernel) or `i386`: the address-space chapter's classic experiment,
     /// the C module `listings/ch02-address-space/three_allocators.c`, on a real 32-bit kernel at 160 MiB and
     /// 1536 MiB (see `xtask/src/qemu/i386.rs`).
     #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = ["x86_64", "i386"])]
