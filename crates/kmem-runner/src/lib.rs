@@ -25,26 +25,65 @@ use std::any::Any;
 /// its first command (the real-kernel comparison normalises pids anyway).
 pub const INSMOD_PID: u32 = 1000;
 
-/// What `insmod` printed on the terminal when `init` failed (kmod's wording).
+/// What `insmod` printed on the terminal when `init` failed (kmod's wording): `errno` is what `init`
+/// returned (`-ENOMEM`), which `finit_module()` returns to the guest's insmod (`xtask/src/qemu/boot.rs`),
+/// and `insmod` prints it with kmod's `mod_strerror()`.
 pub fn insmod_error(file: &str, errno: i32) -> String {
-    format!("insmod: ERROR: could not insert module {file}: {}", strerror(-errno))
+    format!("insmod: ERROR: could not insert module {file}: {}", mod_strerror(-errno))
 }
 
-fn strerror(errno: i32) -> &'static str {
+/// kmod's `mod_strerror()`: its own words for the two errors of a module's format and symbols, glibc's
+/// `strerror()` for every other.
+fn mod_strerror(errno: i32) -> String {
     match errno {
+        8 => "Invalid module format".into(),
+        2 => "Unknown symbol in module, or unknown parameter (see dmesg)".into(),
+        e => strerror(e),
+    }
+}
+
+/// glibc's `strerror()` for the error codes of the `kernel` crate (`kernel::error::code`); the kernel's
+/// own codes above 511 have no text in glibc.
+fn strerror(errno: i32) -> String {
+    let text = match errno {
         1 => "Operation not permitted",
         2 => "No such file or directory",
+        3 => "No such process",
+        4 => "Interrupted system call",
         5 => "Input/output error",
+        6 => "No such device or address",
+        7 => "Argument list too long",
+        8 => "Exec format error",
+        9 => "Bad file descriptor",
+        10 => "No child processes",
         11 => "Resource temporarily unavailable",
         12 => "Cannot allocate memory",
+        13 => "Permission denied",
         14 => "Bad address",
+        15 => "Block device required",
         16 => "Device or resource busy",
         17 => "File exists",
+        18 => "Invalid cross-device link",
         19 => "No such device",
+        20 => "Not a directory",
+        21 => "Is a directory",
         22 => "Invalid argument",
+        23 => "Too many open files in system",
+        24 => "Too many open files",
+        25 => "Inappropriate ioctl for device",
+        26 => "Text file busy",
+        27 => "File too large",
         28 => "No space left on device",
-        _ => "Unknown error",
-    }
+        29 => "Illegal seek",
+        30 => "Read-only file system",
+        31 => "Too many links",
+        32 => "Broken pipe",
+        33 => "Numerical argument out of domain",
+        34 => "Numerical result out of range",
+        75 => "Value too large for defined data type",
+        _ => return format!("Unknown error {errno}"),
+    };
+    text.to_string()
 }
 
 /// `__NR_finit_module` (x86_64).
@@ -446,63 +485,219 @@ pub fn manifest_of(module: &ModuleDesc) -> Result<kmem_truth::Manifest, String> 
 
 /// The machine `cargo run --example` uses: `KMEM_MACHINE=x86_64` (default: the book's QEMU guest, 256 MiB,
 /// 4 CPUs, the book's command line) or `KMEM_MACHINE=i386` / `i386-160m` (the classic 32-bit machine, 160 MiB);
-/// `KMEM_RAM_MIB` overrides the RAM, `KMEM_CPUS` the CPU count, and `KMEM_CMDLINE` adds kernel command-line
-/// words (`-word` removes one of the book's).
+/// `KMEM_RAM_MIB` overrides the RAM (MiB, or `512M`, `1G`), `KMEM_CPUS` the CPU count, and `KMEM_CMDLINE` adds
+/// kernel command-line words (`-word` removes one of the book's). `cargo xtask run --machine/--ram/--cpus/--cmdline`
+/// sets these variables. The values are parsed by [`kmem_truth::machine`].
 ///
 /// Returns a message naming the bad value and the accepted ones when a variable is wrong.
 pub fn machine_from_env(manifest: &kmem_truth::Manifest) -> Result<MachineConfig, String> {
+    machine_from_vars(manifest, &env_var)
+}
+
+/// `manifest` as the environment changes it: `KMEM_CMDLINE` adds command-line words, `KMEM_SHOW` (a
+/// comma-separated list of `/proc` and `/sys` files, set by `cargo xtask run --show`) files to show whole
+/// while the module is loaded.
+///
+/// Returns a message naming the bad value when a variable is wrong.
+pub fn manifest_from_env(manifest: &kmem_truth::Manifest) -> Result<kmem_truth::Manifest, String> {
+    manifest_from_vars(manifest, &env_var)
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// [`manifest_from_env`] with the variables read through `var`.
+fn manifest_from_vars(
+    manifest: &kmem_truth::Manifest,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<kmem_truth::Manifest, String> {
     let mut manifest = manifest.clone();
-    if let Ok(extra) = std::env::var("KMEM_CMDLINE") {
+    if let Some(extra) = var("KMEM_CMDLINE") {
         manifest.cmdline.extend(extra.split_whitespace().map(str::to_string));
     }
-    let mut cfg = match std::env::var("KMEM_MACHINE").as_deref() {
-        Err(_) | Ok("x86_64") => listing_machine(&manifest),
-        Ok("i386") | Ok("i386-160m") => MachineConfig::i386().ram_mib(160).cmdline(&manifest.kernel_cmdline()),
-        Ok(other) => {
-            return Err(format!("KMEM_MACHINE={other:?} is not a machine: use x86_64 (the default), i386 or i386-160m"))
+    if let Some(files) = var("KMEM_SHOW") {
+        for file in files.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            let show = kmem_truth::manifest::Show::whole(file).map_err(|e| format!("KMEM_SHOW: {e}"))?;
+            if !manifest.show.iter().any(|s| s.file == show.file) {
+                manifest.show.push(show);
+            }
         }
-    };
-    if let Ok(v) = std::env::var("KMEM_RAM_MIB") {
-        let mib: u64 = v.trim().parse().map_err(|_| format!("KMEM_RAM_MIB={v:?} is not a number of MiB (e.g. 256)"))?;
-        cfg = cfg.ram_mib(mib);
     }
-    if let Ok(v) = std::env::var("KMEM_CPUS") {
-        let n: u32 = v.trim().parse().map_err(|_| format!("KMEM_CPUS={v:?} is not a CPU count (e.g. 4)"))?;
-        cfg = cfg.cpus(n);
+    Ok(manifest)
+}
+
+/// [`machine_from_env`] with the variables read through `var`.
+fn machine_from_vars(
+    manifest: &kmem_truth::Manifest,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<MachineConfig, String> {
+    let manifest = manifest_from_vars(manifest, &|name| if name == "KMEM_CMDLINE" { var(name) } else { None })?;
+    machine_of(&manifest, var)
+}
+
+/// The machine of `KMEM_MACHINE`, `KMEM_RAM_MIB` and `KMEM_CPUS` (read through `var`) with `manifest`'s
+/// command line (already changed by `KMEM_CMDLINE`).
+fn machine_of(manifest: &kmem_truth::Manifest, var: &dyn Fn(&str) -> Option<String>) -> Result<MachineConfig, String> {
+    use kmem_truth::machine::{parse_cpus, parse_machine, parse_ram_mib, Profile};
+    let profile = match var("KMEM_MACHINE") {
+        None => Profile::X86_64,
+        Some(v) => parse_machine(&v).map_err(|e| e.for_variable("KMEM_MACHINE"))?,
+    };
+    let mut cfg = match profile {
+        Profile::X86_64 => listing_machine(manifest),
+        Profile::I386 => MachineConfig::i386().ram_mib(160).cmdline(&manifest.kernel_cmdline()),
+    };
+    if let Some(v) = var("KMEM_RAM_MIB") {
+        cfg = cfg.ram_mib(parse_ram_mib(&v).map_err(|e| e.for_variable("KMEM_RAM_MIB"))?);
+    }
+    if let Some(v) = var("KMEM_CPUS") {
+        cfg = cfg.cpus(parse_cpus(&v).map_err(|e| e.for_variable("KMEM_CPUS"))?);
     }
     Ok(cfg)
 }
 
 /// `main` of a listing run as `cargo run --example <name>`: prints the session as a terminal would
 /// show it. A bad environment or a machine that cannot boot ends it with a message and exit status 2.
+///
+/// With `KMEM_OUTPUTS=<dir>` (set by `cargo xtask run` and `cargo xtask qemu --module`), it also writes each
+/// output the book would show of it into that directory under its capture's name (`dmesg.txt`, `<stem>.txt`
+/// for each shown file; `kmem_truth::observed`), and `insmod.txt` with insmod's message whenever `insmod`
+/// failed.
 pub fn module_main(module: &'static ModuleDesc) {
     let fail = |msg: String| -> ! {
         eprintln!("error: {msg}");
         std::process::exit(2)
     };
-    let manifest = manifest_of(module).unwrap_or_else(|e| fail(e));
-    let cfg = machine_from_env(&manifest).unwrap_or_else(|e| fail(e));
+    let manifest = manifest_of(module).and_then(|m| manifest_from_env(&m)).unwrap_or_else(|e| fail(e));
+    let cfg = machine_of(&manifest, &env_var).unwrap_or_else(|e| fail(e));
     if let Err(e) = Machine::boot(cfg.clone()) {
         fail(format!("the simulated machine does not boot: {e}"));
     }
     let run = run_listing(module, &manifest, Some(cfg));
-    println!("$ insmod {}.ko", module.name);
+    print!("{}", session(module.name, &manifest, &run));
+    if let Some(dir) = std::env::var_os("KMEM_OUTPUTS") {
+        let dir = std::path::PathBuf::from(dir);
+        write_outputs(&dir, module.name, &manifest, &run)
+            .unwrap_or_else(|e| fail(format!("KMEM_OUTPUTS: writing {}: {e}", dir.display())));
+    }
+}
+
+/// The terminal session of a run: `$ insmod`, insmod's message when it failed, the shown files, `$ rmmod`, then
+/// `$ dmesg` and the kernel log.
+fn session(name: &str, manifest: &kmem_truth::Manifest, run: &ListingRun) -> String {
+    let mut out = format!("$ insmod {name}.ko\n");
     if let Some(e) = &run.insmod_error {
         // A panic leaves no terminal message: the machine is gone.
         if !e.is_empty() {
-            println!("{e}");
+            out.push_str(&format!("{e}\n"));
         }
     } else {
         for s in &manifest.show {
-            println!("$ cat {}", s.file);
+            out.push_str(&format!("$ cat {}\n", s.file));
             if let Some((_, text)) = run.outputs.iter().find(|(stem, _)| *stem == s.stem()) {
-                print!("{text}");
+                out.push_str(text);
             }
         }
-        println!("$ rmmod {}", module.name);
+        out.push_str(&format!("$ rmmod {name}\n"));
     }
-    println!("$ dmesg");
+    out.push_str("$ dmesg\n");
     if let Some((_, dmesg)) = run.outputs.iter().find(|(stem, _)| stem == "dmesg") {
-        print!("{dmesg}");
+        out.push_str(dmesg);
+    }
+    out
+}
+
+/// Writes the outputs of `run` into `dir` (see [`module_main`]).
+fn write_outputs(
+    dir: &std::path::Path,
+    name: &str,
+    manifest: &kmem_truth::Manifest,
+    run: &ListingRun,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for ((_, text), o) in run.outputs.iter().zip(kmem_truth::observed::outputs(name, manifest)) {
+        std::fs::write(dir.join(o.capture), text)?;
+    }
+    if let Some(e) = &run.insmod_error {
+        std::fs::write(dir.join("insmod.txt"), if e.is_empty() { String::new() } else { format!("{e}\n") })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn insmod_errors_are_kmods() {
+        assert_eq!(insmod_error("m.ko", -12), "insmod: ERROR: could not insert module m.ko: Cannot allocate memory");
+        assert_eq!(insmod_error("m.ko", -22), "insmod: ERROR: could not insert module m.ko: Invalid argument");
+        assert!(insmod_error("m.ko", -2).ends_with(": Unknown symbol in module, or unknown parameter (see dmesg)"));
+        assert!(insmod_error("m.ko", -8).ends_with(": Invalid module format"));
+        assert!(insmod_error("m.ko", -524).ends_with(": Unknown error 524"));
+    }
+
+    #[test]
+    fn machine_variables() {
+        let m = kmem_truth::Manifest::default();
+        let cfg = machine_from_vars(&m, &vars(&[])).unwrap();
+        assert_eq!((cfg.ram_mib, cfg.cpus), (kmem_truth::book::RAM_MIB, kmem_truth::book::CPUS));
+        let cfg = machine_from_vars(&m, &vars(&[("KMEM_MACHINE", "i386-160m")])).unwrap();
+        assert_eq!((cfg.arch, cfg.ram_mib), (kmem_sim::Arch::I386, 160));
+        let cfg = machine_from_vars(&m, &vars(&[("KMEM_RAM_MIB", "1G"), ("KMEM_CPUS", "2")])).unwrap();
+        assert_eq!((cfg.ram_mib, cfg.cpus), (1024, 2));
+        for (k, v, msg) in [
+            (
+                "KMEM_MACHINE",
+                "bogus",
+                "KMEM_MACHINE=\"bogus\" is not a machine: use x86_64 (the default), i386 or i386-160m",
+            ),
+            ("KMEM_RAM_MIB", "abc", "KMEM_RAM_MIB=\"abc\" is not a RAM size: use MiB (256)"),
+            ("KMEM_RAM_MIB", "0", "KMEM_RAM_MIB=\"0\" is not a RAM size the simulator boots: use MiB (256)"),
+            ("KMEM_CPUS", "0", "KMEM_CPUS=\"0\" is not a CPU count the simulator boots: use 1 to 64"),
+        ] {
+            let e = machine_from_vars(&m, &vars(&[(k, v)])).unwrap_err();
+            assert!(e.starts_with(msg), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_parsers_limits_are_the_simulators() {
+        assert_eq!(kmem_truth::machine::RAM_MIB, MachineConfig::RAM_MIB);
+        assert_eq!(kmem_truth::machine::CPUS, MachineConfig::CPUS);
+        let i386 = |mib| Machine::boot(MachineConfig::i386().ram_mib(mib)).map(|_| ());
+        assert!(i386(kmem_truth::machine::I386_MAX_RAM_MIB + 1).is_err());
+    }
+
+    #[test]
+    fn command_line_and_shown_files() {
+        let m = kmem_truth::Manifest::default();
+        let got = manifest_from_vars(
+            &m,
+            &vars(&[
+                ("KMEM_CMDLINE", "slub_debug=FZPU -slab_nomerge"),
+                ("KMEM_SHOW", "/proc/slabinfo, /proc/vmallocinfo,"),
+            ]),
+        )
+        .unwrap();
+        assert!(got.kernel_cmdline().ends_with(" slub_debug=FZPU"), "{}", got.kernel_cmdline());
+        assert!(!got.kernel_cmdline().contains("slab_nomerge"));
+        let files: Vec<&str> = got.show.iter().map(|s| s.file.as_str()).collect();
+        assert_eq!(files, ["/proc/slabinfo", "/proc/vmallocinfo"]);
+        assert_eq!(
+            manifest_from_vars(&m, &vars(&[("KMEM_SHOW", "/etc/passwd")])).unwrap_err(),
+            "KMEM_SHOW: show `/etc/passwd`: only /proc and /sys files can be shown"
+        );
+        // The machine reads the command line once.
+        let cfg = machine_from_vars(&m, &vars(&[("KMEM_CMDLINE", "slub_debug=FZPU")])).unwrap();
+        let again =
+            machine_of(&manifest_from_vars(&m, &vars(&[("KMEM_CMDLINE", "slub_debug=FZPU")])).unwrap(), &vars(&[]))
+                .unwrap();
+        assert_eq!(cfg, again);
     }
 }

@@ -95,6 +95,11 @@ pub struct MachineConfig {
 }
 
 impl MachineConfig {
+    /// The RAM sizes [`Machine::boot`] accepts, MiB (the 32-bit profile handles at most 3 GiB of them).
+    pub const RAM_MIB: std::ops::RangeInclusive<u64> = 32..=64 * 1024;
+    /// The CPU counts [`Machine::boot`] accepts.
+    pub const CPUS: std::ops::RangeInclusive<u32> = 1..=64;
+
     /// The default x86_64 machine: 256 MiB, 4 CPUs, no KASLR.
     ///
     /// Context: any.
@@ -308,7 +313,12 @@ impl fmt::Display for BootError {
             BootError::UnsupportedRam { mib, reason } => {
                 write!(f, "cannot simulate {mib} MiB of RAM: {reason}")
             }
-            BootError::BadCpus(n) => write!(f, "bad CPU count {n}"),
+            BootError::BadCpus(n) => write!(
+                f,
+                "bad CPU count {n}: supported: {} .. {}",
+                MachineConfig::CPUS.start(),
+                MachineConfig::CPUS.end()
+            ),
             BootError::Host(e) => write!(f, "host memory: {e}"),
         }
     }
@@ -690,10 +700,10 @@ impl Machine {
     ///
     /// Context: host process; allocates host memory.
     pub fn boot(cfg: MachineConfig) -> Result<Machine, BootError> {
-        if cfg.cpus == 0 || cfg.cpus > 64 {
+        if !MachineConfig::CPUS.contains(&cfg.cpus) {
             return Err(BootError::BadCpus(cfg.cpus));
         }
-        if cfg.ram_mib < 32 || cfg.ram_mib > 64 * 1024 {
+        if !MachineConfig::RAM_MIB.contains(&cfg.ram_mib) {
             return Err(BootError::UnsupportedRam { mib: cfg.ram_mib, reason: "supported: 32 MiB .. 64 GiB" });
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;

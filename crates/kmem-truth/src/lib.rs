@@ -4,11 +4,13 @@
 //! (`tests/snapshots/listings__<name>*.snap`) and the real kernel's capture
 //! (`listings/kernel/observed/<name>/`, written by `cargo xtask qemu --record`). This crate holds what
 //! both worlds share: the book's machine ([`book`]), each listing's manifest ([`manifest`]), the masks
-//! ([`mask`]) and the comparison ([`compare`]). `cargo test` (`tests/real_kernel.rs`) and
+//! ([`mask`]) and the comparison ([`compare`]), and the one parser of the simulated machines a module can be
+//! run on ([`machine`]). `cargo test` (`tests/real_kernel.rs`) and
 //! `cargo xtask qemu` use the same functions, so one rule decides in both places.
 
 pub mod book;
 pub mod compare;
+pub mod machine;
 pub mod manifest;
 pub mod mask;
 pub mod observed;

@@ -71,6 +71,17 @@ pub struct Show {
 }
 
 impl Show {
+    /// The whole of `file`, shown while the module is loaded (what `cargo xtask run --show` and the runner's
+    /// `KMEM_SHOW` ask for): a `/proc` or `/sys` file, as in a manifest.
+    ///
+    /// Context: any. Returns a message naming the file when it cannot be shown.
+    pub fn whole(file: &str) -> Result<Show, String> {
+        if !file.starts_with("/proc/") && !file.starts_with("/sys/") {
+            return Err(format!("show `{file}`: only /proc and /sys files can be shown"));
+        }
+        Ok(Show { file: file.to_string(), rows: Vec::new(), grep: None })
+    }
+
     /// The short name of this file in captures and pins: `slabinfo` for `/proc/slabinfo`,
     /// `sys-kernel-slab-kmem_book-objs_per_slab` for a sysfs attribute.
     ///
@@ -218,9 +229,7 @@ impl Manifest {
             exceptions.push((e, re));
         }
         for s in &raw.show {
-            if !s.file.starts_with("/proc/") && !s.file.starts_with("/sys/") {
-                return Err(format!("{}: show `{}`: only /proc and /sys files can be shown", path.display(), s.file));
-            }
+            Show::whole(&s.file).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(Manifest {
             path: Some(path.to_path_buf()),
@@ -303,6 +312,13 @@ reason = "the free count depends on the boot"
         let e = Manifest::parse("[[show]]\nfile='/etc/passwd'", Path::new("c.toml")).unwrap_err();
         assert!(e.contains("only /proc and /sys"), "{e}");
         assert!(Manifest::parse("colour = 1", Path::new("d.toml")).is_err());
+    }
+
+    #[test]
+    fn whole_files() {
+        let s = Show::whole("/proc/vmallocinfo").unwrap();
+        assert_eq!((s.stem().as_str(), s.select("a\nb\n").as_str()), ("vmallocinfo", "a\nb\n"));
+        assert_eq!(Show::whole("slabinfo").unwrap_err(), "show `slabinfo`: only /proc and /sys files can be shown");
     }
 
     #[test]
