@@ -5,6 +5,7 @@ mod browser;
 mod fuzz;
 mod po;
 mod qemu;
+mod run;
 mod serve;
 mod site;
 mod tools;
@@ -61,8 +62,11 @@ enum Command {
         #[arg(long)]
         print_path: bool,
     },
-    /// Build every listing against a real Linux 6.12 kernel, load it in QEMU and compare its
-    /// dmesg with the pinned simulator output (see listings/kernel/README.md).
+    /// Build your own module file against the kernel façade and load and unload it on the simulator,
+    /// printing the session as `cargo run --example` prints a listing's.
+    Run(run::RunOptions),
+    /// Build every listing (or, with --module, your own file) against a real Linux 6.12 kernel, load it in
+    /// QEMU and compare its outputs with the simulator's (see listings/kernel/README.md).
     Qemu(qemu::QemuOptions),
     /// Run a libFuzzer target of the simulator (crates/kmem-sim/fuzz/) with cargo-fuzz, installed on first
     /// use into target/tools; fails on a finding.
@@ -94,12 +98,28 @@ fn main() -> ExitCode {
     }));
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(Exit(code)) => ExitCode::from(*code),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
+
+/// A failure already told on the terminal (a failed `insmod`, the runner's own message): exit with this
+/// status, print nothing more.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -134,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Run(opts) => run::run(&opts),
         Command::Qemu(opts) => qemu::run(&opts),
         Command::Fuzz { target, seconds, jobs } => fuzz::run(&target, seconds, jobs),
     }

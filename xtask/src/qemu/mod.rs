@@ -27,6 +27,8 @@ mod record;
 mod report;
 mod symbols;
 
+pub(crate) use kernel::spinner;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
