@@ -169,3 +169,40 @@ fn absolute(path: PathBuf) -> PathBuf {
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied())).map_err(|e| e.to_string())
+    }
+
+    fn refused(args: &[&str]) -> String {
+        parse(args).err().unwrap_or_else(|| panic!("{args:?} was accepted"))
+    }
+
+    #[test]
+    fn own_module_options() {
+        let Command::Qemu(q) =
+            parse(&["qemu", "--module", "m.rs", "--cmdline", "slub_debug=FZPU", "--show", "/proc/slabinfo"])
+                .unwrap()
+                .command
+        else {
+            panic!("not qemu")
+        };
+        assert_eq!(q.module.as_deref(), Some(std::path::Path::new("m.rs")));
+        assert_eq!(
+            q.module_options.env(),
+            [("KMEM_CMDLINE", "slub_debug=FZPU".to_string()), ("KMEM_SHOW", "/proc/slabinfo".to_string())]
+        );
+        // Without --module they mean nothing; --module is not a listing and records nothing.
+        assert!(refused(&["qemu", "--cmdline", "x"]).contains("--module <FILE>"));
+        assert!(refused(&["qemu", "--show", "/proc/slabinfo"]).contains("--module <FILE>"));
+        assert!(refused(&["qemu", "--module", "m.rs", "--listing", "kmalloc_basic"]).contains("cannot be used with"));
+        assert!(refused(&["qemu", "--module", "m.rs", "--record"]).contains("cannot be used with"));
+        assert!(refused(&["qemu", "--module", "m.rs", "--show", "/etc/passwd"]).contains("only /proc and /sys"));
+        assert!(matches!(parse(&["run", "m.rs"]).unwrap().command, Command::Run(_)));
+        assert!(refused(&["run"]).contains("<FILE>"));
+    }
+}

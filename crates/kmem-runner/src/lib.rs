@@ -512,19 +512,10 @@ fn manifest_from_vars(
     manifest: &kmem_truth::Manifest,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<kmem_truth::Manifest, String> {
-    let mut manifest = manifest.clone();
-    if let Some(extra) = var("KMEM_CMDLINE") {
-        manifest.cmdline.extend(extra.split_whitespace().map(str::to_string));
-    }
-    if let Some(files) = var("KMEM_SHOW") {
-        for file in files.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-            let show = kmem_truth::manifest::Show::whole(file).map_err(|e| format!("KMEM_SHOW: {e}"))?;
-            if !manifest.show.iter().any(|s| s.file == show.file) {
-                manifest.show.push(show);
-            }
-        }
-    }
-    Ok(manifest)
+    let show: Vec<String> = var("KMEM_SHOW")
+        .map(|files| files.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    manifest.with_options(var("KMEM_CMDLINE").as_deref(), &show).map_err(|e| format!("KMEM_SHOW: {e}"))
 }
 
 /// [`machine_from_env`] with the variables read through `var`.

@@ -242,6 +242,23 @@ impl Manifest {
         })
     }
 
+    /// This manifest with a run's options (`cargo xtask run`/`qemu --module`'s `--cmdline` and `--show`, the
+    /// runner's `KMEM_CMDLINE` and `KMEM_SHOW`): `cmdline`'s words change the command line as the manifest's do,
+    /// and each of `show` is shown whole while the module is loaded (after the manifest's own, once).
+    ///
+    /// Context: any. Returns a message naming a file that cannot be shown.
+    pub fn with_options<S: AsRef<str>>(&self, cmdline: Option<&str>, show: &[S]) -> Result<Manifest, String> {
+        let mut m = self.clone();
+        m.cmdline.extend(cmdline.unwrap_or_default().split_whitespace().map(str::to_string));
+        for file in show {
+            let s = Show::whole(file.as_ref())?;
+            if !m.show.iter().any(|have| have.file == s.file) {
+                m.show.push(s);
+            }
+        }
+        Ok(m)
+    }
+
     /// The kernel command line this listing boots with: the book's, changed by `cmdline`.
     ///
     /// Context: any.
@@ -312,6 +329,24 @@ reason = "the free count depends on the boot"
         let e = Manifest::parse("[[show]]\nfile='/etc/passwd'", Path::new("c.toml")).unwrap_err();
         assert!(e.contains("only /proc and /sys"), "{e}");
         assert!(Manifest::parse("colour = 1", Path::new("d.toml")).is_err());
+    }
+
+    #[test]
+    fn run_options() {
+        let m = Manifest::parse(
+            "cmdline = ['slab_debug=A']\n[[show]]\nfile = '/proc/slabinfo'\nrows = ['kmalloc-8 ']",
+            Path::new("m.toml"),
+        )
+        .unwrap();
+        let o =
+            m.with_options(Some(" slub_debug=FZPU  -slab_nomerge"), &["/proc/slabinfo", "/proc/vmallocinfo"]).unwrap();
+        assert_eq!(o.cmdline, ["slab_debug=A", "slub_debug=FZPU", "-slab_nomerge"]);
+        assert_eq!(o.show.len(), 2);
+        assert_eq!(o.show[0], m.show[0], "the manifest's own rows stay");
+        assert_eq!(o.show[1].file, "/proc/vmallocinfo");
+        assert!(o.show[1].rows.is_empty() && o.show[1].grep.is_none());
+        assert!(m.with_options(None, &["/dev/mem"]).unwrap_err().contains("only /proc and /sys"));
+        assert_eq!(m.with_options::<&str>(None, &[]).unwrap().cmdline, m.cmdline);
     }
 
     #[test]

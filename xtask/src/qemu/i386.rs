@@ -314,7 +314,7 @@ fn build_kernel(opts: &QemuOptions, start: Instant) -> Result<PathBuf> {
     let t = Instant::now();
     let log = dir.join("build.log");
     // `all` also builds modules.symvers, which Kbuild needs for an out-of-tree module.
-    if !make_logged(&kdir, &vars, &[&jobs, "all"], &log, "i386 kernel", Some(I386_BUILD_STEPS))? {
+    if !make_logged(&kdir, &vars, &[&jobs, "all"], &log, "i386 kernel", Some(I386_BUILD_STEPS), false)? {
         bail!("the i386 kernel build failed; see {}", log.display());
     }
     step(start, format!("i386 kernel: built in {:.0}s", t.elapsed().as_secs_f64()));
@@ -347,7 +347,7 @@ fn build_module(kdir: &Path, out_dir: &Path, start: Instant) -> Result<PathBuf> 
     let m = format!("M={}", stage.canonicalize()?.display());
     step(start, format!("i386 module: make -C {} ARCH=i386 {m} modules", kdir.display()));
     let vars = vec!["ARCH=i386".to_string()];
-    if !make_logged(kdir, &vars, &[&m, "modules"], &log, "i386 module", None)? || !ko.exists() {
+    if !make_logged(kdir, &vars, &[&m, "modules"], &log, "i386 module", None, false)? || !ko.exists() {
         bail!("building {} failed; see {}", source().display(), log.display());
     }
     Ok(ko)

@@ -141,12 +141,12 @@ pub fn build(tools: &Tools, opts: &QemuOptions, start: Instant) -> Result<Kernel
     let t = Instant::now();
     let log = dir.join("build.log");
     let jobs_arg = format!("-j{jobs}");
-    let mut ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS))?;
+    let mut ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS), false)?;
     if !ok {
         // A make interrupted earlier can leave half-written dependency files behind
         // (`fixdep: error opening file: rust/.uapi.o.d`); one retry recovers.
         step(start, "kernel: build failed, retrying once");
-        ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS))?;
+        ok = make_logged(&kdir, &vars, &[&jobs_arg, "all"], &log, "kernel", Some(KERNEL_BUILD_STEPS), false)?;
     }
     if !ok {
         bail!("kernel build failed; see {}", log.display());
@@ -213,7 +213,8 @@ pub(crate) fn make(kdir: &Path, vars: &[String], targets: &[&str]) -> Result<()>
 const KERNEL_BUILD_STEPS: u64 = 1300;
 
 /// Run make with its output going to `log`, showing the latest line and, when `expected` says about how
-/// many lines a full run prints, a progress bar with an estimate of the time left (else a spinner).
+/// many lines a full run prints, a progress bar with an estimate of the time left (else a spinner). When it
+/// fails, the last lines of its stderr are printed unless `quiet_failure` (the caller tells it).
 pub fn make_logged(
     kdir: &Path,
     vars: &[String],
@@ -221,6 +222,7 @@ pub fn make_logged(
     log: &Path,
     what: &str,
     expected: Option<u64>,
+    quiet_failure: bool,
 ) -> Result<bool> {
     use std::io::Write;
     let mut file = fs::OpenOptions::new().create(true).append(true).open(log)?;
@@ -277,7 +279,7 @@ pub fn make_logged(
     let status = child.wait()?;
     let errs = err_thread.join().unwrap_or_default();
     pb.finish_and_clear();
-    if !status.success() {
+    if !status.success() && !quiet_failure {
         let tail: Vec<&String> = errs.iter().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
         eprintln!("{what}: make failed; last stderr lines:");
         for l in tail {
@@ -314,10 +316,10 @@ mod tests {
         )
         .unwrap();
         let log = dir.join("build.log");
-        assert!(make_logged(&dir, &[], &["all"], &log, "test", Some(2)).unwrap());
+        assert!(make_logged(&dir, &[], &["all"], &log, "test", Some(2), false).unwrap());
         let text = fs::read_to_string(&log).unwrap();
         assert_eq!(text.lines().filter(|l| l.starts_with("  ")).count(), 3, "{text}");
-        assert!(!make_logged(&dir, &[], &["bad"], &log, "test", None).unwrap());
+        assert!(!make_logged(&dir, &[], &["bad"], &log, "test", None, true).unwrap());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

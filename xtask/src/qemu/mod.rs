@@ -71,9 +71,16 @@ pub struct QemuOptions {
     /// 1536 MiB (see `xtask/src/qemu/i386.rs`).
     #[arg(long, value_name = "ARCH", default_value = "x86_64", value_parser = ["x86_64", "i386"])]
     pub arch: String,
-    /// Output directory (default: `<workspace>/target/qemu`).
+    /// Output directory (default: `<workspace>/target/qemu`; a --module run writes under its `module/`).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Your own module file instead of the listings: build it with Kbuild, boot it as a listing is booted,
+    /// print its real session and then the difference to the simulator's for the same file, under the
+    /// masks (a manifest `NAME.toml` beside it is read as a listing's).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["listings", "record", "symbols_only"])]
+    pub module: Option<PathBuf>,
+    #[command(flatten)]
+    pub module_options: crate::run::ModuleOptions,
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -93,6 +100,12 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let listings_dir = root.join("listings");
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| root.join("target/qemu"));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    if let Some(file) = &opts.module {
+        if opts.arch != "x86_64" {
+            bail!("--module builds and boots your module on the book's x86_64 kernel; --arch i386 runs only the address-space chapter's C module");
+        }
+        return run_module(opts, file, &out_dir.join("module"), start);
+    }
     if opts.arch == "i386" {
         return i386::run_experiment(opts, &out_dir, start);
     }
@@ -117,22 +130,15 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     }
     step(start, format!("{} listing(s): {}", all.len(), names(&all)));
 
-    // Tools and kernel.
-    let (kernel, provenance) = match &opts.kdir {
-        Some(kdir) => {
-            step(start, format!("using the existing kernel build KDIR={}", kdir.display()));
-            deps::ensure_boot_tools(opts)?;
-            (kernel::Kernel::existing(kdir)?, None)
-        }
-        None => {
-            let tools = deps::ensure_all(opts, start)?;
-            let k = kernel::build(&tools, opts, start)?;
-            (k, Some(tools))
-        }
-    };
+    let (kernel, provenance) = tools_and_kernel(opts, start)?;
 
     // Modules.
-    let built = modules::build(&kernel, &listings_dir, &all, opts, &out_dir, start)?;
+    let built = modules::build(&kernel, &listings_dir, &all, opts, &out_dir, start, false)?;
+    if !opts.keep_going {
+        for l in all.iter().filter(|l| built[&l.name].ko.is_none()) {
+            eprintln!("--- {} did not build:\n{}", l.name, built[&l.name].errors);
+        }
+    }
 
     if opts.symbols_only {
         let modules: Vec<(String, PathBuf)> =
@@ -156,6 +162,81 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
         bail!("some listings differ (see the table above and the *.diff files under {})", out_dir.display());
     }
     Ok(())
+}
+
+/// The build and boot tools, and the kernel: `KDIR`'s, or the cached build (built on first use).
+fn tools_and_kernel(opts: &QemuOptions, start: Instant) -> Result<(kernel::Kernel, Option<deps::Tools>)> {
+    match &opts.kdir {
+        Some(kdir) => {
+            step(start, format!("using the existing kernel build KDIR={}", kdir.display()));
+            deps::ensure_boot_tools(opts)?;
+            Ok((kernel::Kernel::existing(kdir)?, None))
+        }
+        None => {
+            let tools = deps::ensure_all(opts, start)?;
+            let k = kernel::build(&tools, opts, start)?;
+            Ok((k, Some(tools)))
+        }
+    }
+}
+
+/// `cargo xtask qemu --module FILE`: a reader's module is a listing of its own (chapter `ch-module`, staged and
+/// booted under `out_dir`), compared with the simulator's run of the same file (`cargo xtask run`'s build) instead
+/// of committed captures and pins.
+fn run_module(opts: &QemuOptions, file: &Path, out_dir: &Path, start: Instant) -> Result<()> {
+    let module = crate::run::Module::new(file)?;
+    let manifest = kmem_truth::Manifest::for_listing(&module.source)
+        .and_then(|m| m.with_options(opts.module_options.cmdline.as_deref(), &opts.module_options.show))
+        .map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    // The simulator first: it is quick, and a module the façade cannot build cannot be compared.
+    step(start, format!("simulator: building and running {}", module.shown));
+    let exe = crate::run::build(&module)?;
+    let sim_dir = out_dir.join("simulator");
+    let session = out_dir.join("simulator-session.txt");
+    let session_file = std::fs::File::create(&session).with_context(|| format!("creating {}", session.display()))?;
+    let status = crate::run::simulate(&exe, &opts.module_options.env(), &sim_dir, session_file.into())?;
+    crate::run::check_status(&module, status)?;
+
+    let (kernel, _) = tools_and_kernel(opts, start)?;
+    let listing = modules::Listing {
+        name: module.name.clone(),
+        chapter: "ch-module".into(),
+        source: module.source.clone(),
+        manifest,
+    };
+    let listings = std::slice::from_ref(&listing);
+    let built = modules::build(&kernel, &workspace_root().join("listings"), listings, opts, out_dir, start, true)?;
+    if built[&listing.name].ko.is_none() {
+        // The compiler's messages name the staged copy (by its absolute path): name the reader's file.
+        let staged = modules::staged_source(out_dir, &listing);
+        let staged = staged.canonicalize().unwrap_or(staged);
+        let errors = built[&listing.name].errors.replace(&staged.display().to_string(), &module.shown);
+        // rustc's messages, without make's own lines around them.
+        let make_line = regex::Regex::new(r"^(make(\[\d+\])?: |  [A-Z_]+ +\[M\] )").expect("valid regex");
+        let errors: Vec<&str> = errors.lines().filter(|l| !make_line.is_match(l)).collect();
+        eprintln!("{}", errors.join("\n").trim_end());
+        bail!(
+            "{} does not build with Kbuild against the real kernel (log: {})",
+            module.shown,
+            out_dir.join("modules-build.log").display()
+        );
+    }
+    let runs = boot::run_all(&kernel, listings, &built, opts, out_dir, start)?;
+    let run = runs.get(&listing.name).context("the guest ran nothing")?;
+    let verdict = report::module_report(&listing, run, &sim_dir, out_dir)?;
+    step(start, format!("done; outputs in {}", out_dir.join(&listing.name).display()));
+    match verdict {
+        report::Verdict::Same => Ok(()),
+        // The session shows insmod's message (or the kernel's death); the exit status is insmod's.
+        report::Verdict::DidNotLoad => Err(crate::Exit(1).into()),
+        report::Verdict::Differs => bail!(
+            "the simulator's outputs differ from the real kernel's for {} (above; diffs in {})",
+            module.shown,
+            out_dir.join(&listing.name).display()
+        ),
+    }
 }
 
 fn names(ls: &[modules::Listing]) -> String {

@@ -79,6 +79,8 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Stages `listings` under `out_dir/modules/` and builds them; with `quiet`, make's errors are not printed (the
+/// caller prints each listing's [`Built::errors`]).
 pub fn build(
     kernel: &Kernel,
     listings_dir: &Path,
@@ -86,6 +88,7 @@ pub fn build(
     opts: &QemuOptions,
     out_dir: &Path,
     start: Instant,
+    quiet: bool,
 ) -> Result<BTreeMap<String, Built>> {
     let stage = out_dir.join("modules");
     fs::create_dir_all(&stage)?;
@@ -102,7 +105,7 @@ pub fn build(
         }
     }
     for l in listings {
-        let dst = stage.join(&l.chapter).join(format!("{}.rs", l.name));
+        let dst = staged_source(out_dir, l);
         copy_if_changed(&l.source, &dst)?;
         // Force the link step so a failed build cannot leave a stale .ko behind.
         let _ = fs::remove_file(dst.with_extension("ko"));
@@ -129,7 +132,7 @@ pub fn build(
                 names.len()
             ),
         );
-        make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules", None)
+        make_logged(&kernel.kdir, &kernel.make_vars, &args, &log, "modules", None, quiet)
     };
     let names: Vec<&str> = listings.iter().map(|l| l.name.as_str()).collect();
     let mut ok = run_make(&names)?;
@@ -166,14 +169,12 @@ pub fn build(
             if ok { String::new() } else { format!(" (make failed; log {})", log.display()) }
         ),
     );
-    if n_ok < listings.len() && !opts.keep_going {
-        for l in listings {
-            if out[&l.name].ko.is_none() {
-                eprintln!("--- {} did not build:\n{}", l.name, out[&l.name].errors);
-            }
-        }
-    }
     Ok(out)
+}
+
+/// Where `build` stages `listing`'s source (what Kbuild and the compiler's messages name).
+pub fn staged_source(out_dir: &Path, listing: &Listing) -> PathBuf {
+    out_dir.join("modules").join(&listing.chapter).join(format!("{}.rs", listing.name))
 }
 
 /// The compiler diagnostics around mentions of `needle` (rustc prints `--> path:line:col`).

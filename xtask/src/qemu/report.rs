@@ -203,3 +203,155 @@ fn print_table(rows: &[Row]) {
     }
     println!();
 }
+
+/// How a reader's module fared ([`module_report`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Loaded and unloaded, and the simulator's outputs are the real kernel's under the masks.
+    Same,
+    /// The simulator's outputs differ from the real kernel's.
+    Differs,
+    /// Alike, but insmod failed, was killed or the kernel died (the session shows it).
+    DidNotLoad,
+}
+
+/// `cargo xtask qemu --module`: prints the real session of `l` (as `cargo xtask run` prints the simulated one)
+/// and then, output by output, its difference to the simulator's outputs in `sim_dir` (`KMEM_OUTPUTS` files)
+/// under the masks and the manifest's exceptions; writes both and the diffs under `out_dir/<name>/`.
+pub fn module_report(l: &Listing, run: &ListingRun, sim_dir: &Path, out_dir: &Path) -> Result<Verdict> {
+    let dir = out_dir.join(&l.name);
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(dir.join("raw"))?;
+    for (k, v) in &run.sections {
+        fs::write(dir.join("raw").join(format!("{}.txt", k.replace(['/', ':'], "_"))), v)?;
+    }
+    let real = captures(l, run);
+    let insmod = run.sections.get("insmod").cloned().unwrap_or_default();
+    let text_of = |stem: &str| real.iter().find(|(s, _, _)| s == stem).map(|(_, _, t)| t.as_str()).unwrap_or_default();
+    let loaded = run.crash.is_none() && run.insmod_rc == Some(0);
+    print!("{}", session(l, run, &insmod, &text_of));
+
+    // The same outputs of the simulator, and insmod's message in both worlds.
+    let mut outputs: Vec<(String, String, String)> = real.clone();
+    if !outputs.iter().any(|(s, _, _)| s == "insmod") {
+        outputs.push(("insmod".into(), "insmod.txt".into(), insmod));
+    }
+    println!("\n--- the simulator against the real kernel, masked (`-` simulator, `+` real kernel):");
+    let mut differs = false;
+    for (stem, capture, real_text) in &outputs {
+        fs::write(dir.join(capture), real_text)?;
+        let sim = fs::read_to_string(sim_dir.join(capture)).unwrap_or_default();
+        if stem == "insmod" && sim.is_empty() && real_text.is_empty() {
+            // Loaded in both worlds: nothing to compare.
+            continue;
+        }
+        let c = kmem_truth::compare(stem, &sim, real_text, &l.manifest.exceptions);
+        if c.is_equal() {
+            println!("{stem}: the same ({} lines)", c.real_lines);
+        } else {
+            differs = true;
+            println!("{stem}: {} of {} lines the same", c.matched_lines, c.real_lines);
+            print!("{}", diff_text(&c));
+            fs::write(dir.join(format!("{stem}.simulator.diff")), diff_text(&c))?;
+        }
+    }
+    Ok(if differs {
+        Verdict::Differs
+    } else if loaded && run.rmmod_rc == Some(0) {
+        Verdict::Same
+    } else {
+        Verdict::DidNotLoad
+    })
+}
+
+/// The guest's terminal session for a listing's run, in the runner's format: `$ insmod`, its message, the shown
+/// files while loaded, `$ rmmod`, `$ dmesg` (for a kernel that died: the console from the insmod on).
+fn session<'a>(l: &Listing, run: &ListingRun, insmod: &str, text_of: &dyn Fn(&str) -> &'a str) -> String {
+    let mut out = format!("$ insmod {}.ko\n{insmod}", l.name);
+    if run.crash.is_none() && run.insmod_rc == Some(0) {
+        for s in &l.manifest.show {
+            out.push_str(&format!("$ cat {}\n{}", s.file, text_of(&s.stem())));
+        }
+        out.push_str(&format!("$ rmmod {}\n", l.name));
+        out.push_str(run.sections.get("rmmod").map(String::as_str).unwrap_or_default());
+    }
+    out.push_str("$ dmesg\n");
+    out.push_str(text_of("dmesg"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(show: &[&str]) -> Listing {
+        Listing {
+            name: "mine".into(),
+            chapter: "ch-module".into(),
+            source: "/m/mine.rs".into(),
+            manifest: kmem_truth::Manifest::default().with_options(None, show).unwrap(),
+        }
+    }
+
+    fn run(insmod_rc: i32, sections: &[(&str, &str)]) -> ListingRun {
+        ListingRun {
+            sections: sections.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            insmod_rc: Some(insmod_rc),
+            rmmod_rc: (insmod_rc == 0).then_some(0),
+            done: true,
+            ..Default::default()
+        }
+    }
+
+    const REAL: &str =
+        "[   14.294607] mine: loading out-of-tree module taints kernel.\n[   14.312830] mine: at 0xffff888003699a00\n";
+    const SIM: &str =
+        "[    1.300002] mine: loading out-of-tree module taints kernel.\n[    1.300005] mine: at 0xffff888002748000\n";
+
+    #[test]
+    fn the_real_session_is_printed_as_the_simulated_one() {
+        let l = listing(&["/proc/buddyinfo"]);
+        let r = run(0, &[("dmesg", REAL), ("insmod", ""), ("rmmod", ""), ("show:/proc/buddyinfo", "Node 0\n")]);
+        let text_of = |stem: &str| match stem {
+            "dmesg" => REAL,
+            "buddyinfo" => "Node 0\n",
+            _ => "",
+        };
+        assert_eq!(
+            session(&l, &r, "", &text_of),
+            format!("$ insmod mine.ko\n$ cat /proc/buddyinfo\nNode 0\n$ rmmod mine\n$ dmesg\n{REAL}")
+        );
+        let failed = run(
+            1,
+            &[("dmesg", REAL), ("insmod", "insmod: ERROR: could not insert module mine.ko: Cannot allocate memory\n")],
+        );
+        assert_eq!(
+            session(&l, &failed, &failed.sections["insmod"], &text_of),
+            format!("$ insmod mine.ko\n{}$ dmesg\n{REAL}", failed.sections["insmod"])
+        );
+    }
+
+    #[test]
+    fn verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dir.path().join("simulator");
+        fs::create_dir_all(&sim).unwrap();
+        fs::write(sim.join("dmesg.txt"), SIM).unwrap();
+        let l = listing(&[]);
+        let loaded = run(0, &[("dmesg", REAL), ("insmod", ""), ("rmmod", "")]);
+        assert_eq!(module_report(&l, &loaded, &sim, dir.path()).unwrap(), Verdict::Same);
+        assert_eq!(fs::read_to_string(dir.path().join("mine/dmesg.txt")).unwrap(), REAL);
+        let other = run(0, &[("dmesg", &REAL.replace("at ", "is at ")), ("insmod", ""), ("rmmod", "")]);
+        assert_eq!(module_report(&l, &other, &sim, dir.path()).unwrap(), Verdict::Differs);
+        assert!(fs::read_to_string(dir.path().join("mine/dmesg.simulator.diff"))
+            .unwrap()
+            .contains("+[TIME] mine: is at"));
+        let msg = "insmod: ERROR: could not insert module mine.ko: Cannot allocate memory\n";
+        let failed = run(1, &[("dmesg", REAL), ("insmod", msg)]);
+        assert_eq!(module_report(&l, &failed, &sim, dir.path()).unwrap(), Verdict::Differs, "loaded in the simulator");
+        fs::write(sim.join("insmod.txt"), msg).unwrap();
+        assert_eq!(module_report(&l, &failed, &sim, dir.path()).unwrap(), Verdict::DidNotLoad);
+    }
+}
