@@ -132,8 +132,14 @@ impl Module {
                 suggest_name(&name)
             );
         }
-        if !has_module_macro(&text) {
+        let Some(declared) = module_macro_name(&text) else {
             bail!("{}", no_module_message(&shown));
+        };
+        if declared != name {
+            bail!(
+                "{shown}: `module!` says `name: \"{declared}\"`, but Kbuild names a module after its file ({name}.ko): \
+                 write `name: \"{name}\"`, or call the file {declared}.rs"
+            );
         }
         Ok(Module { shown, source, name })
     }
@@ -155,13 +161,14 @@ fn no_module_message(shown: &str) -> String {
     )
 }
 
-/// Whether `text` invokes `module!` outside comments.
-fn has_module_macro(text: &str) -> bool {
+/// The `name:` of the `module!` invocation in `text` (outside comments), if it has one.
+fn module_macro_name(text: &str) -> Option<String> {
     let block = regex::Regex::new(r"(?s)/\*.*?\*/").expect("valid regex");
     let line = regex::Regex::new(r"(?m)//.*$").expect("valid regex");
     let code = block.replace_all(text, "");
     let code = line.replace_all(&code, "");
-    regex::Regex::new(r"\bmodule!\s*[{(\[]").expect("valid regex").is_match(&code)
+    let re = regex::Regex::new(r#"\bmodule!\s*[{(\[][^}]*?\bname\s*:\s*"([^"]*)""#).expect("valid regex");
+    re.captures(&code).map(|c| c[1].to_string())
 }
 
 /// The scratch package's `Cargo.toml`: the book package's dependencies (`root_manifest`, with its `path`s made
@@ -462,8 +469,11 @@ mod tests {
         assert!(e.contains("`my-mod` cannot be a module's name") && e.ends_with("e.g. my_mod.rs"), "{e}");
         let e = module(dir.path(), "hello.txt", HELLO).unwrap_err().to_string();
         assert!(e.contains("not a Rust file"), "{e}");
-        assert!(has_module_macro("kernel::module! {\n"));
-        assert!(!has_module_macro("/* module! { */ fn f() {}"));
+        let e = module(dir.path(), "other.rs", HELLO).unwrap_err().to_string();
+        assert!(e.ends_with("`module!` says `name: \"hello\"`, but Kbuild names a module after its file (other.ko): write `name: \"other\"`, or call the file hello.rs"), "{e}");
+        assert_eq!(module_macro_name("kernel::module! {\n type: A,\n name: \"a\",\n}").as_deref(), Some("a"));
+        assert_eq!(module_macro_name("/* module! { name: \"a\" } */ fn f() {}"), None);
+        assert_eq!(module_macro_name("module! { type: A }\nconst X: S = S { name: \"b\" };"), None);
     }
 
     #[test]
