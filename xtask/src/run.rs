@@ -4,13 +4,13 @@
 //! A listing becomes a program through its `[[example]]` entry in the book's `Cargo.toml`: the book
 //! package's dependencies (the `kernel` façade, the runner, the simulator), and the `main` that the
 //! façade's `module!` expands to, which hands the module to `kmem_runner::module_main`. A reader's file gets
-//! exactly that, without an edit of the project: a scratch package under
-//! `target/xtask-run/<name>-<hash>/` whose `Cargo.toml` is generated from the book package's (its
-//! `[dependencies]` with absolute paths, its edition and profiles) with one `[[example]]` whose path is the
-//! reader's file itself: rustc's messages name that file, and the module's manifest, `NAME.toml`, is read
-//! beside it as a listing's is. The scratch package is a workspace of its own; its intermediate artifacts
-//! go to the workspace's target directory (cargo's build directory), so the crates.io dependencies it
-//! shares with the book are compiled once.
+//! exactly that, without an edit of the project: a scratch package under `target/xtask-run/<name>/`
+//! whose `Cargo.toml` is generated from the book package's (its `[dependencies]` with absolute paths, its
+//! edition and profiles) with one `[[example]]` whose path is the reader's file itself: rustc's messages
+//! name that file, and the module's manifest, `NAME.toml`, is read beside it as a listing's is. The scratch
+//! package is a workspace of its own; its intermediate artifacts go to the workspace's target directory
+//! (as cargo's build directory), so what it shares with the book's builds (most crates.io dependencies)
+//! and with the other scratch packages (the workspace's crates too) is compiled once.
 //!
 //! The machine options become the runner's variables (`KMEM_MACHINE`, `KMEM_RAM_MIB`, `KMEM_CPUS`,
 //! `KMEM_CMDLINE`, `KMEM_SHOW`), checked first by the same parser the runner uses (`kmem_truth::machine`).
@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::Exit;
 
@@ -222,11 +221,10 @@ pub fn scratch_manifest(root: &Path, root_manifest: &str, module: &Module) -> Re
     ))
 }
 
-/// The scratch package's directory for `module` (one per source file).
+/// The scratch package's directory for `module`: one per module name, so that its program (some 50 MB with
+/// its debug information) is rebuilt in place when another file of that name runs, never piled up.
 fn scratch_dir(module: &Module) -> PathBuf {
-    let hash = Sha256::digest(module.source.as_os_str().as_encoded_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    crate::tools::target_dir().join("xtask-run").join(format!("{}-{hex}", module.name))
+    crate::tools::target_dir().join("xtask-run").join(&module.name)
 }
 
 fn write_if_changed(path: &Path, text: &[u8]) -> Result<()> {
