@@ -159,13 +159,19 @@ fn merged_caches_are_links_to_a_unique_id() {
 }
 
 #[test]
-fn a_duplicate_name_fails_as_sysfs_refuses_it() {
+fn a_duplicate_name_takes_the_directory_over() {
+    // sysfs_slab_add() of an unmergeable cache first removes whatever has its name (sysfs_remove_link() is
+    // kernfs_remove_by_name()): a second cache called `demo` silently takes the first one's directory.
     let mut m = boot(false);
-    assert!(m.kmem_cache_create("demo", 48, 0, 0, None).is_some());
+    let first = m.kmem_cache_create("demo", 48, 0, 0, None).unwrap();
     let seq = m.log_seq();
-    assert!(m.kmem_cache_create("demo", 64, 0, 0, None).is_none());
-    let log = m.log_text_since(seq);
-    assert!(log.contains("sysfs: cannot create duplicate filename '/kernel/slab/demo'"), "{log}");
-    assert!(log.contains("kobject: kobject_add_internal failed for demo with -EEXIST"), "{log}");
-    assert!(log.contains("__kmem_cache_create_args(demo) failed with error -17"), "{log}");
+    let second = m.kmem_cache_create("demo", 64, 0, 0, None).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(m.log_text_since(seq), "");
+    assert_eq!(read(&m, "/sys/kernel/slab/demo/object_size"), Ok("64\n".into()));
+    // The first cache's destroy removes nothing any more.
+    m.kmem_cache_destroy(Some(first));
+    assert_eq!(read(&m, "/sys/kernel/slab/demo/object_size"), Ok("64\n".into()));
+    m.kmem_cache_destroy(Some(second));
+    assert_eq!(read(&m, "/sys/kernel/slab/demo/object_size"), Err(ENOENT));
 }

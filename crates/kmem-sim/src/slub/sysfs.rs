@@ -8,7 +8,8 @@
 //!   to it, as is the name of every cache merged into it later (`sysfs_slab_alias()`). Caches created before
 //!   `slab_late_init()` get their directories and links there, as the kernel adds the boot caches.
 //!   `kmem_cache_destroy()` removes the directory (`sysfs_slab_unlink()`); the aliases' links stay, pointing
-//!   nowhere, as kernfs leaves them. The caches replayed from the recorded boot (crate::qemu_boot), which
+//!   nowhere, as kernfs leaves them. A new unmergeable cache takes its name over from whatever has it,
+//!   another cache's directory included (`sysfs_remove_link()` is `kernfs_remove_by_name()`). The caches replayed from the recorded boot (crate::qemu_boot), which
 //!   ran with `slab_nomerge`, keep their names as directories even when the machine merges.
 //! - The attributes of `slab_attrs[]` for the book's configuration: `CONFIG_SLUB_DEBUG`, `CONFIG_ZONE_DMA`,
 //!   `CONFIG_NUMA` (the `N0=` counts and `remote_node_defrag_ratio` follow [`crate::MachineConfig::numa`]),
@@ -265,9 +266,10 @@ impl Machine {
     }
 
     /// `sysfs_slab_add()`: the cache's directory, named after it when it can never be merged
-    /// (`slab_unmergeable()`, or `slab_debug=O` with metadata flags), else after `create_unique_id()` with
-    /// its name as the first link. A directory of that name already there is the kernel's
-    /// `cannot create duplicate filename` warning and `-EEXIST`.
+    /// (`slab_unmergeable()`, or `slab_debug=O` with metadata flags), taking the name over from whatever
+    /// had it (another cache of the same name loses its directory, as `sysfs_remove_link()` removes it);
+    /// else after `create_unique_id()` with its name as the first link, where an id already there is the
+    /// kernel's `cannot create duplicate filename` warning and `-EEXIST`.
     ///
     /// Context: process context. Returns the errno the cache creation fails with.
     pub(crate) fn sysfs_slab_add(&mut self, s: CacheId) -> Result<(), i32> {
@@ -280,8 +282,9 @@ impl Machine {
         }
         let cname = c.name.clone();
         let name = if unmergeable {
-            // sysfs_remove_link(): a leftover link of an alias with this name goes.
-            self.slab.kset.links.remove(&cname);
+            // sysfs_remove_link(): kernfs_remove_by_name() removes whatever has the name, a leftover link
+            // of an alias or the directory of another cache of that name (which so loses it).
+            self.sysfs_remove_name(&cname);
             cname.clone()
         } else {
             create_unique_id(c.flags, c.size)
@@ -321,8 +324,7 @@ impl Machine {
     }
 
     /// `sysfs_slab_alias(s, name)`: before `slab_late_init()` the alias is saved for it; after, a link
-    /// `name` to the cache's directory replaces any leftover link of that name (`sysfs_create_link()`
-    /// fails with `-EEXIST` when `name` is a directory).
+    /// `name` to the cache's directory replaces whatever had that name.
     ///
     /// Context: process context.
     pub(crate) fn sysfs_slab_alias(&mut self, s: CacheId, name: &str) -> Result<(), i32> {
@@ -330,14 +332,21 @@ impl Machine {
             self.slab.kset.saved_aliases.insert(0, (s, name.to_string()));
             return Ok(());
         }
-        self.slab.kset.links.remove(name);
         let Some(target) = self.cache(s).and_then(|c| c.kobj.clone()) else { return Err(ENOENT) };
-        if self.slab.kset.dirs.contains_key(name) {
-            self.sysfs_warn_dup(name, &["sysfs_slab_alias", "sysfs_create_link", "sysfs_do_create_link_sd"]);
-            return Err(EEXIST);
-        }
+        self.sysfs_remove_name(name);
         self.slab.kset.links.insert(name.to_string(), target);
         Ok(())
+    }
+
+    /// `sysfs_remove_link(&slab_kset->kobj, name)`: `kernfs_remove_by_name()` removes the link or the
+    /// directory called `name`.
+    fn sysfs_remove_name(&mut self, name: &str) {
+        self.slab.kset.links.remove(name);
+        if let Some(owner) = self.slab.kset.dirs.remove(name) {
+            if let Some(c) = self.slab.caches.get_mut(owner.0 as usize).and_then(|c| c.as_mut()) {
+                c.kobj = None;
+            }
+        }
     }
 
     /// `sysfs_slab_unlink()` and `debugfs_slab_release()` at `kmem_cache_destroy()`: the cache's directories
