@@ -157,3 +157,59 @@ fn classic_160m_matches_the_real_32_bit_kernel() {
 fn classic_1536m_matches_the_real_32_bit_kernel() {
     check_i386("1536m", 1536);
 }
+
+/// Every attribute of SLUB's sysfs directories (and the debugfs traces) against whole directories of the real
+/// kernel (`tests/real_sysfs/`, read with `cd <dir>; grep . *` while the listing was loaded): the plain and the
+/// debug cache of `cache_sysfs`, and, on a kernel that merges, `cache_merge`'s `:0000200` directory (the merged
+/// `kmem_book_merge_a`), its alias's `aliases` read through the alias's link and the directory of the cache
+/// with a constructor (`ctor`).
+#[test]
+fn sysfs_files_are_the_real_kernels() {
+    let real = |f: &str| std::fs::read_to_string(common::root().join("tests/real_sysfs").join(f)).unwrap();
+    let run = |name: &str, shows: &[&str]| -> Vec<(String, String)> {
+        let (_, chapter, module) = LISTINGS.iter().find(|(n, _, _)| *n == name).expect("a listing");
+        let path = common::root().join(format!("listings/{chapter}/{name}.toml"));
+        let mut toml = std::fs::read_to_string(&path).unwrap_or_default();
+        toml.retain(|c| c != '\r');
+        let base = kmem_truth::Manifest::parse(&toml, &path).unwrap();
+        let extra: String = shows.iter().map(|f| format!("[[show]]\nfile = \"{f}\"\n")).collect();
+        let cmdline: String = base.cmdline.iter().map(|w| format!("\"{w}\",")).collect();
+        let m = kmem_truth::Manifest::parse(&format!("cmdline = [{cmdline}]\n{extra}"), &path).unwrap();
+        kmem_runner::run_listing(module, &m, None).outputs
+    };
+    let out = run(
+        "cache_sysfs",
+        &[
+            "/sys/kernel/slab/kmem_book_sysfs/",
+            "/sys/kernel/slab/kmem_book_sysfs_debug/",
+            "/sys/kernel/debug/slab/kmem_book_sysfs_debug/",
+        ],
+    );
+    let get = |out: &[(String, String)], stem: &str| out.iter().find(|(s, _)| s == stem).unwrap().1.clone();
+    assert_eq!(get(&out, "sys-kernel-slab-kmem_book_sysfs"), real("cache_sysfs-kmem_book_sysfs.txt"));
+    assert_eq!(get(&out, "sys-kernel-slab-kmem_book_sysfs_debug"), real("cache_sysfs-kmem_book_sysfs_debug.txt"));
+    // The traces under the masks; the ages are timings of one boot (the real one's three objects were
+    // allocated 10 jiffies before the read, the simulator's 0: `age=10/10/10` against `age=0`).
+    let traces = |t: &str| -> Vec<String> {
+        let age = regex::Regex::new(r"age=\S+").unwrap();
+        t.lines().filter_map(kmem_truth::mask_line).map(|l| age.replace(&l, "age=").into_owned()).collect()
+    };
+    assert_eq!(
+        traces(&get(&out, "sys-kernel-debug-slab-kmem_book_sysfs_debug")),
+        traces(&real("cache_sysfs-debugfs-kmem_book_sysfs_debug.txt"))
+    );
+    let out = run(
+        "cache_merge",
+        &[
+            "/sys/kernel/slab/:0000200/",
+            "/sys/kernel/slab/kmem_book_merge_b/aliases",
+            "/sys/kernel/slab/kmem_book_merge_c/",
+        ],
+    );
+    assert_eq!(get(&out, "sys-kernel-slab-:0000200"), real("cache_merge-0000200.txt"));
+    assert_eq!(
+        get(&out, "sys-kernel-slab-kmem_book_merge_b-aliases"),
+        real("cache_merge-kmem_book_merge_b-aliases.txt")
+    );
+    assert_eq!(get(&out, "sys-kernel-slab-kmem_book_merge_c"), real("cache_merge-kmem_book_merge_c.txt"));
+}

@@ -392,7 +392,17 @@ fn ctor_id(ctor: Option<Ctor>) -> Option<kmem_sim::slab_common::CtorId> {
                 c.len() - 1
             }
         };
-        Some(kmem_sim::slab_common::CtorId(idx as u32))
+        let id = kmem_sim::slab_common::CtorId(idx as u32);
+        // The constructor's name, for the cache's `ctor` attribute in sysfs (looked up on the simulator's
+        // stack: reading the executable's symbol table needs more than a module task's 16 KiB).
+        with_machine(|m| {
+            let path =
+                m.current_module().and_then(|module| crate::__sim::task::symbolize_module_fn(&module, ctor as usize));
+            if let Some(path) = path {
+                m.kmem_cache_ctor_symbol(id, &path);
+            }
+        });
+        Some(id)
     })
 }
 

@@ -402,7 +402,7 @@ fn run_on(
     while_loaded: impl FnOnce(&mut Machine) -> String,
 ) -> Run {
     for s in setup {
-        if let Err(e) = machine.debugfs_write(&s.path, &s.value) {
+        if let Err(e) = machine.write_file(&s.path, &s.value) {
             // As the guest's shell reports a failed `echo value > path`.
             eprintln!("sh: can't write {}: error {}", s.path, -e);
         }
@@ -451,7 +451,8 @@ pub fn run_listing(
     let run = run_on(module, machine, &manifest.setup, move |m| {
         let mut out = String::new();
         for s in &shows {
-            let text = m.read_file(&s.file).unwrap_or_else(|e| format!("cat: can't open '{}': error {}\n", s.file, -e));
+            let text = if s.is_dir() { grep_dir(m, &s.file) } else { m.read_file(&s.file) }
+                .unwrap_or_else(|e| format!("cat: can't open '{}': error {}\n", s.file, -e));
             out.push_str(&format!("\u{0}{}\u{0}{}", s.stem(), s.select(&text)));
         }
         out
@@ -471,6 +472,18 @@ pub fn run_listing(
         outputs.push((o.stem, text));
     }
     ListingRun { outputs, insmod_error: run.insmod_error, machine: run.machine }
+}
+
+/// `cd <dir>; grep . *` on the machine: every readable file of the directory in `ls` order (what cannot
+/// be read is left out, as the guest's `2>/dev/null` leaves grep's complaint out).
+fn grep_dir(m: &Machine, dir: &str) -> Result<String, i32> {
+    let dir = dir.trim_end_matches('/');
+    let files: Vec<(String, String)> = m
+        .read_dir(dir)?
+        .into_iter()
+        .filter_map(|name| m.read_file(&format!("{dir}/{name}")).ok().map(|text| (name, text)))
+        .collect();
+    Ok(kmem_truth::manifest::Show::grep_dir(&files))
 }
 
 /// The workspace root, where `listings/` lives (the runner is `crates/kmem-runner`).
@@ -585,7 +598,7 @@ fn session(name: &str, manifest: &kmem_truth::Manifest, run: &ListingRun) -> Str
         }
     } else {
         for s in &manifest.show {
-            out.push_str(&format!("$ cat {}\n", s.file));
+            out.push_str(&format!("$ {}\n", s.command()));
             if let Some((_, text)) = run.outputs.iter().find(|(stem, _)| *stem == s.stem()) {
                 out.push_str(text);
             }

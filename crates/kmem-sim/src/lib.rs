@@ -7,7 +7,8 @@
 //! [`machine`] (layout, translation), [`hostmem`] (RAM as a memfd), [`page`] (`struct page`), [`zone`],
 //! [`page_alloc`] (the buddy allocator), [`mm_init`] (boot), [`gfp`], [`sched`] (context, `might_sleep`),
 //! [`mod@panic`] (WARN, taint, stack dumps), [`printk`], [`fault_inject`], [`procfs`], [`workload`],
-//! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug), [`failslab`],
+//! [`slab_common`] (kmalloc, caches, /proc/slabinfo), [`slub`] (the SLUB allocator and slab_debug; [`slub::sysfs`]: `/sys/kernel/slab`), [`sort`] (lib/sort.c),
+//! [`failslab`],
 //! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc),
 //! [`mempool`] (mm/mempool.c, plus scheduled events of other tasks and a memory eater), [`device`]
 //! (drivers/base: devices, `dev_printk`), [`dma`] (kernel/dma/mapping.c, direct.c) and [`dmapool`] (mm/dmapool.c).
@@ -60,6 +61,7 @@ pub mod rbtree;
 pub mod sched;
 pub mod slab_common;
 pub mod slub;
+pub mod sort;
 pub mod util;
 pub mod vmalloc;
 pub mod workload;

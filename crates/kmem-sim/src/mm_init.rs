@@ -359,6 +359,8 @@ impl Machine {
         } else {
             self.boot_allocations();
         }
+        // ---- slab_late_init() (a late initcall): /sys/kernel/slab and /sys/kernel/debug/slab.
+        self.slab_late_init();
 
         if recorded {
             // populate_rootfs(): the initramfs, once unpacked, is freed (free_initrd_mem()).

@@ -52,10 +52,15 @@ impl Machine {
     }
 
     /// Reads a file of the simulated `/proc` (what `cat path` prints): `/proc/buddyinfo`, `pagetypeinfo`,
-    /// `meminfo`, `zoneinfo`, `slabinfo`, `vmallocinfo` and `cmdline`.
+    /// `meminfo`, `zoneinfo`, `slabinfo`, `vmallocinfo` and `cmdline`; and SLUB's sysfs and debugfs files,
+    /// `/sys/kernel/slab/<cache>/<attribute>` and `/sys/kernel/debug/slab/<cache>/alloc_traces` (see
+    /// [`crate::slub::sysfs`]).
     ///
-    /// Context: process context. Returns `-ENOENT` for any other path.
+    /// Context: process context. Returns `-ENOENT` for any other path, `-EISDIR` for a directory.
     pub fn read_file(&self, path: &str) -> Result<String, i32> {
+        if path.starts_with(crate::slub::sysfs::SYSFS_SLAB) || path.starts_with(crate::slub::sysfs::DEBUGFS_SLAB) {
+            return self.slab_sysfs_read(path);
+        }
         Ok(match path {
             "/proc/buddyinfo" => self.proc_buddyinfo(),
             "/proc/pagetypeinfo" => self.proc_pagetypeinfo(),
@@ -66,6 +71,27 @@ impl Machine {
             "/proc/cmdline" => format!("{}\n", self.cfg.cmdline),
             _ => return Err(-2),
         })
+    }
+
+    /// The entries of a directory, sorted as `ls` lists them: SLUB's `/sys/kernel/slab[/<cache>]` and
+    /// `/sys/kernel/debug/slab[/<cache>]`.
+    ///
+    /// Context: process context. Returns `-ENOENT` for any other path, `-ENOTDIR` for a file.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<String>, i32> {
+        self.slab_sysfs_read_dir(path)
+    }
+
+    /// `echo value > path`: writes `value` and a newline to a sysfs or debugfs file of the simulated kernel:
+    /// `/sys/kernel/slab/<cache>/<attribute>` ([`crate::slub::sysfs`]) or the fault-injection files under
+    /// `/sys/kernel/debug/` ([`Machine::debugfs_write`]).
+    ///
+    /// Context: process context, may sleep. Returns the file's error (`-ENOENT` for a file that does not
+    /// exist, `-EIO` for a read-only attribute, `-EINVAL` for a value it does not take …).
+    pub fn write_file(&mut self, path: &str, value: &str) -> Result<(), i32> {
+        if path.starts_with(crate::slub::sysfs::SYSFS_SLAB) || path.starts_with(crate::slub::sysfs::DEBUGFS_SLAB) {
+            return self.slab_sysfs_write(path, &format!("{value}\n")).map(|_| ());
+        }
+        self.debugfs_write(path, value)
     }
 
     /// `/proc/buddyinfo`.

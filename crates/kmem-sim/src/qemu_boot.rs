@@ -420,7 +420,12 @@ impl Machine {
                     }
                     let ctor = c.ctor.as_ref().map(|_| KERNEL_CTOR);
                     match self.kmem_cache_create(&c.name, c.object_size, c.align, flags, ctor) {
-                        Some(id) => id,
+                        Some(id) => {
+                            // The recorded `ctor` attribute is what ctor_show() prints for it.
+                            self.kc(id).ctor_symbol = c.ctor.clone();
+                            self.kc(id).recorded = true;
+                            id
+                        }
                         None => continue,
                     }
                 }

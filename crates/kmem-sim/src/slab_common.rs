@@ -503,6 +503,8 @@ pub enum CacheCreateError {
     NoMem,
     /// `-ENOSYS` (object too large for any slab order).
     NoSys,
+    /// `-EEXIST` (`sysfs_slab_add()`: `/sys/kernel/slab` already has the name).
+    Exist,
 }
 
 impl CacheCreateError {
@@ -512,6 +514,7 @@ impl CacheCreateError {
             CacheCreateError::Inval => -22,
             CacheCreateError::NoMem => -12,
             CacheCreateError::NoSys => -38,
+            CacheCreateError::Exist => -17,
         }
     }
 }
@@ -598,6 +601,10 @@ pub struct SlabState {
     pub(crate) oom_rs: (u64, u32),
     /// `stack_table` of lib/stackdepot.c (0 until `stack_depot_init()`; 1 when its allocation failed).
     pub(crate) stack_table: u64,
+    /// The Rust paths of the modules' constructors (`ctor_show()`).
+    pub(crate) ctor_frames: HashMap<CtorId, Frame>,
+    /// `/sys/kernel/slab` (`slab_kset`) and `slab_state == FULL` (crate::slub::sysfs).
+    pub(crate) kset: crate::slub::sysfs::SlabKset,
 }
 
 /// Base of the fictional kernel text addresses.
@@ -1099,7 +1106,9 @@ impl Machine {
         }
     }
 
-    fn slab_unmergeable(&self, s: &KmemCache) -> bool {
+    /// `slab_unmergeable()`: `slab_nomerge`, a `SLAB_NEVER_MERGE` flag, a constructor, a usercopy region, or
+    /// a boot cache still being made (`refcount < 0`).
+    pub(crate) fn slab_unmergeable(&self, s: &KmemCache) -> bool {
         self.slab.cfg.slab_nomerge
             || s.flags & SLAB_NEVER_MERGE != 0
             || s.ctor.is_some()
@@ -1142,6 +1151,7 @@ impl Machine {
     #[allow(non_snake_case)]
     fn __kmem_cache_alias(&mut self, name: &str, size: u32, flags: SlabFlags, args: &KmemCacheArgs) -> Option<CacheId> {
         let id = self.find_mergeable(size, flags, name, args)?;
+        self.sysfs_slab_alias(id, name).ok()?;
         let s = self.slab.caches[id.0 as usize].as_mut()?;
         s.refcount += 1;
         s.object_size = s.object_size.max(size);
@@ -1170,6 +1180,19 @@ impl Machine {
         // kmem_cache_zalloc(kmem_cache, GFP_KERNEL)
         let id = self.do_kmem_cache_create(name, object_size, args, flags)?;
         self.cache_meta_alloc(id);
+        // do_kmem_cache_create(): once sysfs is up (slab_state == FULL) the cache gets its directory now.
+        if self.slab_sysfs_up() {
+            if self.sysfs_slab_add(id).is_err() {
+                // __kmem_cache_release(), then kmem_cache_free(kmem_cache, s) in create_cache().
+                let meta = self.slab.caches[id.0 as usize].as_ref().map(|c| c.meta_objects).unwrap_or((0, 0));
+                self.free_cache_meta(meta);
+                self.slab.caches[id.0 as usize] = None;
+                return Err(CacheCreateError::Exist);
+            }
+            if self.cache(id).is_some_and(|c| c.flags & SLAB_STORE_USER != 0) {
+                self.debugfs_slab_add(id);
+            }
+        }
         if let Some(Some(c)) = self.slab.caches.get_mut(id.0 as usize) {
             c.refcount = 1;
         }
@@ -1209,11 +1232,19 @@ impl Machine {
         }
         self.stack.frames.truncate(depth);
         self.slab.slab_caches.retain(|&x| x != id);
+        // sysfs_slab_unlink() and debugfs_slab_release(), even for a cache that keeps its objects.
+        self.sysfs_slab_unlink(id);
         if err {
             return;
         }
         // kmem_cache_release(): free the kmem_cache and kmem_cache_node objects.
         let meta = self.slab.caches[id.0 as usize].as_ref().map(|c| c.meta_objects).unwrap_or((0, 0));
+        self.free_cache_meta(meta);
+        self.slab.caches[id.0 as usize] = None;
+    }
+
+    /// Frees a cache's `struct kmem_cache` and `kmem_cache_node` objects.
+    fn free_cache_meta(&mut self, meta: (u64, u64)) {
         for (p, cache) in [(meta.1, self.slab.kmem_cache_node), (meta.0, self.slab.kmem_cache)] {
             if p != 0 {
                 if let Some(cache) = cache {
@@ -1221,7 +1252,6 @@ impl Machine {
                 }
             }
         }
-        self.slab.caches[id.0 as usize] = None;
     }
 
     /// `kmem_cache_size(s)`: the object size.

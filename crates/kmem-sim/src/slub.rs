@@ -32,6 +32,8 @@ use crate::panic::Taint;
 use crate::printk::LogLevel;
 use crate::slab_common::*;
 
+pub mod sysfs;
+
 /// `sizeof(struct track)` with `CONFIG_STACKDEPOT` on x86_64: addr, handle, cpu, pid, when.
 pub const TRACK_SIZE: u32 = 32;
 /// `MAX_OBJS_PER_PAGE`.
@@ -202,6 +204,19 @@ pub struct KmemCache {
     pub node: KmemCacheNode,
     /// Names of caches merged into this one.
     pub aliases: Vec<String>,
+    /// `remote_node_defrag_ratio` (CONFIG_NUMA; 1000 at creation, `remote_node_defrag_ratio_store()`
+    /// takes a percentage and keeps ten times it).
+    pub remote_node_defrag_ratio: u32,
+    /// The `%pS` of `ctor` when the simulator knows it (the recorded boot's caches).
+    pub ctor_symbol: Option<String>,
+    /// The name of its `kobject` in `/sys/kernel/slab` once `sysfs_slab_add()` added it (`None` before
+    /// `slab_late_init()` and after `sysfs_slab_unlink()`).
+    pub kobj: Option<String>,
+    /// `debugfs_slab_add()` made `/sys/kernel/debug/slab/<name>/` (caches with `SLAB_STORE_USER`).
+    pub debugfs: bool,
+    /// A cache of the recorded boot (crate::qemu_boot), made as a cache of its own: the recording ran with
+    /// `slab_nomerge`, so its sysfs directory has its name.
+    pub(crate) recorded: bool,
     /// The `struct kmem_cache` object and the `kmem_cache_node` object of this cache.
     pub(crate) meta_objects: (u64, u64),
     pub(crate) hardened: bool,
@@ -494,6 +509,7 @@ impl Machine {
         };
         s.cpu_partial = nr_objects;
         s.cpu_partial_slabs = (nr_objects * 2).div_ceil(s.oo_objects);
+        s.remote_node_defrag_ratio = 1000;
         s.cpu_slab = vec![KmemCacheCpu::default(); self.cfg.cpus as usize];
         for (i, c) in s.cpu_slab.iter_mut().enumerate() {
             c.tid = i as u64;

@@ -18,6 +18,12 @@
 //! file = "/proc/slabinfo"
 //! rows = ["kmalloc-192 ", "kmalloc-1k "]
 //!
+//! # A directory (a path ending in `/`): what `cd <dir>; grep . *` prints there, `attribute:value` for each
+//! # line of each file, the files in `ls` order; `rows` keeps the lines of the named files.
+//! [[show]]
+//! file = "/sys/kernel/slab/kmem_book_sysfs/"
+//! rows = ["object_size:", "slab_size:"]
+//!
 //! # One line the simulator cannot know, with the reason (printed in the book's appendix).
 //! [[exception]]
 //! file = "dmesg"
@@ -83,15 +89,48 @@ impl Show {
     }
 
     /// The short name of this file in captures and pins: `slabinfo` for `/proc/slabinfo`,
-    /// `sys-kernel-slab-kmem_book-objs_per_slab` for a sysfs attribute.
+    /// `sys-kernel-slab-kmem_book-objs_per_slab` for a sysfs attribute, `sys-kernel-slab-kmem_book` for the
+    /// directory `/sys/kernel/slab/kmem_book/`.
     ///
     /// Context: any.
     pub fn stem(&self) -> String {
-        let p = self.file.trim_start_matches('/');
+        let p = self.file.trim_start_matches('/').trim_end_matches('/');
         match p.strip_prefix("proc/") {
             Some(rest) if !rest.contains('/') => rest.to_string(),
             _ => p.replace('/', "-"),
         }
+    }
+
+    /// Whether this shows a directory (`file` ends in `/`): `cd <dir>; grep . *` instead of `cat <file>`.
+    ///
+    /// Context: any.
+    pub fn is_dir(&self) -> bool {
+        self.file.ends_with('/')
+    }
+
+    /// The shell command whose output this is: `cat <file>`, or `cd <dir>; grep . *` for a directory.
+    ///
+    /// Context: any.
+    pub fn command(&self) -> String {
+        if self.is_dir() {
+            format!("cd {}; grep . *", self.file.trim_end_matches('/'))
+        } else {
+            format!("cat {}", self.file)
+        }
+    }
+
+    /// What `grep . *` prints in a directory whose files are `files` (name and content, in `ls` order):
+    /// `name:line` for each line with at least one character (busybox's grep with several files).
+    ///
+    /// Context: any.
+    pub fn grep_dir(files: &[(String, String)]) -> String {
+        let mut out = String::new();
+        for (name, text) in files {
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                out.push_str(&format!("{name}:{line}\n"));
+            }
+        }
+        out
     }
 
     /// The part of `text` (the whole file) the chapter shows.
@@ -360,5 +399,14 @@ reason = "the free count depends on the boot"
     fn sysfs_capture_names() {
         let s = Show { file: "/sys/kernel/slab/kmem_book/objs_per_slab".into(), rows: vec![], grep: None };
         assert_eq!(s.stem(), "sys-kernel-slab-kmem_book-objs_per_slab");
+        assert_eq!(s.command(), "cat /sys/kernel/slab/kmem_book/objs_per_slab");
+        let d = Show { file: "/sys/kernel/slab/kmem_book/".into(), rows: vec!["order:".into()], grep: None };
+        assert!(d.is_dir());
+        assert_eq!(d.stem(), "sys-kernel-slab-kmem_book");
+        assert_eq!(d.command(), "cd /sys/kernel/slab/kmem_book; grep . *");
+        let files = [("ctor".to_string(), String::new()), ("order".to_string(), "0\n".to_string())];
+        let view = Show::grep_dir(&files);
+        assert_eq!(view, "order:0\n");
+        assert_eq!(d.select(&format!("align:8\n{view}")), "order:0\n");
     }
 }

@@ -64,7 +64,8 @@ pub struct ListingRun {
 }
 
 /// The guest's `/init`. Per boot it finds the listing's name in `/kmem/name`, its set-up writes in
-/// `/kmem/setup` (`path value` lines) and the files to show while it is loaded in `/kmem/show`.
+/// `/kmem/setup` (`path value` lines) and the files to show while it is loaded in `/kmem/show` (`/proc` and
+/// `/sys` files, and directories such as `/sys/kernel/slab/<cache>/`, shown as `grep . *` shows them).
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -114,7 +115,14 @@ F $name insmod /tmp/o
 M "RC $name insmod $rc"
 if [ $rc = 0 ]; then
   if [ -f /kmem/settle ]; then sleep 2; fi
-  while read path; do F $name "show:$path" "$path"; done < /kmem/show
+  # A shown directory (a path ending in /) is what `cd <dir>; grep . *` prints there: `file:line` for
+  # each line of each file (a sysfs cache directory's attributes).
+  while read path; do
+    case $path in
+      */) (cd "$path" && grep . *) > /tmp/v 2>/dev/null; F $name "show:$path" /tmp/v ;;
+      *) F $name "show:$path" "$path" ;;
+    esac
+  done < /kmem/show
   rmmod $name > /tmp/o 2>&1
   rc=$?
   F $name rmmod /tmp/o

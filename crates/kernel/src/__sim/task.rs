@@ -343,6 +343,15 @@ fn module_path(module: &str, path: &str) -> Option<String> {
     rest.starts_with(&prefix).then(|| format!("{lead}{rest}").replace("{{closure}}", "{closure#0}"))
 }
 
+/// The path of module `module`'s host function that starts at `addr` (a function pointer), as the module's
+/// own crate names it (see `module_path`).
+///
+/// Context: any.
+pub(crate) fn symbolize_module_fn(module: &str, addr: usize) -> Option<String> {
+    // symbolize() looks up the byte before a return address.
+    module_path(module, &symbolize(addr + 1)?)
+}
+
 /// The demangled name (without hash) of the host function containing `ip`, from the executable's symbol
 /// table.
 fn symbolize(ip: usize) -> Option<String> {
