@@ -82,7 +82,10 @@ fn real_items(text: &str) -> BTreeMap<String, Item> {
         let kind = if kind == "helper" { "fn".to_string() } else { kind };
         let types = match kind.as_str() {
             "fn" => fn_types(sig).map(|(_, t)| t).unwrap_or_default(),
-            "const" | "static" => normalise_type(sig.split_once(':').map_or("", |(_, t)| t)),
+            // `NAME: TYPE = VALUE` (the value is checked at compile time, crates/kernel/build.rs).
+            "const" | "static" => {
+                normalise_type(sig.split_once(':').map_or("", |(_, t)| t).split(" = ").next().unwrap_or(""))
+            }
             _ => String::new(),
         };
         out.insert(name, Item { kind, types });
@@ -90,8 +93,8 @@ fn real_items(text: &str) -> BTreeMap<String, Item> {
     out
 }
 
-/// The façade's functions, constants and statics (crates/kernel/src/bindings.rs and the slab flag bits it
-/// re-exports from kmem-sim).
+/// The façade's functions, constants and statics (crates/kernel/src/bindings.rs, the slab flag bits it
+/// re-exports from kmem-sim and the constants crates/kernel/build.rs generates into it).
 fn facade_items(sources: &[String]) -> BTreeMap<String, Item> {
     let mut out = BTreeMap::new();
     let func = regex::Regex::new(r#"pub unsafe extern "C" fn (\w+) ?\(([^)]*)\)(?: -> ([^{]+))?\s*\{"#).unwrap();
@@ -118,7 +121,7 @@ fn sources() -> Vec<String> {
     // Only the `pub mod bindings { … }` block of slab_common.rs is re-exported.
     let start = slab.find("pub mod bindings {").expect("slab_common's bindings module");
     let end = start + slab[start..].find("\n}\n").expect("its end");
-    vec![kernel, slab[start..end].to_string()]
+    vec![kernel, slab[start..end].to_string(), kernel::__sim::STOCK_CONSTS_RS.to_string()]
 }
 
 /// What is wrong with the façade against `real`: items the real build lacks and different types.
@@ -137,6 +140,17 @@ fn problems(facade: &BTreeMap<String, Item>, real: &BTreeMap<String, Item>) -> V
         }
     }
     out
+}
+
+/// Names a reader's module uses that the real bindings have (the issue that asked for them named these).
+#[test]
+fn stock_constants_are_there() {
+    use kernel::bindings as b;
+    assert_eq!(b::MAX_PAGE_ORDER, kmem_sim::zone::MAX_PAGE_ORDER);
+    assert_eq!(b::PAGE_ALLOC_COSTLY_ORDER, 3);
+    assert_eq!(b::KMALLOC_MAX_SIZE as u64, kmem_sim::slab_common::KMALLOC_MAX_SIZE);
+    assert_eq!(b::zone_type_ZONE_NORMAL, 2);
+    assert_eq!(b::migratetype_MIGRATE_MOVABLE, 1);
 }
 
 #[test]

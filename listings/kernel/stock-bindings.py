@@ -10,7 +10,7 @@ rust/bindings/bindings_helper.h of Debian's linux-source-6.12 (without the book'
 each `rust_helper_X` becoming `bindings::X`). It prints one item per line:
 
     fn NAME(ARGS) -> RET        a function (bindgen's signature, whitespace collapsed)
-    const NAME: TYPE            a constant
+    const NAME: TYPE = VALUE    a constant
     static NAME: TYPE           a static
     type NAME                   a struct, union, enum or type alias
     helper NAME(ARGS) -> RET    a stock helper of rust/helpers/{page,slab,vmalloc}.c, as bindings::NAME
@@ -117,6 +117,14 @@ def run(kdir, words, tmp, tarball, facade):
         if h == "device" and not DEVICE_ONLY.search(name):
             continue
         items.append((kind, name, sig, h))
+    # The types of the constants kept (an enum's, declared next to it) are part of the list too.
+    aliases = {m.group(1): re.sub(r"\s+", " ", m.group(2)) for m in re.finditer(r"^pub type (\w+) = ([^;]+);", text, re.M)}
+    have = {i[1] for i in items if i[0] == "type"}
+    for kind, name, sig, h in list(items):
+        ty = sig.split(": ", 1)[1].split(" = ")[0] if kind == "const" else ""
+        if ty in aliases and ty not in have:
+            items.append(("type", ty, f"{ty} = {aliases[ty]}", h))
+            have.add(ty)
     # The stock helpers of the allocation API (rust/helpers/{page,slab,vmalloc}.c), with the Rust signature
     # bindgen gave them in this build (the patch adds helpers of its own, in another file, and changes none).
     generated = re.sub(r"\s+", " ", open(os.path.join(kdir, "rust/bindings/bindings_helpers_generated.rs")).read())
@@ -157,8 +165,13 @@ def parse(text):
         yield "fn", m.group(2), m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")
     for m in re.finditer(r'extern "C" \{ pub static (?:mut )?(\w+): ([^;]+); \}', flat):
         yield "static", m.group(1), f"{m.group(1)}: {m.group(2).strip()}"
-    for m in re.finditer(r"^pub const (\w+): ([^=]+)=", text, re.M):
-        yield "const", m.group(1), f"{m.group(1)}: {m.group(2).strip()}"
+    # Anonymous enums get numbered types (`_bindgen_ty_N`) whose numbers depend on the whole run: their
+    # constants are listed with the integer type behind the number.
+    anon = dict(re.findall(r"^pub type (_bindgen_ty_\d+) = ([\w:]+);", text, re.M))
+    for m in re.finditer(r"^pub const (\w+): ([^=]+)= ([^;]+);", text, re.M):
+        ty = m.group(2).strip()
+        ty = anon.get(ty, ty)
+        yield "const", m.group(1), f"{m.group(1)}: {ty} = {m.group(3).strip()}"
     for m in re.finditer(r"^pub (?:struct|union) (\w+)", text, re.M):
         yield "type", m.group(1), m.group(1)
     for m in re.finditer(r"^pub type (\w+) = ([^;]+);", text, re.M):

@@ -287,3 +287,8 @@ pub mod symbols {
     /// The path of [`realloc_func_call`].
     pub const REALLOC_FUNC_CALL_PATH: &str = "<kernel::alloc::allocator::ReallocFunc>::call";
 }
+
+/// The text of the generated part of `kernel::bindings` (crates/kernel/build.rs), for the test that checks
+/// the façade against the real build's bindings (tests/stock_bindings.rs).
+#[doc(hidden)]
+pub const STOCK_CONSTS_RS: &str = include_str!(concat!(env!("OUT_DIR"), "/stock_consts.rs"));

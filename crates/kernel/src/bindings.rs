@@ -357,6 +357,9 @@ pub struct kmem_cache_args {
 pub type _slab_flag_bits = c_uint;
 pub use kmem_sim::slab_common::bindings::*;
 
+// The other constants of the stock allocation bindings, with bindgen's types and values (crates/kernel/build.rs).
+include!(concat!(env!("OUT_DIR"), "/stock_consts.rs"));
+
 pub const SLAB_CONSISTENCY_CHECKS: slab_flags_t = kmem_sim::slab_common::SLAB_CONSISTENCY_CHECKS;
 pub const SLAB_RED_ZONE: slab_flags_t = kmem_sim::slab_common::SLAB_RED_ZONE;
 pub const SLAB_POISON: slab_flags_t = kmem_sim::slab_common::SLAB_POISON;
@@ -1099,4 +1102,359 @@ pub unsafe extern "C" fn dma_pool_free(pool: *mut dma_pool, vaddr: *mut c_void, 
 pub unsafe extern "C" fn dma_pool_destroy(pool: *mut dma_pool) {
     let p = dma_pool_ptr(pool);
     with_machine(|m| m.dma_pool_destroy(p))
+}
+
+// ---- The rest of the stock allocation API (listings/kernel/stock-bindings.txt) -------------------------------
+//
+// Functions a module built against the stock 6.12.117 bindings calls directly (no book patch): the `_noprof`
+// entry points the allocation macros of slab.h, gfp.h and mempool.h expand to, and the exported functions
+// beside them. Each is the simulator's implementation of the kernel function of that name.
+
+/// `struct kmem_buckets` (opaque; `kmem_buckets_create()` makes them). NULL means the kmalloc caches.
+pub type kmem_buckets = [*mut kmem_cache; 14usize];
+
+/// `struct nodemask_t` (opaque: the book's machines have one node).
+#[repr(C)]
+pub struct nodemask_t {
+    _unused: [u8; 0],
+}
+
+/// `struct list_lru` (opaque: memcg-aware reclaim lists, not modelled; NULL or not, the object is the same).
+#[repr(C)]
+pub struct list_lru {
+    _unused: [u8; 0],
+}
+
+/// `__kmalloc_node_noprof(size, b, flags, node)`: what `kmalloc_node()` expands to.
+///
+/// Context: as `kmalloc()`. Returns the object, `ZERO_SIZE_PTR` for 0 bytes, or NULL.
+pub unsafe extern "C" fn __kmalloc_node_noprof(
+    size: usize,
+    b: *mut kmem_buckets,
+    flags: gfp_t,
+    node: crate::ffi::c_int,
+) -> *mut c_void {
+    let _ = b;
+    with_machine(|m| {
+        let p = m.kmalloc_node_entry(size as u64, gfp(flags), node, "__kmalloc_node_noprof");
+        to_host(m, p)
+    })
+}
+
+/// `__kmalloc_node_track_caller_noprof(size, b, flags, node, caller)`: `kmalloc_node_track_caller()`, which
+/// records `caller` instead of its own return address (in SLUB's tracking, under `slab_debug=U`).
+///
+/// Context: as `kmalloc()`. Returns the object, `ZERO_SIZE_PTR` for 0 bytes, or NULL.
+pub unsafe extern "C" fn __kmalloc_node_track_caller_noprof(
+    size: usize,
+    b: *mut kmem_buckets,
+    flags: gfp_t,
+    node: crate::ffi::c_int,
+    caller: c_ulong,
+) -> *mut c_void {
+    let _ = (b, caller);
+    with_machine(|m| {
+        let p = m.kmalloc_node_entry(size as u64, gfp(flags), node, "__kmalloc_node_track_caller_noprof");
+        to_host(m, p)
+    })
+}
+
+/// `__kmalloc_large_noprof(size, flags)`: compound pages of `get_order(size)`, whatever the size.
+///
+/// Context: as `kmalloc()`. Returns the pages' direct-map address or NULL.
+pub unsafe extern "C" fn __kmalloc_large_noprof(size: usize, flags: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.kmalloc_large_entry(size as u64, gfp(flags), "__kmalloc_large_noprof");
+        to_host(m, p)
+    })
+}
+
+/// `__kmalloc_large_node_noprof(size, flags, node)`: as `__kmalloc_large_noprof()` (one node).
+///
+/// Context: as `kmalloc()`. Returns the pages' direct-map address or NULL.
+pub unsafe extern "C" fn __kmalloc_large_node_noprof(
+    size: usize,
+    flags: gfp_t,
+    node: crate::ffi::c_int,
+) -> *mut c_void {
+    let _ = node;
+    with_machine(|m| {
+        let p = m.kmalloc_large_entry(size as u64, gfp(flags), "__kmalloc_large_node_noprof");
+        to_host(m, p)
+    })
+}
+
+/// `__kvmalloc_node_noprof(size, b, flags, node)`: what `kvmalloc()`/`kvmalloc_node()` expand to.
+///
+/// Context: process context when the vmalloc fallback can run (`GFP_KERNEL`). Returns the memory or NULL.
+pub unsafe extern "C" fn __kvmalloc_node_noprof(
+    size: usize,
+    b: *mut kmem_buckets,
+    flags: gfp_t,
+    node: crate::ffi::c_int,
+) -> *mut c_void {
+    let _ = b;
+    with_machine(|m| {
+        let p = m.kvmalloc_node(size as u64, gfp(flags), node);
+        to_host(m, p)
+    })
+}
+
+/// `kvrealloc_noprof(p, size, flags)`: what `kvrealloc()` expands to.
+///
+/// Context: as `kvmalloc()`. Returns the new memory or NULL (then `p` is untouched).
+pub unsafe extern "C" fn kvrealloc_noprof(p: *const c_void, size: usize, flags: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let old = to_kaddr(m, p);
+        let q = m.kvrealloc(old, size as u64, gfp(flags));
+        to_host(m, q)
+    })
+}
+
+/// `kfree_sensitive(objp)`: the object zeroed (its whole `ksize()`), then freed.
+///
+/// Context: any.
+pub unsafe extern "C" fn kfree_sensitive(objp: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, objp);
+        m.kfree_sensitive(a)
+    })
+}
+
+/// `kvfree_sensitive(addr, len)`: `len` bytes zeroed, then `kvfree()`.
+///
+/// Context: process context if `addr` may be vmalloc memory.
+pub unsafe extern "C" fn kvfree_sensitive(addr: *const c_void, len: usize) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.kvfree_sensitive(a, len as u64)
+    })
+}
+
+/// `kmem_cache_alloc_node_noprof(s, flags, node)`: `kmem_cache_alloc_node()` (one node: the same object as
+/// `kmem_cache_alloc()`).
+///
+/// Context: as `kmem_cache_alloc()`. Returns the object or NULL.
+pub unsafe extern "C" fn kmem_cache_alloc_node_noprof(
+    s: *mut kmem_cache,
+    flags: gfp_t,
+    node: crate::ffi::c_int,
+) -> *mut c_void {
+    let _ = node;
+    cache_alloc(None, s, flags, false)
+}
+
+/// `kmem_cache_alloc_lru_noprof(s, lru, flags)`: `kmem_cache_alloc_lru()`; the list_lru only matters to memcg
+/// accounting, which the simulator does not model.
+///
+/// Context: as `kmem_cache_alloc()`. Returns the object or NULL.
+pub unsafe extern "C" fn kmem_cache_alloc_lru_noprof(
+    s: *mut kmem_cache,
+    lru: *mut list_lru,
+    flags: gfp_t,
+) -> *mut c_void {
+    let _ = lru;
+    cache_alloc(None, s, flags, false)
+}
+
+/// `alloc_pages_noprof(gfp, order)`: what `alloc_pages()` expands to.
+///
+/// Context: as `alloc_pages()`. Returns the first page's `struct page` or NULL.
+pub unsafe extern "C" fn alloc_pages_noprof(gfp_mask: gfp_t, order: c_uint) -> *mut page {
+    with_machine(|m| {
+        let pfn = m.alloc_pages(gfp(gfp_mask), order);
+        page_ptr(m, pfn)
+    })
+}
+
+/// `__alloc_pages_noprof(gfp, order, preferred_nid, nodemask)`: the page allocator's entry point (one node).
+///
+/// Context: as `alloc_pages()`. Returns the first page's `struct page` or NULL.
+pub unsafe extern "C" fn __alloc_pages_noprof(
+    gfp_mask: gfp_t,
+    order: c_uint,
+    preferred_nid: crate::ffi::c_int,
+    nodemask: *mut nodemask_t,
+) -> *mut page {
+    let _ = (preferred_nid, nodemask);
+    // SAFETY: the same contract as alloc_pages_noprof().
+    unsafe { alloc_pages_noprof(gfp_mask, order) }
+}
+
+/// `alloc_pages_exact_noprof(size, gfp)`: `size` bytes of whole pages, the tail beyond them freed.
+///
+/// Context: as `alloc_pages()`. Returns the direct-map address or NULL.
+pub unsafe extern "C" fn alloc_pages_exact_noprof(size: usize, gfp_mask: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.alloc_pages_exact(size as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+/// `free_pages_exact(virt, size)`: frees what `alloc_pages_exact()` returned.
+///
+/// Context: any.
+pub unsafe extern "C" fn free_pages_exact(virt: *mut c_void, size: usize) {
+    with_machine(|m| {
+        let a = to_kaddr(m, virt);
+        m.free_pages_exact(a, size as u64)
+    })
+}
+
+/// `nr_free_buffer_pages()`: free pages above the high watermarks of the zones below highmem.
+///
+/// Context: any.
+pub unsafe extern "C" fn nr_free_buffer_pages() -> c_ulong {
+    with_machine(|m| m.nr_free_buffer_pages() as c_ulong)
+}
+
+/// `mempool_create_node_noprof(min_nr, alloc_fn, free_fn, pool_data, gfp_mask, nid)`: what
+/// `mempool_create()` and `mempool_create_node()` expand to.
+///
+/// Context: process context when `gfp_mask` may sleep. Returns the pool or NULL.
+pub unsafe extern "C" fn mempool_create_node_noprof(
+    min_nr: crate::ffi::c_int,
+    alloc_fn: mempool_alloc_t,
+    free_fn: mempool_free_t,
+    pool_data: *mut c_void,
+    gfp_mask: gfp_t,
+    node_id: crate::ffi::c_int,
+) -> *mut mempool_t {
+    let _ = node_id;
+    let (Some(a), Some(f)) = (alloc_fn, free_fn) else {
+        // The kernel would call through NULL when filling the reserve.
+        return core::ptr::null_mut();
+    };
+    let (allocator, data) = with_machine(|m| mempool_allocator(m, a, f, pool_data));
+    let pool = mempool_drive(None, |m| m.mempool_create_start(min_nr, allocator, data, gfp(gfp_mask)));
+    with_machine(|m| to_host(m, pool).cast())
+}
+
+/// `mempool_alloc_noprof(pool, gfp_mask)`: what `mempool_alloc()` expands to.
+///
+/// Context: may sleep when `gfp_mask` allows it (and then never fails). Returns an element or NULL.
+pub unsafe extern "C" fn mempool_alloc_noprof(pool: *mut mempool_t, gfp_mask: gfp_t) -> *mut c_void {
+    let p = mempool_ptr(pool);
+    let e = mempool_drive(None, |m| m.mempool_alloc_start(p, gfp(gfp_mask)));
+    with_machine(|m| mempool_element_to_host(m, p, e))
+}
+
+/// `mempool_alloc_preallocated(pool)`: an element of the reserve only, never the allocator.
+///
+/// Context: any. Returns an element or NULL when the reserve is empty.
+pub unsafe extern "C" fn mempool_alloc_preallocated(pool: *mut mempool_t) -> *mut c_void {
+    let p = mempool_ptr(pool);
+    with_machine(|m| {
+        let e = m.mempool_alloc_preallocated(p);
+        mempool_element_to_host(m, p, e)
+    })
+}
+
+/// `mempool_init_noprof(pool, min_nr, alloc_fn, free_fn, pool_data)`: a pool in memory the caller owns
+/// (`mempool_init()`).
+///
+/// Context: process context. Returns 0 or `-ENOMEM` (what was allocated is freed again).
+pub unsafe extern "C" fn mempool_init_noprof(
+    pool: *mut mempool_t,
+    min_nr: crate::ffi::c_int,
+    alloc_fn: mempool_alloc_t,
+    free_fn: mempool_free_t,
+    pool_data: *mut c_void,
+) -> crate::ffi::c_int {
+    let (Some(a), Some(f)) = (alloc_fn, free_fn) else {
+        return crate::error::code::EINVAL.to_errno();
+    };
+    let (allocator, data) = with_machine(|m| mempool_allocator(m, a, f, pool_data));
+    let addr = with_machine(|m| to_kaddr(m, pool.cast()));
+    mempool_drive(None, |m| m.mempool_init_start(addr, min_nr, allocator, data)) as i64 as crate::ffi::c_int
+}
+
+/// `mempool_init_node(pool, min_nr, alloc_fn, free_fn, pool_data, gfp_mask, nid)`: `mempool_init()` with the
+/// reserve allocated with `gfp_mask` (one node).
+///
+/// Context: process context when `gfp_mask` may sleep. Returns 0 or `-ENOMEM`.
+pub unsafe extern "C" fn mempool_init_node(
+    pool: *mut mempool_t,
+    min_nr: crate::ffi::c_int,
+    alloc_fn: mempool_alloc_t,
+    free_fn: mempool_free_t,
+    pool_data: *mut c_void,
+    gfp_mask: gfp_t,
+    nid: crate::ffi::c_int,
+) -> crate::ffi::c_int {
+    let _ = (gfp_mask, nid);
+    // SAFETY: the same contract as mempool_init_noprof().
+    unsafe { mempool_init_noprof(pool, min_nr, alloc_fn, free_fn, pool_data) }
+}
+
+/// `mempool_exit(pool)`: frees the reserve of a pool set up with `mempool_init()` (not the pool itself).
+///
+/// Context: process context.
+pub unsafe extern "C" fn mempool_exit(pool: *mut mempool_t) {
+    let p = mempool_ptr(pool);
+    mempool_drive(None, |m| m.mempool_exit_start(p, false));
+}
+
+/// `dma_set_mask(dev, mask)`: the streaming DMA mask.
+///
+/// Context: process context. Returns 0 or `-EIO` when the platform cannot address that mask.
+pub unsafe extern "C" fn dma_set_mask(dev: *mut device, mask: u64) -> crate::ffi::c_int {
+    let Some(d) = device_id(dev) else { return -5 };
+    with_machine(|m| match m.dma_set_mask(d, mask) {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
+    })
+}
+
+/// `dma_set_coherent_mask(dev, mask)`: the mask coherent allocations must fit.
+///
+/// Context: process context. Returns 0 or `-EIO`.
+pub unsafe extern "C" fn dma_set_coherent_mask(dev: *mut device, mask: u64) -> crate::ffi::c_int {
+    let Some(d) = device_id(dev) else { return -5 };
+    with_machine(|m| match m.dma_set_coherent_mask(d, mask) {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
+    })
+}
+
+/// `dma_alloc_attrs(dev, size, dma_handle, flag, attrs)`: what `dma_alloc_coherent()` is an inline over.
+///
+/// Context: process context for a `gfp` that may sleep. Returns the CPU address (and the device address in
+/// `*dma_handle`) or NULL.
+pub unsafe extern "C" fn dma_alloc_attrs(
+    dev: *mut device,
+    size: usize,
+    dma_handle: *mut dma_addr_t,
+    flag: gfp_t,
+    attrs: c_ulong,
+) -> *mut c_void {
+    let d = device_id(dev);
+    with_machine(|m| match m.dma_alloc_attrs(d, size as u64, Gfp(flag), attrs as u64) {
+        Some(a) => {
+            if !dma_handle.is_null() {
+                // SAFETY: the caller passes a valid `dma_addr_t *`.
+                unsafe { *dma_handle = a.dma_handle };
+            }
+            to_host(m, a.cpu_addr)
+        }
+        None => core::ptr::null_mut(),
+    })
+}
+
+/// `dma_free_attrs(dev, size, cpu_addr, dma_handle, attrs)`: frees a `dma_alloc_attrs()` buffer.
+///
+/// Context: process context (not with interrupts disabled: the kernel WARNs).
+pub unsafe extern "C" fn dma_free_attrs(
+    dev: *mut device,
+    size: usize,
+    cpu_addr: *mut c_void,
+    dma_handle: dma_addr_t,
+    attrs: c_ulong,
+) {
+    let _ = attrs;
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = to_kaddr(m, cpu_addr);
+        m.dma_free_coherent(d, size as u64, a, dma_handle)
+    })
 }

@@ -1386,6 +1386,25 @@ impl Machine {
         self.do_kmalloc(size, flags, "__kmalloc_noprof")
     }
 
+    /// `__kmalloc_node_noprof(size, NULL, flags, node)` (and `__kmalloc_node_track_caller_noprof()`, `entry`
+    /// names which): `kmalloc()` on a preferred node. The book's machines have one node: SLUB takes any slab for
+    /// `NUMA_NO_NODE` and node 0, and `___slab_alloc()` treats a node without slabs as `NUMA_NO_NODE`, so the
+    /// object is the one `kmalloc()` would give.
+    ///
+    /// Context: as [`Machine::kmalloc`]. Returns the object, `ZERO_SIZE_PTR` for 0 bytes, 0 on failure.
+    pub fn kmalloc_node_entry(&mut self, size: u64, flags: Gfp, node: i32, entry: &'static str) -> u64 {
+        let _ = node;
+        self.do_kmalloc(size, flags, entry)
+    }
+
+    /// `__kmalloc_large_noprof(size, flags)` / `__kmalloc_large_node_noprof()`: pages with `__GFP_COMP` at
+    /// `get_order(size)`, whatever the size (the large path without the size check of `kmalloc()`).
+    ///
+    /// Context: as [`Machine::kmalloc`]. Returns the pages' address or 0.
+    pub fn kmalloc_large_entry(&mut self, size: u64, flags: Gfp, entry: &'static str) -> u64 {
+        self.kmalloc_large(size, flags, entry)
+    }
+
     /// `kzalloc(size, flags)`: `kmalloc(size, flags | __GFP_ZERO)`.
     ///
     /// Context: as [`Machine::kmalloc`].
