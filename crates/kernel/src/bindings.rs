@@ -999,17 +999,23 @@ pub unsafe extern "C" fn dma_alloc_coherent(
 ) -> *mut c_void {
     let d = device_id(dev);
     helper("rust_helper_dma_alloc_coherent", |m| {
-        match m.dma_alloc_coherent(d, size as u64, Gfp(gfp)) {
-            Some(a) => {
-                if !dma_handle.is_null() {
-                    // SAFETY: the caller passes a valid `dma_addr_t *`.
-                    unsafe { *dma_handle = a.dma_handle };
-                }
-                to_host(m, a.cpu_addr)
-            }
-            None => core::ptr::null_mut(),
-        }
+        let a = m.dma_alloc_coherent(d, size as u64, Gfp(gfp));
+        dma_alloc_result(m, a, dma_handle)
     })
+}
+
+/// A DMA allocation's CPU address for the module, its device address stored in `*dma_handle`.
+fn dma_alloc_result(m: &Machine, a: Option<kmem_sim::dma::DmaAlloc>, dma_handle: *mut dma_addr_t) -> *mut c_void {
+    match a {
+        Some(a) => {
+            if !dma_handle.is_null() {
+                // SAFETY: the caller passes a valid `dma_addr_t *`.
+                unsafe { *dma_handle = a.dma_handle };
+            }
+            to_host(m, a.cpu_addr)
+        }
+        None => core::ptr::null_mut(),
+    }
 }
 
 pub unsafe extern "C" fn dma_free_coherent(
@@ -1429,15 +1435,9 @@ pub unsafe extern "C" fn dma_alloc_attrs(
     attrs: c_ulong,
 ) -> *mut c_void {
     let d = device_id(dev);
-    with_machine(|m| match m.dma_alloc_attrs(d, size as u64, Gfp(flag), attrs as u64) {
-        Some(a) => {
-            if !dma_handle.is_null() {
-                // SAFETY: the caller passes a valid `dma_addr_t *`.
-                unsafe { *dma_handle = a.dma_handle };
-            }
-            to_host(m, a.cpu_addr)
-        }
-        None => core::ptr::null_mut(),
+    with_machine(|m| {
+        let a = m.dma_alloc_attrs(d, size as u64, Gfp(flag), attrs as u64);
+        dma_alloc_result(m, a, dma_handle)
     })
 }
 

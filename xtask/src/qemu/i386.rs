@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::boot::{self, Guest};
 use super::deps::{self, cache_root, output, which};
-use super::kernel::{check_config, make, make_logged, run};
+use super::kernel::{configure, make_logged, run};
 use super::modules::{Built, Listing};
 use super::{step, workspace_root, QemuOptions};
 
@@ -31,21 +31,13 @@ pub const MACHINES: &[(&str, u64)] = &[("160m", 160), ("1536m", 1536)];
 /// The module (file stem of the C source = module name).
 pub const MODULE: &str = "three_allocators";
 
-/// Debian packages the 32-bit build and boot need (the x86_64 run's list without the Rust toolchain).
-const PACKAGES: &[&str] = &[
-    "linux-source-6.12",
-    "qemu-system-x86",
-    "bc",
-    "flex",
-    "bison",
-    "libelf-dev",
-    "libssl-dev",
-    "cpio",
-    "make",
-    "gcc",
-    "libc6-dev",
-    "xz-utils",
-];
+/// Debian packages the 32-bit build and boot need: the x86_64 run's ([`deps::PACKAGES`]) without the Rust
+/// and LLVM toolchain and the host's busybox.
+fn packages() -> Vec<&'static str> {
+    const NOT_FOR_I386: &[&str] =
+        &["rustc-web", "rust-web-src", "libclang-dev", "clang", "lld", "llvm", "busybox-static"];
+    deps::PACKAGES.iter().copied().filter(|p| !NOT_FOR_I386.contains(p)).collect()
+}
 
 /// The C source of the experiment.
 pub fn source() -> PathBuf {
@@ -71,7 +63,7 @@ pub fn run_experiment(opts: &QemuOptions, out_dir: &Path, start: Instant) -> Res
     if opts.kdir.is_some() || opts.symbols_only || !opts.listings.is_empty() {
         bail!("--arch i386 runs only the 32-bit experiment: it takes no --kdir, --symbols-only or --listing");
     }
-    deps::apt_install(PACKAGES, opts, start)?;
+    deps::apt_install(&packages(), opts, start)?;
     let busybox = busybox_i386(opts, start)?;
     let bzimage_dir = build_kernel(opts, start)?;
     let kdir = bzimage_dir.join("linux-source-6.12");
@@ -301,13 +293,7 @@ fn build_kernel(opts: &QemuOptions, start: Instant) -> Result<PathBuf> {
         step(start, format!("i386 kernel: unpacking {}", tarball.display()));
         run(Command::new("tar").arg("-xf").arg(&tarball).arg("-C").arg(&dir))?;
         step(start, "i386 kernel: tinyconfig + listings/kernel/kmem-book-i386.config");
-        make(&kdir, &vars, &["tinyconfig"])?;
-        run(Command::new(kdir.join("scripts/kconfig/merge_config.sh"))
-            .args(["-m", ".config"])
-            .arg(fragment_path())
-            .current_dir(&kdir))?;
-        make(&kdir, &vars, &["olddefconfig"])?;
-        check_config(&kdir, &fragment)?;
+        configure(&kdir, &vars, &fragment_path(), &fragment)?;
         fs::write(stamp("configured"), "")?;
     }
     let jobs = format!("-j{}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

@@ -127,13 +127,7 @@ pub fn build(tools: &Tools, opts: &QemuOptions, start: Instant) -> Result<Kernel
     }
     if !stamp("configured").exists() {
         step(start, "kernel: tinyconfig + listings/kernel/kmem-book.config");
-        make(&kdir, &vars, &["tinyconfig"])?;
-        run(Command::new(kdir.join("scripts/kconfig/merge_config.sh"))
-            .args(["-m", ".config"])
-            .arg(fragment_path())
-            .current_dir(&kdir))?;
-        make(&kdir, &vars, &["olddefconfig"])?;
-        check_config(&kdir, &fragment)?;
+        configure(&kdir, &vars, &fragment_path(), &fragment)?;
         make(&kdir, &vars, &["rustavailable"])?;
         fs::write(stamp("configured"), "")?;
     }
@@ -168,9 +162,21 @@ fn describe(tools: &Tools, vars: &[String]) -> String {
     )
 }
 
+/// `make tinyconfig`, the fragment merged over it, `make olddefconfig`, and the check that every line of the
+/// fragment survived.
+pub(crate) fn configure(kdir: &Path, vars: &[String], fragment_path: &Path, fragment: &[u8]) -> Result<()> {
+    make(kdir, vars, &["tinyconfig"])?;
+    run(Command::new(kdir.join("scripts/kconfig/merge_config.sh"))
+        .args(["-m", ".config"])
+        .arg(fragment_path)
+        .current_dir(kdir))?;
+    make(kdir, vars, &["olddefconfig"])?;
+    check_config(kdir, fragment)
+}
+
 /// Every `CONFIG_X=y` / `# CONFIG_X is not set` line of the fragment must have survived
 /// olddefconfig (Kconfig silently drops options whose dependencies are unmet).
-pub(crate) fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
+fn check_config(kdir: &Path, fragment: &[u8]) -> Result<()> {
     let config = fs::read_to_string(kdir.join(".config"))?;
     let have: std::collections::HashSet<&str> = config.lines().collect();
     let mut bad = Vec::new();
