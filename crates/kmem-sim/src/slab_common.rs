@@ -1342,14 +1342,14 @@ impl Machine {
     /// `___kmalloc_large_node()`: pages with `__GFP_COMP` at `get_order(size)`.
     fn kmalloc_large(&mut self, size: u64, mut flags: Gfp, entry: &'static str) -> u64 {
         let order = get_order(size);
-        if flags.0 & GFP_SLAB_BUG_MASK != 0 {
-            flags = self.kmalloc_fix_flags(flags);
-        }
-        flags |= Gfp::__GFP_COMP;
         let depth = self.stack.frames.len();
         self.push_kframe(entry);
         // `__kmalloc_large_node_noprof()` and `kmalloc_large` entry points inline or tail-call into it.
         self.push_kframe("___kmalloc_large_node");
+        if flags.0 & GFP_SLAB_BUG_MASK != 0 {
+            flags = self.kmalloc_fix_flags(flags);
+        }
+        flags |= Gfp::__GFP_COMP;
         let r = self.alloc_pages(flags, order);
         self.stack.frames.truncate(depth);
         match r {
@@ -1372,7 +1372,7 @@ impl Machine {
                 crate::gfp::format_gfp_names(fixed)
             ),
         );
-        self.dump_stack();
+        self.dump_stack_with(&["kmalloc_fix_flags"]);
         fixed
     }
 
