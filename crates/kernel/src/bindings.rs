@@ -674,11 +674,72 @@ pub unsafe extern "C" fn kvfree(addr: *const c_void) {
 
 use kmem_sim::mempool::{MempoolAllocator, MempoolCall, MempoolPtr, MempoolStep};
 
-/// `struct mempool_s` (opaque); `mempool_t` in C.
+/// `spinlock_t` as bindgen gives it (the lock word of a kernel without lock debugging).
 #[repr(C)]
-pub struct mempool_s {
-    _unused: [u8; 0],
+#[derive(Debug, Default, Copy, Clone)]
+pub struct spinlock {
+    pub _bindgen_opaque_blob: u32,
 }
+pub type spinlock_t = spinlock;
+
+/// `struct list_head`.
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct list_head {
+    pub next: *mut list_head,
+    pub prev: *mut list_head,
+}
+
+impl Default for list_head {
+    fn default() -> Self {
+        list_head { next: core::ptr::null_mut(), prev: core::ptr::null_mut() }
+    }
+}
+
+/// `struct wait_queue_head` (`wait_queue_head_t`).
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct wait_queue_head {
+    pub lock: spinlock_t,
+    pub head: list_head,
+}
+pub type wait_queue_head_t = wait_queue_head;
+
+/// `struct mempool_s` (`mempool_t`) with bindgen's fields, so that a module can embed one
+/// (`mempool_init()`) and read it as the kernel's: the façade writes `min_nr`, `curr_nr`, `elements`,
+/// `pool_data`, `alloc` and `free` after each pool operation from the simulator's state (the lock and the
+/// wait queue are the simulator's).
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mempool_s {
+    pub lock: spinlock_t,
+    pub min_nr: crate::ffi::c_int,
+    pub curr_nr: crate::ffi::c_int,
+    pub elements: *mut *mut c_void,
+    pub pool_data: *mut c_void,
+    pub alloc: mempool_alloc_t,
+    pub free: mempool_free_t,
+    pub wait: wait_queue_head_t,
+}
+
+impl Default for mempool_s {
+    fn default() -> Self {
+        mempool_s {
+            lock: spinlock::default(),
+            min_nr: 0,
+            curr_nr: 0,
+            elements: core::ptr::null_mut(),
+            pool_data: core::ptr::null_mut(),
+            alloc: None,
+            free: None,
+            wait: wait_queue_head::default(),
+        }
+    }
+}
+
+// bindgen's layout of 6.12.117 on x86_64 (rust/bindings/bindings_generated.rs).
+const _: () = assert!(core::mem::size_of::<mempool_s>() == 72);
+const _: () = assert!(core::mem::offset_of!(mempool_s, wait) == 48);
 pub type mempool_t = mempool_s;
 pub type mempool_alloc_t = Option<unsafe extern "C" fn(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void>;
 pub type mempool_free_t = Option<unsafe extern "C" fn(element: *mut c_void, pool_data: *mut c_void)>;
@@ -792,18 +853,51 @@ fn mempool_drive(name: Option<&'static str>, start: impl FnOnce(&mut Machine) ->
     r
 }
 
+/// `funcs`: the `alloc`, `free` and `pool_data` of the new `struct mempool_s`.
 fn mempool_create_with(
     helper_name: Option<&'static str>,
     min_nr: i32,
+    funcs: (AllocFn, FreeFn, *mut c_void),
     alloc: impl FnOnce(&Machine) -> (MempoolAllocator, u64),
 ) -> *mut mempool_t {
     let (allocator, data) = with_machine(|m| alloc(m));
     let pool = mempool_drive(helper_name, |m| m.mempool_create_start(min_nr, allocator, data, Gfp::GFP_KERNEL));
-    with_machine(|m| to_host(m, pool).cast())
+    let pool: *mut mempool_t = with_machine(|m| to_host(m, pool).cast());
+    mempool_sync(pool, Some(funcs));
+    pool
 }
 
 fn mempool_ptr(pool: *mut mempool_t) -> MempoolPtr {
     with_machine(|m| MempoolPtr(to_kaddr(m, pool.cast())))
+}
+
+/// Writes the simulator's state of the pool at `pool` into its `struct mempool_s` (what mm/mempool.c keeps
+/// there): `min_nr`, `curr_nr` and `elements`, and with `funcs` the allocator it was set up with. A pool the
+/// simulator no longer has (after `mempool_exit()`) has no reserve and no `elements` array. Only on the x86_64
+/// machine, whose `struct mempool_s` this is (the 32-bit one is smaller).
+fn mempool_sync(pool: *mut mempool_t, funcs: Option<(AllocFn, FreeFn, *mut c_void)>) {
+    if pool.is_null() {
+        return;
+    }
+    let state = with_machine(|m| {
+        if m.config().arch != kmem_sim::machine::Arch::X86_64 {
+            return None;
+        }
+        Some(m.mempool(MempoolPtr(to_kaddr(m, pool.cast()))).map(|p| {
+            let e = if p.elements_addr == 0 { core::ptr::null_mut() } else { to_host(m, p.elements_addr).cast() };
+            (p.min_nr, p.curr_nr, e)
+        }))
+    });
+    let Some(state) = state else { return };
+    // SAFETY: `pool` is a live `struct mempool_s` (embedded by the module, or allocated by mempool_create()).
+    let s = unsafe { &mut *pool };
+    match state {
+        Some((min_nr, curr_nr, elements)) => (s.min_nr, s.curr_nr, s.elements) = (min_nr, curr_nr, elements),
+        None => (s.curr_nr, s.elements) = (0, core::ptr::null_mut()),
+    }
+    if let Some((a, f, data)) = funcs {
+        (s.alloc, s.free, s.pool_data) = (Some(a), Some(f), data);
+    }
 }
 
 /// `mempool_create()` (the patch's helper over the 6.12 macro).
@@ -817,11 +911,14 @@ pub unsafe extern "C" fn mempool_create(
         // The kernel would call through NULL when filling the reserve.
         return core::ptr::null_mut();
     };
-    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, |m| mempool_allocator(m, a, f, pool_data))
+    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, (a, f, pool_data), |m| {
+        mempool_allocator(m, a, f, pool_data)
+    })
 }
 
 pub unsafe extern "C" fn mempool_create_kmalloc_pool(min_nr: crate::ffi::c_int, size: usize) -> *mut mempool_t {
-    mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, |_| {
+    let funcs: (AllocFn, FreeFn, _) = (mempool_kmalloc, mempool_kfree, size as *mut c_void);
+    mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, funcs, |_| {
         (MempoolAllocator::Kmalloc, size as u64)
     })
 }
@@ -830,7 +927,8 @@ pub unsafe extern "C" fn mempool_create_slab_pool(min_nr: crate::ffi::c_int, kc:
     let Some(id) = cache_id(kc) else {
         return core::ptr::null_mut();
     };
-    mempool_create_with(Some("rust_helper_mempool_create_slab_pool"), min_nr, |_| {
+    let funcs: (AllocFn, FreeFn, _) = (mempool_alloc_slab, mempool_free_slab, kc.cast());
+    mempool_create_with(Some("rust_helper_mempool_create_slab_pool"), min_nr, funcs, |_| {
         (MempoolAllocator::Slab(id), id.0 as u64)
     })
 }
@@ -839,7 +937,8 @@ pub unsafe extern "C" fn mempool_create_page_pool(
     min_nr: crate::ffi::c_int,
     order: crate::ffi::c_int,
 ) -> *mut mempool_t {
-    mempool_create_with(Some("rust_helper_mempool_create_page_pool"), min_nr, |_| {
+    let funcs: (AllocFn, FreeFn, _) = (mempool_alloc_pages, mempool_free_pages, order as usize as *mut c_void);
+    mempool_create_with(Some("rust_helper_mempool_create_page_pool"), min_nr, funcs, |_| {
         (MempoolAllocator::Pages, order as u64)
     })
 }
@@ -848,6 +947,7 @@ pub unsafe extern "C" fn mempool_create_page_pool(
 pub unsafe extern "C" fn mempool_alloc(pool: *mut mempool_t, gfp_mask: gfp_t) -> *mut c_void {
     let p = mempool_ptr(pool);
     let e = mempool_drive(Some("rust_helper_mempool_alloc"), |m| m.mempool_alloc_start(p, gfp(gfp_mask)));
+    mempool_sync(pool, None);
     with_machine(|m| mempool_element_to_host(m, p, e))
 }
 
@@ -855,11 +955,14 @@ pub unsafe extern "C" fn mempool_free(element: *mut c_void, pool: *mut mempool_t
     let p = mempool_ptr(pool);
     let e = with_machine(|m| mempool_element_to_sim(m, p, element));
     mempool_drive(None, |m| m.mempool_free_start(e, p));
+    mempool_sync(pool, None);
 }
 
 pub unsafe extern "C" fn mempool_resize(pool: *mut mempool_t, new_min_nr: crate::ffi::c_int) -> crate::ffi::c_int {
     let p = mempool_ptr(pool);
-    mempool_drive(None, |m| m.mempool_resize_start(p, new_min_nr)) as i64 as crate::ffi::c_int
+    let r = mempool_drive(None, |m| m.mempool_resize_start(p, new_min_nr)) as i64 as crate::ffi::c_int;
+    mempool_sync(pool, None);
+    r
 }
 
 pub unsafe extern "C" fn mempool_destroy(pool: *mut mempool_t) {
@@ -1333,7 +1436,9 @@ pub unsafe extern "C" fn mempool_create_node_noprof(
     };
     let (allocator, data) = with_machine(|m| mempool_allocator(m, a, f, pool_data));
     let pool = mempool_drive(None, |m| m.mempool_create_start(min_nr, allocator, data, gfp(gfp_mask)));
-    with_machine(|m| to_host(m, pool).cast())
+    let pool: *mut mempool_t = with_machine(|m| to_host(m, pool).cast());
+    mempool_sync(pool, Some((a, f, pool_data)));
+    pool
 }
 
 /// `mempool_alloc_noprof(pool, gfp_mask)`: what `mempool_alloc()` expands to.
@@ -1342,6 +1447,7 @@ pub unsafe extern "C" fn mempool_create_node_noprof(
 pub unsafe extern "C" fn mempool_alloc_noprof(pool: *mut mempool_t, gfp_mask: gfp_t) -> *mut c_void {
     let p = mempool_ptr(pool);
     let e = mempool_drive(None, |m| m.mempool_alloc_start(p, gfp(gfp_mask)));
+    mempool_sync(pool, None);
     with_machine(|m| mempool_element_to_host(m, p, e))
 }
 
@@ -1350,10 +1456,12 @@ pub unsafe extern "C" fn mempool_alloc_noprof(pool: *mut mempool_t, gfp_mask: gf
 /// Context: any. Returns an element or NULL when the reserve is empty.
 pub unsafe extern "C" fn mempool_alloc_preallocated(pool: *mut mempool_t) -> *mut c_void {
     let p = mempool_ptr(pool);
-    with_machine(|m| {
+    let e = with_machine(|m| {
         let e = m.mempool_alloc_preallocated(p);
         mempool_element_to_host(m, p, e)
-    })
+    });
+    mempool_sync(pool, None);
+    e
 }
 
 /// `mempool_init_noprof(pool, min_nr, alloc_fn, free_fn, pool_data)`: a pool in memory the caller owns
@@ -1372,7 +1480,11 @@ pub unsafe extern "C" fn mempool_init_noprof(
     };
     let (allocator, data) = with_machine(|m| mempool_allocator(m, a, f, pool_data));
     let addr = with_machine(|m| to_kaddr(m, pool.cast()));
-    mempool_drive(None, |m| m.mempool_init_start(addr, min_nr, allocator, data)) as i64 as crate::ffi::c_int
+    let r = mempool_drive(None, |m| m.mempool_init_start(addr, min_nr, allocator, data)) as i64 as crate::ffi::c_int;
+    if r == 0 {
+        mempool_sync(pool, Some((a, f, pool_data)));
+    }
+    r
 }
 
 /// `mempool_init_node(pool, min_nr, alloc_fn, free_fn, pool_data, gfp_mask, nid)`: `mempool_init()` with the
@@ -1399,6 +1511,7 @@ pub unsafe extern "C" fn mempool_init_node(
 pub unsafe extern "C" fn mempool_exit(pool: *mut mempool_t) {
     let p = mempool_ptr(pool);
     mempool_drive(None, |m| m.mempool_exit_start(p, false));
+    mempool_sync(pool, None);
 }
 
 /// `dma_set_mask(dev, mask)`: the streaming DMA mask.

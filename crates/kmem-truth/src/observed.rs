@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 /// The folder of the committed captures under the workspace root.
 pub const DIR: &str = "listings/kernel/observed";
 
+/// The folder of the committed captures of the conformance modules (`tests/conformance/*.rs`, written against
+/// the stock kernel crate only; `cargo xtask qemu --conformance --record`), one folder per module as here.
+pub const CONFORMANCE_DIR: &str = "listings/kernel/observed-conformance";
+
 /// The capture folder of `listing` under the workspace `root`.
 ///
 /// Context: any.

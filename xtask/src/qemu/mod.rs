@@ -81,6 +81,11 @@ pub struct QemuOptions {
     pub module: Option<PathBuf>,
     #[command(flatten)]
     pub module_options: crate::run::ModuleOptions,
+    /// The conformance modules (`tests/conformance/*.rs`, stock kernel API only) instead of the listings:
+    /// build, boot and compare each with its committed capture (`listings/kernel/observed-conformance/`) and its
+    /// pin (`tests/snapshots/conformance__*.snap`); with `--record`, write the captures.
+    #[arg(long, conflicts_with_all = ["listings", "module", "symbols_only"])]
+    pub conformance: bool,
 }
 
 /// The workspace root (the parent of `xtask/`).
@@ -107,7 +112,13 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
         return run_module(opts, file, &out_dir.join("module"), start);
     }
     if opts.arch == "i386" {
+        if opts.conformance {
+            bail!("--conformance runs the conformance modules on the book's x86_64 kernel");
+        }
         return i386::run_experiment(opts, &out_dir, start);
+    }
+    if opts.conformance {
+        return run_conformance(opts, &out_dir.join("conformance"), start);
     }
 
     // Which listings?
@@ -152,7 +163,7 @@ pub fn run(opts: &QemuOptions) -> Result<()> {
     let runs = boot::run_all(&kernel, &all, &built, opts, &out_dir, start)?;
 
     // Compare and report.
-    let ok = report::report(&all, &built, &runs, &root, &out_dir, opts.record)?;
+    let ok = report::report(&all, &built, &runs, &root, &out_dir, opts.record, report::Suite::LISTINGS)?;
     if opts.record {
         record::record(&root, &kernel, provenance.as_ref(), &all, &built, &runs, &out_dir, &every_name)?;
         step(start, "recorded: listings/kernel/observed/ and listings/kernel/symbols/ (review and commit them)");
@@ -178,6 +189,38 @@ fn tools_and_kernel(opts: &QemuOptions, start: Instant) -> Result<(kernel::Kerne
             Ok((k, Some(tools)))
         }
     }
+}
+
+/// `cargo xtask qemu --conformance`: the conformance modules as listings of their own (chapter `ch-conformance`,
+/// staged and booted under `out_dir`), built, booted and reported as the listings are, against their own
+/// captures and pins.
+fn run_conformance(opts: &QemuOptions, out_dir: &Path, start: Instant) -> Result<()> {
+    let root = workspace_root();
+    let listings_dir = root.join("listings");
+    let all = modules::discover_conformance(&root.join("tests/conformance"), &listings_dir)?;
+    if all.is_empty() {
+        bail!("no conformance modules found under {}/tests/conformance/*.rs", root.display());
+    }
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    step(start, format!("{} conformance module(s): {}", all.len(), names(&all)));
+    let (kernel, provenance) = tools_and_kernel(opts, start)?;
+    let built = modules::build(&kernel, &listings_dir, &all, opts, out_dir, start, false)?;
+    if !opts.keep_going {
+        for l in all.iter().filter(|l| built[&l.name].ko.is_none()) {
+            eprintln!("--- {} did not build:\n{}", l.name, built[&l.name].errors);
+        }
+    }
+    let runs = boot::run_all(&kernel, &all, &built, opts, out_dir, start)?;
+    let ok = report::report(&all, &built, &runs, &root, out_dir, opts.record, report::Suite::CONFORMANCE)?;
+    if opts.record {
+        record::record_conformance(&root, &kernel, provenance.as_ref(), &all, &runs, out_dir)?;
+        step(start, format!("recorded: {}/ (review and commit it)", kmem_truth::observed::CONFORMANCE_DIR));
+    }
+    step(start, format!("done; outputs in {}", out_dir.display()));
+    if !ok {
+        bail!("some conformance modules differ (see the table above and the *.diff files under {})", out_dir.display());
+    }
+    Ok(())
 }
 
 /// `cargo xtask qemu --module FILE`: a reader's module is a listing of its own (chapter `ch-module`, staged and

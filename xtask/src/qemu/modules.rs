@@ -36,26 +36,48 @@ pub fn discover(dir: &Path) -> Result<Vec<Listing>> {
         .collect();
     chapters.sort();
     for ch in chapters {
-        let mut files: Vec<PathBuf> = fs::read_dir(&ch)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .collect();
-        files.sort();
-        for f in files {
-            let manifest = kmem_truth::Manifest::for_listing(&f).map_err(anyhow::Error::msg)?;
-            out.push(Listing {
-                name: f.file_stem().unwrap().to_string_lossy().into_owned(),
-                chapter: ch.file_name().unwrap().to_string_lossy().into_owned(),
-                source: f,
-                manifest,
-            });
-        }
+        let chapter = ch.file_name().unwrap().to_string_lossy().into_owned();
+        out.extend(in_dir(&ch, &chapter)?);
     }
     let mut seen = BTreeMap::new();
     for l in &out {
         if let Some(prev) = seen.insert(l.name.clone(), l.chapter.clone()) {
             bail!("listing name `{}` is used in both {prev} and {}: module names must be unique", l.name, l.chapter);
         }
+    }
+    Ok(out)
+}
+
+/// The conformance modules, every `tests/conformance/*.rs` (`dir`), as listings of the chapter folder
+/// `ch-conformance` (what Kbuild's `ch*/` glob builds); their names must not be listings' names.
+pub fn discover_conformance(dir: &Path, listings_dir: &Path) -> Result<Vec<Listing>> {
+    let out = in_dir(dir, "ch-conformance")?;
+    let listings = discover(listings_dir)?;
+    for l in &out {
+        if let Some(other) = listings.iter().find(|o| o.name == l.name) {
+            bail!("{} has the module name of the listing {}", l.source.display(), other.source.display());
+        }
+    }
+    Ok(out)
+}
+
+/// Every `*.rs` of `dir` in file order, as listings of `chapter`.
+fn in_dir(dir: &Path, chapter: &str) -> Result<Vec<Listing>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let manifest = kmem_truth::Manifest::for_listing(&f).map_err(anyhow::Error::msg)?;
+        out.push(Listing {
+            name: f.file_stem().unwrap().to_string_lossy().into_owned(),
+            chapter: chapter.to_string(),
+            source: f,
+            manifest,
+        });
     }
     Ok(out)
 }
@@ -93,10 +115,13 @@ pub fn build(
     let stage = out_dir.join("modules");
     fs::create_dir_all(&stage)?;
     copy_if_changed(&listings_dir.join("Kbuild"), &stage.join("Kbuild"))?;
-    // Drop staged sources that are no longer listings (renamed, moved, other --listings-dir),
-    // so Kbuild never sees two modules of one name.
-    let keep: Vec<PathBuf> =
-        discover(listings_dir)?.iter().map(|l| stage.join(&l.chapter).join(format!("{}.rs", l.name))).collect();
+    // Drop staged sources that are neither listings nor the modules built now (renamed, moved, other
+    // --listings-dir), so Kbuild never sees two modules of one name.
+    let keep: Vec<PathBuf> = discover(listings_dir)?
+        .iter()
+        .chain(listings)
+        .map(|l| stage.join(&l.chapter).join(format!("{}.rs", l.name)))
+        .collect();
     for ch in fs::read_dir(&stage)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()) {
         for f in fs::read_dir(&ch)?.filter_map(|e| e.ok().map(|e| e.path())) {
             if f.extension().is_some_and(|x| x == "rs") && !keep.contains(&f) {

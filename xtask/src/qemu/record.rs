@@ -36,17 +36,7 @@ pub fn record(
     every_listing: &[String],
 ) -> Result<()> {
     let observed = root.join(kmem_truth::observed::DIR);
-    for l in listings {
-        let Some(run) = runs.get(&l.name) else { continue };
-        let dir = observed.join(&l.name);
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
-        fs::create_dir_all(&dir)?;
-        for (_, capture, text) in captures(l, run) {
-            fs::write(dir.join(capture), text)?;
-        }
-    }
+    captures_into(&observed, listings, runs)?;
     // The boot files calibrate the simulator's boot, and a boot's state depends on what the initramfs
     // holds (every listing's module): only a run of every listing replaces them.
     let boot = out_dir.join("boot");
@@ -65,7 +55,52 @@ pub fn record(
             fs::copy(&p, dst.join(format!("{name}.txt")))?;
         }
     }
+    fs::write(observed.join("PROVENANCE"), provenance(root, kernel, tools, out_dir, "cargo xtask qemu --record")?)?;
 
+    let modules: Vec<(String, std::path::PathBuf)> =
+        listings.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
+    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules, every_listing, out_dir)?;
+    Ok(())
+}
+
+/// `--conformance --record`: the conformance modules' captures into `observed` (one folder per module), and
+/// its `PROVENANCE`; their symbols and the boot are not recorded (the simulator needs neither of them).
+pub fn record_conformance(
+    root: &Path,
+    kernel: &Kernel,
+    tools: Option<&Tools>,
+    listings: &[Listing],
+    runs: &BTreeMap<String, ListingRun>,
+    out_dir: &Path,
+) -> Result<()> {
+    let observed = root.join(kmem_truth::observed::CONFORMANCE_DIR);
+    captures_into(&observed, listings, runs)?;
+    fs::write(
+        observed.join("PROVENANCE"),
+        provenance(root, kernel, tools, out_dir, "cargo xtask qemu --conformance --record")?,
+    )?;
+    Ok(())
+}
+
+/// Each listing's outputs into `observed/<listing>/`, replacing what was there.
+fn captures_into(observed: &Path, listings: &[Listing], runs: &BTreeMap<String, ListingRun>) -> Result<()> {
+    for l in listings {
+        let Some(run) = runs.get(&l.name) else { continue };
+        let dir = observed.join(&l.name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        for (_, capture, text) in captures(l, run) {
+            fs::write(dir.join(capture), text)?;
+        }
+    }
+    Ok(())
+}
+
+/// The text of `PROVENANCE`: which kernel, configuration, QEMU and command line made the captures;
+/// `command` is the command that recorded them.
+fn provenance(root: &Path, kernel: &Kernel, tools: Option<&Tools>, out_dir: &Path, command: &str) -> Result<String> {
     let config = fs::read(kernel.kdir.join(".config")).context("reading the kernel's .config")?;
     let banner = fs::read_to_string(out_dir.join("boot/dmesg"))
         .ok()
@@ -79,7 +114,7 @@ pub fn record(
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
         .unwrap_or_default();
     let mut p = String::new();
-    writeln!(p, "# What made the captures in this folder (`cargo xtask qemu --record`).")?;
+    writeln!(p, "# What made the captures in this folder (`{command}`).")?;
     writeln!(p, "kernel:   {banner}")?;
     if let Some(t) = tools {
         writeln!(
@@ -118,10 +153,5 @@ pub fn record(
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     writeln!(p, "recorded: {date}")?;
-    fs::write(observed.join("PROVENANCE"), p)?;
-
-    let modules: Vec<(String, std::path::PathBuf)> =
-        listings.iter().filter_map(|l| built[&l.name].ko.clone().map(|ko| (l.name.clone(), ko))).collect();
-    super::symbols::extract(root, &kernel.kdir.join("vmlinux"), &modules, every_listing, out_dir)?;
-    Ok(())
+    Ok(p)
 }

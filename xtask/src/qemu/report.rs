@@ -39,6 +39,23 @@ pub fn captures(l: &Listing, run: &ListingRun) -> Vec<(String, String, String)> 
     out
 }
 
+/// Which modules a run compares: where their committed captures and their simulator pins live.
+#[derive(Debug, Clone, Copy)]
+pub struct Suite {
+    /// The captures' folder under the workspace root (one folder per module).
+    pub observed: &'static str,
+    /// The prefix of the pins in `tests/snapshots/` (insta names them after the test file).
+    pub snapshot_prefix: &'static str,
+}
+
+impl Suite {
+    /// The book's listings: `listings/kernel/observed/`, `tests/snapshots/listings__*.snap`.
+    pub const LISTINGS: Suite = Suite { observed: kmem_truth::observed::DIR, snapshot_prefix: "listings__" };
+    /// The conformance modules: `listings/kernel/observed-conformance/`, `tests/snapshots/conformance__*.snap`.
+    pub const CONFORMANCE: Suite =
+        Suite { observed: kmem_truth::observed::CONFORMANCE_DIR, snapshot_prefix: "conformance__" };
+}
+
 /// What happened to one listing, for the table.
 struct Row {
     name: String,
@@ -50,7 +67,8 @@ struct Row {
 }
 
 /// Writes the files, prints the table; `true` when every listing passed. With `record`, the fresh
-/// captures are what gets committed, so only the simulator comparison can fail.
+/// captures are what gets committed, so only the simulator comparison can fail. `suite` says where the
+/// committed captures and the pins are.
 pub fn report(
     listings: &[Listing],
     built: &BTreeMap<String, Built>,
@@ -58,6 +76,7 @@ pub fn report(
     root: &Path,
     out_dir: &Path,
     record: bool,
+    suite: Suite,
 ) -> Result<bool> {
     let snapshots = root.join("tests/snapshots");
     let mut rows = Vec::new();
@@ -101,7 +120,7 @@ pub fn report(
             }
             kmem_truth::Insmod::Panics => run.crash.is_some(),
         };
-        let committed_dir = kmem_truth::observed::listing_dir(root, &l.name);
+        let committed_dir = root.join(suite.observed).join(&l.name);
         let (mut drift, mut sim_diff, mut sim_lines, mut real_lines) = (Vec::new(), Vec::new(), 0, 0);
         for (stem, capture, text) in captures(l, run) {
             fs::write(dir.join(&capture), &text)?;
@@ -118,7 +137,8 @@ pub fn report(
                 }
             }
             let snap = snapshots.join(format!(
-                "listings__{}{}.snap",
+                "{}{}{}.snap",
+                suite.snapshot_prefix,
                 l.name,
                 if stem == "dmesg" { String::new() } else { format!("-{stem}") }
             ));
