@@ -583,9 +583,17 @@ impl Machine {
 
     // ------------------------------------------------------------------ slabs
 
-    /// `allocate_slab()` / `new_slab()`: pages from the buddy allocator, the freelist threaded through the
-    /// objects, debug setup and constructors queued.
-    fn new_slab(&mut self, s: CacheId, mut flags: Gfp) -> Option<u64> {
+    /// `new_slab()` (with `allocate_slab()` inlined into it, as in the real build): pages from the buddy
+    /// allocator, the freelist threaded through the objects, debug setup and constructors queued.
+    fn new_slab(&mut self, s: CacheId, flags: Gfp) -> Option<u64> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("new_slab");
+        let r = self.new_slab_inner(s, flags);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn new_slab_inner(&mut self, s: CacheId, mut flags: Gfp) -> Option<u64> {
         if flags.0 & GFP_SLAB_BUG_MASK != 0 {
             flags = self.kmalloc_fix_flags(flags);
         }
