@@ -17,9 +17,12 @@ fn main() {
 }
 
 fn stock_consts() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // At run time (not env!()): a build script compiled for one checkout must read its own checkout's files.
+    let manifest_dir =
+        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.join("../..");
     let list = root.join("listings/kernel/stock-bindings.txt");
-    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bindings.rs");
+    let own = manifest_dir.join("src/bindings.rs");
     let slab = root.join("crates/kmem-sim/src/slab_common.rs");
     for p in [&list, &own, &slab] {
         println!("cargo:rerun-if-changed={}", p.display());
