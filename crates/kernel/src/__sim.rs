@@ -94,7 +94,7 @@ pub fn has_machine() -> bool {
 
 /// Values that are not addresses but travel as pointers: NULL, ZERO_SIZE_PTR (16) and the other
 /// small values, and ERR_PTR(-errno).
-fn is_special(v: u64) -> bool {
+pub(crate) fn is_special(v: u64) -> bool {
     v < 4096 || v >= (-4095i64) as u64
 }
 

@@ -1571,3 +1571,71 @@ pub unsafe extern "C" fn dma_free_attrs(
         m.dma_free_coherent(d, size as u64, a, dma_handle)
     })
 }
+
+/// `kmem_cache_alloc_bulk_noprof(s, flags, size, p)`: `size` objects of `s` into `p[0..size]`.
+///
+/// Context: as `kmem_cache_alloc()`. Returns `size`, or 0 when one failed (then none is allocated).
+pub unsafe extern "C" fn kmem_cache_alloc_bulk_noprof(
+    s: *mut kmem_cache,
+    flags: gfp_t,
+    size: usize,
+    p: *mut *mut c_void,
+) -> crate::ffi::c_int {
+    let Some(id) = cache_id(s) else { return 0 };
+    let objs = with_machine(|m| m.kmem_cache_alloc_bulk(id, gfp(flags), size));
+    run_pending_ctors();
+    with_machine(|m| {
+        for (i, &x) in objs.iter().enumerate() {
+            // SAFETY: the caller passes an array of `size` pointers.
+            unsafe { *p.add(i) = to_host(m, x) };
+        }
+    });
+    objs.len() as crate::ffi::c_int
+}
+
+/// `kmem_cache_free_bulk(s, size, p)`: frees `p[0..size]` to `s`.
+///
+/// Context: any.
+pub unsafe extern "C" fn kmem_cache_free_bulk(s: *mut kmem_cache, size: usize, p: *mut *mut c_void) {
+    let Some(id) = cache_id(s) else { return };
+    with_machine(|m| {
+        let objs: std::vec::Vec<u64> = (0..size)
+            // SAFETY: the caller passes an array of `size` pointers.
+            .map(|i| to_kaddr(m, unsafe { *p.add(i) }))
+            .collect();
+        m.kmem_cache_free_bulk(id, &objs)
+    })
+}
+
+/// `kmemdup_noprof(src, len, gfp)`: what `kmemdup()` expands to: a kmalloc'ed copy of `len` bytes.
+///
+/// Context: as `kmalloc()`. Returns the copy or NULL.
+pub unsafe extern "C" fn kmemdup_noprof(src: *const c_void, len: usize, gfp_flags: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let p = match crate::__sim::to_kaddr_opt(m, src as usize) {
+            // Simulated memory (an allocation of the module's).
+            Some(k) if !crate::__sim::is_special(k) => m.kmemdup(k, len as u64, gfp(gfp_flags)),
+            // The module's own memory (a static, its stack).
+            _ => {
+                // SAFETY: the caller passes `len` readable bytes at `src`.
+                let bytes = unsafe { core::slice::from_raw_parts(src.cast::<u8>(), len) };
+                m.kmemdup_bytes(bytes, gfp(gfp_flags))
+            }
+        };
+        to_host(m, p)
+    })
+}
+
+/// `kstrdup(s, gfp)`: a kmalloc'ed copy of the NUL-terminated string `s` (NULL for NULL).
+///
+/// Context: as `kmalloc()`. Returns the copy or NULL.
+pub unsafe extern "C" fn kstrdup(s: *const crate::ffi::c_char, gfp_flags: gfp_t) -> *mut crate::ffi::c_char {
+    if s.is_null() {
+        return core::ptr::null_mut();
+    }
+    let text = c_string(s);
+    with_machine(|m| {
+        let p = m.kstrdup(&text, gfp(gfp_flags));
+        to_host(m, p).cast()
+    })
+}

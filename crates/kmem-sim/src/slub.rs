@@ -2155,6 +2155,37 @@ impl Machine {
         self.slab_alloc_node(s, gfp, size, "kmem_cache_alloc_noprof", false)
     }
 
+    /// `kmem_cache_alloc_bulk_noprof(s, gfp, size, p)`: `size` objects of `s` in one call (the CPU slab's
+    /// freelist first, new slabs as needed, as `__kmem_cache_alloc_bulk()` takes them). All or nothing: when one
+    /// allocation fails, those already made are freed again and the call returns 0.
+    ///
+    /// Context: interrupts enabled (mm/slub.c says so: it disables them itself around the CPU freelist); may
+    /// sleep when `gfp` allows. Returns the objects (empty on failure).
+    pub fn kmem_cache_alloc_bulk(&mut self, s: CacheId, gfp: Gfp, size: usize) -> Vec<u64> {
+        let Some(object_size) = self.cache(s).map(|c| c.object_size) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(size);
+        for _ in 0..size {
+            let x = self.slab_alloc_node(s, gfp, object_size, "kmem_cache_alloc_bulk_noprof", false);
+            if x == 0 {
+                self.kmem_cache_free_bulk(s, &out);
+                return Vec::new();
+            }
+            out.push(x);
+        }
+        out
+    }
+
+    /// `kmem_cache_free_bulk(s, size, p)`: frees each object of `objects` to `s`.
+    ///
+    /// Context: any.
+    pub fn kmem_cache_free_bulk(&mut self, s: CacheId, objects: &[u64]) {
+        for &x in objects {
+            self.kmem_cache_free(s, x);
+        }
+    }
+
     /// `kmem_cache_zalloc(s, gfp)`: `kmem_cache_alloc(s, gfp | __GFP_ZERO)`.
     ///
     /// Context: as [`Machine::kmem_cache_alloc`].
