@@ -518,4 +518,30 @@ mod tests {
         assert_eq!(p["b"].sections["insmod"], "");
         assert!(!p["b"].done);
     }
+
+    /// A manifest's `settle` reaches the guest as `/kmem/settle`, which `/init` waits on after insmod; without
+    /// it the file is absent.
+    #[test]
+    fn settle_reaches_the_initramfs() {
+        assert!(INIT.contains("if [ -f /kmem/settle ]; then sleep 2; fi"));
+        let dir = std::env::temp_dir().join(format!("kmem-settle-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (busybox, ko) = (dir.join("busybox"), dir.join("m.ko"));
+        fs::write(&busybox, b"bb").unwrap();
+        fs::write(&ko, b"ko").unwrap();
+        for settle in [false, true] {
+            let mut manifest = kmem_truth::Manifest::default();
+            manifest.settle = settle;
+            let l = Listing { name: "m".into(), chapter: "ch00".into(), source: dir.join("m.rs"), manifest };
+            let built: BTreeMap<String, Built> =
+                [("m".to_string(), Built { ko: Some(ko.clone()), errors: String::new() })].into();
+            let out = dir.join("i.cpio");
+            write_initramfs(&out, &busybox, &busybox, &l, &built, false).unwrap();
+            let cpio = fs::read(&out).unwrap();
+            // The entry name, NUL-terminated (the script itself mentions the path too).
+            let has = cpio.windows(b"kmem/settle\0".len()).any(|w| w == b"kmem/settle\0");
+            assert_eq!(has, settle);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
