@@ -1639,3 +1639,59 @@ pub unsafe extern "C" fn kstrdup(s: *const crate::ffi::c_char, gfp_flags: gfp_t)
         to_host(m, p).cast()
     })
 }
+
+// ---- vmap (mm/vmalloc.c): pages the caller owns, mapped contiguously in the vmalloc area ------------------
+
+/// A page-table entry's protection bits (`pgprotval_t` is an `unsigned long`).
+pub type pgprotval_t = c_ulong;
+
+/// `pgprot_t` (`struct pgprot`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct pgprot {
+    pub pgprot: pgprotval_t,
+}
+pub type pgprot_t = pgprot;
+
+/// The x86 page-table entry bits (`arch/x86/include/asm/pgtable_types.h`) a module needs to spell
+/// `PAGE_KERNEL`, which is a macro the bindings do not have.
+pub const _PAGE_BIT_PRESENT: u32 = 0;
+pub const _PAGE_BIT_RW: u32 = 1;
+pub const _PAGE_BIT_ACCESSED: u32 = 5;
+pub const _PAGE_BIT_DIRTY: u32 = 6;
+pub const _PAGE_BIT_GLOBAL: u32 = 8;
+pub const _PAGE_BIT_NX: u32 = 63;
+
+/// `VM_MAP` (`include/linux/vmalloc.h`): the area maps pages its caller owns.
+pub const VM_MAP: u32 = kmem_sim::vmalloc::VM_MAP as u32;
+
+/// `vmap(pages, count, flags, prot)`: maps `count` pages the caller owns at consecutive addresses of the
+/// vmalloc area (the pages stay the caller's: `vunmap()` does not free them unless `VM_MAP_PUT_PAGES`).
+///
+/// Context: process context, may sleep. Returns the address or NULL.
+pub unsafe extern "C" fn vmap(pages: *mut *mut page, count: c_uint, flags: c_ulong, prot: pgprot_t) -> *mut c_void {
+    with_machine(|m| {
+        let mut pfns = std::vec::Vec::with_capacity(count as usize);
+        for i in 0..count as usize {
+            // SAFETY: the caller passes an array of `count` page pointers.
+            let p = unsafe { *pages.add(i) };
+            match pfn_of(m, p) {
+                Some(pfn) => pfns.push(pfn),
+                // Not a `struct page`: the kernel would map whatever that pointer's pfn computes to.
+                None => return core::ptr::null_mut(),
+            }
+        }
+        let a = m.vmap(&pfns, flags as u64, kmem_sim::vmalloc::PgProt(prot.pgprot as u64));
+        to_host(m, a)
+    })
+}
+
+/// `vunmap(addr)`: removes a `vmap()` mapping (lazily, as `vfree()` does); the pages are not freed.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn vunmap(addr: *const c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.vunmap(a)
+    })
+}

@@ -530,8 +530,7 @@ mod tests {
         fs::write(&busybox, b"bb").unwrap();
         fs::write(&ko, b"ko").unwrap();
         for settle in [false, true] {
-            let mut manifest = kmem_truth::Manifest::default();
-            manifest.settle = settle;
+            let manifest = kmem_truth::Manifest { settle, ..Default::default() };
             let l = Listing { name: "m".into(), chapter: "ch00".into(), source: dir.join("m.rs"), manifest };
             let built: BTreeMap<String, Built> =
                 [("m".to_string(), Built { ko: Some(ko.clone()), errors: String::new() })].into();
