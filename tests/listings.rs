@@ -110,13 +110,8 @@ fn runs_are_deterministic() {
 
 use kmem_sim::machine::MachineConfig;
 
-fn i386_manifest() -> kmem_truth::Manifest {
-    let path = common::root().join("listings/ch02-address-space/three_allocators-i386.toml");
-    kmem_truth::Manifest::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn i386_run(size: &str, mib: u64) -> kmem_runner::ListingRun {
-    let m = i386_manifest();
+    let m = common::i386_manifest();
     let cfg = MachineConfig::i386().ram_mib(mib).cmdline(&m.kernel_cmdline());
     assert!(
         kmem_sim::qemu_boot::Recording::for_config(&cfg).is_some(),
@@ -126,7 +121,7 @@ fn i386_run(size: &str, mib: u64) -> kmem_runner::ListingRun {
 }
 
 fn check_i386(size: &str, mib: u64) {
-    let m = i386_manifest();
+    let m = common::i386_manifest();
     let run = i386_run(size, mib);
     assert!(run.insmod_error.is_none(), "{:?}", run.insmod_error);
     let mut settings = insta::Settings::clone_current();

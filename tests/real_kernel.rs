@@ -9,12 +9,6 @@ include!(concat!(env!("OUT_DIR"), "/listing_names.rs"));
 
 use std::fs;
 
-/// The 32-bit experiment's manifest (the address-space chapter: three_allocators on the i386 machines).
-fn i386_manifest() -> kmem_truth::Manifest {
-    let path = common::root().join("listings/ch02-address-space/three_allocators-i386.toml");
-    kmem_truth::Manifest::parse(&fs::read_to_string(&path).unwrap(), &path).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// Each i386 machine's outputs of the experiment: (label, stem, capture, pin).
 fn i386_outputs() -> Vec<(String, String, String, String)> {
     let root = common::root();
@@ -35,6 +29,14 @@ fn manifest(chapter: &str, name: &str) -> kmem_truth::Manifest {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Adds one comparison's line counts to the totals; whether it was equal.
+fn count(c: &kmem_truth::Comparison, real: &mut usize, matched: &mut usize, excepted: &mut usize) -> bool {
+    *real += c.real_lines;
+    *matched += c.matched_lines;
+    *excepted += c.excepted_lines;
+    c.is_equal()
+}
+
 /// How close the pins are to the captures (printed; the listings test fails on any difference).
 #[test]
 fn summary() {
@@ -51,16 +53,13 @@ fn summary() {
                 continue;
             };
             let c = kmem_truth::compare(&o.stem, kmem_truth::snapshot_body(&snap), &cap, &m.exceptions);
-            real += c.real_lines;
-            matched += c.matched_lines;
-            excepted += c.excepted_lines;
-            listing_ok &= c.is_equal();
+            listing_ok &= count(&c, &mut real, &mut matched, &mut excepted);
         }
         total += 1;
         same += listing_ok as usize;
     }
     // The 32-bit experiment, on each of its machines.
-    let m = i386_manifest();
+    let m = common::i386_manifest();
     for size in ["160m", "1536m"] {
         let mut ok = true;
         for (label, stem, cap, pin) in i386_outputs() {
@@ -68,10 +67,7 @@ fn summary() {
                 continue;
             }
             let c = kmem_truth::compare(&stem, kmem_truth::snapshot_body(&pin), &cap, &m.exceptions);
-            real += c.real_lines;
-            matched += c.matched_lines;
-            excepted += c.excepted_lines;
-            ok &= c.is_equal();
+            ok &= count(&c, &mut real, &mut matched, &mut excepted);
         }
         total += 1;
         same += ok as usize;
@@ -130,7 +126,7 @@ fn an_edited_line_is_caught() {
         );
     }
     // The 32-bit captures: the vmalloc address (no exception covers it) and each vmallocinfo line count.
-    let m = i386_manifest();
+    let m = common::i386_manifest();
     for (label, stem, cap, pin) in i386_outputs() {
         let body = kmem_truth::snapshot_body(&pin);
         assert!(kmem_truth::compare(&stem, body, &cap, &m.exceptions).is_equal(), "{label} {stem}");
@@ -153,6 +149,6 @@ fn the_appendix_tables_are_the_comparisons_own() {
     insta::assert_snapshot!("masks", kmem_truth::masks_markdown());
     let mut listings: Vec<(String, kmem_truth::Manifest)> =
         LISTINGS.iter().map(|(name, chapter)| (name.to_string(), manifest(chapter, name))).collect();
-    listings.push(("three_allocators (i386, 160 and 1536 MiB)".to_string(), i386_manifest()));
+    listings.push(("three_allocators (i386, 160 and 1536 MiB)".to_string(), common::i386_manifest()));
     insta::assert_snapshot!("exceptions", kmem_truth::exceptions_markdown(&listings));
 }

@@ -853,15 +853,17 @@ fn mempool_drive(name: Option<&'static str>, start: impl FnOnce(&mut Machine) ->
     r
 }
 
-/// `funcs`: the `alloc`, `free` and `pool_data` of the new `struct mempool_s`.
+/// `funcs`: the `alloc`, `free` and `pool_data` of the new `struct mempool_s`; `gfp_mask` fills the reserve
+/// (`GFP_KERNEL` for every `mempool_create*()` but `mempool_create_node()`).
 fn mempool_create_with(
     helper_name: Option<&'static str>,
     min_nr: i32,
     funcs: (AllocFn, FreeFn, *mut c_void),
+    gfp_mask: Gfp,
     alloc: impl FnOnce(&Machine) -> (MempoolAllocator, u64),
 ) -> *mut mempool_t {
     let (allocator, data) = with_machine(|m| alloc(m));
-    let pool = mempool_drive(helper_name, |m| m.mempool_create_start(min_nr, allocator, data, Gfp::GFP_KERNEL));
+    let pool = mempool_drive(helper_name, |m| m.mempool_create_start(min_nr, allocator, data, gfp_mask));
     let pool: *mut mempool_t = with_machine(|m| to_host(m, pool).cast());
     mempool_sync(pool, Some(funcs));
     pool
@@ -911,14 +913,14 @@ pub unsafe extern "C" fn mempool_create(
         // The kernel would call through NULL when filling the reserve.
         return core::ptr::null_mut();
     };
-    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, (a, f, pool_data), |m| {
+    mempool_create_with(Some("rust_helper_mempool_create"), min_nr, (a, f, pool_data), Gfp::GFP_KERNEL, |m| {
         mempool_allocator(m, a, f, pool_data)
     })
 }
 
 pub unsafe extern "C" fn mempool_create_kmalloc_pool(min_nr: crate::ffi::c_int, size: usize) -> *mut mempool_t {
     let funcs: (AllocFn, FreeFn, _) = (mempool_kmalloc, mempool_kfree, size as *mut c_void);
-    mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, funcs, |_| {
+    mempool_create_with(Some("rust_helper_mempool_create_kmalloc_pool"), min_nr, funcs, Gfp::GFP_KERNEL, |_| {
         (MempoolAllocator::Kmalloc, size as u64)
     })
 }
@@ -928,7 +930,7 @@ pub unsafe extern "C" fn mempool_create_slab_pool(min_nr: crate::ffi::c_int, kc:
         return core::ptr::null_mut();
     };
     let funcs: (AllocFn, FreeFn, _) = (mempool_alloc_slab, mempool_free_slab, kc.cast());
-    mempool_create_with(Some("rust_helper_mempool_create_slab_pool"), min_nr, funcs, |_| {
+    mempool_create_with(Some("rust_helper_mempool_create_slab_pool"), min_nr, funcs, Gfp::GFP_KERNEL, |_| {
         (MempoolAllocator::Slab(id), id.0 as u64)
     })
 }
@@ -938,7 +940,7 @@ pub unsafe extern "C" fn mempool_create_page_pool(
     order: crate::ffi::c_int,
 ) -> *mut mempool_t {
     let funcs: (AllocFn, FreeFn, _) = (mempool_alloc_pages, mempool_free_pages, order as usize as *mut c_void);
-    mempool_create_with(Some("rust_helper_mempool_create_page_pool"), min_nr, funcs, |_| {
+    mempool_create_with(Some("rust_helper_mempool_create_page_pool"), min_nr, funcs, Gfp::GFP_KERNEL, |_| {
         (MempoolAllocator::Pages, order as u64)
     })
 }
@@ -1434,11 +1436,7 @@ pub unsafe extern "C" fn mempool_create_node_noprof(
         // The kernel would call through NULL when filling the reserve.
         return core::ptr::null_mut();
     };
-    let (allocator, data) = with_machine(|m| mempool_allocator(m, a, f, pool_data));
-    let pool = mempool_drive(None, |m| m.mempool_create_start(min_nr, allocator, data, gfp(gfp_mask)));
-    let pool: *mut mempool_t = with_machine(|m| to_host(m, pool).cast());
-    mempool_sync(pool, Some((a, f, pool_data)));
-    pool
+    mempool_create_with(None, min_nr, (a, f, pool_data), gfp(gfp_mask), |m| mempool_allocator(m, a, f, pool_data))
 }
 
 /// `mempool_alloc_noprof(pool, gfp_mask)`: what `mempool_alloc()` expands to.
