@@ -37,6 +37,11 @@ pub const PACKAGES: &[&str] = &[
     "python3",
 ];
 
+/// The Debian version of `linux-source-6.12` the book is written against and its captures were recorded
+/// from. bookworm-security keeps older versions beside the newest, so this one is installed even when a
+/// later stable update is the candidate: an unpinned install would silently build another kernel.
+pub const LINUX_SOURCE_VERSION: &str = "6.12.117-1~deb12u1";
+
 /// Packages needed only to boot an existing kernel build (`KDIR=`) and build modules against it.
 pub const BOOT_PACKAGES: &[&str] = &["busybox-static", "qemu-system-x86", "make"];
 
@@ -173,9 +178,48 @@ pub(crate) fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
+/// Install [`LINUX_SOURCE_VERSION`] of `linux-source-6.12` unless it is the installed one (apt-get
+/// `pkg=version`, downgrading a newer stable update). Called after [`apt_install`].
+pub(crate) fn ensure_linux_source(opts: &QemuOptions, start: Instant) -> Result<()> {
+    let installed =
+        output(Command::new("dpkg-query").args(["-W", "-f=${Version}", "linux-source-6.12"])).unwrap_or_default();
+    if installed == LINUX_SOURCE_VERSION {
+        return Ok(());
+    }
+    if opts.no_install {
+        bail!(
+            "linux-source-6.12 {installed} is installed, the book needs {LINUX_SOURCE_VERSION} \
+             (and --no-install given): apt-get install linux-source-6.12={LINUX_SOURCE_VERSION}"
+        );
+    }
+    let pin = format!("linux-source-6.12={LINUX_SOURCE_VERSION}");
+    step(
+        start,
+        format!("apt-get install {pin} (installed: {})", if installed.is_empty() { "none" } else { &installed }),
+    );
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
+    };
+    cmd.args(["install", "-y", "--no-install-recommends", "--allow-downgrades", &pin])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if !cmd.status().context("running apt-get")?.success() {
+        bail!(
+            "apt-get install {pin} failed: this system's apt sources no longer offer the kernel the book's \
+             captures were recorded from (bookworm-security keeps a few older versions; `apt-cache madison \
+             linux-source-6.12` lists them). Point KDIR= at a Linux 6.12.117 build instead."
+        );
+    }
+    Ok(())
+}
+
 /// Everything needed to build the kernel.
 pub fn ensure_all(opts: &QemuOptions, start: Instant) -> Result<Tools> {
     apt_install(PACKAGES, opts, start)?;
+    ensure_linux_source(opts, start)?;
 
     // Debian's rustc-web installs /usr/bin/rustc and, with rust-web-src, the matching
     // library sources under /usr/src/rustc-<version>/library. The rustup toolchain on PATH

@@ -64,6 +64,7 @@ pub fn run_experiment(opts: &QemuOptions, out_dir: &Path, start: Instant) -> Res
         bail!("--arch i386 runs only the 32-bit experiment: it takes no --kdir, --symbols-only or --listing");
     }
     deps::apt_install(&packages(), opts, start)?;
+    deps::ensure_linux_source(opts, start)?;
     let busybox = busybox_i386(opts, start)?;
     let bzimage_dir = build_kernel(opts, start)?;
     let kdir = bzimage_dir.join("linux-source-6.12");
