@@ -98,7 +98,8 @@ fn real_items(text: &str) -> BTreeMap<String, Item> {
 fn facade_items(sources: &[String]) -> BTreeMap<String, Item> {
     let mut out = BTreeMap::new();
     let func = regex::Regex::new(r#"pub unsafe extern "C" fn (\w+) ?\(([^)]*)\)(?: -> ([^{]+))?\s*\{"#).unwrap();
-    let konst = regex::Regex::new(r"pub (const|static(?: mut)?) (\w+): ([^=;]+)[=;]").unwrap();
+    // A type may be an array (`[c_ulong; 8usize]`), whose `;` does not end the item.
+    let konst = regex::Regex::new(r"pub (const|static(?: mut)?) (\w+): ((?:\[[^\]]*\]|[^=;\[])+)[=;]").unwrap();
     for src in sources {
         let flat = src.split_whitespace().collect::<Vec<_>>().join(" ");
         for c in func.captures_iter(&flat) {

@@ -149,7 +149,7 @@ def run(kdir, words, tmp, tarball, facade):
         build.setdefault(m.group(2), ("fn", m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")))
     names = set()
     for f in facade:
-        names |= set(re.findall(r"pub (?:unsafe extern \"C\" fn|const|static|type|struct) (\w+)", open(f).read()))
+        names |= set(re.findall(r"pub (?:unsafe extern \"C\" fn|const|static(?: mut)?|type|struct) (\w+)", open(f).read()))
     for name in sorted(names - listed):
         if name in build:
             kind, sig = build[name]
@@ -163,7 +163,7 @@ def parse(text):
     flat = re.sub(r"\s+", " ", text)
     for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(([^)]*)\)(?: -> ([^;{]+))?;) \}', flat):
         yield "fn", m.group(2), m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")
-    for m in re.finditer(r'extern "C" \{ pub static (?:mut )?(\w+): ([^;]+); \}', flat):
+    for m in re.finditer(r'extern "C" \{ pub static (?:mut )?(\w+): ((?:\[[^\]]*\]|[^;\[])+); \}', flat):
         yield "static", m.group(1), f"{m.group(1)}: {m.group(2).strip()}"
     # Anonymous enums get numbered types (`_bindgen_ty_N`) whose numbers depend on the whole run: their
     # constants are listed with the integer type behind the number.

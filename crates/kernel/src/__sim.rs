@@ -92,6 +92,84 @@ pub fn has_machine() -> bool {
     MACHINE.with(|m| m.borrow().is_some())
 }
 
+/// How far a `__percpu` pointer module code holds lies below the host address of its CPU-0 copy (and what
+/// `__per_cpu_offset[]` adds back, with `cpu * pcpu_unit_size`). A constant, so that every machine of one
+/// size and CPU count has the same `__per_cpu_offset[]`; large, so that the pointer is no host address of
+/// simulated memory (it prints as the number it is).
+pub const PERCPU_PTR_BIAS: usize = 0x4000_0000_0000;
+
+/// The `__percpu` pointer module code gets for the simulator's `ptr` (0: NULL).
+pub fn percpu_to_host(m: &Machine, ptr: u64) -> *mut c_void {
+    if ptr == 0 {
+        return std::ptr::null_mut();
+    }
+    let copy0 = to_host(m, m.per_cpu_ptr(ptr, 0)) as usize;
+    copy0.wrapping_sub(PERCPU_PTR_BIAS) as *mut c_void
+}
+
+/// The simulator's `__percpu` pointer for one module code holds; None for NULL or a pointer no chunk made.
+pub fn percpu_to_kernel(m: &Machine, ptr: *const c_void) -> Option<u64> {
+    if ptr.is_null() {
+        return None;
+    }
+    let copy0 = m.kaddr_of_host((ptr as usize).wrapping_add(PERCPU_PTR_BIAS))?;
+    Some(m.pcpu_ptr_of_cpu0_addr(copy0))
+}
+
+/// `nr_cpu_ids` and `__per_cpu_offset[]`.
+pub type PercpuStatics = (u32, [u64; 8]);
+
+/// The values of the kernel statics module code reads directly, for machine `m`: `nr_cpu_ids` and
+/// `__per_cpu_offset[]` (`PERCPU_PTR_BIAS + cpu * pcpu_unit_size` for each possible CPU).
+pub fn percpu_statics(m: &Machine) -> PercpuStatics {
+    let cpus = m.config().cpus.clamp(1, 8);
+    let mut off = [0u64; 8];
+    for (cpu, o) in off.iter_mut().enumerate().take(cpus as usize) {
+        *o = PERCPU_PTR_BIAS as u64 + cpu as u64 * m.pcpu_unit_size();
+    }
+    (cpus, off)
+}
+
+/// Module code of every thread shares the façade's `static mut`s (`nr_cpu_ids`, `__per_cpu_offset`), while
+/// each thread runs its own machine. They hold one machine's values at a time: a thread entering module
+/// code waits while module code of a machine with other values runs (machines of the same size and CPU
+/// count, which all the listings' are, share them and never wait), and writes them only when no module code
+/// runs.
+static STATICS: std::sync::Mutex<(usize, Option<PercpuStatics>)> = std::sync::Mutex::new((0, None));
+static STATICS_FREE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// While alive, module code may read the statics of [`percpu_statics`]' values.
+pub(crate) struct StaticsGuard;
+
+impl StaticsGuard {
+    pub(crate) fn enter(values: PercpuStatics) -> StaticsGuard {
+        let mut g = STATICS.lock().unwrap_or_else(|e| e.into_inner());
+        while g.0 > 0 && g.1 != Some(values) {
+            g = STATICS_FREE.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        if g.1 != Some(values) {
+            // SAFETY: no module code runs (users == 0, under the lock), so nothing reads the statics now.
+            unsafe {
+                std::ptr::addr_of_mut!(crate::bindings::nr_cpu_ids).write(values.0);
+                std::ptr::addr_of_mut!(crate::bindings::__per_cpu_offset).write(values.1.map(|o| o as usize));
+            }
+            g.1 = Some(values);
+        }
+        g.0 += 1;
+        StaticsGuard
+    }
+}
+
+impl Drop for StaticsGuard {
+    fn drop(&mut self) {
+        let mut g = STATICS.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 -= 1;
+        if g.0 == 0 {
+            STATICS_FREE.notify_all();
+        }
+    }
+}
+
 /// Values that are not addresses but travel as pointers: NULL, ZERO_SIZE_PTR (16) and the other
 /// small values, and ERR_PTR(-errno).
 pub(crate) fn is_special(v: u64) -> bool {

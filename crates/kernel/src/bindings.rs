@@ -602,6 +602,35 @@ pub unsafe extern "C" fn vrealloc(p: *const c_void, size: usize, flags: gfp_t) -
     })
 }
 
+// ---------------------------------------------------------------- per-CPU memory (mm/percpu.c)
+
+pub type bool_ = bool;
+
+/// `nr_cpu_ids` (kernel/smp.c): the number of possible CPU ids. Set from the machine whose module code runs
+/// (see [`crate::__sim::percpu_statics`]).
+pub static mut nr_cpu_ids: c_uint = 1;
+
+/// `__per_cpu_offset[]` (arch/x86/kernel/setup_percpu.c, `NR_CPUS` = 8 entries): what `per_cpu_ptr(ptr,
+/// cpu)` adds to a `__percpu` pointer. The simulator's values are host distances (a constant bias plus
+/// `cpu * pcpu_unit_size`), the kernel's are addresses: the sum is the CPU's copy in both, the numbers
+/// themselves differ (see [`crate::__sim::percpu_statics`]).
+pub static mut __per_cpu_offset: [c_ulong; 8usize] = [0; 8];
+
+pub unsafe extern "C" fn pcpu_alloc_noprof(size: usize, align: usize, reserved: bool_, gfp_mask: gfp_t) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.pcpu_alloc(size as u64, align as u64, reserved, gfp(gfp_mask));
+        crate::__sim::percpu_to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn free_percpu(__pdata: *mut c_void) {
+    with_machine(|m| {
+        if let Some(p) = crate::__sim::percpu_to_kernel(m, __pdata) {
+            m.free_percpu(p)
+        }
+    })
+}
+
 pub unsafe extern "C" fn vfree(addr: *const c_void) {
     with_machine(|m| {
         let a = to_kaddr(m, addr);

@@ -296,6 +296,7 @@ impl Runner {
                     m.set_module_state(name, kmem_sim::ModuleState::Live);
                     // do_init_module(): the init sections are freed once init returned.
                     m.module_init_freed(name);
+                    m.run_pending_work();
                 });
                 Ok(())
             }
@@ -352,6 +353,7 @@ impl Runner {
             m.mm_release_user(pid);
             if m.kernel_stop().is_none() {
                 m.unload_module_name(name);
+                m.run_pending_work();
             }
         });
     }

@@ -53,6 +53,7 @@ pub mod module;
 pub mod page;
 pub mod page_alloc;
 pub mod panic;
+pub mod percpu;
 pub mod pgtable;
 pub mod printk;
 pub mod procfs;

@@ -22,8 +22,11 @@ use crate::zone::Zone;
 pub const PAGE_SHIFT: u32 = 12;
 /// Clock advance per page allocator call (see printk.rs).
 pub const ALLOC_STEP_NS: u64 = 250;
-/// Largest host window reserved for the vmalloc area.
+/// Largest host window reserved for the bottom of the vmalloc area.
 pub const MAX_WINDOW: u64 = 1 << 40;
+/// Host window for the top of the vmalloc area when the bottom window does not reach it: the per-CPU
+/// allocator's chunks are placed there, downwards from `VMALLOC_END` (`pcpu_get_vm_areas()`).
+pub const TOP_WINDOW: u64 = 1 << 30;
 
 /// The architecture profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -393,9 +396,49 @@ pub struct Layout {
     pub modules_end: u64,
     /// Size of the host window backing the vmalloc area (from `vmalloc_start`).
     pub vmalloc_window: u64,
+    /// Size of the host window backing the top of the vmalloc area (up to `vmalloc_end`), 0 when
+    /// `vmalloc_window` covers the whole area.
+    pub vmalloc_top_window: u64,
 }
 
 impl Layout {
+    /// First address of the top host window (`vmalloc_top_window` bytes ending at the area's end).
+    fn top_window_start(&self) -> u64 {
+        let end = match self.arch {
+            Arch::X86_64 => self.vmalloc_end.wrapping_add(1),
+            Arch::I386 => self.vmalloc_end,
+        };
+        end.wrapping_sub(self.vmalloc_top_window)
+    }
+
+    /// The host-window offset of vmalloc-area address `addr`: the bottom window maps `[vmalloc_start,
+    /// vmalloc_start + vmalloc_window)` at offsets from 0, the top window the last `vmalloc_top_window` bytes
+    /// of the area after it. None for an address neither covers.
+    ///
+    /// Context: any.
+    pub fn window_offset(&self, addr: u64) -> Option<u64> {
+        if !self.is_vmalloc_addr(addr) {
+            return None;
+        }
+        let off = addr - self.vmalloc_start;
+        if off < self.vmalloc_window {
+            return Some(off);
+        }
+        let top = self.top_window_start();
+        (self.vmalloc_top_window > 0 && addr >= top).then(|| self.vmalloc_window + (addr - top))
+    }
+
+    /// The vmalloc-area address at host-window offset `off` (the inverse of [`Layout::window_offset`]).
+    ///
+    /// Context: any.
+    pub fn window_addr(&self, off: u64) -> u64 {
+        if off < self.vmalloc_window {
+            self.vmalloc_start + off
+        } else {
+            self.top_window_start() + (off - self.vmalloc_window)
+        }
+    }
+
     /// Whether `addr` lies in `[VMALLOC_START, VMALLOC_END]` (`is_vmalloc_addr()`).
     ///
     /// Context: any.
@@ -461,6 +504,8 @@ pub struct Machine {
     pub(crate) clock_ns: u64,
     /// vmalloc (vmalloc.rs).
     pub(crate) vmalloc: crate::vmalloc::VmallocState,
+    /// The per-CPU allocator (percpu.rs).
+    pub(crate) percpu: crate::percpu::PcpuState,
     /// SLUB: caches, slabs, kmalloc (slab_common.rs, slub.rs).
     pub(crate) slab: crate::slab_common::SlabState,
     /// Mempools, scheduled events of other tasks, memory eaters (mempool.rs).
@@ -651,6 +696,7 @@ impl Machine {
                         },
                         modules_end: MODULES_END,
                         vmalloc_window: (VMALLOC_SIZE_TB << 40).min(MAX_WINDOW),
+                        vmalloc_top_window: if VMALLOC_SIZE_TB << 40 > MAX_WINDOW { TOP_WINDOW } else { 0 },
                     },
                     phys_bytes,
                 ))
@@ -687,6 +733,7 @@ impl Machine {
                         modules_vaddr: vmalloc_start,
                         modules_end: vmalloc_end,
                         vmalloc_window: vmalloc_end - vmalloc_start,
+                        vmalloc_top_window: 0,
                     },
                     phys_bytes,
                 ))
@@ -707,7 +754,7 @@ impl Machine {
             return Err(BootError::UnsupportedRam { mib: cfg.ram_mib, reason: "supported: 32 MiB .. 64 GiB" });
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;
-        let mem = HostMem::new(phys_bytes, layout.vmalloc_window)?;
+        let mem = HostMem::new(phys_bytes, layout.vmalloc_window + layout.vmalloc_top_window)?;
         let (arch, cpus) = (cfg.arch, cfg.cpus);
         let mut m = Machine {
             fail_page_alloc: FailPageAlloc::new(cfg.fail_page_alloc.clone()),
@@ -728,6 +775,7 @@ impl Machine {
             vmstat: Default::default(),
             clock_ns: 0,
             vmalloc: crate::vmalloc::VmallocState::new(arch, cpus),
+            percpu: crate::percpu::PcpuState::default(),
             slab: Default::default(),
             mempools: Default::default(),
             dma: Default::default(),
@@ -878,6 +926,15 @@ impl Machine {
         self.virt_to_page(addr).is_some_and(|p| self.pfn_valid(p))
     }
 
+    /// Runs the work the kernel queues on `system_wq` that the simulator models, as kworkers run it soon after
+    /// the current system call: the per-CPU allocator's balance work (percpu.rs). The runner calls it when a
+    /// module's init or exit has returned.
+    ///
+    /// Context: process context, may sleep.
+    pub fn run_pending_work(&mut self) {
+        self.pcpu_balance_work();
+    }
+
     /// The host pointer for a simulated kernel address: direct map, or a mapped vmalloc window page. None for
     /// anything else (including `struct page` addresses, which have no bytes).
     ///
@@ -886,8 +943,7 @@ impl Machine {
         if self.layout.is_direct_map_addr(kaddr) {
             return self.mem.phys_ptr(self.__pa(kaddr));
         }
-        if self.layout.is_vmalloc_addr(kaddr) {
-            let off = kaddr - self.layout.vmalloc_start;
+        if let Some(off) = self.layout.window_offset(kaddr) {
             return self.mem.window_ptr(off);
         }
         None
@@ -903,7 +959,7 @@ impl Machine {
         }
         let w = self.mem.window_base();
         if host >= w && ((host - w) as u64) < self.mem.window_bytes() {
-            return Some(self.layout.vmalloc_start + (host - w) as u64);
+            return Some(self.layout.window_addr((host - w) as u64));
         }
         None
     }
@@ -924,12 +980,12 @@ impl Machine {
             let mut out = Vec::new();
             let mut a = kaddr;
             while a < end {
-                let off = a - self.layout.vmalloc_start;
-                let pfn = self.mem.window_pfn(off).ok_or(if a == kaddr {
-                    MemFault::Unmapped(a)
-                } else {
-                    MemFault::OutOfRange { addr: kaddr, len }
-                })?;
+                let pfn =
+                    self.layout.window_offset(a).and_then(|off| self.mem.window_pfn(off)).ok_or(if a == kaddr {
+                        MemFault::Unmapped(a)
+                    } else {
+                        MemFault::OutOfRange { addr: kaddr, len }
+                    })?;
                 let in_page = a % PAGE_SIZE;
                 let n = (PAGE_SIZE - in_page).min(end - a);
                 out.push(((pfn << PAGE_SHIFT) + in_page, n));

@@ -260,28 +260,28 @@ impl Machine {
                 }
             }
         }
-        // per-cpu first chunk: each unit keeps 176 KiB (44 pages), or what the recorded boot embedded
-        let unit_pages = if recorded && real.percpu.0 > 0 { real.percpu.0 } else { 44u64 };
-        self.vmstat.percpu = unit_pages * self.cfg.cpus as u64;
-        match arch {
-            Arch::X86_64 => {
-                // atom 2 MiB, unit 512 KiB: one 2 MiB-aligned allocation per 4 CPUs, tails returned.
-                let units_per_alloc = 4u64;
-                let groups = (self.cfg.cpus as u64).div_ceil(units_per_alloc);
-                for g in 0..groups {
-                    if let Some(base) = mb.alloc_top_down(512, 512, limit) {
-                        mb.reserved.pop();
-                        let n = (self.cfg.cpus as u64 - g * units_per_alloc).min(units_per_alloc);
-                        for u in 0..n {
-                            mb.reserve(base + u * 128, base + u * 128 + unit_pages);
-                        }
-                    }
-                }
+        // per-cpu first chunk (pcpu_embed_first_chunk()): one allocation of all units, atom-aligned (2 MiB on
+        // x86_64, a page on i386); each unit keeps the static, reserved and dynamic sizes (the recorded boot's
+        // `pcpu-alloc: sS rR dD` line) and gives the rest of its unit size back.
+        let (s_size, r_size, d_size) = if recorded && real.percpu_sizes.0 > 0 {
+            real.percpu_sizes
+        } else {
+            crate::percpu::modelled_first_chunk_sizes(arch)
+        };
+        let cpus = self.cfg.cpus.max(1) as u64;
+        let atom = if arch == Arch::X86_64 { 512 } else { 1 };
+        let (unit_size, upa) = crate::percpu::pcpu_build_alloc_info(s_size, r_size, d_size, atom << PAGE_SHIFT, cpus);
+        let unit_pages = unit_size >> PAGE_SHIFT;
+        let kept = (s_size + r_size + d_size).div_ceil(4096);
+        let nr_units = cpus.div_ceil(upa) * upa;
+        if let Some(base) = mb.alloc_top_down(nr_units * unit_pages, atom, limit) {
+            mb.reserved.pop();
+            for u in 0..cpus {
+                mb.reserve(base + u * unit_pages, base + u * unit_pages + kept);
             }
-            Arch::I386 => {
-                mb.alloc_top_down(unit_pages * self.cfg.cpus as u64, 1, limit);
-            }
+            self.pcpu_setup_first_chunk(crate::page::Pfn(base), s_size, r_size, d_size);
         }
+        self.vmstat.percpu = self.pcpu_nr_pages();
         // large system hashes (dentry: scale 13, inode: scale 14), 8-byte buckets (4 on i386)
         let lowmem_pages: u64 = usable.iter().map(|&(s, e)| e.min(max_low).saturating_sub(s)).sum();
         let bucket = if arch == Arch::X86_64 { 8 } else { 4 };

@@ -685,11 +685,6 @@ impl Machine {
         self.printk(l, &format!("R13: {:016x} R14: {:016x} R15: {:016x}\n", 0, 0, 0));
     }
 
-    /// `__per_cpu_offset[cpu]` as the `GS` base: the per-CPU units follow each other from the first chunk.
-    pub(crate) fn per_cpu_offset(&self, cpu: u32) -> u64 {
-        self.layout.page_offset + ((self.layout.max_pfn.min(0x10000) << 12) - 0x0100_0000) + cpu as u64 * 0x8_0000
-    }
-
     /// The site a `WARN()`/`BUG()` at `file:line` traps at: its function and offset, from the build's
     /// `__bug_table`, in the innermost frame of the stack that has such a site (a site inlined into several
     /// functions has one entry per function); else, when the build has one site for `file:line`, that one

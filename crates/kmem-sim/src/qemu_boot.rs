@@ -130,6 +130,8 @@ pub struct RealBoot {
     pub node_data: (u64, u64),
     /// `percpu: Embedded N pages/cpu … uUNIT`: (pages kept per CPU, unit size in bytes).
     pub percpu: (u64, u64),
+    /// `pcpu-alloc: sS rR dD uU …`: the static, reserved and dynamic bytes of each unit.
+    pub percpu_sizes: (u64, u64, u64),
     /// Bytes of the large system hashes allocated from memblock (`… hash table entries: N (order: o, B bytes,
     /// linear)`).
     pub hash_tables: Vec<(String, u64)>,
@@ -179,6 +181,12 @@ impl RealBoot {
                 let pages = number_after(line, "Embedded ").unwrap_or(0);
                 let unit = line.split_whitespace().find_map(|w| w.strip_prefix('u')).and_then(|u| u.parse().ok());
                 b.percpu = (pages, unit.unwrap_or(0));
+                let field = |p: char| {
+                    line.split_whitespace().find_map(|w| w.strip_prefix(p)).and_then(|v| v.parse::<u64>().ok())
+                };
+                if let (Some(s), Some(r), Some(d)) = (field('s'), field('r'), field('d')) {
+                    b.percpu_sizes = (s, r, d);
+                }
             } else if line.contains("hash table entries:") && line.ends_with("linear)") {
                 let name = line.split(" hash table").next().unwrap_or("").to_string();
                 let bytes = line
@@ -621,6 +629,7 @@ mod tests {
         );
         assert_eq!(b.initrd, (0xfd3e, 0xffe0));
         assert_eq!(b.percpu, (42, 524288));
+        assert_eq!(b.percpu_sizes, (135072, 8192, 28768));
         assert_eq!(b.hash_tables, vec![("Dentry cache".to_string(), 262144)]);
         assert_eq!(b.reserved_at_mem_init_kib, 20852);
     }

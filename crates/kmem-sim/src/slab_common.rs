@@ -1185,6 +1185,7 @@ impl Machine {
             if self.sysfs_slab_add(id).is_err() {
                 // __kmem_cache_release(), then kmem_cache_free(kmem_cache, s) in create_cache().
                 let meta = self.slab.caches[id.0 as usize].as_ref().map(|c| c.meta_objects).unwrap_or((0, 0));
+                self.free_cache_cpus(id);
                 self.free_cache_meta(meta);
                 self.slab.caches[id.0 as usize] = None;
                 return Err(CacheCreateError::Exist);
@@ -1237,10 +1238,18 @@ impl Machine {
         if err {
             return;
         }
-        // kmem_cache_release(): free the kmem_cache and kmem_cache_node objects.
+        // kmem_cache_release() → __kmem_cache_release(): free_percpu(s->cpu_slab), then the kmem_cache and
+        // kmem_cache_node objects.
         let meta = self.slab.caches[id.0 as usize].as_ref().map(|c| c.meta_objects).unwrap_or((0, 0));
+        self.free_cache_cpus(id);
         self.free_cache_meta(meta);
         self.slab.caches[id.0 as usize] = None;
+    }
+
+    /// `free_percpu(s->cpu_slab)` of `__kmem_cache_release()`.
+    fn free_cache_cpus(&mut self, id: CacheId) {
+        let p = self.slab.caches[id.0 as usize].as_ref().map(|c| c.cpu_slab_pcpu).unwrap_or(0);
+        self.free_percpu(p);
     }
 
     /// Frees a cache's `struct kmem_cache` and `kmem_cache_node` objects.

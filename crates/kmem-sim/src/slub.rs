@@ -200,6 +200,9 @@ pub struct KmemCache {
     pub usersize: u32,
     /// `cpu_slab`, one per CPU.
     pub cpu_slab: Vec<KmemCacheCpu>,
+    /// The `__percpu` pointer of `cpu_slab` (`alloc_kmem_cache_cpus()`: one `struct kmem_cache_cpu` per CPU
+    /// from the per-CPU allocator, percpu.rs).
+    pub cpu_slab_pcpu: u64,
     /// `node[0]`.
     pub node: KmemCacheNode,
     /// Names of caches merged into this one.
@@ -513,6 +516,17 @@ impl Machine {
         s.cpu_slab = vec![KmemCacheCpu::default(); self.cfg.cpus as usize];
         for (i, c) in s.cpu_slab.iter_mut().enumerate() {
             c.tid = i as u64;
+        }
+        // alloc_kmem_cache_cpus(): __alloc_percpu(sizeof(struct kmem_cache_cpu), 2 * sizeof(void *)); the
+        // struct is the freelist/tid pair (aligned to two words), slab, partial (CONFIG_SLUB_CPU_PARTIAL) and an
+        // empty local_lock_t.
+        let (pcpu_size, pcpu_align) = if self.layout.arch == crate::machine::Arch::X86_64 { (32, 16) } else { (16, 8) };
+        if self.percpu_ready() {
+            s.cpu_slab_pcpu = self
+                .with_frame("alloc_kmem_cache_cpus", |m| m.pcpu_alloc(pcpu_size, pcpu_align, false, Gfp::GFP_KERNEL));
+            if s.cpu_slab_pcpu == 0 {
+                return Err(CacheCreateError::NoMem);
+            }
         }
         let id = CacheId(self.slab.caches.len() as u32);
         self.slab.caches.push(Some(s));

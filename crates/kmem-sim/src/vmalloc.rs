@@ -103,6 +103,8 @@ pub const GFP_RECLAIM_MASK: Gfp =
 const VMALLOC_C: &str = "mm/vmalloc.c";
 const LINE_OVERLAP_WARN: u32 = 1195;
 const LINE_VA_ALLOC_WARN: u32 = 1804;
+/// `WARN_ON(true)` of `pcpu_get_vm_areas()` when the areas cannot fit the space at all.
+const LINE_PCPU_GET_VM_AREAS_WARN: u32 = 4746;
 const LINE_POOL_DEL_WARN: u32 = 1950;
 const LINE_LAZY_LIST_WARN: u32 = 2419;
 const LINE_ALLOC_VMAP_MIGHT_SLEEP: u32 = 2030;
@@ -1335,6 +1337,230 @@ impl Machine {
         }
     }
 
+    /// [`Machine::vmap_pages_range`] for the other subsystems that map pages into the vmalloc space (the
+    /// per-CPU allocator's `__pcpu_map_pages()`).
+    pub(crate) fn vmap_pages_range_pub(&mut self, addr: u64, pages: &[Pfn]) -> bool {
+        self.vmap_pages_range(addr, pages)
+    }
+
+    /// `vunmap_range_noflush()` of `[addr, addr + len)` for the per-CPU allocator's `pcpu_unmap_pages()`:
+    /// returns the pages that were mapped there (the caller frees them).
+    pub(crate) fn vunmap_pages_pub(&mut self, addr: u64, len: u64) -> Vec<Pfn> {
+        let pages: Vec<Pfn> =
+            (0..len / PAGE_SIZE).filter_map(|i| self.vmalloc.pte.get(&((addr >> PAGE_SHIFT) + i)).copied()).collect();
+        self.vunmap_range(addr, addr + len);
+        pages
+    }
+
+    /// `pcpu_get_vm_areas(offsets, sizes, nr_vms, align)`: `offsets.len()` areas at the same distances from
+    /// one base, `align`ed, taken from the top of the vmalloc space down (the highest base whose every area
+    /// fits a free range), each a `VM_ALLOC` area whose caller is `pcpu_get_vm_areas` itself and whose pages
+    /// the per-CPU allocator maps later. Returns the kmalloc'ed `vm_struct *` array and the areas' addresses,
+    /// or None (a lazy purge is tried once first).
+    ///
+    /// Context: process context, may sleep.
+    pub(crate) fn pcpu_get_vm_areas(&mut self, offsets: &[u64], sizes: &[u64], align: u64) -> Option<(u64, Vec<u64>)> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("pcpu_get_vm_areas");
+        let r = self.pcpu_get_vm_areas_inner(offsets, sizes, align);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn pcpu_get_vm_areas_inner(&mut self, offsets: &[u64], sizes: &[u64], align: u64) -> Option<(u64, Vec<u64>)> {
+        let vmalloc_start = align_up(self.vmalloc_start(), align);
+        let vmalloc_end = self.vmalloc_end() & !(align - 1);
+        let nr = offsets.len();
+        let last_area = (0..nr).fold(0, |l, a| if offsets[a] > offsets[l] { a } else { l });
+        let last_end = offsets[last_area] + sizes[last_area];
+        if vmalloc_end - vmalloc_start < last_end {
+            self.warn(VMALLOC_C, LINE_PCPU_GET_VM_AREAS_WARN, None);
+            return None;
+        }
+        let ptr = self.ptr_size();
+        let vms_obj = self.kcalloc(nr as u64, ptr, Gfp::GFP_KERNEL);
+        let vas_obj = self.kcalloc(nr as u64, ptr, Gfp::GFP_KERNEL);
+        let mut vas = Vec::new();
+        let mut vm_objs = Vec::new();
+        let mut ok = vms_obj != 0 && vas_obj != 0;
+        for _ in 0..nr {
+            if !ok {
+                break;
+            }
+            let va = self.va_obj_alloc(Gfp::GFP_KERNEL | Gfp::__GFP_ZERO);
+            let vm = self.kzalloc(self.sizeof_vm_struct(), Gfp::GFP_KERNEL);
+            if let Some(va) = va {
+                vas.push(va);
+            }
+            if vm != 0 {
+                vm_objs.push(vm);
+            }
+            ok = va.is_some() && vm != 0;
+        }
+        let mut purged = false;
+        let base = loop {
+            if !ok {
+                break None;
+            }
+            match self.pvm_find_base(offsets, sizes, align, last_area, vmalloc_start, vmalloc_end) {
+                Some(b) => break Some(b),
+                None if !purged => {
+                    self.reclaim_and_purge_vmap_areas();
+                    purged = true;
+                }
+                None => break None,
+            }
+        };
+        let Some(base) = base else {
+            for va in vas {
+                self.va_obj_free(va);
+            }
+            for vm in vm_objs {
+                self.kfree(vm);
+            }
+            self.kfree(vas_obj);
+            self.kfree(vms_obj);
+            return None;
+        };
+        let mut addrs = Vec::with_capacity(nr);
+        for area in 0..nr {
+            let start = base + offsets[area];
+            let free = self.pvm_find_va_enclose_addr(start)?;
+            if self.va_clip(free, start, sizes[area]).is_err() {
+                self.warn_once(VMALLOC_C, LINE_VA_ALLOC_WARN, None);
+                return None;
+            }
+            addrs.push(start);
+        }
+        let size = self.symbols_size("pcpu_get_vm_areas");
+        for area in 0..nr {
+            let va = vas[area];
+            let vm = Box::new(VmStruct {
+                next: 0,
+                addr: addrs[area],
+                size: sizes[area],
+                flags: VM_ALLOC,
+                pages: 0,
+                page_list: Vec::new(),
+                page_order: 0,
+                nr_pages: 0,
+                phys_addr: 0,
+                caller: Some(Frame {
+                    func: "pcpu_get_vm_areas".into(),
+                    module: None,
+                    offset: 0,
+                    size,
+                    indirect: false,
+                    path: None,
+                }),
+                requested_size: sizes[area],
+                obj: vm_objs[area],
+            });
+            let n = self.vmalloc.addr_to_node_id(addrs[area]);
+            let vn_id = self.vmalloc.encode_vn_id(n);
+            {
+                let v = self.vmalloc.arena.va_mut(va);
+                v.va_start = addrs[area];
+                v.va_end = addrs[area] + sizes[area];
+                v.subtree_max_size = 0;
+                v.flags = vn_id;
+                v.vm = Some(vm);
+            }
+            let mut busy = self.vmalloc.nodes[n].busy;
+            self.insert_vmap_area(va, &mut busy);
+            self.vmalloc.nodes[n].busy = busy;
+        }
+        self.kfree(vas_obj);
+        Some((vms_obj, addrs))
+    }
+
+    /// The size of kernel function `name` as kallsyms prints it (for a `%pS` of its own address).
+    fn symbols_size(&self, name: &str) -> u32 {
+        crate::kallsyms::Symbols::kernel(self.layout.arch)
+            .lookup(name)
+            .map(|f| f.size)
+            .unwrap_or_else(|| crate::panic::frame_offsets(name).1)
+    }
+
+    /// The free areas (start, end, id) in address order.
+    fn free_areas(&self) -> Vec<(u64, u64, NodeId)> {
+        self.vmalloc
+            .arena
+            .list_ids(&self.vmalloc.free.list)
+            .into_iter()
+            .map(|id| {
+                let v = self.vmalloc.arena.va(id);
+                (v.va_start, v.va_end, id)
+            })
+            .collect()
+    }
+
+    /// `pvm_find_va_enclose_addr()`: the free area with the highest start at or below `addr`.
+    fn pvm_find_va_enclose_addr(&self, addr: u64) -> Option<NodeId> {
+        self.free_areas().into_iter().rev().find(|&(s, _, _)| s <= addr).map(|(_, _, id)| id)
+    }
+
+    /// The base search of `pcpu_get_vm_areas()` with `pvm_determine_end_from_reverse()`: from the top of
+    /// the space, move the base down until every area fits one free range. None on overflow.
+    fn pvm_find_base(
+        &self,
+        offsets: &[u64],
+        sizes: &[u64],
+        align: u64,
+        last_area: usize,
+        vmalloc_start: u64,
+        vmalloc_end: u64,
+    ) -> Option<u64> {
+        let free = self.free_areas();
+        let nr = offsets.len();
+        let enclose = |addr: u64| free.iter().rposition(|&(s, _, _)| s <= addr);
+        let determine_end = |idx: &mut Option<usize>| -> u64 {
+            while let Some(i) = *idx {
+                let addr = (free[i].1 & !(align - 1)).min(vmalloc_end);
+                if free[i].0 < addr {
+                    return addr;
+                }
+                *idx = i.checked_sub(1);
+            }
+            0
+        };
+        let mut area = last_area;
+        let mut term_area = last_area;
+        let (mut start, mut end) = (offsets[area], offsets[area] + sizes[area]);
+        let mut va = enclose(vmalloc_end);
+        let mut base = determine_end(&mut va).wrapping_sub(end);
+        let last_end = offsets[last_area] + sizes[last_area];
+        loop {
+            if base.wrapping_add(last_end) < vmalloc_start + last_end {
+                return None;
+            }
+            let i = va?;
+            if base + end > free[i].1 {
+                base = determine_end(&mut va).wrapping_sub(end);
+                term_area = area;
+                continue;
+            }
+            if base + start < free[i].0 {
+                va = i.checked_sub(1);
+                base = determine_end(&mut va).wrapping_sub(end);
+                term_area = area;
+                continue;
+            }
+            area = (area + nr - 1) % nr;
+            if area == term_area {
+                return Some(base);
+            }
+            start = offsets[area];
+            end = start + sizes[area];
+            va = enclose(base + end);
+        }
+    }
+
+    /// `free_vm_area()` for the per-CPU allocator's `pcpu_free_vm_areas()`.
+    pub(crate) fn free_vm_area_pub(&mut self, addr: u64) {
+        self.free_vm_area(addr);
+    }
+
     /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
     fn vunmap_range(&mut self, start: u64, end: u64) {
         let mut a = start;
@@ -1343,11 +1569,12 @@ impl Machine {
             mapped += usize::from(self.vmalloc.pte.remove(&(a >> PAGE_SHIFT)).is_some());
             a += PAGE_SIZE;
         }
-        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
-        let (s, e) = (start.max(ws), end.min(we));
-        // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing).
-        if mapped > 0 && s < e {
-            let _ = self.mem.unmap_window(s - ws, e - s);
+        // Only touch the host window when something was mapped (a bare get_vm_area() maps nothing). A range
+        // lies in one of the two host windows or in neither (machine.rs, `Layout::window_offset`).
+        if mapped > 0 {
+            if let (Some(s), Some(_)) = (self.layout.window_offset(start), self.layout.window_offset(end - 1)) {
+                let _ = self.mem.unmap_window(s, end - start);
+            }
         }
     }
 
@@ -1357,12 +1584,11 @@ impl Machine {
         if !self.pgtable_populate_kernel(addr, addr + pages.len() as u64 * PAGE_SIZE) {
             return false;
         }
-        let (ws, we) = (self.vmalloc_start(), self.vmalloc_start() + self.layout.vmalloc_window);
         for (i, p) in pages.iter().enumerate() {
             let a = addr + i as u64 * PAGE_SIZE;
             self.vmalloc.pte.insert(a >> PAGE_SHIFT, *p);
-            if a >= ws && a + PAGE_SIZE <= we {
-                let _ = self.mem.map_frame_into_window(a - ws, p.0);
+            if let Some(off) = self.layout.window_offset(a) {
+                let _ = self.mem.map_frame_into_window(off, p.0);
             }
         }
         true
