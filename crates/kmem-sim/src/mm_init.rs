@@ -281,7 +281,6 @@ impl Machine {
             }
             self.pcpu_setup_first_chunk(crate::page::Pfn(base), s_size, r_size, d_size);
         }
-        self.vmstat.percpu = self.pcpu_nr_pages();
         // large system hashes (dentry: scale 13, inode: scale 14), 8-byte buckets (4 on i386)
         let lowmem_pages: u64 = usable.iter().map(|&(s, e)| e.min(max_low).saturating_sub(s)).sum();
         let bucket = if arch == Arch::X86_64 { 8 } else { 4 };

@@ -32,11 +32,11 @@
 use std::collections::VecDeque;
 
 use crate::gfp::Gfp;
+use crate::hostmem::PAGE_SIZE;
 use crate::machine::{Arch, Machine, PAGE_SHIFT};
 use crate::page::Pfn;
 use crate::printk::LogLevel;
 
-const PAGE_SIZE: u64 = 4096;
 /// `PCPU_MIN_ALLOC_SHIFT`, `PCPU_MIN_ALLOC_SIZE`.
 const PCPU_MIN_ALLOC_SHIFT: u32 = 2;
 const PCPU_MIN_ALLOC_SIZE: u64 = 1 << PCPU_MIN_ALLOC_SHIFT;
@@ -344,10 +344,6 @@ impl Machine {
     ///
     /// Context: any.
     pub fn percpu_ready(&self) -> bool {
-        self.pcpu_ready()
-    }
-
-    fn pcpu_ready(&self) -> bool {
         self.percpu.initialized
     }
 
@@ -456,7 +452,7 @@ impl Machine {
 
     /// `sizeof(struct pcpu_chunk)` + the `populated` bitmap (`pcpu_chunk_struct_size`).
     fn pcpu_chunk_struct_size(&self) -> u64 {
-        let long: u64 = if self.layout.arch == Arch::X86_64 { 8 } else { 4 };
+        let long = self.ptr_size();
         // list, free_bytes, chunk_md (8 ints), bound_map, base_addr, alloc_map, md_blocks, data, immutable,
         // isolated, start/end_offset, obj_exts (CONFIG_MEMCG), nr_pages, nr_populated, nr_empty_pop_pages.
         let fields = 2 * long + 4 + 32 + 4 * long + long + 4 + 4 + 4 + 4 + long + 4 + 4 + 4;
@@ -475,7 +471,7 @@ impl Machine {
     }
 
     fn pcpu_create_chunk_inner(&mut self, gfp: Gfp) -> Option<usize> {
-        let long = if self.layout.arch == Arch::X86_64 { 8u64 } else { 4 };
+        let long = self.ptr_size();
         let nr_pages = self.percpu.unit_pages;
         let region_bits = (nr_pages * PAGE_SIZE) >> PCPU_MIN_ALLOC_SHIFT;
         let mut objs = [0u64; 4];
@@ -554,7 +550,7 @@ impl Machine {
         }
         let Some(c) = self.percpu.chunks[id].take() else { return };
         for &vm in &c.vms {
-            self.free_vm_area_pub(vm);
+            self.free_vm_area(vm);
         }
         self.kfree(c.vms_array);
         // pcpu_free_chunk(): obj_exts, md_blocks, bound_map, alloc_map, the chunk.
@@ -566,7 +562,7 @@ impl Machine {
     /// `pcpu_get_pages()`: the static page array, allocated by the first call.
     fn pcpu_get_pages(&mut self) -> bool {
         if self.percpu.pages_array == 0 {
-            let long = if self.layout.arch == Arch::X86_64 { 8 } else { 4 };
+            let long = self.ptr_size();
             let size = self.percpu.nr_units * self.percpu.unit_pages * long;
             self.percpu.pages_array = self.pcpu_mem_zalloc(size, Gfp::GFP_KERNEL);
         }
@@ -600,7 +596,7 @@ impl Machine {
             }
             for (cpu, v) in pages.iter().enumerate() {
                 let addr = m.percpu.chunk_addr(id, cpu) + rs * PAGE_SIZE;
-                if !m.vmap_pages_range_pub(addr, v) {
+                if !m.vmap_pages_range(addr, v) {
                     for p in pages.iter().flatten() {
                         m.__free_pages(*p, 0);
                     }
@@ -616,7 +612,7 @@ impl Machine {
         let _ = self.pcpu_get_pages();
         for cpu in 0..self.percpu.nr_units as usize {
             let addr = self.percpu.chunk_addr(id, cpu) + rs * PAGE_SIZE;
-            for pfn in self.vunmap_pages_pub(addr, (re - rs) * PAGE_SIZE) {
+            for pfn in self.vunmap_range_pages(addr, (re - rs) * PAGE_SIZE) {
                 self.__free_pages(pfn, 0);
             }
         }
@@ -635,7 +631,6 @@ impl Machine {
             c.nr_populated -= re - rs;
             self.percpu.nr_populated -= re - rs;
         }
-        self.vmstat.percpu = self.percpu.nr_populated * self.percpu.nr_units;
     }
 
     /// `pcpu_find_block_fit()`: the first bit offset of a free region of `bits` bits aligned to `align` bits
@@ -723,7 +718,7 @@ impl Machine {
     /// not a power of two, is a WARN (unless `__GFP_NOWARN`) and 0; a failure prints `percpu: allocation
     /// failed, …` (ten times at most).
     pub fn pcpu_alloc(&mut self, size: u64, align: u64, reserved: bool, gfp: Gfp) -> u64 {
-        if !self.pcpu_ready() {
+        if !self.percpu_ready() {
             return 0;
         }
         let depth = self.stack.frames.len();
@@ -914,7 +909,7 @@ impl Machine {
     ///
     /// Context: any (takes a spinlock; never sleeps).
     pub fn free_percpu(&mut self, ptr: u64) {
-        if ptr == 0 || !self.pcpu_ready() {
+        if ptr == 0 || !self.percpu_ready() {
             return;
         }
         let addr = self.pcpu_ptr_to_addr(ptr);

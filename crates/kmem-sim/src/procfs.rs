@@ -35,8 +35,6 @@ pub struct VmStat {
     pub mapped: u64,
     /// `NR_ANON_MAPPED`.
     pub anon: u64,
-    /// `pcpu_nr_pages()`: the per-cpu allocator's pages (the embedded first chunk).
-    pub percpu: u64,
 }
 
 /// `migratetype_names` (mm/page_alloc.c) without CONFIG_CMA and CONFIG_MEMORY_ISOLATION: the pcp types and
@@ -183,7 +181,7 @@ impl Machine {
     }
 
     fn percpu_pages(&self) -> u64 {
-        self.vmstat.percpu
+        self.pcpu_nr_pages()
     }
 
     /// `calculate_normal_threshold()` (mm/vmstat.c): `2 * fls(online CPUs) * (1 + fls(managed / 128 MiB))`,

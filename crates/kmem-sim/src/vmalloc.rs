@@ -716,7 +716,7 @@ impl Machine {
         }
     }
 
-    fn ptr_size(&self) -> u64 {
+    pub(crate) fn ptr_size(&self) -> u64 {
         match self.layout.arch {
             Arch::X86_64 => 8,
             Arch::I386 => 4,
@@ -1337,15 +1337,9 @@ impl Machine {
         }
     }
 
-    /// [`Machine::vmap_pages_range`] for the other subsystems that map pages into the vmalloc space (the
-    /// per-CPU allocator's `__pcpu_map_pages()`).
-    pub(crate) fn vmap_pages_range_pub(&mut self, addr: u64, pages: &[Pfn]) -> bool {
-        self.vmap_pages_range(addr, pages)
-    }
-
     /// `vunmap_range_noflush()` of `[addr, addr + len)` for the per-CPU allocator's `pcpu_unmap_pages()`:
     /// returns the pages that were mapped there (the caller frees them).
-    pub(crate) fn vunmap_pages_pub(&mut self, addr: u64, len: u64) -> Vec<Pfn> {
+    pub(crate) fn vunmap_range_pages(&mut self, addr: u64, len: u64) -> Vec<Pfn> {
         let pages: Vec<Pfn> =
             (0..len / PAGE_SIZE).filter_map(|i| self.vmalloc.pte.get(&((addr >> PAGE_SHIFT) + i)).copied()).collect();
         self.vunmap_range(addr, addr + len);
@@ -1556,11 +1550,6 @@ impl Machine {
         }
     }
 
-    /// `free_vm_area()` for the per-CPU allocator's `pcpu_free_vm_areas()`.
-    pub(crate) fn free_vm_area_pub(&mut self, addr: u64) {
-        self.free_vm_area(addr);
-    }
-
     /// `vunmap_range_noflush()`: clears the PTEs and the host window of `[start, end)`.
     fn vunmap_range(&mut self, start: u64, end: u64) {
         let mut a = start;
@@ -1580,7 +1569,7 @@ impl Machine {
 
     /// `vmap_pages_range()`: the page-table pages the range needs (pgtable.rs), then PTEs (and host window
     /// pages) for `pages` from `addr` on. False when a page-table page could not be allocated (`-ENOMEM`).
-    fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) -> bool {
+    pub(crate) fn vmap_pages_range(&mut self, addr: u64, pages: &[Pfn]) -> bool {
         if !self.pgtable_populate_kernel(addr, addr + pages.len() as u64 * PAGE_SIZE) {
             return false;
         }
@@ -1887,7 +1876,7 @@ impl Machine {
     }
 
     /// `free_vm_area()`: `remove_vm_area()` + `kfree()` of the descriptor.
-    fn free_vm_area(&mut self, addr: u64) {
+    pub(crate) fn free_vm_area(&mut self, addr: u64) {
         if let Some(vm) = self.remove_vm_area(addr) {
             self.vm_meta_free(vm.obj);
         }
