@@ -38,6 +38,9 @@ HEADERS = [
 # From mm.h / mm_types.h: page helpers only.
 MM_ONLY = re.compile(r"page|pfn|folio|PAGE")
 MM_ALSO = {"totalram_pages", "si_meminfo", "nr_free_buffer_pages", "high_memory", "max_mapnr", "mem_map"}
+# From arch/x86/include/asm/page_64.h: the bases of the kernel's address space (PAGE_OFFSET, VMALLOC_START and
+# the struct page array are these variables when CONFIG_DYNAMIC_MEMORY_LAYOUT is set, as in the book's build).
+ASM_PAGE_ONLY = {"page_offset_base", "vmalloc_base", "vmemmap_base"}
 # From device.h: the devres allocators only.
 DEVICE_ONLY = re.compile(r"^(devm_|dmam_|devres_)")
 
@@ -72,7 +75,10 @@ def run(kdir, words, tmp, tarball, facade):
     stock = os.path.join(tmp, "linux-source-6.12")
     header = os.path.join(stock, "rust/bindings/bindings_helper.h")
     out = os.path.join(tmp, "out.rs")
-    allow = r".*/include/linux/(" + "|".join(re.escape(h) for h in HEADERS) + r")\.h|.*/rust/bindings/bindings_helper\.h"
+    allow = (
+        r".*/include/linux/(" + "|".join(re.escape(h) for h in HEADERS) + r")\.h|.*/rust/bindings/bindings_helper\.h"
+        r"|.*/arch/x86/include/asm/page_64\.h"
+    )
     args = []
     i = 0
     while i < len(words):
@@ -113,6 +119,8 @@ def run(kdir, words, tmp, tarball, facade):
         if not h:
             continue  # a type from another header that an allocation item uses
         if h in ("mm", "mm_types") and not (MM_ONLY.search(name) or name in MM_ALSO):
+            continue
+        if h == "asm/page_64" and name not in ASM_PAGE_ONLY:
             continue
         if h == "device" and not DEVICE_ONLY.search(name):
             continue
@@ -196,6 +204,8 @@ def declared_in(kdir, words, header):
         if m:
             hm = re.search(r"include/linux/([\w-]+)\.h$", m.group(1))
             current = hm.group(1) if hm and hm.group(1) in HEADERS else ""
+            if m.group(1).endswith("arch/x86/include/asm/page_64.h"):
+                current = "asm/page_64"
             continue
         if line.startswith("#define "):
             # A macro's own name only: its body names other things.

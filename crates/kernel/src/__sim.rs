@@ -116,42 +116,75 @@ pub fn percpu_to_kernel(m: &Machine, ptr: *const c_void) -> Option<u64> {
     Some(m.pcpu_ptr_of_cpu0_addr(copy0))
 }
 
-/// `nr_cpu_ids` and `__per_cpu_offset[]`.
-pub type PercpuStatics = (u32, [u64; 8]);
+/// The values of the kernel variables module code reads directly (the façade's `static mut`s), for one
+/// machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KernelStatics {
+    /// `nr_cpu_ids`.
+    pub nr_cpu_ids: u32,
+    /// `__per_cpu_offset[]`: `PERCPU_PTR_BIAS + cpu * pcpu_unit_size` for each possible CPU.
+    pub per_cpu_offset: [u64; 8],
+    /// `page_offset_base`: the host address of physical address 0, so that `addr - page_offset_base` is
+    /// the physical address of a direct-map pointer and `phys + page_offset_base` its pointer, as `__pa()`
+    /// and `__va()` compute them (it prints as the kernel's `PAGE_OFFSET`).
+    pub page_offset_base: u64,
+    /// `vmalloc_base`: the host address of `VMALLOC_START` (it prints as the kernel's).
+    pub vmalloc_base: u64,
+    /// `vmemmap_base`: the kernel's value (`struct page` pointers are the kernel's values).
+    pub vmemmap_base: u64,
+    /// `high_memory`: the host address just past the direct-mapped RAM (it prints as the kernel's).
+    pub high_memory: u64,
+    /// `_totalram_pages`: `totalram_pages()`.
+    pub totalram_pages: i64,
+}
 
-/// The values of the kernel statics module code reads directly, for machine `m`: `nr_cpu_ids` and
-/// `__per_cpu_offset[]` (`PERCPU_PTR_BIAS + cpu * pcpu_unit_size` for each possible CPU).
-pub fn percpu_statics(m: &Machine) -> PercpuStatics {
+/// The [`KernelStatics`] of machine `m`.
+pub fn kernel_statics(m: &Machine) -> KernelStatics {
     let cpus = m.config().cpus.clamp(1, 8);
     let mut off = [0u64; 8];
     for (cpu, o) in off.iter_mut().enumerate().take(cpus as usize) {
         *o = PERCPU_PTR_BIAS as u64 + cpu as u64 * m.pcpu_unit_size();
     }
-    (cpus, off)
+    let l = m.layout();
+    KernelStatics {
+        nr_cpu_ids: cpus,
+        per_cpu_offset: off,
+        page_offset_base: m.host_direct_base() as u64,
+        vmalloc_base: m.host_vmalloc_base() as u64,
+        vmemmap_base: l.vmemmap_base,
+        high_memory: m.host_direct_base() as u64 + (l.high_memory - l.page_offset),
+        totalram_pages: m.totalram_pages() as i64,
+    }
 }
 
-/// Module code of every thread shares the façade's `static mut`s (`nr_cpu_ids`, `__per_cpu_offset`), while
-/// each thread runs its own machine. They hold one machine's values at a time: a thread entering module
-/// code waits while module code of a machine with other values runs (machines of the same size and CPU
-/// count, which all the listings' are, share them and never wait), and writes them only when no module code
-/// runs.
-static STATICS: std::sync::Mutex<(usize, Option<PercpuStatics>)> = std::sync::Mutex::new((0, None));
+/// Module code of every thread shares the façade's `static mut`s ([`KernelStatics`]), while each thread
+/// runs its own machine. They hold one machine's values at a time: a thread entering module code waits
+/// while module code of a machine with other values runs. Every machine has its own host memory, so two
+/// machines' module code does not run at the same time; the simulator's own work (boot, reports, the
+/// files a listing shows) runs in parallel.
+static STATICS: std::sync::Mutex<(usize, Option<KernelStatics>)> = std::sync::Mutex::new((0, None));
 static STATICS_FREE: std::sync::Condvar = std::sync::Condvar::new();
 
-/// While alive, module code may read the statics of [`percpu_statics`]' values.
+/// While alive, module code may read the statics of [`kernel_statics`]' values.
 pub(crate) struct StaticsGuard;
 
 impl StaticsGuard {
-    pub(crate) fn enter(values: PercpuStatics) -> StaticsGuard {
+    pub(crate) fn enter(values: KernelStatics) -> StaticsGuard {
         let mut g = STATICS.lock().unwrap_or_else(|e| e.into_inner());
         while g.0 > 0 && g.1 != Some(values) {
             g = STATICS_FREE.wait(g).unwrap_or_else(|e| e.into_inner());
         }
         if g.1 != Some(values) {
+            use crate::bindings as b;
             // SAFETY: no module code runs (users == 0, under the lock), so nothing reads the statics now.
             unsafe {
-                std::ptr::addr_of_mut!(crate::bindings::nr_cpu_ids).write(values.0);
-                std::ptr::addr_of_mut!(crate::bindings::__per_cpu_offset).write(values.1.map(|o| o as usize));
+                std::ptr::addr_of_mut!(b::nr_cpu_ids).write(values.nr_cpu_ids);
+                std::ptr::addr_of_mut!(b::__per_cpu_offset).write(values.per_cpu_offset.map(|o| o as usize));
+                std::ptr::addr_of_mut!(b::page_offset_base).write(values.page_offset_base as usize);
+                std::ptr::addr_of_mut!(b::vmalloc_base).write(values.vmalloc_base as usize);
+                std::ptr::addr_of_mut!(b::vmemmap_base).write(values.vmemmap_base as usize);
+                std::ptr::addr_of_mut!(b::high_memory).write(values.high_memory as usize as *mut c_void);
+                std::ptr::addr_of_mut!(b::_totalram_pages).write(b::atomic64_t { counter: values.totalram_pages });
             }
             g.1 = Some(values);
         }

@@ -20,10 +20,11 @@ pub type phys_addr_t = u64;
 pub type dma_addr_t = u64;
 pub type size_t = usize;
 
-/// `struct page` (opaque).
-#[repr(C)]
+/// `struct page`: opaque, with the x86_64 kernel's size (64 bytes) and alignment, so that `page.add(i)` is
+/// the `i`-th following page as in C.
+#[repr(C, align(8))]
 pub struct page {
-    _unused: [u8; 0],
+    _opaque: [u8; 64],
 }
 
 /// `struct module` (opaque).
@@ -615,6 +616,39 @@ pub static mut nr_cpu_ids: c_uint = 1;
 /// `cpu * pcpu_unit_size`), the kernel's are addresses: the sum is the CPU's copy in both, the numbers
 /// themselves differ (see [`crate::__sim::percpu_statics`]).
 pub static mut __per_cpu_offset: [c_ulong; 8usize] = [0; 8];
+
+// ---- The kernel's address-space bases and memory size (arch/x86/include/asm/page_64.h, mm.h) ----------
+
+/// `page_offset_base` (arch/x86/mm/kaslr.c): `PAGE_OFFSET`, the start of the direct map; `__pa(x)` is
+/// `x - page_offset_base` and `__va(p)` is `p + page_offset_base` for direct-map addresses. The simulator's
+/// value is the host address of physical address 0, so that the arithmetic gives the kernel's physical
+/// addresses and pointers; printed, it shows as the kernel's value (see [`crate::__sim::kernel_statics`]).
+pub static mut page_offset_base: c_ulong = 0;
+
+/// `vmalloc_base` (arch/x86/mm/kaslr.c): `VMALLOC_START`. The simulator's value is the host address where
+/// the vmalloc area begins; printed, it shows as the kernel's.
+pub static mut vmalloc_base: c_ulong = 0;
+
+/// `vmemmap_base` (arch/x86/mm/kaslr.c): the `struct page` array; `pfn_to_page(pfn)` is
+/// `vmemmap_base + pfn * sizeof(struct page)`. `struct page` pointers are the kernel's values, so this is too.
+pub static mut vmemmap_base: c_ulong = 0;
+
+/// `high_memory` (mm/memory.c): the direct-map address just past the directly mapped RAM.
+pub static mut high_memory: *mut c_void = core::ptr::null_mut();
+
+/// `atomic64_t` (include/linux/types.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct atomic64_t {
+    pub counter: i64,
+}
+
+/// `atomic_long_t` (include/linux/atomic/atomic-long.h, 64-bit).
+pub type atomic_long_t = atomic64_t;
+
+/// `_totalram_pages` (mm/page_alloc.c), what `totalram_pages()` reads: the pages the buddy allocator
+/// manages.
+pub static mut _totalram_pages: atomic_long_t = atomic64_t { counter: 0 };
 
 pub unsafe extern "C" fn pcpu_alloc_noprof(size: usize, align: usize, reserved: bool_, gfp_mask: gfp_t) -> *mut c_void {
     with_machine(|m| {

@@ -62,11 +62,30 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
+/// Where a machine wants its memory to be seen: the host addresses that are the kernel's own (the 32-bit
+/// profile, whose kernel addresses are ordinary host user addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelPlacement {
+    /// Host (= kernel) address of the direct map: `PAGE_OFFSET`.
+    pub direct: usize,
+    /// Bytes of the direct map (lowmem).
+    pub direct_len: u64,
+    /// Host (= kernel) address of the vmalloc window: `VMALLOC_START`.
+    pub window: usize,
+}
+
 /// The simulated RAM and the vmalloc window.
 pub struct HostMem {
     fd: i32,
     ram_bytes: u64,
+    /// The whole RAM, for the simulator's own accesses.
     direct: *mut u8,
+    /// The direct map as module code sees it: `direct` itself, or a second mapping of the first
+    /// `alias_len` bytes at the kernel's `PAGE_OFFSET` (see [`KernelPlacement`]).
+    alias: *mut u8,
+    alias_len: u64,
+    /// Whether the direct map and the window are at the kernel's addresses.
+    at_kernel_addresses: bool,
     window: *mut u8,
     window_bytes: u64,
     /// window page index -> pfn mapped there.
@@ -83,6 +102,16 @@ impl HostMem {
     ///
     /// Context: boot; may take the host's mmap lock.
     pub fn new(ram_bytes: u64, window_bytes: u64) -> Result<HostMem, HostMemError> {
+        Self::new_at(ram_bytes, window_bytes, None)
+    }
+
+    /// [`HostMem::new`], with the direct map and the window at the kernel's own addresses when `at` says
+    /// where and the host has that range free (`MAP_FIXED_NOREPLACE`); elsewhere, as `new` does, when it
+    /// has not (another machine of this process holds it, or the host uses it): see
+    /// [`HostMem::at_kernel_addresses`].
+    ///
+    /// Context: boot; may take the host's mmap lock.
+    pub fn new_at(ram_bytes: u64, window_bytes: u64, at: Option<KernelPlacement>) -> Result<HostMem, HostMemError> {
         let ram_bytes = ram_bytes.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         let window_bytes = window_bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
         let name = c"kmem-sim-ram";
@@ -116,21 +145,75 @@ impl HostMem {
             unsafe { libc::close(fd) };
             return Err(HostMemError::Mmap(e));
         }
-        // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is affected.
-        let window = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                window_bytes as usize,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        // The kernel's placement: both mappings there, or neither.
+        let mut placed = None;
+        if let Some(k) = at {
+            let len = k.direct_len.min(ram_bytes).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping: it fails instead.
+            let a = unsafe {
+                libc::mmap(
+                    k.direct as *mut libc::c_void,
+                    len as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
+                    fd,
+                    0,
+                )
+            };
+            if a as usize == k.direct {
+                // SAFETY: as above.
+                let w = unsafe {
+                    libc::mmap(
+                        k.window as *mut libc::c_void,
+                        window_bytes as usize,
+                        libc::PROT_NONE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
+                        -1,
+                        0,
+                    )
+                };
+                if w as usize == k.window {
+                    placed = Some((a.cast::<u8>(), len, w));
+                } else {
+                    // SAFETY: unmapping only what succeeded here (a kernel older than 4.17 may have placed
+                    // the hint elsewhere instead of failing).
+                    unsafe {
+                        if w != libc::MAP_FAILED {
+                            libc::munmap(w, window_bytes as usize);
+                        }
+                        libc::munmap(a, len as usize);
+                    }
+                }
+            } else if a != libc::MAP_FAILED {
+                // SAFETY: our own mapping, at an address we did not ask for.
+                unsafe { libc::munmap(a, len as usize) };
+            }
+        }
+        let (alias, alias_len, at_kernel_addresses) = match placed {
+            Some((a, len, _)) => (a, len, true),
+            None => (direct.cast::<u8>(), ram_bytes, false),
+        };
+        let window = match placed {
+            Some((_, _, w)) => w,
+            // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is affected.
+            None => unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    window_bytes as usize,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            },
         };
         if window == libc::MAP_FAILED {
             let e = errno();
             // SAFETY: unmapping the mapping created above and closing our fd, once each.
             unsafe {
+                if at_kernel_addresses {
+                    libc::munmap(alias.cast(), alias_len as usize);
+                }
                 libc::munmap(direct, ram_bytes as usize);
                 libc::close(fd);
             }
@@ -140,6 +223,9 @@ impl HostMem {
             fd,
             ram_bytes,
             direct: direct.cast(),
+            alias,
+            alias_len,
+            at_kernel_addresses,
             window: window.cast(),
             window_bytes,
             window_map: BTreeMap::new(),
@@ -153,11 +239,27 @@ impl HostMem {
         self.ram_bytes
     }
 
-    /// Host address of physical address 0 (the direct map).
+    /// Host address of physical address 0 in the direct map module code sees.
     ///
     /// Context: any.
     pub fn direct_base(&self) -> usize {
-        self.direct as usize
+        self.alias as usize
+    }
+
+    /// Bytes of RAM the direct map module code sees covers (all of it, unless the map is at the kernel's
+    /// addresses, where it is lowmem).
+    ///
+    /// Context: any.
+    pub fn direct_len(&self) -> u64 {
+        self.alias_len
+    }
+
+    /// Whether the direct map and the vmalloc window are at the kernel's own addresses (a
+    /// [`KernelPlacement`] that the host could honour): then every address module code sees is the kernel's.
+    ///
+    /// Context: any.
+    pub fn at_kernel_addresses(&self) -> bool {
+        self.at_kernel_addresses
     }
 
     /// Host address of the start of the vmalloc window.
@@ -178,6 +280,9 @@ impl HostMem {
     ///
     /// Context: any.
     pub fn phys_ptr(&self, phys: u64) -> Option<*mut u8> {
+        if phys < self.alias_len {
+            return Some(self.alias.wrapping_add(phys as usize));
+        }
         (phys < self.ram_bytes).then(|| self.direct.wrapping_add(phys as usize))
     }
 
@@ -331,6 +436,9 @@ impl Drop for HostMem {
         // reference into them outlives `self` (handed-out raw pointers must not be used after the machine dies).
         unsafe {
             libc::munmap(self.window.cast(), self.window_bytes as usize);
+            if self.at_kernel_addresses {
+                libc::munmap(self.alias.cast(), self.alias_len as usize);
+            }
             libc::munmap(self.direct.cast(), self.ram_bytes as usize);
             libc::close(self.fd);
         }

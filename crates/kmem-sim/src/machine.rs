@@ -754,7 +754,15 @@ impl Machine {
             return Err(BootError::UnsupportedRam { mib: cfg.ram_mib, reason: "supported: 32 MiB .. 64 GiB" });
         }
         let (layout, phys_bytes) = Self::compute_layout(&cfg)?;
-        let mem = HostMem::new(phys_bytes, layout.vmalloc_window + layout.vmalloc_top_window)?;
+        // The 32-bit kernel's addresses (PAGE_OFFSET 0xc0000000 ...) are host user addresses: the direct
+        // map and the vmalloc window are placed there when the host has the range free, so that every
+        // address module code sees is the kernel's (x86_64's 0xffff8880... cannot be a user address).
+        let placement = (layout.arch == Arch::I386).then_some(crate::hostmem::KernelPlacement {
+            direct: layout.page_offset as usize,
+            direct_len: layout.max_low_pfn << PAGE_SHIFT,
+            window: layout.vmalloc_start as usize,
+        });
+        let mem = HostMem::new_at(phys_bytes, layout.vmalloc_window + layout.vmalloc_top_window, placement)?;
         let (arch, cpus) = (cfg.arch, cfg.cpus);
         let mut m = Machine {
             fail_page_alloc: FailPageAlloc::new(cfg.fail_page_alloc.clone()),
@@ -949,12 +957,38 @@ impl Machine {
         None
     }
 
+    /// The host address of physical address 0: the direct map's `__va(0)`, as module code sees it.
+    ///
+    /// Context: any.
+    pub fn host_direct_base(&self) -> usize {
+        self.mem.direct_base()
+    }
+
+    /// Whether every address module code sees is the simulated kernel's own: the direct map and the vmalloc
+    /// area are at the kernel's addresses in the host (the 32-bit profile, when the host had the range free:
+    /// one machine of a process at a time). Otherwise module code sees host addresses that print as the
+    /// kernel's, and arithmetic with the kernel's bases (`page_offset_base` ...) gives the kernel's answers,
+    /// arithmetic with literal kernel addresses does not.
+    ///
+    /// Context: any.
+    pub fn at_kernel_addresses(&self) -> bool {
+        self.mem.at_kernel_addresses()
+    }
+
+    /// The host address of `VMALLOC_START` (the vmalloc window's first byte), as module code sees it.
+    ///
+    /// Context: any.
+    pub fn host_vmalloc_base(&self) -> usize {
+        self.mem.window_base()
+    }
+
     /// The simulated kernel address of a host address inside the direct map or the vmalloc window.
     ///
     /// Context: any.
     pub fn kaddr_of_host(&self, host: usize) -> Option<u64> {
         let d = self.mem.direct_base();
-        if host >= d && ((host - d) as u64) < (self.layout.max_low_pfn << PAGE_SHIFT) {
+        // One past the end too: `high_memory` is such a pointer.
+        if host >= d && ((host - d) as u64) <= (self.layout.max_low_pfn << PAGE_SHIFT) {
             return Some(self.__va((host - d) as u64));
         }
         let w = self.mem.window_base();

@@ -213,7 +213,7 @@ extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut c_void) {
 /// Context: not inside another task.
 pub fn run<F: FnOnce() -> R, R>(f: F) -> Outcome<R> {
     let _statics =
-        super::has_machine().then(|| super::StaticsGuard::enter(super::with_machine(|m| super::percpu_statics(m))));
+        super::has_machine().then(|| super::StaticsGuard::enter(super::with_machine(|m| super::kernel_statics(m))));
     let Some(stack) = stacks(|s| s.module.stack()) else {
         return Outcome::Returned(f());
     };
