@@ -182,6 +182,7 @@ const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
     ("order", "The two objects of `kmem_book_record`"),
     ("order", "Read the addresses against the flowchart."),
     ("order", "Any violation returns NULL."),
+    ("order", "**Detach releases in reverse.**"),
     ("order", "Some numbers differ between two boots"),
     ("order", "the order of the lines"),
     ("order", "The real kernel may list the same areas in another order"),

@@ -19,7 +19,8 @@ struct Item {
 /// A type as both sides spell it: without paths (`ffi::`, `crate::`), bindgen's `bool_`/`u64_` aliases as
 /// the primitives they name, C integer types as their x86_64 (LP64) Rust types, whitespace collapsed.
 fn normalise_type(t: &str) -> String {
-    let t = t.replace("ffi::", "").replace("core::", "").replace("crate::", "");
+    let t = t.replace("ffi::", "").replace("core::", "").replace("crate::", "").replace("::option::Option", "Option");
+    let t = t.replace("< ", "<").replace(", >", ">").replace(",>", ">");
     let words = regex::Regex::new(r"\b(bool_|u8_|u16_|u32_|u64_|c_uint|c_int|c_ulong|c_long|c_ushort|c_short|c_uchar|c_ulonglong|c_longlong|_slab_flag_bits)\b").unwrap();
     let t = words.replace_all(&t, |c: &regex::Captures| {
         match &c[1] {
@@ -97,7 +98,10 @@ fn real_items(text: &str) -> BTreeMap<String, Item> {
 /// re-exports from kmem-sim and the constants crates/kernel/build.rs generates into it).
 fn facade_items(sources: &[String]) -> BTreeMap<String, Item> {
     let mut out = BTreeMap::new();
-    let func = regex::Regex::new(r#"pub unsafe extern "C" fn (\w+) ?\(([^)]*)\)(?: -> ([^{]+))?\s*\{"#).unwrap();
+    // Parameters may be function pointers (`Option<unsafe extern "C" fn(arg1: *mut c_void)>`): one level of
+    // parentheses inside the list.
+    let func = regex::Regex::new(r#"pub unsafe extern "C" fn (\w+) ?\(((?:[^()]|\([^()]*\))*)\)(?: -> ([^{]+))?\s*\{"#)
+        .unwrap();
     // A type may be an array (`[c_ulong; 8usize]`), whose `;` does not end the item.
     let konst = regex::Regex::new(r"pub (const|static(?: mut)?) (\w+): ((?:\[[^\]]*\]|[^=;\[])+)[=;]").unwrap();
     for src in sources {

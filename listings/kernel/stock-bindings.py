@@ -41,8 +41,8 @@ MM_ALSO = {"totalram_pages", "si_meminfo", "nr_free_buffer_pages", "high_memory"
 # From arch/x86/include/asm/page_64.h: the bases of the kernel's address space (PAGE_OFFSET, VMALLOC_START and
 # the struct page array are these variables when CONFIG_DYNAMIC_MEMORY_LAYOUT is set, as in the book's build).
 ASM_PAGE_ONLY = {"page_offset_base", "vmalloc_base", "vmemmap_base"}
-# From device.h: the devres allocators only.
-DEVICE_ONLY = re.compile(r"^(devm_|dmam_|devres_)")
+# From device.h (and device/devres.h, which it includes): the devres allocators only.
+DEVICE_ONLY = re.compile(r"^_*(devm_|dmam_|devres_)")
 
 
 def main():
@@ -77,7 +77,7 @@ def run(kdir, words, tmp, tarball, facade):
     out = os.path.join(tmp, "out.rs")
     allow = (
         r".*/include/linux/(" + "|".join(re.escape(h) for h in HEADERS) + r")\.h|.*/rust/bindings/bindings_helper\.h"
-        r"|.*/arch/x86/include/asm/page_64\.h"
+        r"|.*/include/linux/device/devres\.h|.*/arch/x86/include/asm/page_64\.h"
     )
     args = []
     i = 0
@@ -169,7 +169,9 @@ def parse(text):
     text = re.sub(r"#\[[^\]]*\]\s*", "", text)
     text = text.replace("RUST_CONST_HELPER_", "")
     flat = re.sub(r"\s+", " ", text)
-    for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(([^)]*)\)(?: -> ([^;{]+))?;) \}', flat):
+    # Parameters may be function pointers (`Option<unsafe extern "C" fn(arg1: *mut c_void)>`): one level of
+    # parentheses inside the list.
+    for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(((?:[^()]|\([^()]*\))*)\)(?: -> ([^;{]+))?;) \}', flat):
         yield "fn", m.group(2), m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")
     for m in re.finditer(r'extern "C" \{ pub static (?:mut )?(\w+): ((?:\[[^\]]*\]|[^;\[])+); \}', flat):
         yield "static", m.group(1), f"{m.group(1)}: {m.group(2).strip()}"
@@ -206,6 +208,8 @@ def declared_in(kdir, words, header):
             current = hm.group(1) if hm and hm.group(1) in HEADERS else ""
             if m.group(1).endswith("arch/x86/include/asm/page_64.h"):
                 current = "asm/page_64"
+            if m.group(1).endswith("include/linux/device/devres.h"):
+                current = "device"  # 6.12.117 declares device.h's devres allocators here
             continue
         if line.startswith("#define "):
             # A macro's own name only: its body names other things.

@@ -1121,7 +1121,8 @@ fn device_id(dev: *const device) -> Option<DeviceId> {
     PDEVS.with(|p| p.borrow().get(&pdev).map(|(id, _)| *id))
 }
 
-/// `platform_device_register_simple()` (the patch's helper over the inline function).
+/// `platform_device_register_simple()` (the patch's helper over the inline function): registers the device
+/// and, as `device_add()` → `bus_probe_device()` does, probes it with the first matching driver.
 pub unsafe extern "C" fn platform_device_register_simple(
     name: *const crate::ffi::c_char,
     id: crate::ffi::c_int,
@@ -1139,16 +1140,468 @@ pub unsafe extern "C" fn platform_device_register_simple(
         dev: device { _unused: [] },
     }));
     PDEVS.with(|p| p.borrow_mut().insert(pdev as usize, (dev, cname)));
+    if let Some(drv) = with_machine(|m| m.device_attach_driver(dev)) {
+        driver_probe_device(
+            dev,
+            drv,
+            &[
+                "platform_device_add",
+                "device_add",
+                "bus_probe_device",
+                "__device_attach",
+                "bus_for_each_drv",
+                "__device_attach_driver",
+            ],
+        );
+    }
     pdev
 }
 
+/// `platform_device_unregister()`: `device_del()` unbinds the driver (its remove, then the device's managed
+/// resources), releases what is left managed on the device, and the device is gone.
 pub unsafe extern "C" fn platform_device_unregister(pdev: *mut platform_device) {
-    let Some((dev, _)) = PDEVS.with(|p| p.borrow_mut().remove(&(pdev as usize))) else {
+    let Some(dev) = PDEVS.with(|p| p.borrow().get(&(pdev as usize)).map(|(id, _)| *id)) else {
         return;
     };
-    with_machine(|m| m.platform_device_unregister(dev));
+    device_release_driver(
+        dev,
+        &["platform_device_del", "device_del", "bus_remove_device", "device_release_driver_internal"],
+    );
+    let depth = with_machine(|m| {
+        let depth = m.call_stack().len();
+        m.push_kframe("platform_device_del");
+        m.push_kframe("device_del");
+        m.devres_release_all_begin(dev);
+        depth
+    });
+    devres_release_all(dev);
+    with_machine(|m| {
+        m.truncate_stack(depth);
+        m.platform_device_unregister(dev)
+    });
+    PDEVS.with(|p| p.borrow_mut().remove(&(pdev as usize)));
     // SAFETY: `pdev` came from `Box::into_raw` in platform_device_register_simple.
     drop(unsafe { std::boxed::Box::from_raw(pdev) });
+}
+
+// ---- Platform drivers (drivers/base/platform.c, dd.c, include/linux/device/driver.h) -------------------------
+
+/// `struct pm_message`.
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct pm_message {
+    pub event: crate::ffi::c_int,
+}
+pub type pm_message_t = pm_message;
+
+/// `struct bus_type` (opaque here).
+#[repr(C)]
+pub struct bus_type {
+    _unused: [u8; 0],
+}
+/// `struct of_device_id` (opaque here: the book's machines have no device tree).
+#[repr(C)]
+pub struct of_device_id {
+    _unused: [u8; 0],
+}
+/// `struct acpi_device_id` (opaque here).
+#[repr(C)]
+pub struct acpi_device_id {
+    _unused: [u8; 0],
+}
+/// `struct attribute_group` (opaque here).
+#[repr(C)]
+pub struct attribute_group {
+    _unused: [u8; 0],
+}
+/// `struct dev_pm_ops` (opaque here).
+#[repr(C)]
+pub struct dev_pm_ops {
+    _unused: [u8; 0],
+}
+/// `struct driver_private` (opaque: the driver core's own).
+#[repr(C)]
+pub struct driver_private {
+    _unused: [u8; 0],
+}
+pub type kernel_ulong_t = c_ulong;
+/// `struct platform_device_id`.
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct platform_device_id {
+    pub name: [crate::ffi::c_char; 20usize],
+    pub driver_data: kernel_ulong_t,
+}
+
+pub const probe_type_PROBE_DEFAULT_STRATEGY: probe_type = 0;
+pub const probe_type_PROBE_PREFER_ASYNCHRONOUS: probe_type = 1;
+pub const probe_type_PROBE_FORCE_SYNCHRONOUS: probe_type = 2;
+pub type probe_type = c_uint;
+
+/// `struct device_driver`, field for field as bindgen emits it.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct device_driver {
+    pub name: *const crate::ffi::c_char,
+    pub bus: *const bus_type,
+    pub owner: *mut module,
+    pub mod_name: *const crate::ffi::c_char,
+    pub suppress_bind_attrs: bool_,
+    pub probe_type: probe_type,
+    pub of_match_table: *const of_device_id,
+    pub acpi_match_table: *const acpi_device_id,
+    pub probe: ::core::option::Option<unsafe extern "C" fn(dev: *mut device) -> crate::ffi::c_int>,
+    pub sync_state: ::core::option::Option<unsafe extern "C" fn(dev: *mut device)>,
+    pub remove: ::core::option::Option<unsafe extern "C" fn(dev: *mut device) -> crate::ffi::c_int>,
+    pub shutdown: ::core::option::Option<unsafe extern "C" fn(dev: *mut device)>,
+    pub suspend:
+        ::core::option::Option<unsafe extern "C" fn(dev: *mut device, state: pm_message_t) -> crate::ffi::c_int>,
+    pub resume: ::core::option::Option<unsafe extern "C" fn(dev: *mut device) -> crate::ffi::c_int>,
+    pub groups: *mut *const attribute_group,
+    pub dev_groups: *mut *const attribute_group,
+    pub pm: *const dev_pm_ops,
+    pub coredump: ::core::option::Option<unsafe extern "C" fn(dev: *mut device)>,
+    pub p: *mut driver_private,
+}
+impl Default for device_driver {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        // SAFETY: every field is a pointer, an `Option` of a function pointer, an integer or a bool, for all
+        // of which zero is a valid value (bindgen's own `Default`).
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+
+/// The `remove`/`remove_new` union of `struct platform_driver`.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union platform_driver__bindgen_ty_1 {
+    pub remove: ::core::option::Option<unsafe extern "C" fn(arg1: *mut platform_device)>,
+    pub remove_new: ::core::option::Option<unsafe extern "C" fn(arg1: *mut platform_device)>,
+}
+impl Default for platform_driver__bindgen_ty_1 {
+    fn default() -> Self {
+        platform_driver__bindgen_ty_1 { remove: None }
+    }
+}
+
+/// `struct platform_driver`, field for field as bindgen emits it.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct platform_driver {
+    pub probe: ::core::option::Option<unsafe extern "C" fn(arg1: *mut platform_device) -> crate::ffi::c_int>,
+    pub __bindgen_anon_1: platform_driver__bindgen_ty_1,
+    pub shutdown: ::core::option::Option<unsafe extern "C" fn(arg1: *mut platform_device)>,
+    pub suspend: ::core::option::Option<
+        unsafe extern "C" fn(arg1: *mut platform_device, state: pm_message_t) -> crate::ffi::c_int,
+    >,
+    pub resume: ::core::option::Option<unsafe extern "C" fn(arg1: *mut platform_device) -> crate::ffi::c_int>,
+    pub driver: device_driver,
+    pub id_table: *const platform_device_id,
+    pub prevent_deferred_probe: bool_,
+    pub driver_managed_dma: bool_,
+}
+impl Default for platform_driver {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        // SAFETY: as for `device_driver`: all-zero is a valid value of every field.
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+
+thread_local! {
+    /// The registered `struct platform_driver`s, by address, with the simulator's handle.
+    static PDRVS: core::cell::RefCell<std::collections::HashMap<usize, kmem_sim::device::DriverId>> =
+        core::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The `struct platform_device` module code has for a simulated device.
+fn pdev_of(dev: DeviceId) -> *mut platform_device {
+    PDEVS.with(|p| p.borrow().iter().find(|(_, (id, _))| *id == dev).map(|(&a, _)| a)).unwrap_or(0)
+        as *mut platform_device
+}
+
+/// The `struct platform_driver` of a simulated driver.
+fn pdrv_of(drv: kmem_sim::device::DriverId) -> *mut platform_driver {
+    PDRVS.with(|p| p.borrow().iter().find(|(_, id)| **id == drv).map(|(&a, _)| a)).unwrap_or(0) as *mut platform_driver
+}
+
+/// `driver_probe_device()` → `really_probe()` → `platform_probe()` → the driver's probe (module code), under
+/// the kernel frames `path` of the caller; a failed probe's managed resources are released.
+fn driver_probe_device(dev: DeviceId, drv: kmem_sim::device::DriverId, path: &[&'static str]) {
+    let pdrv = pdrv_of(drv);
+    let pdev = pdev_of(dev);
+    let (depth, ok) = with_machine(|m| {
+        let depth = m.call_stack().len();
+        for f in path.iter().chain(&["driver_probe_device", "__driver_probe_device", "really_probe"]) {
+            m.push_kframe(f);
+        }
+        (depth, m.really_probe_begin(dev, drv).is_ok())
+    });
+    if ok {
+        with_machine(|m| m.push_kframe("platform_probe"));
+        // SAFETY: `pdrv` is the registered driver (it outlives its registration, as the C API requires).
+        let probe = unsafe { (*pdrv).probe };
+        // SAFETY: the driver's probe, called with its matching device as platform_probe() does.
+        let ret = probe.map_or(0, |f| unsafe { f(pdev) });
+        let failed = with_machine(|m| {
+            m.pop_frame();
+            m.really_probe_end(dev, drv, ret)
+        });
+        if failed {
+            devres_release_all(dev);
+            with_machine(|m| m.device_unbind_end(dev));
+        }
+    }
+    with_machine(|m| m.truncate_stack(depth));
+}
+
+/// `__device_release_driver()`: the driver's remove (module code), then `device_unbind_cleanup()`: the
+/// device's managed resources released newest first and `dev->driver` cleared.
+fn device_release_driver(dev: DeviceId, path: &[&'static str]) {
+    let Some(drv) = with_machine(|m| m.device_release_driver_begin(dev)) else {
+        return;
+    };
+    let pdrv = pdrv_of(drv);
+    let pdev = pdev_of(dev);
+    let depth = with_machine(|m| {
+        let depth = m.call_stack().len();
+        for f in path.iter().chain(&["__device_release_driver", "device_remove", "platform_remove"]) {
+            m.push_kframe(f);
+        }
+        depth
+    });
+    // SAFETY: `pdrv` is the registered driver; reading the `remove` member of its union (both are the same
+    // function pointer type).
+    let remove = unsafe { (*pdrv).__bindgen_anon_1.remove };
+    if let Some(f) = remove {
+        // SAFETY: the driver's remove, called for a device it is bound to, as platform_remove() does.
+        unsafe { f(pdev) };
+    }
+    with_machine(|m| {
+        m.truncate_stack(depth);
+        for f in path.iter().chain(&["__device_release_driver", "device_unbind_cleanup", "devres_release_all"]) {
+            m.push_kframe(f);
+        }
+        m.devres_release_all_begin(dev);
+    });
+    devres_release_all(dev);
+    with_machine(|m| {
+        m.device_unbind_end(dev);
+        m.truncate_stack(depth);
+    });
+}
+
+/// `release_nodes()` to the end: the kernel's releases run in the simulator, the module's actions here.
+fn devres_release_all(dev: DeviceId) {
+    loop {
+        match with_machine(|m| m.devres_release_next(dev)) {
+            kmem_sim::devres::DevresNext::Done => break,
+            kmem_sim::devres::DevresNext::Action { action, data, node } => {
+                run_devres_action(action, data);
+                with_machine(|m| m.devres_free(node));
+            }
+        }
+    }
+}
+
+/// `__platform_driver_register(drv, owner)`: registers the driver and probes the devices it matches.
+pub unsafe extern "C" fn __platform_driver_register(
+    drv: *mut platform_driver,
+    owner: *mut module,
+) -> crate::ffi::c_int {
+    let _ = owner;
+    // SAFETY: the caller passes a valid driver whose `driver.name` is a C string.
+    let name = c_string(unsafe { (*drv).driver.name });
+    let id = match with_machine(|m| m.platform_driver_register(&name)) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    PDRVS.with(|p| p.borrow_mut().insert(drv as usize, id));
+    for dev in with_machine(|m| m.driver_attach_devices(id)) {
+        driver_probe_device(
+            dev,
+            id,
+            &[
+                "__platform_driver_register",
+                "driver_register",
+                "bus_add_driver",
+                "driver_attach",
+                "bus_for_each_dev",
+                "__driver_attach",
+            ],
+        );
+    }
+    0
+}
+
+/// `platform_driver_unregister(drv)`: unbinds its devices (the last bound first), then the driver is gone.
+pub unsafe extern "C" fn platform_driver_unregister(drv: *mut platform_driver) {
+    let Some(id) = PDRVS.with(|p| p.borrow().get(&(drv as usize)).copied()) else {
+        return;
+    };
+    for dev in with_machine(|m| m.driver_detach_devices(id)) {
+        device_release_driver(
+            dev,
+            &[
+                "platform_driver_unregister",
+                "driver_unregister",
+                "bus_remove_driver",
+                "driver_detach",
+                "device_release_driver_internal",
+            ],
+        );
+    }
+    with_machine(|m| m.platform_driver_unregister(id));
+    PDRVS.with(|p| p.borrow_mut().remove(&(drv as usize)));
+}
+
+// ---- Managed device resources (drivers/base/devres.c, include/linux/device/devres.h) ---------------------
+
+type DevresAction = unsafe extern "C" fn(arg1: *mut c_void);
+
+thread_local! {
+    /// The module's `devm_add_action()` functions, by the id the simulator keeps.
+    static DEVRES_ACTIONS: core::cell::RefCell<std::vec::Vec<DevresAction>> =
+        const { core::cell::RefCell::new(std::vec::Vec::new()) };
+}
+
+/// The simulator's id of an action function (the same function, the same id).
+fn devres_action_id(f: DevresAction) -> u64 {
+    DEVRES_ACTIONS.with(|t| {
+        let mut t = t.borrow_mut();
+        let i = t.iter().position(|&g| core::ptr::fn_addr_eq(g, f)).unwrap_or_else(|| {
+            t.push(f);
+            t.len() - 1
+        });
+        i as u64
+    })
+}
+
+fn run_devres_action(action: u64, data: u64) {
+    let f = DEVRES_ACTIONS.with(|t| t.borrow().get(action as usize).copied());
+    if let Some(f) = f {
+        // SAFETY: the module's action, called with the data it was added with, as devm_action_release() does.
+        unsafe { f(data as usize as *mut c_void) };
+    }
+}
+
+pub unsafe extern "C" fn devm_kmalloc(dev: *mut device, size: usize, gfp: gfp_t) -> *mut c_void {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let p = m.devm_kmalloc(d, size as u64, Gfp(gfp));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn devm_kfree(dev: *mut device, p: *const c_void) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = to_kaddr(m, p);
+        m.devm_kfree(d, a)
+    })
+}
+
+pub unsafe extern "C" fn __devm_add_action(
+    dev: *mut device,
+    action: ::core::option::Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+    data: *mut c_void,
+    name: *const crate::ffi::c_char,
+) -> crate::ffi::c_int {
+    let d = device_id(dev);
+    let n = c_string(name);
+    // A NULL action would oops when released; the kernel does not check it here either.
+    let a = action.map_or(u64::MAX, devres_action_id);
+    with_machine(|m| m.devm_add_action(d, a, data as usize as u64, &n))
+}
+
+pub unsafe extern "C" fn devm_remove_action(
+    dev: *mut device,
+    action: ::core::option::Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+    data: *mut c_void,
+) {
+    let d = device_id(dev);
+    let a = action.map_or(u64::MAX, devres_action_id);
+    with_machine(|m| m.devm_remove_action(d, a, data as usize as u64))
+}
+
+pub unsafe extern "C" fn devm_release_action(
+    dev: *mut device,
+    action: ::core::option::Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+    data: *mut c_void,
+) {
+    let d = device_id(dev);
+    let a = action.map_or(u64::MAX, devres_action_id);
+    if let kmem_sim::devres::DevresNext::Action { action, data, node } =
+        with_machine(|m| m.devm_release_action(d, a, data as usize as u64))
+    {
+        run_devres_action(action, data);
+        with_machine(|m| m.devres_free(node));
+    }
+}
+
+pub unsafe extern "C" fn devm_get_free_pages(dev: *mut device, gfp_mask: gfp_t, order: c_uint) -> c_ulong {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = m.devm_get_free_pages(d, Gfp(gfp_mask), order);
+        to_host(m, a) as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn devm_free_pages(dev: *mut device, addr: c_ulong) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = to_kaddr(m, addr as *const c_void);
+        m.devm_free_pages(d, a)
+    })
+}
+
+pub unsafe extern "C" fn dmam_alloc_attrs(
+    dev: *mut device,
+    size: usize,
+    dma_handle: *mut dma_addr_t,
+    gfp: gfp_t,
+    attrs: c_ulong,
+) -> *mut c_void {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = m.dmam_alloc_attrs(d, size as u64, Gfp(gfp), attrs as u64);
+        dma_alloc_result(m, a, dma_handle)
+    })
+}
+
+pub unsafe extern "C" fn dmam_free_coherent(dev: *mut device, size: usize, vaddr: *mut c_void, dma_handle: dma_addr_t) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = to_kaddr(m, vaddr);
+        m.dmam_free_coherent(d, size as u64, a, dma_handle)
+    })
+}
+
+pub unsafe extern "C" fn dmam_pool_create(
+    name: *const crate::ffi::c_char,
+    dev: *mut device,
+    size: usize,
+    align: usize,
+    allocation: usize,
+) -> *mut dma_pool {
+    let n = c_string(name);
+    let d = device_id(dev);
+    with_machine(|m| match m.dmam_pool_create(&n, d, size as u64, align as u64, allocation as u64) {
+        Ok(p) => to_host(m, p.0).cast(),
+        Err(_) => core::ptr::null_mut(),
+    })
+}
+
+pub unsafe extern "C" fn dmam_pool_destroy(pool: *mut dma_pool) {
+    let p = dma_pool_ptr(pool);
+    with_machine(|m| m.dmam_pool_destroy(p))
 }
 
 pub unsafe extern "C" fn dma_set_mask_and_coherent(dev: *mut device, mask: u64) -> crate::ffi::c_int {
@@ -1755,4 +2208,84 @@ pub unsafe extern "C" fn vunmap(addr: *const c_void) {
         let a = to_kaddr(m, addr);
         m.vunmap(a)
     })
+}
+
+/// `kmem_dump_obj(object)`: continues the current line with the slab the object is in, its start, the
+/// pointer's offset into it and the object size (and, with SLAB_STORE_USER, where it was allocated).
+pub unsafe extern "C" fn kmem_dump_obj(object: *mut c_void) -> bool_ {
+    with_machine(|m| {
+        let a = to_kaddr(m, object);
+        m.kmem_dump_obj(a)
+    })
+}
+
+// ---- Streaming DMA (kernel/dma/mapping.c, kernel/dma/debug.c, include/linux/dma-direction.h) -------------
+
+pub type dma_data_direction = c_uint;
+pub const dma_data_direction_DMA_BIDIRECTIONAL: dma_data_direction = 0;
+pub const dma_data_direction_DMA_TO_DEVICE: dma_data_direction = 1;
+pub const dma_data_direction_DMA_FROM_DEVICE: dma_data_direction = 2;
+pub const dma_data_direction_DMA_NONE: dma_data_direction = 3;
+
+/// `dma_map_page_attrs()`: what the inline `dma_map_single_attrs()` and `dma_map_page()` call.
+pub unsafe extern "C" fn dma_map_page_attrs(
+    dev: *mut device,
+    page: *mut page,
+    offset: usize,
+    size: usize,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) -> dma_addr_t {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // page_to_phys() is arithmetic: a pointer that is no struct page names some physical address too.
+        let pfn = pfn_of(m, page).unwrap_or_else(|| m.page_to_pfn_arith(page as usize as u64));
+        m.dma_map_page_attrs(d, pfn, offset as u64, size as u64, dir, attrs as u64)
+    })
+}
+
+pub unsafe extern "C" fn dma_unmap_page_attrs(
+    dev: *mut device,
+    addr: dma_addr_t,
+    size: usize,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_unmap_page_attrs(d, addr, size as u64, dir, attrs as u64))
+}
+
+pub unsafe extern "C" fn __dma_sync_single_for_cpu(
+    dev: *mut device,
+    addr: dma_addr_t,
+    size: usize,
+    dir: dma_data_direction,
+) {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_sync_single(d, addr, size as u64, dir, true))
+}
+
+pub unsafe extern "C" fn __dma_sync_single_for_device(
+    dev: *mut device,
+    addr: dma_addr_t,
+    size: usize,
+    dir: dma_data_direction,
+) {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_sync_single(d, addr, size as u64, dir, false))
+}
+
+/// `debug_dma_map_single()`: the inline `dma_map_single_attrs()` calls it before mapping.
+pub unsafe extern "C" fn debug_dma_map_single(dev: *mut device, addr: *const c_void, len: c_ulong) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.debug_dma_map_single(d, a, len as u64)
+    })
+}
+
+/// `debug_dma_mapping_error()`: the inline `dma_mapping_error()` calls it.
+pub unsafe extern "C" fn debug_dma_mapping_error(dev: *mut device, dma_addr: dma_addr_t) {
+    let d = device_id(dev);
+    with_machine(|m| m.debug_dma_mapping_error(d, dma_addr))
 }

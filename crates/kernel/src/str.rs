@@ -47,6 +47,19 @@ impl CStr {
         Ok(unsafe { &*(bytes as *const [u8] as *const CStr) })
     }
 
+    /// Wraps a raw C string pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid pointer to a `NUL`-terminated C string, and it must last at least `'a`. When
+    /// `CStr` is alive, the memory pointed by `ptr` must not be mutated.
+    pub unsafe fn from_char_ptr<'a>(ptr: *const crate::ffi::c_char) -> &'a Self {
+        // SAFETY: the caller guarantees a NUL-terminated string that lives for `'a`.
+        let bytes = unsafe { core::ffi::CStr::from_ptr(ptr.cast()) }.to_bytes_with_nul();
+        // SAFETY: `CStr` is `repr(transparent)` over `[u8]`; the bytes end with their only NUL.
+        unsafe { &*(bytes as *const [u8] as *const CStr) }
+    }
+
     /// Returns a C pointer to the string.
     pub const fn as_char_ptr(&self) -> *const crate::ffi::c_char {
         self.0.as_ptr()

@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 
 use crate::device::DeviceId;
+use crate::dma_debug::DmaDirection;
 use crate::gfp::Gfp;
 use crate::machine::{Arch, Machine, PAGE_SHIFT};
 use crate::page::{PageOwner, Pfn};
@@ -241,6 +242,9 @@ impl Machine {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_alloc_attrs");
         let r = self.dma_alloc_attrs_inner(dev, size, flag, attrs);
+        if let (Some(a), Some(d)) = (r, dev) {
+            self.debug_dma_alloc_coherent(d, size, a.dma_handle, a.cpu_addr);
+        }
         self.stack.frames.truncate(depth);
         r
     }
@@ -352,6 +356,9 @@ impl Machine {
         if cpu_addr == 0 {
             return;
         }
+        if let Some(d) = dev {
+            self.debug_dma_free_coherent(d, size, cpu_addr, handle);
+        }
         self.push_kframe("dma_direct_free");
         let order = self.kernel_get_order(size);
         let pfn = Pfn(handle >> PAGE_SHIFT);
@@ -391,32 +398,124 @@ impl Machine {
     }
 }
 
-/// `CONFIG_PREALLOC_DMA_DEBUG_ENTRIES` (its default, 1 << 16).
-pub const PREALLOC_DMA_DEBUG_ENTRIES: u64 = 1 << 16;
-/// `DMA_DEBUG_DYNAMIC_ENTRIES`: `PAGE_SIZE / sizeof(struct dma_debug_entry)`; the entry is 112 bytes on
-/// x86_64 with `CONFIG_STACKTRACE`, `____cacheline_aligned_in_smp` makes it 128.
-pub const DMA_DEBUG_DYNAMIC_ENTRIES: u64 = 4096 / 128;
+/// `DMA_BIT_MASK()` end of a streaming mapping: `dma_capable(dev, addr, size, true)` of
+/// include/linux/dma-direct.h (x86 has a 64-bit `dma_addr_t`, so only the mask and the bus limit count).
+fn dma_capable(mask: u64, bus_limit: u64, addr: u64, size: u64) -> bool {
+    if addr == DMA_MAPPING_ERROR {
+        return false;
+    }
+    addr.wrapping_add(size).wrapping_sub(1) <= min_not_zero(mask, bus_limit)
+}
 
 impl Machine {
-    /// `dma_debug_init()` (kernel/dma/debug.c, `CONFIG_DMA_API_DEBUG`): the hash buckets, then the
-    /// preallocated entries, a zeroed page per `DMA_DEBUG_DYNAMIC_ENTRIES` (`dma_debug_create_entries()`),
-    /// kept for the kernel's life.
-    ///
-    /// Context: boot.
-    pub(crate) fn dma_debug_init(&mut self) {
-        let mut n = 0;
-        while n < PREALLOC_DMA_DEBUG_ENTRIES {
-            let page = self.get_zeroed_page(Gfp::GFP_KERNEL);
-            if page == 0 {
-                self.printk(crate::printk::LogLevel::Err, "DMA-API: debugging out of memory error - disabled\n");
-                return;
+    /// `BUG_ON(!valid_dma_direction(dir))` at kernel/dma/mapping.c:`line`: the direction, or an oops.
+    fn dma_direction(&mut self, dir: u32, line: u32) -> Option<DmaDirection> {
+        match DmaDirection::from_raw(dir).filter(|d| d.is_valid()) {
+            Some(d) => Some(d),
+            None => {
+                self.die(crate::slab_common::OopsKind::Bug { file: "kernel/dma/mapping.c".into(), line });
+                None
             }
-            if let Some(pfn) = self.virt_to_page(page) {
-                self.set_page_owner(pfn, 0, crate::page::PageOwner::Boot);
-            }
-            n += DMA_DEBUG_DYNAMIC_ENTRIES;
         }
-        self.printk(crate::printk::LogLevel::Info, &format!("DMA-API: preallocated {n} debug entries\n"));
-        self.printk(crate::printk::LogLevel::Info, "DMA-API: debugging enabled by kernel config\n");
+    }
+
+    /// `dma_map_page_attrs(dev, page, offset, size, dir, attrs)` (what the inline `dma_map_single()` and
+    /// `dma_map_page()` call): a streaming mapping of `size` bytes at `offset` into the page `pfn`. The
+    /// book's machines map directly (`dma_direct_map_page()`): the device address is the physical address,
+    /// which must lie under the device's DMA mask and bus limit (`dma_capable()`). No swiotlb pool exists on
+    /// them (x86 sets one up only with memory above 4 GiB, `iommu=soft` or `swiotlb=force`), so a buffer the
+    /// device cannot reach is not bounced: `dev_WARN_ONCE()` `DMA addr … overflow` and `DMA_MAPPING_ERROR`.
+    /// A device without a `dma_mask` warns once (kernel/dma/mapping.c:164) and gets `DMA_MAPPING_ERROR`; an
+    /// invalid direction is a `BUG()`. The mapping is recorded by `debug_dma_map_page()` (dma_debug.rs).
+    ///
+    /// Context: any. Returns the device address or `DMA_MAPPING_ERROR`.
+    pub fn dma_map_page_attrs(
+        &mut self,
+        dev: Option<DeviceId>,
+        pfn: Pfn,
+        offset: u64,
+        size: u64,
+        dir: u32,
+        attrs: u64,
+    ) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_map_page_attrs");
+        let r = self.dma_map_page_inner(dev, pfn, offset, size, dir, attrs);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn dma_map_page_inner(
+        &mut self,
+        dev: Option<DeviceId>,
+        pfn: Pfn,
+        offset: u64,
+        size: u64,
+        dir: u32,
+        attrs: u64,
+    ) -> u64 {
+        let Some(dir) = self.dma_direction(dir, 162) else {
+            return DMA_MAPPING_ERROR;
+        };
+        let Some(dev) = dev.filter(|d| self.device(*d).is_some()) else {
+            // dev->dma_mask is read first.
+            self.die_on_access(crate::device::DEVICE_DMA_MASK_OFFSET);
+            return DMA_MAPPING_ERROR;
+        };
+        let d = self.device(dev).cloned().unwrap_or_else(|| unreachable!());
+        let Some(mask) = d.dma_mask else {
+            self.warn_once("kernel/dma/mapping.c", 164, None);
+            return DMA_MAPPING_ERROR;
+        };
+        // dma_direct_map_page() (kernel/dma/direct.h), inline here.
+        let phys = (pfn.0 << PAGE_SHIFT) + offset;
+        let dma_addr = phys;
+        if !dma_capable(mask, d.bus_dma_limit, dma_addr, size) {
+            let msg = format!(
+                "{} {}: DMA addr 0x{dma_addr:016x}+{size} overflow (mask {mask:x}, bus limit {:x}).\n",
+                self.dev_driver_string(dev),
+                self.dev_name(dev),
+                d.bus_dma_limit
+            );
+            // The multi-line dev_WARN_ONCE() of direct.h:103-105 records its last line.
+            self.warn_once("kernel/dma/direct.h", 105, Some(&msg));
+            return DMA_MAPPING_ERROR;
+        }
+        self.debug_dma_map_page(dev, phys, size, dir, dma_addr, attrs);
+        dma_addr
+    }
+
+    /// `dma_unmap_page_attrs(dev, addr, size, dir, attrs)`: ends a streaming mapping (nothing to undo for a
+    /// direct mapping on a cache-coherent x86) and checks it against its record (`debug_dma_unmap_page()`).
+    ///
+    /// Context: any.
+    pub fn dma_unmap_page_attrs(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, attrs: u64) {
+        let _ = attrs;
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_unmap_page_attrs");
+        if let Some(dir) = self.dma_direction(dir, 188) {
+            match dev.filter(|d| self.device(*d).is_some()) {
+                Some(dev) => self.debug_dma_unmap_page(dev, addr, size, dir),
+                None => self.null_device_oops(),
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `__dma_sync_single_for_cpu()` (`to_cpu`) / `__dma_sync_single_for_device()` (what the inline
+    /// `dma_sync_single_for_*()` call; with `CONFIG_DMA_API_DEBUG` they always do): no cache maintenance is
+    /// needed on x86, so what remains is `check_sync()` of the range against its mapping.
+    ///
+    /// Context: any.
+    pub fn dma_sync_single(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, to_cpu: bool) {
+        let depth = self.stack.frames.len();
+        self.push_kframe(if to_cpu { "__dma_sync_single_for_cpu" } else { "__dma_sync_single_for_device" });
+        if let Some(dir) = self.dma_direction(dir, if to_cpu { 368 } else { 385 }) {
+            match dev.filter(|d| self.device(*d).is_some()) {
+                Some(dev) => self.debug_dma_sync_single(dev, addr, size, dir, to_cpu),
+                None => self.null_device_oops(),
+            }
+        }
+        self.stack.frames.truncate(depth);
     }
 }

@@ -208,6 +208,23 @@ impl Symbols {
         self.edges.get(&(caller.to_string(), callee.to_string())).copied()
     }
 
+    /// How `caller` reaches `callee` through one function of this table in between (a module's own helper
+    /// the simulator has no frame for): that function, the return address in `caller` of the call to it (the
+    /// first such call site), and how it reaches `callee`. The lowest call site wins when several helpers do.
+    ///
+    /// Context: any.
+    pub fn edge_via_local(&self, caller: &str, callee: &str) -> Option<(&str, u32, Edge)> {
+        self.edges
+            .iter()
+            .filter_map(|((from, mid), e)| match e {
+                Edge::Call(off) if from == caller && self.funcs.contains_key(mid) => {
+                    self.edge(mid, callee).map(|e2| (mid.as_str(), *off, e2))
+                }
+                _ => None,
+            })
+            .min_by_key(|&(mid, off, _)| (off, mid))
+    }
+
     /// The `BUG()`/`WARN()` site at `file:line`, if the build has one.
     ///
     /// Context: any.

@@ -11,7 +11,7 @@
 //! [`failslab`],
 //! [`vmalloc`] (mm/vmalloc.c) with [`rbtree`] (lib/rbtree.c) and [`util`] (mm/util.c: kvmalloc),
 //! [`mempool`] (mm/mempool.c, plus scheduled events of other tasks and a memory eater), [`device`]
-//! (drivers/base: devices, `dev_printk`), [`dma`] (kernel/dma/mapping.c, direct.c) and [`dmapool`] (mm/dmapool.c).
+//! (drivers/base: devices, drivers and their binding, `dev_printk`), [`devres`] (drivers/base/devres.c), [`dma`] (kernel/dma/mapping.c, direct.c), [`dma_debug`] (kernel/dma/debug.c) and [`dmapool`] (mm/dmapool.c).
 //!
 //! ```
 //! use kmem_sim::{Gfp, Machine, MachineConfig};
@@ -38,7 +38,9 @@
 #![deny(unsafe_code)]
 
 pub mod device;
+pub mod devres;
 pub mod dma;
+pub mod dma_debug;
 pub mod dmapool;
 pub mod failslab;
 pub mod fault;

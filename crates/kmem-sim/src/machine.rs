@@ -514,6 +514,12 @@ pub struct Machine {
     pub(crate) dma: crate::dma::DmaState,
     /// Page-table pages of the kernel and of the processes (pgtable.rs).
     pub(crate) pgtable: crate::pgtable::PageTableState,
+    /// The platform bus's drivers (device.rs).
+    pub(crate) bus: crate::device::BusState,
+    /// Managed device resources (devres.rs).
+    pub(crate) devres: crate::devres::DevresState,
+    /// DMA-API debugging records (dma_debug.rs).
+    pub(crate) dma_debug: crate::dma_debug::DmaDebugState,
 }
 
 impl fmt::Debug for Machine {
@@ -788,7 +794,21 @@ impl Machine {
             mempools: Default::default(),
             dma: Default::default(),
             pgtable: Default::default(),
+            bus: Default::default(),
+            devres: Default::default(),
+            dma_debug: Default::default(),
         };
+        // drivers/base/devres.c: module_param_named(log, log_devres, int, ...): `devres.log=<int>`, any
+        // non-zero value prints (the last one given wins; a value that is no integer leaves it alone).
+        let log = m
+            .cfg
+            .cmdline
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("devres.log=")?.parse::<i32>().ok())
+            .next_back();
+        if let Some(v) = log {
+            m.devres_set_log(v != 0);
+        }
         m.mm_init();
         Ok(m)
     }
@@ -884,6 +904,14 @@ impl Machine {
         }
         let off = addr - self.layout.vmemmap_base;
         (off % self.layout.struct_page_size == 0).then_some(Pfn(off / self.layout.struct_page_size))
+    }
+
+    /// `page_to_pfn()` as the arithmetic it is, for any pointer: `(addr - vmemmap_base) / sizeof(struct
+    /// page)`, whether or not a `struct page` is there (what the kernel computes for a bad pointer).
+    ///
+    /// Context: any.
+    pub fn page_to_pfn_arith(&self, addr: u64) -> Pfn {
+        Pfn(addr.wrapping_sub(self.layout.vmemmap_base) / self.layout.struct_page_size)
     }
 
     /// `pfn_to_page()` as an address (same as [`Machine::page_struct_addr`]).

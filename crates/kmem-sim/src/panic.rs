@@ -514,17 +514,34 @@ impl Machine {
                     }
                 }),
             };
-            match edge {
-                Some(Edge::Call(off)) => {
+            // A module function that reaches the callee through a helper of its own (which has no frame
+            // here): the helper's frame is realised too, or, when it tail-calls, only its call site.
+            let via = match (edge, caller_table) {
+                (None, Some(t)) if caller.module.is_some() => {
+                    t.edge_via_local(&caller.func, &real.name).map(|(mid, off, e)| (mid.to_string(), off, e))
+                }
+                _ => None,
+            };
+            match (edge, via) {
+                (Some(Edge::Call(off)), _) => {
                     caller.offset = off;
                     out.push(g);
                 }
-                Some(Edge::Tail) => {
+                (Some(Edge::Tail), _) => {
                     out.pop();
                     out.push(g);
                 }
+                (None, Some((mid, off, e))) => {
+                    caller.offset = off;
+                    if let (Edge::Call(off2), Some(t)) = (e, caller_table) {
+                        let size = t.lookup(&mid).map_or(0, |x| x.size);
+                        let module = caller.module.clone();
+                        out.push(Frame { func: Cow::Owned(mid), module, offset: off2, size, ..g.clone() });
+                    }
+                    out.push(g);
+                }
                 // Not called directly: inlined into the caller.
-                None => {}
+                (None, None) => {}
             }
         }
         out

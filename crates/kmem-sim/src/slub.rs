@@ -366,6 +366,80 @@ impl Machine {
         Ok(())
     }
 
+    /// `__kmem_obj_info()` → `kmem_dump_obj()`'s text for `object` in the slab at `slab`: ` slab <cache> start
+    /// <object> [data offset N] pointer offset N size N` then, for a cache with SLAB_STORE_USER, ` allocated at
+    /// <caller>` and the allocation and free stacks from the stack depot (` Free path:`).
+    fn kmem_obj_dump(&mut self, object: u64, slab: u64) {
+        let sl = self.slab.slabs[&slab];
+        let g = self.geom_of(sl.cache);
+        let name = self.cache(sl.cache).map(|c| c.name.clone()).unwrap_or_default();
+        let base = self.slab_address(slab);
+        // restore_red_left(), obj_to_index(), then the object's start with its left red zone.
+        let objp = if g.flags & SLAB_RED_ZONE != 0 { object.wrapping_sub(g.red_left_pad as u64) } else { object };
+        let data_offset = object - objp;
+        let objnr = objp.wrapping_sub(base) / g.size as u64;
+        let start = base + g.size as u64 * objnr;
+        let mut line = format!(" slab {name} start {}", self.format_ptr(start));
+        if data_offset != 0 {
+            line += &format!(" data offset {data_offset}");
+        }
+        line += &format!(" pointer offset {}", object.wrapping_sub(start) - data_offset);
+        if g.object_size != 0 {
+            line += &format!(" size {}", g.object_size);
+        }
+        let in_slab = start >= base && start < base + sl.objects as u64 * g.size as u64;
+        let (mut ret, mut alloc_stack, mut free_stack) = (0, Vec::new(), Vec::new());
+        if in_slab && g.flags & SLAB_STORE_USER != 0 {
+            let track = g.fixup_red_left(start) + g.info_end() as u64;
+            let read = |m: &mut Self, at: u64| {
+                let b = m.rd_bytes(at, TRACK_SIZE as u64);
+                let addr = u64::from_le_bytes(b[0..8].try_into().unwrap());
+                let handle = u32::from_le_bytes(b[8..12].try_into().unwrap());
+                let stack = m.slab.depot.get(handle.wrapping_sub(1) as usize).cloned().unwrap_or_default();
+                (addr, stack)
+            };
+            (ret, alloc_stack) = read(self, track);
+            free_stack = read(self, track + TRACK_SIZE as u64).1;
+        }
+        if ret != 0 {
+            line += &format!(" allocated at {}\n", self.format_symbol(ret));
+        } else {
+            line += "\n";
+        }
+        self.pr_cont(&line);
+        // KS_ADDRS_COUNT entries of each.
+        for e in alloc_stack.into_iter().take(16) {
+            let s = self.format_symbol(e);
+            self.printk(LogLevel::Info, &format!("    {s}\n"));
+        }
+        if !free_stack.is_empty() {
+            self.pr_cont(" Free path:\n");
+        }
+        for e in free_stack.into_iter().take(16) {
+            let s = self.format_symbol(e);
+            self.printk(LogLevel::Info, &format!("    {s}\n"));
+        }
+    }
+
+    /// `kmem_dump_obj(object)` (mm/slab_common.c): continues the caller's line with what the slab allocator
+    /// knows of the object `object` points into (see `kmem_obj_dump` above).
+    ///
+    /// Context: any. Returns false, printing nothing, when `object` is below `PAGE_SIZE`, not a direct-map
+    /// address, or not in a slab.
+    pub fn kmem_dump_obj(&mut self, object: u64) -> bool {
+        if object < PAGE_SIZE || !self.virt_addr_valid(object) {
+            return false;
+        }
+        let Some(head) = self.folio_of(object) else {
+            return false;
+        };
+        if !self.slab.slabs.contains_key(&head) {
+            return false;
+        }
+        self.kmem_obj_dump(object, head);
+        true
+    }
+
     fn slab_address(&self, pfn: u64) -> u64 {
         self.page_address(Pfn(pfn))
     }

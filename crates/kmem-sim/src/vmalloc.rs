@@ -748,7 +748,7 @@ impl Machine {
 
     /// `%p` (and `%pK` as root with `kptr_restrict=0`): part 2's [`Machine::format_ptr`] — raw with
     /// `no_hash_pointers` (how the book's kernels boot), else the 32-bit hash; 8 digits on i386.
-    fn fmt_p(&self, addr: u64) -> String {
+    pub(crate) fn fmt_p(&self, addr: u64) -> String {
         let s = self.format_ptr(addr);
         match self.layout.arch {
             Arch::X86_64 => s,

@@ -1,0 +1,221 @@
+//! Managed device resources (drivers/base/devres.c) and the driver core's binding (drivers/base/dd.c): the
+//! header in front of devm_kmalloc() memory, release newest first on detach and after a failed probe, the
+//! `devres.log` lines, the WARN_ON()s of frees that match nothing, and a NULL device.
+use kmem_sim::devres::{DevresNext, DrRelease};
+use kmem_sim::*;
+
+fn machine(cmdline: &str) -> Machine {
+    let mut m = Machine::boot(MachineConfig::x86_64().cmdline(cmdline)).unwrap();
+    m.set_current("insmod", 95);
+    m
+}
+
+/// Registers the driver and the device and binds them as the façade does (no module probe function).
+fn bound(m: &mut Machine) -> DeviceId {
+    let drv = m.platform_driver_register("kmem-book-devres").unwrap();
+    let dev = m.platform_device_register_simple("kmem-book-devres", 0);
+    assert_eq!(m.device_attach_driver(dev), Some(drv));
+    m.really_probe_begin(dev, drv).unwrap();
+    assert!(!m.really_probe_end(dev, drv, 0));
+    dev
+}
+
+/// Runs devres_release_all() to the end; returns the actions the module would run, in order.
+fn release_all(m: &mut Machine, dev: DeviceId) -> Vec<(u64, u64)> {
+    m.devres_release_all_begin(dev);
+    let mut actions = Vec::new();
+    loop {
+        match m.devres_release_next(dev) {
+            DevresNext::Done => break,
+            DevresNext::Action { action, data, node } => {
+                actions.push((action, data));
+                m.devres_free(node);
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn devm_kmalloc_memory_is_40_bytes_into_a_rounded_up_kmalloc_object() {
+    let mut m = machine("");
+    let dev = bound(&mut m);
+    for (size, cache) in [(100u64, "kmalloc-192"), (1024, "kmalloc-2k"), (8, "kmalloc-64"), (4056, "kmalloc-4k")] {
+        let p = m.devm_kmalloc(Some(dev), size, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO);
+        assert_ne!(p, 0);
+        let node = m.devres_nodes(dev).last().unwrap().clone();
+        assert_eq!(p, node.addr + 40, "{size}");
+        assert_eq!((node.name.as_str(), node.size), ("devm_kzalloc_release", size));
+        let seq = m.log_seq();
+        assert!(m.kmem_dump_obj(p));
+        let line = m.dmesg_since(seq);
+        assert!(line.contains(&format!(" slab {cache} start ")), "{size}: {line}");
+        assert!(line.trim_end().ends_with(&format!("pointer offset 40 size {}", cache_size(cache))), "{line}");
+    }
+    assert_eq!(m.devm_kmalloc(Some(dev), 0, Gfp::GFP_KERNEL), 16, "ZERO_SIZE_PTR, nothing recorded");
+    assert_eq!(m.devres_nodes(dev).len(), 4);
+}
+
+fn cache_size(name: &str) -> u32 {
+    match name {
+        "kmalloc-192" => 192,
+        "kmalloc-2k" => 2048,
+        "kmalloc-64" => 64,
+        "kmalloc-4k" => 4096,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn detach_releases_newest_first_and_frees_everything() {
+    let mut m = machine("devres.log=1");
+    let dev = bound(&mut m);
+    let a = m.devm_kmalloc(Some(dev), 100, Gfp::GFP_KERNEL);
+    let dma = m.dmam_alloc_attrs(Some(dev), 8192, Gfp::GFP_KERNEL, 0).unwrap();
+    let pages = m.devm_get_free_pages(Some(dev), Gfp::GFP_KERNEL, 2);
+    assert_eq!(m.devm_add_action(Some(dev), 7, 0x1234, "my_action"), 0);
+    let b = m.devm_kmalloc(Some(dev), 3000, Gfp::GFP_KERNEL);
+    assert!(a != 0 && b != 0 && pages != 0);
+    let names: Vec<String> = m.devres_nodes(dev).iter().map(|n| n.name.clone()).collect();
+    assert_eq!(
+        names,
+        ["devm_kzalloc_release", "dmam_release", "devm_pages_release", "my_action", "devm_kzalloc_release"]
+    );
+    assert!(
+        matches!(m.devres_nodes(dev)[1].release, DrRelease::Dma { size: 8192, vaddr, .. } if vaddr == dma.cpu_addr)
+    );
+    let seq = m.log_seq();
+    assert_eq!(release_all(&mut m, dev), [(7, 0x1234)]);
+    m.device_unbind_end(dev);
+    let log = m.dmesg_since(seq);
+    let rel: Vec<&str> =
+        log.lines().filter_map(|l| l.split(" DEVRES REL ").nth(1)).map(|r| r.split_once(' ').unwrap().1).collect();
+    assert_eq!(
+        rel,
+        [
+            "devm_kzalloc_release (3000 bytes)",
+            "my_action (16 bytes)",
+            "devm_pages_release (16 bytes)",
+            "dmam_release (32 bytes)",
+            "devm_kzalloc_release (100 bytes)"
+        ]
+    );
+    assert!(log.lines().all(|l| l.contains("kmem-book-devres kmem-book-devres.0: DEVRES REL ")), "{log}");
+    assert!(m.devres_nodes(dev).is_empty());
+    assert!(m.dma_coherent_allocations().is_empty(), "the coherent buffer was freed");
+    let pfn = Pfn(m.virt_to_phys(pages) >> 12);
+    assert_eq!(m.page_ref_count(pfn), 0, "the pages were freed");
+    assert_eq!(m.device(dev).unwrap().driver, None);
+    assert!(!m.dmesg().contains("WARNING"));
+}
+
+#[test]
+fn the_log_is_off_without_devres_log() {
+    let mut m = machine("devres.log=0");
+    let dev = bound(&mut m);
+    let seq = m.log_seq();
+    m.devm_kmalloc(Some(dev), 64, Gfp::GFP_KERNEL);
+    release_all(&mut m, dev);
+    assert_eq!(m.dmesg_since(seq), "");
+}
+
+#[test]
+fn a_failed_probe_is_reported_and_unwound() {
+    let mut m = machine("devres.log=1");
+    let drv = m.platform_driver_register("kmem-book-devres").unwrap();
+    let dev = m.platform_device_register_simple("kmem-book-devres", 1);
+    m.really_probe_begin(dev, drv).unwrap();
+    let p = m.devm_kmalloc(Some(dev), 100, Gfp::GFP_KERNEL);
+    assert_eq!(m.devm_kmalloc(Some(dev), 8 << 20, Gfp::GFP_KERNEL | Gfp::__GFP_NOWARN), 0);
+    assert!(p != 0);
+    let seq = m.log_seq();
+    assert!(m.really_probe_end(dev, drv, -12));
+    release_all(&mut m, dev);
+    m.device_unbind_end(dev);
+    let log = m.dmesg_since(seq);
+    let lines: Vec<&str> = log.lines().map(|l| l.split_once("] ").unwrap().1).collect();
+    assert_eq!(
+        lines[0],
+        "kmem-book-devres kmem-book-devres.1: probe with driver kmem-book-devres failed with error -12"
+    );
+    // %p without no_hash_pointers: the hashed value.
+    assert!(lines[1].starts_with("kmem-book-devres kmem-book-devres.1: DEVRES REL 00000000"), "{}", lines[1]);
+    assert!(lines[1].ends_with(" devm_kzalloc_release (100 bytes)"));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(m.dev_driver_string(dev), "platform", "unbound again");
+    // -ENODEV and -EPROBE_DEFER are dev_dbg()s.
+    m.really_probe_begin(dev, drv).unwrap();
+    let seq = m.log_seq();
+    assert!(m.really_probe_end(dev, drv, -19));
+    m.device_unbind_end(dev);
+    assert_eq!(m.dmesg_since(seq), "");
+}
+
+#[test]
+fn matching_registration_and_refusals() {
+    let mut m = machine("");
+    let drv = m.platform_driver_register("kmem-book-devres").unwrap();
+    assert_eq!(m.platform_driver_register("kmem-book-devres"), Err(-16));
+    assert!(m.dmesg().contains("Error: Driver 'kmem-book-devres' is already registered, aborting...\n"));
+    let other = m.platform_device_register_simple("other", 0);
+    assert_eq!(m.device_attach_driver(other), None);
+    let a = m.platform_device_register_simple("kmem-book-devres", 0);
+    let b = m.platform_device_register_simple("kmem-book-devres", 1);
+    assert_eq!(m.driver_attach_devices(drv), [a, b]);
+    // A device with managed resources before its probe is refused.
+    m.devm_kmalloc(Some(b), 32, Gfp::GFP_KERNEL);
+    assert_eq!(m.really_probe_begin(b, drv), Err(-16));
+    assert!(m.dmesg().contains("platform kmem-book-devres.1: Resources present before probing\n"));
+    m.really_probe_begin(a, drv).unwrap();
+    m.really_probe_end(a, drv, 0);
+    assert_eq!(m.dev_driver_string(a), "kmem-book-devres");
+    assert_eq!(m.driver_detach_devices(drv), [a]);
+    assert_eq!(m.device_release_driver_begin(a), Some(drv));
+}
+
+#[test]
+fn frees_that_match_nothing_warn() {
+    let mut m = machine("");
+    let dev = bound(&mut m);
+    let p = m.kmalloc(64, Gfp::GFP_KERNEL);
+    m.devm_kfree(Some(dev), p);
+    let log = m.dmesg();
+    assert!(log.contains("WARNING: CPU: 0 PID: 95 at drivers/base/devres.c:1077 devm_kfree+"), "{log}");
+    m.devm_kfree(Some(dev), 0); // NULL: ignored
+    m.devm_remove_action(Some(dev), 3, 4);
+    assert!(m.dmesg().contains("at drivers/base/devres.c:776 devm_remove_action+"));
+    assert_eq!(m.devm_release_action(Some(dev), 3, 4), DevresNext::Done);
+    assert!(m.dmesg().contains("at drivers/base/devres.c:798 devm_release_action+"));
+    // A managed free takes the node off (REM) and frees it.
+    let q = m.devm_kmalloc(Some(dev), 64, Gfp::GFP_KERNEL);
+    m.devm_kfree(Some(dev), q);
+    assert!(m.devres_nodes(dev).is_empty());
+    // dmam_free_coherent() with the wrong size still frees, after dmam_match()'s warning.
+    let a = m.dmam_alloc_attrs(Some(dev), 4096, Gfp::GFP_KERNEL, 0).unwrap();
+    m.dmam_free_coherent(Some(dev), 8192, a.cpu_addr, a.dma_handle);
+    assert!(m.dmesg().contains("at kernel/dma/mapping.c:54 "));
+    assert!(m.devres_nodes(dev).is_empty());
+}
+
+#[test]
+fn devm_release_action_runs_it_now() {
+    let mut m = machine("devres.log=1");
+    let dev = bound(&mut m);
+    m.devm_add_action(Some(dev), 1, 10, "first");
+    m.devm_add_action(Some(dev), 1, 20, "second");
+    let seq = m.log_seq();
+    match m.devm_release_action(Some(dev), 1, 10) {
+        DevresNext::Action { action: 1, data: 10, node } => m.devres_free(node),
+        other => panic!("{other:?}"),
+    }
+    assert!(m.dmesg_since(seq).contains(" DEVRES REM "));
+    assert_eq!(m.devres_nodes(dev).len(), 1);
+    assert_eq!(m.devres_nodes(dev)[0].name, "second");
+}
+
+#[test]
+fn a_null_device_oopses_where_the_kernel_reads_it() {
+    let mut m = machine("");
+    assert_eq!(m.devm_kmalloc(None, 64, Gfp::GFP_KERNEL), 0);
+    assert!(m.dmesg().contains("BUG: kernel NULL pointer dereference, address: 0000000000000170"), "{}", m.dmesg());
+}
