@@ -2289,3 +2289,24 @@ pub unsafe extern "C" fn debug_dma_mapping_error(dev: *mut device, dma_addr: dma
     let d = device_id(dev);
     with_machine(|m| m.debug_dma_mapping_error(d, dma_addr))
 }
+
+// ---- The GFP scope API (include/linux/sched/mm.h, the patch's helpers) ------------------------------------
+
+/// `memalloc_noio_save()`: every allocation of the current task drops `__GFP_IO | __GFP_FS` until the
+/// matching restore.
+pub unsafe extern "C" fn memalloc_noio_save() -> c_uint {
+    helper("rust_helper_memalloc_noio_save", |m| m.memalloc_noio_save())
+}
+
+pub unsafe extern "C" fn memalloc_noio_restore(flags: c_uint) {
+    helper("rust_helper_memalloc_noio_restore", |m| m.memalloc_noio_restore(flags))
+}
+
+/// `memalloc_nofs_save()`: every allocation of the current task drops `__GFP_FS` until the matching restore.
+pub unsafe extern "C" fn memalloc_nofs_save() -> c_uint {
+    helper("rust_helper_memalloc_nofs_save", |m| m.memalloc_nofs_save())
+}
+
+pub unsafe extern "C" fn memalloc_nofs_restore(flags: c_uint) {
+    helper("rust_helper_memalloc_nofs_restore", |m| m.memalloc_nofs_restore(flags))
+}

@@ -606,6 +606,9 @@ impl Machine {
             }
             return Err(AllocError::OrderTooLarge);
         }
+        // The scope API's constraints (memalloc_noio_save() …) apply to everything after this point,
+        // the failure report's mode included.
+        let gfp = self.current_gfp_context(gfp);
         self.might_alloc(gfp);
         if self.should_fail_alloc_page(gfp, order) {
             return Err(AllocError::Injected);

@@ -1,6 +1,7 @@
-//! Tasks and execution context (kernel/sched/core.c, include/linux/preempt.h): the current task, the preempt
-//! count with its hardirq part, irqs-disabled, and `__might_resched()` / `might_sleep()` with
-//! `CONFIG_DEBUG_ATOMIC_SLEEP` semantics.
+//! Tasks and execution context (kernel/sched/core.c, include/linux/preempt.h, include/linux/sched/mm.h): the
+//! current task, the preempt count with its hardirq part, irqs-disabled, `__might_resched()` / `might_sleep()`
+//! with `CONFIG_DEBUG_ATOMIC_SLEEP` semantics, and the GFP scope API (`memalloc_noio_save()` …) with
+//! `current_gfp_context()`, which the page allocator applies to every request.
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,15 @@ pub const HARDIRQ_MASK: u32 = 0xf << 16;
 /// `NMI_MASK`.
 pub const NMI_MASK: u32 = 0xf << 20;
 
+/// `PF_MEMALLOC`: allocating memory to free memory (`memalloc_noreclaim_save()`).
+pub const PF_MEMALLOC: u32 = 0x0000_0800;
+/// `PF_MEMALLOC_NOFS`: every allocation of the task inherits `GFP_NOFS` (`memalloc_nofs_save()`).
+pub const PF_MEMALLOC_NOFS: u32 = 0x0004_0000;
+/// `PF_MEMALLOC_NOIO`: every allocation of the task inherits `GFP_NOIO` (`memalloc_noio_save()`).
+pub const PF_MEMALLOC_NOIO: u32 = 0x0008_0000;
+/// `PF_MEMALLOC_PIN`: allocations constrained to zones that allow long-term pinning (no `__GFP_MOVABLE`).
+pub const PF_MEMALLOC_PIN: u32 = 0x1000_0000;
+
 /// A task (`struct task_struct`, the fields that get printed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
@@ -34,6 +44,8 @@ pub struct Task {
     pub non_block_count: i32,
     /// `rcu_read_lock_nesting`.
     pub rcu_depth: i32,
+    /// `flags`: the `PF_MEMALLOC*` bits of the scope API (the others are not modelled).
+    pub flags: u32,
     /// The system call the task is in (its user-mode registers, `task_pt_regs()`), if it is in one.
     pub syscall: Option<Syscall>,
 }
@@ -85,7 +97,14 @@ pub struct Sched {
 impl Default for Sched {
     fn default() -> Self {
         Sched {
-            tasks: vec![Task { pid: 0, comm: "swapper/0".into(), non_block_count: 0, rcu_depth: 0, syscall: None }],
+            tasks: vec![Task {
+                pid: 0,
+                comm: "swapper/0".into(),
+                non_block_count: 0,
+                rcu_depth: 0,
+                flags: 0,
+                syscall: None,
+            }],
             current: 0,
             preempt_count: 0,
             irq_disable_depth: 0,
@@ -109,6 +128,72 @@ impl Machine {
         &self.sched.tasks[self.sched.current]
     }
 
+    /// `memalloc_flags_save(flags)`: sets `flags` in `current->flags` and returns those of them that were
+    /// clear, for [`Machine::memalloc_flags_restore`] (so that nested scopes restore only their own).
+    fn memalloc_flags_save(&mut self, flags: u32) -> u32 {
+        let t = &mut self.sched.tasks[self.sched.current];
+        let old = !t.flags & flags;
+        t.flags |= flags;
+        old
+    }
+
+    /// `memalloc_flags_restore(flags)`: clears `flags` in `current->flags`.
+    fn memalloc_flags_restore(&mut self, flags: u32) {
+        self.sched.tasks[self.sched.current].flags &= !flags;
+    }
+
+    /// `memalloc_noio_save()`: starts a `GFP_NOIO` scope for the current task: until the matching restore,
+    /// every allocation it makes drops `__GFP_IO` and `__GFP_FS`.
+    ///
+    /// Context: process context. Returns the value to pass to [`Machine::memalloc_noio_restore`]
+    /// (`PF_MEMALLOC_NOIO`, or 0 inside another NOIO scope).
+    pub fn memalloc_noio_save(&mut self) -> u32 {
+        self.memalloc_flags_save(PF_MEMALLOC_NOIO)
+    }
+
+    /// `memalloc_noio_restore(flags)`: ends the scope `flags` came from.
+    ///
+    /// Context: process context.
+    pub fn memalloc_noio_restore(&mut self, flags: u32) {
+        self.memalloc_flags_restore(flags)
+    }
+
+    /// `memalloc_nofs_save()`: starts a `GFP_NOFS` scope (every allocation drops `__GFP_FS`).
+    ///
+    /// Context: process context. Returns `PF_MEMALLOC_NOFS` or 0 (nested), for
+    /// [`Machine::memalloc_nofs_restore`].
+    pub fn memalloc_nofs_save(&mut self) -> u32 {
+        self.memalloc_flags_save(PF_MEMALLOC_NOFS)
+    }
+
+    /// `memalloc_nofs_restore(flags)`.
+    ///
+    /// Context: process context.
+    pub fn memalloc_nofs_restore(&mut self, flags: u32) {
+        self.memalloc_flags_restore(flags)
+    }
+
+    /// `current_gfp_context(flags)`: the mask the current task's scopes leave of `flags` — NOIO drops
+    /// `__GFP_IO | __GFP_FS` (and takes precedence over NOFS, which drops `__GFP_FS`), PIN drops
+    /// `__GFP_MOVABLE`. In interrupt context `current` is the interrupted task, as in the kernel.
+    ///
+    /// Context: any.
+    pub fn current_gfp_context(&self, mut flags: crate::gfp::Gfp) -> crate::gfp::Gfp {
+        use crate::gfp::Gfp;
+        let pflags = self.current().flags;
+        if pflags & (PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS | PF_MEMALLOC_PIN) != 0 {
+            if pflags & PF_MEMALLOC_NOIO != 0 {
+                flags &= !(Gfp::__GFP_IO | Gfp::__GFP_FS);
+            } else if pflags & PF_MEMALLOC_NOFS != 0 {
+                flags &= !Gfp::__GFP_FS;
+            }
+            if pflags & PF_MEMALLOC_PIN != 0 {
+                flags &= !Gfp::__GFP_MOVABLE;
+            }
+        }
+        flags
+    }
+
     /// Makes the task `pid` current, creating it with `comm` if it does not exist (its comm is updated
     /// otherwise), e.g. `set_current("insmod", 95)` before a module's init runs.
     ///
@@ -119,7 +204,7 @@ impl Machine {
             self.sched.tasks[i].comm = comm;
             self.sched.current = i;
         } else {
-            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0, syscall: None });
+            self.sched.tasks.push(Task { pid, comm, non_block_count: 0, rcu_depth: 0, flags: 0, syscall: None });
             self.sched.current = self.sched.tasks.len() - 1;
         }
     }
@@ -138,7 +223,14 @@ impl Machine {
     /// Context: any.
     pub fn spawn_task(&mut self, comm: &str, pid: u32) {
         if !self.sched.tasks.iter().any(|t| t.pid == pid) {
-            self.sched.tasks.push(Task { pid, comm: comm15(comm), non_block_count: 0, rcu_depth: 0, syscall: None });
+            self.sched.tasks.push(Task {
+                pid,
+                comm: comm15(comm),
+                non_block_count: 0,
+                rcu_depth: 0,
+                flags: 0,
+                syscall: None,
+            });
         }
     }
 
