@@ -1,6 +1,6 @@
 #!/bin/sh
 # Offsets and sizes of the kernel structures the simulator needs (the fault address of a NULL `struct device *`
-# dereference, the size of a platform device), measured in a built tree: compiles a C file with the exact
+# dereference or of a node that does not exist, the size of a platform device), measured in a built tree: compiles a C file with the exact
 # command line Kbuild used for drivers/base/devres.o, one array per value, and reads the sizes with nm.
 # Usage: listings/kernel/struct-offsets.sh KDIR > listings/kernel/struct-offsets.txt
 set -eu
@@ -10,6 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/off.c" <<'C'
 #include <linux/device.h>
 #include <linux/platform_device.h>
+#include <linux/mmzone.h>
 #define V(name, value) char name[value] = { 1 };
 V(device__numa_node, offsetof(struct device, numa_node))
 V(device__dma_mask, offsetof(struct device, dma_mask))
@@ -21,6 +22,9 @@ V(sizeof_device, sizeof(struct device))
 V(platform_device__dev, offsetof(struct platform_device, dev))
 V(sizeof_platform_device, sizeof(struct platform_device))
 V(sizeof_platform_driver, sizeof(struct platform_driver))
+V(pglist_data__node_zonelists, offsetof(struct pglist_data, node_zonelists))
+V(sizeof_zonelist, sizeof(struct zonelist))
+V(zoneref__zone_idx, offsetof(struct zoneref, zone_idx))
 C
 cmd=$(sed -n 's/^savedcmd_drivers\/base\/devres.o := //p' "$kdir/drivers/base/.devres.o.cmd" |
     sed "s#-Wp,-MMD,[^ ]*##; s# -o drivers/base/devres.o # -o $tmp/off.o #; s# drivers/base/devres.c# $tmp/off.c#")

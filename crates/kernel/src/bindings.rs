@@ -1903,9 +1903,11 @@ pub unsafe extern "C" fn __alloc_pages_noprof(
     preferred_nid: crate::ffi::c_int,
     nodemask: *mut nodemask_t,
 ) -> *mut page {
-    let _ = (preferred_nid, nodemask);
-    // SAFETY: the same contract as alloc_pages_noprof().
-    unsafe { alloc_pages_noprof(gfp_mask, order) }
+    let _ = nodemask;
+    with_machine(|m| {
+        let pfn = m.alloc_pages_nid(gfp(gfp_mask), order, preferred_nid);
+        page_ptr(m, pfn)
+    })
 }
 
 /// `alloc_pages_exact_noprof(size, gfp)`: `size` bytes of whole pages, the tail beyond them freed.
@@ -2309,4 +2311,79 @@ pub unsafe extern "C" fn memalloc_nofs_save() -> c_uint {
 
 pub unsafe extern "C" fn memalloc_nofs_restore(flags: c_uint) {
     helper("rust_helper_memalloc_nofs_restore", |m| m.memalloc_nofs_restore(flags))
+}
+
+// ---- More of the page allocator (mm/page_alloc.c, mm/swap.c): split pages, bulk allocation, folios -------
+
+/// `struct folio` (opaque here: a folio pointer is its head page's `struct page` pointer, the kernel's value).
+#[repr(C)]
+pub struct folio {
+    _unused: [u8; 0],
+}
+
+pub unsafe extern "C" fn split_page(page: *mut page, order: c_uint) {
+    with_machine(|m| {
+        if let Some(pfn) = pfn_of(m, page) {
+            m.split_page(pfn, order);
+        }
+    })
+}
+
+/// `alloc_pages_bulk_noprof()`: the array form (`page_list` NULL). A list (`page_list`) links the pages
+/// through `page->lru`, memory the façade's `struct page` does not have: such a call gets no page.
+pub unsafe extern "C" fn alloc_pages_bulk_noprof(
+    gfp: gfp_t,
+    preferred_nid: crate::ffi::c_int,
+    nodemask: *mut nodemask_t,
+    nr_pages: crate::ffi::c_int,
+    page_list: *mut list_head,
+    page_array: *mut *mut page,
+) -> c_ulong {
+    let _ = nodemask;
+    if nr_pages <= 0 || page_array.is_null() || !page_list.is_null() {
+        return 0;
+    }
+    // SAFETY: the caller passes an array of `nr_pages` page pointers.
+    let slots = unsafe { core::slice::from_raw_parts_mut(page_array, nr_pages as usize) };
+    with_machine(|m| {
+        let mut array: std::vec::Vec<Option<Pfn>> = slots
+            .iter()
+            .map(|&p| if p.is_null() { None } else { Some(pfn_of(m, p).unwrap_or(Pfn(u64::MAX))) })
+            .collect();
+        let n = m.alloc_pages_bulk(Gfp(gfp), preferred_nid, &mut array);
+        for (slot, pfn) in slots.iter_mut().zip(&array) {
+            if slot.is_null() {
+                *slot = page_ptr(m, *pfn);
+            }
+        }
+        n as c_ulong
+    })
+}
+
+pub unsafe extern "C" fn folio_alloc_noprof(gfp: gfp_t, order: c_uint) -> *mut folio {
+    with_machine(|m| {
+        let p = m.folio_alloc(Gfp(gfp), order, 0);
+        page_ptr(m, p).cast()
+    })
+}
+
+pub unsafe extern "C" fn __folio_alloc_noprof(
+    gfp: gfp_t,
+    order: c_uint,
+    preferred_nid: crate::ffi::c_int,
+    nodemask: *mut nodemask_t,
+) -> *mut folio {
+    let _ = nodemask;
+    with_machine(|m| {
+        let p = m.folio_alloc(Gfp(gfp), order, preferred_nid);
+        page_ptr(m, p).cast()
+    })
+}
+
+pub unsafe extern "C" fn __folio_put(folio: *mut folio) {
+    with_machine(|m| {
+        if let Some(pfn) = pfn_of(m, folio.cast()) {
+            m.__folio_put(pfn);
+        }
+    })
 }

@@ -820,6 +820,183 @@ impl Machine {
         addr
     }
 
+    /// `node_zonelist(nid, gfp)` followed by the first read of the zonelist (`first_zones_zonelist()`), for
+    /// the entry points that take a `preferred_nid`: on the book's machines only node 0 exists, and
+    /// `NODE_DATA(nid)` of any other node is NULL (`node_data[]` has no entry for it; for `NUMA_NO_NODE` the
+    /// word before the array, which the real oops shows is 0 too), so the read of
+    /// `NODE_DATA(nid)->node_zonelists[gfp_zonelist(gfp)]._zonerefs[0].zone_idx` faults at
+    /// `0x1300 + 0x1010 * THISNODE + 8` (offsets measured in the real build, listings/kernel/struct-offsets.txt).
+    /// The inline wrappers (`alloc_pages_node()`, `alloc_pages_bulk_array()` …) turn `NUMA_NO_NODE` into
+    /// `numa_mem_id()` first; a direct caller must not pass it. Without CONFIG_NUMA (the 32-bit profile) the
+    /// node is ignored.
+    ///
+    /// Context: any. Returns whether the node can be used (false after the oops).
+    pub fn node_zonelist_ok(&mut self, nid: i32, gfp: Gfp) -> bool {
+        if nid == 0 || !self.cfg.numa {
+            return true;
+        }
+        const NODE_ZONELISTS: u64 = 0x1300;
+        const SIZEOF_ZONELIST: u64 = 0x1010;
+        const ZONEREF_ZONE_IDX: u64 = 0x8;
+        let thisnode = gfp.intersects(Gfp::__GFP_THISNODE) as u64;
+        self.die_on_access(NODE_ZONELISTS + SIZEOF_ZONELIST * thisnode + ZONEREF_ZONE_IDX);
+        false
+    }
+
+    /// `__alloc_pages_noprof(gfp, order, preferred_nid, NULL)`: [`Machine::alloc_pages`] on a preferred node
+    /// (which must exist, see [`Machine::node_zonelist_ok`]).
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    pub fn alloc_pages_nid(&mut self, gfp: Gfp, order: u32, nid: i32) -> Option<Pfn> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__alloc_pages_noprof");
+        let ok = order > MAX_PAGE_ORDER || self.node_zonelist_ok(nid, gfp);
+        self.stack.frames.truncate(depth);
+        if !ok {
+            return None;
+        }
+        self.try_alloc_pages(gfp, order).ok()
+    }
+
+    /// `split_page(page, order)`: turns a non-compound order-`order` allocation into `2^order` order-0 pages,
+    /// each with its own reference (`set_page_refcounted()` of every page after the first), so that they are
+    /// freed one by one. The kernel's checks of a compound or unreferenced `page` are `VM_BUG_ON_PAGE()`s,
+    /// compiled out without `CONFIG_DEBUG_VM` (the book's kernel); what the kernel then does to a compound
+    /// page's metadata is not modelled: the simulator leaves such a page as it is.
+    ///
+    /// Context: any.
+    pub fn split_page(&mut self, page: Pfn, order: u32) {
+        let Some(f) = self.pages.get(page.0 as usize).copied() else {
+            return;
+        };
+        if f.is_head() || f.is_tail() || f.refcount == 0 || page.0 + (1 << order) > self.pages.len() as u64 {
+            return;
+        }
+        for i in 0..(1u64 << order) {
+            let g = &mut self.pages[(page.0 + i) as usize];
+            if i > 0 {
+                g.refcount = 1;
+            }
+            g.order = 0;
+        }
+    }
+
+    /// `alloc_pages_bulk_noprof(gfp, nid, NULL, nr_pages, NULL, page_array)` (the array form; `nid` must be a
+    /// node of the machine, see [`Machine::node_zonelist_ok`]):
+    /// fills the NULL entries of `array[..nr_pages]` with order-0 pages and returns how many entries are
+    /// populated. Entries already set are skipped (and counted). As mm/page_alloc.c does it: with one page to
+    /// get, or `__GFP_ACCOUNT`, or no zone above its low watermark plus `nr_pages`, a single `__alloc_pages()`;
+    /// otherwise pages straight from this CPU's per-CPU list of the zone (`__rmqueue_pcplist()`, refilled in
+    /// batches from the buddy allocator), without the slow path, stopping when the list and the buddy
+    /// allocator have none left (falling back to one `__alloc_pages()` if not even one came).
+    ///
+    /// Context: as [`Machine::alloc_pages`].
+    pub fn alloc_pages_bulk(&mut self, gfp: Gfp, nid: i32, array: &mut [Option<Pfn>]) -> usize {
+        let depth = self.stack.frames.len();
+        self.push_kframe("alloc_pages_bulk_noprof");
+        let r = self.alloc_pages_bulk_inner(gfp, nid, array);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn alloc_pages_bulk_inner(&mut self, gfp: Gfp, nid: i32, array: &mut [Option<Pfn>]) -> usize {
+        let nr_pages = array.len();
+        let mut nr = array.iter().take_while(|p| p.is_some()).count();
+        if nr_pages == 0 || nr == nr_pages {
+            return nr;
+        }
+        let single = |m: &mut Self, array: &mut [Option<Pfn>], nr: usize| -> usize {
+            // failed: __alloc_pages_noprof(gfp, 0, preferred_nid, nodemask) into the first hole.
+            let Some(p) = m.alloc_pages_nid(gfp, 0, nid) else { return nr };
+            let i = array.iter().position(|p| p.is_none()).unwrap_or(nr);
+            array[i] = Some(p);
+            nr + 1
+        };
+        if gfp.intersects(Gfp::__GFP_ACCOUNT) || nr_pages - nr == 1 {
+            return single(self, array, nr);
+        }
+        // prepare_alloc_pages(): the scope constraints, might_alloc(), fault injection.
+        let gfp = self.current_gfp_context(gfp);
+        self.might_alloc(gfp);
+        if self.should_fail_alloc_page(gfp, 0) {
+            return nr;
+        }
+        // for_each_zone_zonelist_nodemask() reads the preferred node's zonelist.
+        if !self.node_zonelist_ok(nid, gfp) {
+            return nr;
+        }
+        let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
+        let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
+        let Ok(zt) = gfp.gfp_zone(has_highmem, has_dma32) else {
+            return nr;
+        };
+        let highest = self.zone_idx_of_type(zt);
+        let mt = gfp.migratetype();
+        let zone = (0..=highest.min(self.zones.len() - 1)).rev().find(|&z| {
+            self.zones[z].populated() && {
+                let mark = self.zones[z].watermark[ALLOC_WMARK_LOW as usize] + nr_pages as u64;
+                self.zone_watermark_ok(z, 0, mark, highest, ALLOC_WMARK_LOW | ALLOC_CPUSET)
+            }
+        });
+        let Some(z) = zone.filter(|&z| !self.zones[z].pcp.is_empty()) else {
+            return single(self, array, nr);
+        };
+        let mut got = 0;
+        while nr < nr_pages {
+            if array[nr].is_some() {
+                nr += 1;
+                continue;
+            }
+            let Some(pfn) = self.rmqueue_pcplist(z, 0, mt, ALLOC_WMARK_LOW) else {
+                if got == 0 {
+                    return single(self, array, nr);
+                }
+                break;
+            };
+            got += 1;
+            self.prep_new_page(pfn, 0, gfp);
+            self.alloc.nr_allocs += 1;
+            array[nr] = Some(Pfn(pfn));
+            nr += 1;
+        }
+        nr
+    }
+
+    /// `__folio_alloc_noprof(gfp, order, nid, NULL)` / `folio_alloc_noprof(gfp, order)` (node 0): `alloc_pages()` with
+    /// `__GFP_COMP` — a folio is a compound page seen through its head (`page_rmappable_folio()` only marks
+    /// orders above 1 as rmappable, which nothing here reads).
+    ///
+    /// Context: as [`Machine::alloc_pages`]. Returns the head page or None.
+    pub fn folio_alloc(&mut self, gfp: Gfp, order: u32, nid: i32) -> Option<Pfn> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("folio_alloc_noprof");
+        self.push_kframe("__folio_alloc_noprof");
+        let r = self.alloc_pages_nid(gfp | Gfp::__GFP_COMP, order, nid);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `__folio_put(folio)`: what the inline `folio_put()` calls when it has dropped the last reference:
+    /// the folio goes back to the page allocator at its order (`free_unref_page(&folio->page,
+    /// folio_order(folio))`), whatever its count. A pointer that is not a folio's head is not modelled (the
+    /// kernel would read a tail page as a folio and free what that names): the simulator leaves it alone.
+    ///
+    /// Context: any.
+    pub fn __folio_put(&mut self, folio: Pfn) {
+        let Some(f) = self.pages.get(folio.0 as usize).copied() else {
+            return;
+        };
+        if f.is_tail() || f.owner() != PageOwner::PageAlloc {
+            return;
+        }
+        let order = if f.is_head() { f.order as u32 } else { 0 };
+        let depth = self.stack.frames.len();
+        self.push_kframe("__folio_put");
+        self.free_range_to_buddy(folio.0, order);
+        self.alloc.nr_frees += 1;
+        self.stack.frames.truncate(depth);
+    }
+
     /// `free_pages_exact(addr, size)`.
     ///
     /// Context: any.
