@@ -184,6 +184,7 @@ const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
     ("order", "Any violation returns NULL."),
     ("order", "**Detach releases in reverse.**"),
     ("order", "The scope belongs to the task, not to the code"),
+    ("order", "**Growing in place of the old.**"),
     ("order", "Some numbers differ between two boots"),
     ("order", "the order of the lines"),
     ("order", "The real kernel may list the same areas in another order"),

@@ -54,6 +54,15 @@ unsafe extern "C" fn devres_probe(pdev: *mut bindings::platform_device) -> c_int
         }
     }
 
+    // The state outgrows its object: devm_krealloc() moves it to a larger one, in the same place of the list.
+    let state = unsafe { bindings::devm_krealloc(dev, state, 300, bindings::GFP_KERNEL) };
+    if state.is_null() {
+        return ENOMEM.to_errno();
+    }
+    pr_info!("devm_krealloc(state, 300) = {:p}:", state);
+    // SAFETY: `state` points into a slab object.
+    unsafe { bindings::kmem_dump_obj(state) };
+
     // devm_kcalloc(dev, 16, 64, GFP_KERNEL): 1024 bytes and the 40-byte header.
     let table = unsafe { bindings::devm_kmalloc(dev, 16 * 64, bindings::GFP_KERNEL | bindings::__GFP_ZERO) };
     if table.is_null() {

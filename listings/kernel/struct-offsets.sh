@@ -14,6 +14,7 @@ cat > "$tmp/off.c" <<'C'
 #define V(name, value) char name[value] = { 1 };
 V(device__numa_node, offsetof(struct device, numa_node))
 V(device__dma_mask, offsetof(struct device, dma_mask))
+V(device__dma_io_tlb_mem, offsetof(struct device, dma_io_tlb_mem))
 V(device__coherent_dma_mask, offsetof(struct device, coherent_dma_mask))
 V(device__devres_lock, offsetof(struct device, devres_lock))
 V(device__devres_head, offsetof(struct device, devres_head))

@@ -2387,3 +2387,116 @@ pub unsafe extern "C" fn __folio_put(folio: *mut folio) {
         }
     })
 }
+
+// ---- More managed allocations, kvmalloc pools, DMA queries ------------------------------------------------
+
+/// The bytes of a C string (without its NUL), or None for NULL.
+fn c_bytes<'a>(s: *const crate::ffi::c_char) -> Option<&'a [u8]> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: the caller passes a NUL-terminated C string, as the C API requires.
+    Some(unsafe { core::ffi::CStr::from_ptr(s.cast()) }.to_bytes())
+}
+
+pub unsafe extern "C" fn devm_kmemdup(dev: *mut device, src: *const c_void, len: usize, gfp: gfp_t) -> *mut c_void {
+    let d = device_id(dev);
+    // SAFETY: the caller passes `len` readable bytes at `src` (module or simulated memory).
+    let bytes = if len == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(src.cast::<u8>(), len) } };
+    let bytes = bytes.to_vec();
+    with_machine(|m| {
+        let p = m.devm_kmemdup(d, &bytes, Gfp(gfp));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn devm_kstrdup(
+    dev: *mut device,
+    s: *const crate::ffi::c_char,
+    gfp: gfp_t,
+) -> *mut crate::ffi::c_char {
+    let d = device_id(dev);
+    let bytes = c_bytes(s).map(<[u8]>::to_vec);
+    with_machine(|m| {
+        let p = m.devm_kstrdup(d, bytes.as_deref(), Gfp(gfp));
+        to_host(m, p).cast()
+    })
+}
+
+/// `devm_kstrdup_const()`: a string in the kernel's `.rodata` would be returned as it is; a module's string
+/// never is one, so this is `devm_kstrdup()`.
+pub unsafe extern "C" fn devm_kstrdup_const(
+    dev: *mut device,
+    s: *const crate::ffi::c_char,
+    gfp: gfp_t,
+) -> *const crate::ffi::c_char {
+    // SAFETY: the same contract.
+    unsafe { devm_kstrdup(dev, s, gfp) }
+}
+
+pub unsafe extern "C" fn devm_krealloc(dev: *mut device, ptr: *mut c_void, size: usize, gfp: gfp_t) -> *mut c_void {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let old = to_kaddr(m, ptr);
+        let p = m.devm_krealloc(d, old, size as u64, Gfp(gfp));
+        to_host(m, p)
+    })
+}
+
+/// `mempool_kvmalloc(gfp, pool_data)`: the element allocator of `mempool_create_kvmalloc_pool()`:
+/// `kvmalloc()` of `(size_t)pool_data` bytes.
+pub unsafe extern "C" fn mempool_kvmalloc(gfp_mask: gfp_t, pool_data: *mut c_void) -> *mut c_void {
+    with_machine(|m| {
+        let p = m.kvmalloc(pool_data as usize as u64, gfp(gfp_mask));
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn mempool_kvfree(element: *mut c_void, pool_data: *mut c_void) {
+    let _ = pool_data;
+    with_machine(|m| {
+        let a = to_kaddr(m, element);
+        m.kvfree(a)
+    })
+}
+
+pub unsafe extern "C" fn dma_get_required_mask(dev: *mut device) -> u64 {
+    // dma_direct_get_required_mask() reads no field of the device on x86.
+    let _ = dev;
+    with_machine(|m| m.dma_direct_get_required_mask())
+}
+
+pub unsafe extern "C" fn dma_max_mapping_size(dev: *mut device) -> usize {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_max_mapping_size(d) as usize)
+}
+
+pub unsafe extern "C" fn dma_opt_mapping_size(dev: *mut device) -> usize {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_opt_mapping_size(d) as usize)
+}
+
+pub unsafe extern "C" fn dma_addressing_limited(dev: *mut device) -> bool_ {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_addressing_limited(d))
+}
+
+pub unsafe extern "C" fn dma_can_mmap(dev: *mut device) -> bool_ {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_can_mmap(d))
+}
+
+pub unsafe extern "C" fn __dma_need_sync(dev: *mut device, dma_addr: dma_addr_t) -> bool_ {
+    let d = device_id(dev);
+    with_machine(|m| m.__dma_need_sync(d, dma_addr))
+}
+
+pub unsafe extern "C" fn dma_get_merge_boundary(dev: *mut device) -> c_ulong {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_get_merge_boundary(d) as c_ulong)
+}
+
+pub unsafe extern "C" fn dma_pci_p2pdma_supported(dev: *mut device) -> bool_ {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_pci_p2pdma_supported(d))
+}

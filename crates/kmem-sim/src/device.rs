@@ -40,6 +40,8 @@ pub const PLATFORM_DEVID_AUTO: i32 = -2;
 pub const DEVICE_NUMA_NODE_OFFSET: u64 = 0x170;
 /// `offsetof(struct device, dma_mask)` (the same file): where `dma_map_page_attrs(NULL, …)` faults.
 pub const DEVICE_DMA_MASK_OFFSET: u64 = 0x120;
+/// `offsetof(struct device, coherent_dma_mask)` (the same file).
+pub const DEVICE_COHERENT_DMA_MASK_OFFSET: u64 = 0x128;
 /// `offsetof(struct device, devres_lock)` (the same file): where `spin_lock_irqsave(&dev->devres_lock)` on a
 /// NULL device faults.
 pub const DEVICE_DEVRES_LOCK_OFFSET: u64 = 0x17c;

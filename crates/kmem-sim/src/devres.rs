@@ -244,6 +244,113 @@ impl Machine {
         self.stack.frames.truncate(depth);
     }
 
+    /// `devm_kmemdup(dev, src, len, gfp)`: `devm_kmalloc()` of `src.len()` bytes holding a copy of `src`.
+    ///
+    /// Context: as `kmalloc()` with `gfp`. Returns the copy, `ZERO_SIZE_PTR` for 0 bytes, 0 on failure.
+    pub fn devm_kmemdup(&mut self, dev: Option<DeviceId>, src: &[u8], gfp: Gfp) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("devm_kmemdup");
+        let p = self.devm_kmalloc(dev, src.len() as u64, gfp);
+        if p != 0 && !zero_or_null_ptr(p) {
+            let _ = self.write_bytes(p, src);
+        }
+        self.stack.frames.truncate(depth);
+        p
+    }
+
+    /// `devm_kstrdup(dev, s, gfp)` (and `devm_kstrdup_const()`, whose `.rodata` case a module's string never
+    /// is): a managed copy of the C string `s` (its bytes without the NUL); None (NULL) gives 0.
+    ///
+    /// Context: as `kmalloc()` with `gfp`. Returns the copy or 0.
+    pub fn devm_kstrdup(&mut self, dev: Option<DeviceId>, s: Option<&[u8]>, gfp: Gfp) -> u64 {
+        let Some(s) = s else { return 0 };
+        let depth = self.stack.frames.len();
+        self.push_kframe("devm_kstrdup");
+        let mut bytes = s.to_vec();
+        bytes.push(0);
+        let p = self.devm_kmalloc(dev, bytes.len() as u64, gfp);
+        if p != 0 {
+            let _ = self.write_bytes(p, &bytes);
+        }
+        self.stack.frames.truncate(depth);
+        p
+    }
+
+    /// `devm_krealloc(dev, ptr, new_size, gfp)`: 0 bytes `devm_kfree()`s and gives `ZERO_SIZE_PTR`; NULL is
+    /// `devm_kmalloc()`; a size the old kmalloc object still holds with its header (`ksize()`) keeps the
+    /// pointer; otherwise a new node takes the old one's place in the list (`replace_dr()`, logged `REPLACE`),
+    /// the contents are copied and the old node is freed. The new node is named `devm_krealloc_release`, with
+    /// the new size. A pointer that is no
+    /// kmalloc memory fires `WARN(1, "Pointer doesn't point to dynamically allocated memory.")`
+    /// (drivers/base/devres.c:893), one that `dev` does not manage `WARN(1, "Memory chunk not managed or
+    /// managed by a different device.")` (line 928); both give 0.
+    ///
+    /// Context: as `kmalloc()` with `gfp`. Returns the memory or 0.
+    pub fn devm_krealloc(&mut self, dev: Option<DeviceId>, ptr: u64, new_size: u64, gfp: Gfp) -> u64 {
+        if new_size == 0 {
+            self.devm_kfree(dev, ptr);
+            return ZERO_SIZE_PTR;
+        }
+        if zero_or_null_ptr(ptr) {
+            return self.devm_kmalloc(dev, new_size, gfp);
+        }
+        let hdr = self.devres_header_size();
+        let Some(total_new) = hdr.checked_add(new_size) else {
+            return 0;
+        };
+        let total_new = self.kmalloc_size_roundup(total_new);
+        let depth = self.stack.frames.len();
+        self.push_kframe("devm_krealloc");
+        let r = self.devm_krealloc_inner(dev, ptr, new_size, total_new, gfp);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn devm_krealloc_inner(&mut self, dev: Option<DeviceId>, ptr: u64, new_size: u64, total_new: u64, gfp: Gfp) -> u64 {
+        let hdr = self.devres_header_size();
+        let total_old = self.ksize(ptr.wrapping_sub(hdr));
+        if total_old == 0 {
+            self.warn("drivers/base/devres.c", 893, Some("Pointer doesn't point to dynamically allocated memory."));
+            return 0;
+        }
+        if total_new <= total_old {
+            return ptr;
+        }
+        let Some(dev) = self.devres_dev(dev, DEVICE_NUMA_NODE_OFFSET) else {
+            return 0;
+        };
+        let new_dr = self.alloc_dr(new_size, gfp);
+        if new_dr == 0 {
+            return 0;
+        }
+        let found = self
+            .devres
+            .heads
+            .get(&dev)
+            .and_then(|h| h.iter().rposition(|n| n.release == DrRelease::Kmalloc && n.addr + hdr == ptr));
+        let Some(i) = found else {
+            self.kfree(new_dr);
+            self.warn("drivers/base/devres.c", 928, Some("Memory chunk not managed or managed by a different device."));
+            return 0;
+        };
+        let old = self.devres.heads[&dev][i].clone();
+        self.devres_log(dev, &old, "REPLACE");
+        let new = DevresNode {
+            addr: new_dr,
+            release: DrRelease::Kmalloc,
+            name: "devm_krealloc_release".into(),
+            size: new_size,
+        };
+        if let Some(h) = self.devres.heads.get_mut(&dev) {
+            h[i] = new;
+        }
+        let mut data = vec![0u8; (total_old - hdr) as usize];
+        let _ = self.read_bytes(old.addr + hdr, &mut data);
+        let _ = self.write_bytes(new_dr + hdr, &data);
+        self.kfree(old.addr);
+        new_dr + hdr
+    }
+
     /// `__devm_add_action(dev, action, data, name)` (`devm_add_action()` passes the action's name): the
     /// module's `action(data)` runs when the driver detaches, in reverse order with the other resources.
     ///

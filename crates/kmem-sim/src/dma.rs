@@ -213,6 +213,13 @@ impl Machine {
     ///
     /// Context: any.
     pub fn dma_get_required_mask(&self, _dev: DeviceId) -> u64 {
+        self.dma_direct_get_required_mask()
+    }
+
+    /// `dma_direct_get_required_mask()`: the device is not read on x86 (`phys_to_dma()` is the identity).
+    ///
+    /// Context: any.
+    pub fn dma_direct_get_required_mask(&self) -> u64 {
         let max_dma = (self.layout.max_pfn - 1) << PAGE_SHIFT;
         let fls = 64 - max_dma.leading_zeros();
         (1u64 << (fls - 1)) * 2 - 1
@@ -517,5 +524,110 @@ impl Machine {
             }
         }
         self.stack.frames.truncate(depth);
+    }
+}
+
+/// The queries of kernel/dma/mapping.c about a device's direct mapping. The book's machines have no DMA ops,
+/// no IOMMU and no swiotlb pool, so they answer from the masks alone; what each reads of the device first is
+/// what faults for a NULL one (offsets measured in the real build, listings/kernel/struct-offsets.txt).
+impl Machine {
+    /// `dma_map_direct(dev, ops)`: reads `*dev->dma_mask`. A NULL device faults at `dev->dma_mask`, a device
+    /// without a mask pointer at address 0.
+    fn dma_map_direct_dev(&mut self, dev: Option<DeviceId>) -> Option<DeviceId> {
+        match dev.filter(|d| self.device(*d).is_some()) {
+            None => {
+                self.die_on_access(crate::device::DEVICE_DMA_MASK_OFFSET);
+                None
+            }
+            Some(d) if self.device(d).is_some_and(|x| x.dma_mask.is_none()) => {
+                self.die_on_access(0);
+                None
+            }
+            Some(d) => Some(d),
+        }
+    }
+
+    /// `dma_max_mapping_size(dev)`: `SIZE_MAX` (`dma_direct_max_mapping_size()` limits it only when a swiotlb
+    /// pool is active).
+    ///
+    /// Context: any. Returns the size, or 0 after the oops of a NULL device.
+    pub fn dma_max_mapping_size(&mut self, dev: Option<DeviceId>) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_max_mapping_size");
+        let r = if self.dma_map_direct_dev(dev).is_some() { u64::MAX } else { 0 };
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `dma_opt_mapping_size(dev)`: `min(dma_max_mapping_size(dev), SIZE_MAX)` without an IOMMU.
+    ///
+    /// Context: any.
+    pub fn dma_opt_mapping_size(&mut self, dev: Option<DeviceId>) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_opt_mapping_size");
+        let r = self.dma_max_mapping_size(dev);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `dma_addressing_limited(dev)`: whether the device's mask (or bus limit) is below the mask all of RAM
+    /// needs (`dma_get_required_mask()`); with no `dma_range_map`, all RAM is direct-mapped otherwise.
+    ///
+    /// Context: any.
+    pub fn dma_addressing_limited(&mut self, dev: Option<DeviceId>) -> bool {
+        let Some(d) = dev.filter(|d| self.device(*d).is_some()) else {
+            let depth = self.stack.frames.len();
+            self.push_kframe("dma_addressing_limited");
+            self.die_on_access(crate::device::DEVICE_DMA_MASK_OFFSET);
+            self.stack.frames.truncate(depth);
+            return false;
+        };
+        let x = self.device(d).cloned().unwrap_or_else(|| unreachable!());
+        let mask = x.dma_mask.filter(|&m| m != 0).unwrap_or(DMA_BIT_MASK(32));
+        min_not_zero(mask, x.bus_dma_limit) < self.dma_get_required_mask(d)
+    }
+
+    /// `dma_can_mmap(dev)`: true (`dma_direct_can_mmap()`: x86 is DMA-coherent). Reads
+    /// `dev->coherent_dma_mask` first.
+    ///
+    /// Context: any.
+    pub fn dma_can_mmap(&mut self, dev: Option<DeviceId>) -> bool {
+        if dev.filter(|d| self.device(*d).is_some()).is_none() {
+            let depth = self.stack.frames.len();
+            self.push_kframe("dma_can_mmap");
+            self.die_on_access(crate::device::DEVICE_COHERENT_DMA_MASK_OFFSET);
+            self.stack.frames.truncate(depth);
+            return false;
+        }
+        true
+    }
+
+    /// `__dma_need_sync(dev, dma_addr)`: false — x86 is DMA-coherent and no address is in a swiotlb pool.
+    ///
+    /// Context: any.
+    pub fn __dma_need_sync(&mut self, dev: Option<DeviceId>, dma_addr: u64) -> bool {
+        let _ = dma_addr;
+        let depth = self.stack.frames.len();
+        self.push_kframe("__dma_need_sync");
+        let _ = self.dma_map_direct_dev(dev);
+        self.stack.frames.truncate(depth);
+        false
+    }
+
+    /// `dma_get_merge_boundary(dev)`: 0, "can't merge" (no DMA ops, no IOMMU); the device is not read.
+    ///
+    /// Context: any.
+    pub fn dma_get_merge_boundary(&self, dev: Option<DeviceId>) -> u64 {
+        let _ = dev;
+        0
+    }
+
+    /// `dma_pci_p2pdma_supported(dev)`: true — "if ops is not set, dma direct and default IOMMU support
+    /// P2PDMA"; the device is not read.
+    ///
+    /// Context: any.
+    pub fn dma_pci_p2pdma_supported(&self, dev: Option<DeviceId>) -> bool {
+        let _ = dev;
+        true
     }
 }

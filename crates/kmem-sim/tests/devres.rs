@@ -219,3 +219,44 @@ fn a_null_device_oopses_where_the_kernel_reads_it() {
     assert_eq!(m.devm_kmalloc(None, 64, Gfp::GFP_KERNEL), 0);
     assert!(m.dmesg().contains("BUG: kernel NULL pointer dereference, address: 0000000000000170"), "{}", m.dmesg());
 }
+
+#[test]
+fn kmemdup_kstrdup_and_krealloc() {
+    let mut m = machine("devres.log=1");
+    let dev = bound(&mut m);
+    let p = m.devm_kmemdup(Some(dev), b"abcdef", Gfp::GFP_KERNEL);
+    let mut b = [0u8; 6];
+    m.read_bytes(p, &mut b).unwrap();
+    assert_eq!(&b, b"abcdef");
+    let s = m.devm_kstrdup(Some(dev), Some(b"kmem"), Gfp::GFP_KERNEL);
+    let mut c = [0xffu8; 5];
+    m.read_bytes(s, &mut c).unwrap();
+    assert_eq!(&c, b"kmem\0");
+    assert_eq!(m.devm_kstrdup(Some(dev), None, Gfp::GFP_KERNEL), 0);
+    assert_eq!(m.devres_nodes(dev).last().unwrap().size, 5);
+    // Within the old object (100 + 40 <= 192): the same pointer.
+    let a = m.devm_kmalloc(Some(dev), 100, Gfp::GFP_KERNEL);
+    m.write_bytes(a, b"state").unwrap();
+    assert_eq!(m.devm_krealloc(Some(dev), a, 150, Gfp::GFP_KERNEL), a);
+    // Beyond it: a new node in the old one's place, the contents copied, REPLACE logged.
+    let seq = m.log_seq();
+    let n_before = m.devres_nodes(dev).len();
+    let b2 = m.devm_krealloc(Some(dev), a, 300, Gfp::GFP_KERNEL);
+    assert_ne!(b2, a);
+    assert!(m.log_text_since(seq).contains(" DEVRES REPLACE "));
+    assert_eq!(m.devres_nodes(dev).len(), n_before);
+    let node = m.devres_nodes(dev).last().unwrap().clone();
+    assert_eq!((node.name.as_str(), node.size, node.addr + 40), ("devm_krealloc_release", 300, b2));
+    let mut d = [0u8; 5];
+    m.read_bytes(b2, &mut d).unwrap();
+    assert_eq!(&d, b"state");
+    // Size 0 frees; NULL allocates.
+    assert_eq!(m.devm_krealloc(Some(dev), b2, 0, Gfp::GFP_KERNEL), 16);
+    assert_eq!(m.devres_nodes(dev).len(), n_before - 1);
+    let e = m.devm_krealloc(Some(dev), 0, 64, Gfp::GFP_KERNEL);
+    assert_eq!(m.devres_nodes(dev).last().unwrap().addr + 40, e);
+    // A kmalloc pointer the device does not manage.
+    let k = m.kmalloc(64, Gfp::GFP_KERNEL);
+    assert_eq!(m.devm_krealloc(Some(dev), k + 40, 1000, Gfp::GFP_KERNEL), 0);
+    assert!(m.dmesg().contains("Memory chunk not managed or managed by a different device."));
+}

@@ -157,3 +157,22 @@ fn an_invalid_direction_is_a_bug() {
     let _ = map(&mut m, dev, buf, 64, 3);
     assert!(m.dmesg().contains("kernel BUG at kernel/dma/mapping.c:162!"), "{}", m.dmesg());
 }
+
+#[test]
+fn the_direct_mapping_queries() {
+    let (mut m, dev) = machine();
+    assert_eq!(m.dma_max_mapping_size(Some(dev)), u64::MAX);
+    assert_eq!(m.dma_opt_mapping_size(Some(dev)), u64::MAX);
+    assert!(!m.dma_addressing_limited(Some(dev)), "32 bits reach all of 256 MiB");
+    m.dma_set_mask_and_coherent(dev, DMA_BIT_MASK(24)).unwrap();
+    assert!(m.dma_addressing_limited(Some(dev)));
+    assert!(m.dma_can_mmap(Some(dev)));
+    assert!(!m.__dma_need_sync(Some(dev), 0x1000));
+    assert_eq!(m.dma_get_merge_boundary(Some(dev)), 0);
+    assert!(m.dma_pci_p2pdma_supported(None));
+    assert_eq!(m.dma_direct_get_required_mask(), 0x0fff_ffff);
+    // A device without a DMA mask pointer: dma_map_direct() reads *dev->dma_mask.
+    let bare = m.device_create_bare("bare", None, None);
+    assert_eq!(m.dma_max_mapping_size(Some(bare)), 0);
+    assert!(m.dmesg().contains("BUG: kernel NULL pointer dereference, address: 0000000000000000"));
+}
