@@ -153,11 +153,14 @@ def run(kdir, words, tmp, tarball, facade):
     build = {}
     for kind, name, sig in parse(full):
         build.setdefault(name, (kind, sig))
-    for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(([^)]*)\)(?: -> ([^;{]+))?;) \}', re.sub(r"\s+", " ", re.sub(r"#\[[^\]]*\]\s*", "", full))):
+    for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(((?:[^()]|\([^()]*\))*)\)(?: -> ([^;{]+))?;) \}', re.sub(r"\s+", " ", re.sub(r"#\[[^\]]*\]\s*", "", full))):
         build.setdefault(m.group(2), ("fn", m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")))
     names = set()
     for f in facade:
-        names |= set(re.findall(r"pub (?:unsafe extern \"C\" fn|const|static(?: mut)?|type|struct) (\w+)", open(f).read()))
+        src = open(f).read()
+        names |= set(re.findall(r"pub (?:unsafe extern \"C\" fn|const|static(?: mut)?|type|struct) (\w+)", src))
+        # The façade's opaque types: `opaque!(/// doc\n name);`.
+        names |= set(re.findall(r"opaque!\(\s*(?:///[^\n]*\n\s*)*(\w+)\s*\)", src))
     for name in sorted(names - listed):
         if name in build:
             kind, sig = build[name]

@@ -27,11 +27,21 @@ pub struct page {
     _opaque: [u8; 64],
 }
 
-/// `struct module` (opaque).
-#[repr(C)]
-pub struct module {
-    _unused: [u8; 0],
+/// An opaque C type: module code only passes pointers to it (bindgen's `_unused: [u8; 0]` form).
+macro_rules! opaque {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[repr(C)]
+        pub struct $name {
+            _unused: [u8; 0],
+        }
+    };
 }
+
+opaque!(
+    /// `struct module` (opaque).
+    module
+);
 
 pub const PAGE_SIZE: usize = 4096;
 pub const PAGE_SHIFT: u32 = 12;
@@ -337,11 +347,10 @@ pub unsafe extern "C" fn kmalloc_size_roundup(size: usize) -> usize {
 
 // ---- Slab caches (mm/slab_common.c, mm/slub.c) -------------------------------------------------------
 
-/// `struct kmem_cache` (opaque).
-#[repr(C)]
-pub struct kmem_cache {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct kmem_cache` (opaque).
+    kmem_cache
+);
 
 /// `struct kmem_cache_args` (6.12: the optional arguments of `__kmem_cache_create_args()`).
 #[repr(C)]
@@ -1080,23 +1089,20 @@ pub unsafe extern "C" fn mempool_free_pages(element: *mut c_void, pool_data: *mu
 use kmem_sim::device::DeviceId;
 use kmem_sim::dmapool::DmaPoolPtr;
 
-/// `struct device` (opaque here: modules only take its address).
-#[repr(C)]
-pub struct device {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct device` (opaque here: modules only take its address).
+    device
+);
 
-/// `struct resource` (opaque).
-#[repr(C)]
-pub struct resource {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct resource` (opaque).
+    resource
+);
 
-/// `struct dma_pool` (opaque).
-#[repr(C)]
-pub struct dma_pool {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct dma_pool` (opaque).
+    dma_pool
+);
 
 /// `struct platform_device`: the leading fields of 6.12's (the rest is not used by the listings).
 #[repr(C)]
@@ -1194,36 +1200,30 @@ pub struct pm_message {
 }
 pub type pm_message_t = pm_message;
 
-/// `struct bus_type` (opaque here).
-#[repr(C)]
-pub struct bus_type {
-    _unused: [u8; 0],
-}
-/// `struct of_device_id` (opaque here: the book's machines have no device tree).
-#[repr(C)]
-pub struct of_device_id {
-    _unused: [u8; 0],
-}
-/// `struct acpi_device_id` (opaque here).
-#[repr(C)]
-pub struct acpi_device_id {
-    _unused: [u8; 0],
-}
-/// `struct attribute_group` (opaque here).
-#[repr(C)]
-pub struct attribute_group {
-    _unused: [u8; 0],
-}
-/// `struct dev_pm_ops` (opaque here).
-#[repr(C)]
-pub struct dev_pm_ops {
-    _unused: [u8; 0],
-}
-/// `struct driver_private` (opaque: the driver core's own).
-#[repr(C)]
-pub struct driver_private {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct bus_type` (opaque here).
+    bus_type
+);
+opaque!(
+    /// `struct of_device_id` (opaque here: the book's machines have no device tree).
+    of_device_id
+);
+opaque!(
+    /// `struct acpi_device_id` (opaque here).
+    acpi_device_id
+);
+opaque!(
+    /// `struct attribute_group` (opaque here).
+    attribute_group
+);
+opaque!(
+    /// `struct dev_pm_ops` (opaque here).
+    dev_pm_ops
+);
+opaque!(
+    /// `struct driver_private` (opaque: the driver core's own).
+    driver_private
+);
 pub type kernel_ulong_t = c_ulong;
 /// `struct platform_device_id`.
 #[repr(C)]
@@ -1740,17 +1740,15 @@ pub unsafe extern "C" fn dma_pool_destroy(pool: *mut dma_pool) {
 /// `struct kmem_buckets` (opaque; `kmem_buckets_create()` makes them). NULL means the kmalloc caches.
 pub type kmem_buckets = [*mut kmem_cache; 14usize];
 
-/// `struct nodemask_t` (opaque: the book's machines have one node).
-#[repr(C)]
-pub struct nodemask_t {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct nodemask_t` (opaque: the book's machines have one node).
+    nodemask_t
+);
 
-/// `struct list_lru` (opaque: memcg-aware reclaim lists, not modelled; NULL or not, the object is the same).
-#[repr(C)]
-pub struct list_lru {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct list_lru` (opaque: memcg-aware reclaim lists, not modelled; NULL or not, the object is the same).
+    list_lru
+);
 
 /// `__kmalloc_node_noprof(size, b, flags, node)`: what `kmalloc_node()` expands to.
 ///
@@ -2315,11 +2313,10 @@ pub unsafe extern "C" fn memalloc_nofs_restore(flags: c_uint) {
 
 // ---- More of the page allocator (mm/page_alloc.c, mm/swap.c): split pages, bulk allocation, folios -------
 
-/// `struct folio` (opaque here: a folio pointer is its head page's `struct page` pointer, the kernel's value).
-#[repr(C)]
-pub struct folio {
-    _unused: [u8; 0],
-}
+opaque!(
+    /// `struct folio` (opaque here: a folio pointer is its head page's `struct page` pointer, the kernel's value).
+    folio
+);
 
 pub unsafe extern "C" fn split_page(page: *mut page, order: c_uint) {
     with_machine(|m| {
