@@ -1405,7 +1405,11 @@ fn devres_release_all(dev: DeviceId) {
             kmem_sim::devres::DevresNext::Done => break,
             kmem_sim::devres::DevresNext::Action { action, data, node } => {
                 run_devres_action(action, data);
-                with_machine(|m| m.devres_free(node));
+                with_machine(|m| m.devres_free_node(node));
+            }
+            kmem_sim::devres::DevresNext::Release { release, res, node } => {
+                run_devres_release(dev, release, res);
+                with_machine(|m| m.devres_free_node(node));
             }
         }
     }
@@ -1542,7 +1546,7 @@ pub unsafe extern "C" fn devm_release_action(
         with_machine(|m| m.devm_release_action(d, a, data as usize as u64))
     {
         run_devres_action(action, data);
-        with_machine(|m| m.devres_free(node));
+        with_machine(|m| m.devres_free_node(node));
     }
 }
 
@@ -2496,4 +2500,201 @@ pub unsafe extern "C" fn dma_get_merge_boundary(dev: *mut device) -> c_ulong {
 pub unsafe extern "C" fn dma_pci_p2pdma_supported(dev: *mut device) -> bool_ {
     let d = device_id(dev);
     with_machine(|m| m.dma_pci_p2pdma_supported(d))
+}
+
+// ---- The generic devres API (drivers/base/devres.c): a module's own release and match functions ----------
+
+pub type dr_release_t = ::core::option::Option<unsafe extern "C" fn(dev: *mut device, res: *mut c_void)>;
+pub type dr_match_t = ::core::option::Option<
+    unsafe extern "C" fn(dev: *mut device, res: *mut c_void, match_data: *mut c_void) -> crate::ffi::c_int,
+>;
+
+type DrRelease = unsafe extern "C" fn(dev: *mut device, res: *mut c_void);
+
+thread_local! {
+    /// The module's `dr_release_t` functions, by the id the simulator keeps.
+    static DEVRES_RELEASES: core::cell::RefCell<std::vec::Vec<DrRelease>> =
+        const { core::cell::RefCell::new(std::vec::Vec::new()) };
+}
+
+fn devres_release_id(f: dr_release_t) -> u64 {
+    let Some(f) = f else { return u64::MAX };
+    DEVRES_RELEASES.with(|t| {
+        let mut t = t.borrow_mut();
+        let i = t.iter().position(|&g| core::ptr::fn_addr_eq(g, f)).unwrap_or_else(|| {
+            t.push(f);
+            t.len() - 1
+        });
+        i as u64
+    })
+}
+
+/// `dr->node.release(dev, dr->data)` for a module's release function.
+fn run_devres_release(dev: DeviceId, release: u64, res: u64) {
+    let f = DEVRES_RELEASES.with(|t| t.borrow().get(release as usize).copied());
+    let pdev = pdev_of(dev);
+    let devp = if pdev.is_null() {
+        core::ptr::null_mut()
+    } else {
+        // SAFETY: `pdev` is a live platform device of the façade.
+        unsafe { core::ptr::addr_of_mut!((*pdev).dev) }
+    };
+    let resp = with_machine(|m| to_host(m, res));
+    if let Some(f) = f {
+        // SAFETY: the module's release function, called with its device and resource as release_nodes() does.
+        unsafe { f(devp, resp) };
+    }
+}
+
+/// `find_dr()`: the newest resource of `dev` released by `release` that `match_` accepts (all of them when it
+/// is NULL), as a host pointer.
+fn devres_find_host(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> *mut c_void {
+    let Some(d) = device_id(dev) else { return core::ptr::null_mut() };
+    let id = devres_release_id(release);
+    let candidates =
+        with_machine(|m| m.devres_candidates(d, id).into_iter().map(|r| to_host(m, r)).collect::<std::vec::Vec<_>>());
+    for res in candidates {
+        // SAFETY: the module's match function, called as find_dr() does.
+        if match_.is_none_or(|f| unsafe { f(dev, res, match_data) } != 0) {
+            return res;
+        }
+    }
+    core::ptr::null_mut()
+}
+
+pub unsafe extern "C" fn __devres_alloc_node(
+    release: dr_release_t,
+    size: usize,
+    gfp: gfp_t,
+    nid: crate::ffi::c_int,
+    name: *const crate::ffi::c_char,
+) -> *mut c_void {
+    let id = devres_release_id(release);
+    let n = c_string(name);
+    with_machine(|m| {
+        let p = m.devres_alloc_node(id, size as u64, Gfp(gfp), nid, &n);
+        to_host(m, p)
+    })
+}
+
+pub unsafe extern "C" fn devres_add(dev: *mut device, res: *mut c_void) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let r = to_kaddr(m, res);
+        m.devres_add(d, r)
+    })
+}
+
+pub unsafe extern "C" fn devres_free(res: *mut c_void) {
+    with_machine(|m| {
+        let r = to_kaddr(m, res);
+        m.devres_free(r)
+    })
+}
+
+pub unsafe extern "C" fn devres_find(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> *mut c_void {
+    devres_find_host(dev, release, match_, match_data)
+}
+
+pub unsafe extern "C" fn devres_get(
+    dev: *mut device,
+    new_res: *mut c_void,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> *mut c_void {
+    let d = device_id(dev);
+    let new = with_machine(|m| to_kaddr(m, new_res));
+    let release = with_machine(|m| m.devres_unlisted_release(new));
+    let f = release.and_then(|id| DEVRES_RELEASES.with(|t| t.borrow().get(id as usize).copied()));
+    let existing = devres_find_host(dev, f, match_, match_data);
+    with_machine(|m| {
+        let e = (!existing.is_null()).then(|| to_kaddr(m, existing));
+        let r = m.devres_get(d, new, e);
+        to_host(m, r)
+    })
+}
+
+pub unsafe extern "C" fn devres_remove(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> *mut c_void {
+    let d = device_id(dev);
+    let res = devres_find_host(dev, release, match_, match_data);
+    if res.is_null() {
+        return res;
+    }
+    with_machine(|m| {
+        let r = to_kaddr(m, res);
+        let out = m.devres_remove(d, r);
+        to_host(m, out)
+    })
+}
+
+pub unsafe extern "C" fn devres_destroy(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> crate::ffi::c_int {
+    // SAFETY: the same contract.
+    let res = unsafe { devres_remove(dev, release, match_, match_data) };
+    if res.is_null() {
+        return -2;
+    }
+    // SAFETY: `res` came off the list just now.
+    unsafe { devres_free(res) };
+    0
+}
+
+pub unsafe extern "C" fn devres_release(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+) -> crate::ffi::c_int {
+    // SAFETY: the same contract.
+    let res = unsafe { devres_remove(dev, release, match_, match_data) };
+    if res.is_null() {
+        return -2;
+    }
+    if let Some(f) = release {
+        // SAFETY: the module's release function, as devres_release() calls it.
+        unsafe { f(dev, res) };
+    }
+    // SAFETY: `res` came off the list just now.
+    unsafe { devres_free(res) };
+    0
+}
+
+pub unsafe extern "C" fn devres_for_each_res(
+    dev: *mut device,
+    release: dr_release_t,
+    match_: dr_match_t,
+    match_data: *mut c_void,
+    fn_: ::core::option::Option<unsafe extern "C" fn(arg1: *mut device, arg2: *mut c_void, arg3: *mut c_void)>,
+    data: *mut c_void,
+) {
+    let Some(f) = fn_ else { return };
+    let Some(d) = device_id(dev) else { return };
+    let id = devres_release_id(release);
+    let candidates =
+        with_machine(|m| m.devres_candidates(d, id).into_iter().map(|r| to_host(m, r)).collect::<std::vec::Vec<_>>());
+    for res in candidates {
+        // SAFETY: the module's match and iteration functions, as devres_for_each_res() calls them.
+        if match_.is_none_or(|g| unsafe { g(dev, res, match_data) } != 0) {
+            unsafe { f(dev, res, data) };
+        }
+    }
 }

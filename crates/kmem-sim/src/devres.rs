@@ -16,7 +16,7 @@
 //! resource's data for the others.
 //!
 //! Module-provided actions (`devm_add_action()`) are module code: releasing one returns
-//! [`DevresNext::Action`] to the caller (the façade), which runs it and then calls [`Machine::devres_free`],
+//! [`DevresNext::Action`] to the caller (the façade), which runs it and then calls [`Machine::devres_free_node`],
 //! the order `release_nodes()` has (release, then `kfree()`).
 
 #![forbid(unsafe_code)]
@@ -60,6 +60,12 @@ pub enum DrRelease {
         /// Order.
         order: u32,
     },
+    /// A module's own `dr_release_t` (`devres_alloc()` + `devres_add()`): `release(dev, res)`, `res` the node's
+    /// data. `release` is the façade's id of the function; the simulator only compares it.
+    Module {
+        /// The function's id.
+        release: u64,
+    },
     /// `devm_action_release()`: the module's `action(data)`. Both values are the module's own (host)
     /// pointers; the simulator only compares them.
     Action {
@@ -90,6 +96,8 @@ pub(crate) struct DevresState {
     heads: HashMap<DeviceId, Vec<DevresNode>>,
     /// The nodes a `devres_release_all()` in progress took off each device, oldest first.
     todo: HashMap<DeviceId, Vec<DevresNode>>,
+    /// Nodes `__devres_alloc_node()` made that are on no list yet, by address.
+    unlisted: HashMap<u64, DevresNode>,
     /// `devres.log` (module_param of drivers/base/devres.c).
     pub(crate) log: bool,
 }
@@ -99,7 +107,16 @@ pub(crate) struct DevresState {
 pub enum DevresNext {
     /// Nothing is left to release.
     Done,
-    /// Run the module's `action(data)`, then [`Machine::devres_free`] the node.
+    /// Run the module's `release(dev, res)`, then [`Machine::devres_free_node`] the node.
+    Release {
+        /// The function's id.
+        release: u64,
+        /// The resource (the node's data).
+        res: u64,
+        /// The node to free afterwards.
+        node: u64,
+    },
+    /// Run the module's `action(data)`, then [`Machine::devres_free_node`] the node.
     Action {
         /// The module's function.
         action: u64,
@@ -162,7 +179,7 @@ impl Machine {
     /// The release a node's function does inside the kernel (everything but a module's action).
     fn devres_run_release(&mut self, dev: DeviceId, release: &DrRelease) {
         match *release {
-            DrRelease::Kmalloc | DrRelease::Action { .. } => {}
+            DrRelease::Kmalloc | DrRelease::Action { .. } | DrRelease::Module { .. } => {}
             // dma_free_attrs(): the simulator's DMA has no attribute that changes how a buffer is freed.
             DrRelease::Dma { size, vaddr, dma_handle, attrs: _ } => {
                 self.dma_free_coherent(Some(dev), size, vaddr, dma_handle);
@@ -395,7 +412,7 @@ impl Machine {
     }
 
     /// `devm_release_action(dev, action, data)`: takes the action off the list and asks the caller to run it
-    /// now ([`DevresNext::Action`]; then [`Machine::devres_free`]); one that was never added fires `WARN_ON()`
+    /// now ([`DevresNext::Action`]; then [`Machine::devres_free_node`]); one that was never added fires `WARN_ON()`
     /// (drivers/base/devres.c:798) and gives [`DevresNext::Done`].
     ///
     /// Context: process context.
@@ -598,6 +615,133 @@ impl Machine {
         self.stack.frames.truncate(depth);
     }
 
+    /// `__devres_alloc_node(release, size, gfp, nid, name)` (`devres_alloc()` passes the release function's
+    /// name): a zeroed node for `size` bytes of the caller's data, on no list yet, whose release is the
+    /// module's function `release`.
+    ///
+    /// Context: as `kmalloc()` with `gfp`. Returns the data's address (what the caller fills in) or 0.
+    pub fn devres_alloc_node(&mut self, release: u64, size: u64, gfp: Gfp, nid: i32, name: &str) -> u64 {
+        let _ = nid;
+        let depth = self.stack.frames.len();
+        self.push_kframe("__devres_alloc_node");
+        let dr = self.alloc_dr(size, gfp | Gfp::__GFP_ZERO);
+        self.stack.frames.truncate(depth);
+        if dr == 0 {
+            return 0;
+        }
+        let node = DevresNode { addr: dr, release: DrRelease::Module { release }, name: name.into(), size };
+        self.devres.unlisted.insert(dr, node);
+        dr + self.devres_header_size()
+    }
+
+    /// `BUG_ON(!list_empty(&node->entry))` at drivers/base/devres.c:`line`.
+    fn devres_bug(&mut self, func: &'static str, line: u32) {
+        let depth = self.stack.frames.len();
+        self.push_kframe(func);
+        self.die(crate::slab_common::OopsKind::Bug { file: "drivers/base/devres.c".into(), line });
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `devres_add(dev, res)`: puts a node of [`Machine::devres_alloc_node`] on the device's list (`ADD`). A
+    /// node already on a list is a `BUG()` (drivers/base/devres.c:135).
+    ///
+    /// Context: any (a spinlock).
+    pub fn devres_add(&mut self, dev: Option<DeviceId>, res: u64) {
+        let hdr = self.devres_header_size();
+        let depth = self.stack.frames.len();
+        self.push_kframe("devres_add");
+        if let Some(dev) = self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) {
+            match self.devres.unlisted.remove(&res.wrapping_sub(hdr)) {
+                Some(node) => self.devres_add_node(dev, node),
+                None => self.devres_bug("add_dr", 135),
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `devres_free(res)`: frees a node that is on no list (NULL is ignored); one on a list is a `BUG()`
+    /// (drivers/base/devres.c:228).
+    ///
+    /// Context: any.
+    pub fn devres_free(&mut self, res: u64) {
+        if res == 0 {
+            return;
+        }
+        let node = res.wrapping_sub(self.devres_header_size());
+        if self.devres.unlisted.remove(&node).is_some() || !self.devres_is_listed(node) {
+            self.kfree(node);
+        } else {
+            self.devres_bug("devres_free", 228);
+        }
+    }
+
+    /// The release function id of a node [`Machine::devres_alloc_node`] made that is on no list yet.
+    ///
+    /// Context: any.
+    pub fn devres_unlisted_release(&self, res: u64) -> Option<u64> {
+        match self.devres.unlisted.get(&res.wrapping_sub(self.devres_header_size()))?.release {
+            DrRelease::Module { release } => Some(release),
+            _ => None,
+        }
+    }
+
+    fn devres_is_listed(&self, node: u64) -> bool {
+        self.devres.heads.values().chain(self.devres.todo.values()).flatten().any(|n| n.addr == node)
+    }
+
+    /// `find_dr()` without its match function: the resources of `dev` released by the module's `release`,
+    /// newest first, for the caller to try its `match(dev, res, match_data)` on (the kernel calls it under
+    /// `dev->devres_lock`, interrupts off; the simulator does not model that context for it).
+    ///
+    /// Context: any.
+    pub fn devres_candidates(&self, dev: DeviceId, release: u64) -> Vec<u64> {
+        let hdr = self.devres_header_size();
+        self.devres_nodes(dev)
+            .iter()
+            .rev()
+            .filter(|n| n.release == DrRelease::Module { release })
+            .map(|n| n.addr + hdr)
+            .collect()
+    }
+
+    /// `devres_get(dev, new_res, …)` once the caller's match found `existing` (or nothing): with one, the
+    /// new node is freed and `existing` returned; without, the new node is added and returned.
+    ///
+    /// Context: any.
+    pub fn devres_get(&mut self, dev: Option<DeviceId>, new_res: u64, existing: Option<u64>) -> u64 {
+        match existing {
+            Some(e) => {
+                self.devres_free(new_res);
+                e
+            }
+            None => {
+                self.devres_add(dev, new_res);
+                new_res
+            }
+        }
+    }
+
+    /// `devres_remove(dev, …)` of the resource the caller's match chose: off the list (`REM`), not freed.
+    ///
+    /// Context: any. Returns `res`, or 0 when it is not on the device's list.
+    pub fn devres_remove(&mut self, dev: Option<DeviceId>, res: u64) -> u64 {
+        let hdr = self.devres_header_size();
+        let depth = self.stack.frames.len();
+        self.push_kframe("devres_remove");
+        let r = match self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) {
+            Some(dev) => match self.devres_remove_where(dev, |n| n.addr + hdr == res) {
+                Some(node) => {
+                    self.devres.unlisted.insert(node.addr, node);
+                    res
+                }
+                None => 0,
+            },
+            None => 0,
+        };
+        self.stack.frames.truncate(depth);
+        r
+    }
+
     /// `devres_release_all(dev)`, first half (`remove_nodes()`): takes every node off the device for
     /// [`Machine::devres_release_next`] to release, newest first.
     ///
@@ -613,7 +757,7 @@ impl Machine {
 
     /// `release_nodes()`, one step: releases the newest node left (logging `REL`) — a kernel resource here
     /// and now, with the `kfree()` of its node — until one is the module's action, which it returns
-    /// ([`DevresNext::Action`]: run it, then [`Machine::devres_free`]); [`DevresNext::Done`] when none is
+    /// ([`DevresNext::Action`]: run it, then [`Machine::devres_free_node`]); [`DevresNext::Done`] when none is
     /// left.
     ///
     /// Context: process context.
@@ -627,15 +771,19 @@ impl Machine {
             if let DrRelease::Action { action, data } = node.release {
                 return DevresNext::Action { action, data, node: node.addr };
             }
+            if let DrRelease::Module { release } = node.release {
+                let res = node.addr + self.devres_header_size();
+                return DevresNext::Release { release, res, node: node.addr };
+            }
             self.devres_run_release(dev, &node.release);
             self.kfree(node.addr);
         }
     }
 
-    /// `kfree()` of a node whose module action has run (`devres_free()`).
+    /// `kfree()` of a node whose module action or release has run (the end of `release_nodes()`).
     ///
     /// Context: any.
-    pub fn devres_free(&mut self, node: u64) {
+    pub fn devres_free_node(&mut self, node: u64) {
         self.kfree(node);
     }
 

@@ -29,7 +29,11 @@ fn release_all(m: &mut Machine, dev: DeviceId) -> Vec<(u64, u64)> {
             DevresNext::Done => break,
             DevresNext::Action { action, data, node } => {
                 actions.push((action, data));
-                m.devres_free(node);
+                m.devres_free_node(node);
+            }
+            DevresNext::Release { release, res, node } => {
+                actions.push((release, res));
+                m.devres_free_node(node);
             }
         }
     }
@@ -205,7 +209,7 @@ fn devm_release_action_runs_it_now() {
     m.devm_add_action(Some(dev), 1, 20, "second");
     let seq = m.log_seq();
     match m.devm_release_action(Some(dev), 1, 10) {
-        DevresNext::Action { action: 1, data: 10, node } => m.devres_free(node),
+        DevresNext::Action { action: 1, data: 10, node } => m.devres_free_node(node),
         other => panic!("{other:?}"),
     }
     assert!(m.dmesg_since(seq).contains(" DEVRES REM "));
@@ -259,4 +263,38 @@ fn kmemdup_kstrdup_and_krealloc() {
     let k = m.kmalloc(64, Gfp::GFP_KERNEL);
     assert_eq!(m.devm_krealloc(Some(dev), k + 40, 1000, Gfp::GFP_KERNEL), 0);
     assert!(m.dmesg().contains("Memory chunk not managed or managed by a different device."));
+}
+
+#[test]
+fn the_generic_api_alloc_add_find_remove_free() {
+    let mut m = machine("devres.log=1");
+    let dev = bound(&mut m);
+    let r = m.devres_alloc_node(5, 24, Gfp::GFP_KERNEL, -1, "my_release");
+    assert_ne!(r, 0);
+    assert!(m.devres_nodes(dev).is_empty(), "not on the list before devres_add()");
+    assert_eq!(m.devres_unlisted_release(r), Some(5));
+    let seq = m.log_seq();
+    m.devres_add(Some(dev), r);
+    assert!(m.log_text_since(seq).contains(" DEVRES ADD "));
+    assert!(m.log_text_since(seq).contains(" my_release (24 bytes)"));
+    assert_eq!(m.devres_candidates(dev, 5), [r]);
+    assert!(m.devres_candidates(dev, 6).is_empty());
+    // devres_get() with an existing match frees the new node and returns the old one.
+    let r2 = m.devres_alloc_node(5, 24, Gfp::GFP_KERNEL, -1, "my_release");
+    assert_eq!(m.devres_get(Some(dev), r2, Some(r)), r);
+    assert_eq!(m.devres_nodes(dev).len(), 1);
+    // remove, then free.
+    assert_eq!(m.devres_remove(Some(dev), r), r);
+    assert!(m.devres_nodes(dev).is_empty());
+    m.devres_free(r);
+    assert!(m.check_consistency().is_ok());
+    // Released on detach through the module's function.
+    let r3 = m.devres_alloc_node(9, 8, Gfp::GFP_KERNEL, -1, "other");
+    m.devres_add(Some(dev), r3);
+    assert_eq!(release_all(&mut m, dev), [(9, r3)]);
+    // Adding a node twice, or freeing one on a list, is a BUG().
+    let r4 = m.devres_alloc_node(9, 8, Gfp::GFP_KERNEL, -1, "other");
+    m.devres_add(Some(dev), r4);
+    m.devres_add(Some(dev), r4);
+    assert!(m.dmesg().contains("kernel BUG at drivers/base/devres.c:135!"), "{}", m.dmesg());
 }
