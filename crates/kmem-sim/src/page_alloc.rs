@@ -567,7 +567,14 @@ impl Machine {
                     continue;
                 }
             }
-            if let Some(pfn) = self.rmqueue(z, order, mt, alloc_flags) {
+            let mut got = None;
+            while let Some(pfn) = self.rmqueue(z, order, mt, alloc_flags) {
+                if self.check_new_pages(pfn, order) {
+                    got = Some(pfn);
+                    break;
+                }
+            }
+            if let Some(pfn) = got {
                 self.prep_new_page(pfn, order, gfp);
                 if alloc_flags & ALLOC_HIGHATOMIC != 0 && order > 0 {
                     self.reserve_highatomic_pageblock(pfn, z);
@@ -1082,47 +1089,135 @@ impl Machine {
         self.__free_pages(page, order);
     }
 
-    /// The checks of `__free_pages()` + `free_pages_prepare()`, then the free.
+    /// `is_check_pages_enabled()` (mm/mm_init.c): the sanity checks of `struct page` on free and allocation run
+    /// only with CONFIG_DEBUG_VM or when a page debugging or hardening option is on — `init_on_alloc=1`,
+    /// `init_on_free=1` (`page_poison=1` and `debug_pagealloc=on` are not modelled). The book's kernel has
+    /// neither by default, so without them a bad free goes unreported, as there.
+    ///
+    /// Context: any.
+    pub fn check_pages_enabled(&self) -> bool {
+        self.slab.cfg.init_on_alloc || self.slab.cfg.init_on_free
+    }
+
+    /// `__free_pages()` and `free_pages_prepare()`, then the free.
+    ///
+    /// `put_page_testzero()` drops the reference; only when it reaches zero is the block freed. A reference
+    /// that does not reach zero — a page already free (0 → -1), a tail page, a block another holder still has
+    /// — frees nothing, but for a block that is not compound the kernel then frees its tail half by half
+    /// (`while (order-- > 0) free_unref_page(page + (1 << order), order)`), which the simulator does for an
+    /// allocated block; for a block already free that would free free pages again, which corrupts the
+    /// kernel's free lists, and the simulator does not follow. Nothing is printed in any of these cases: the
+    /// kernel's checks of the freed page (`free_page_is_bad()`) run only when the block is freed, and only with
+    /// [`Machine::check_pages_enabled`]; with them, a page the allocator finds bad later (a count of -1) is
+    /// reported when it is allocated again (`check_new_pages()`).
+    ///
+    /// At zero, with the checks, a reserved page, a page with a type (slab …) and, for `order > 0`, every page
+    /// of the range that is free or in use elsewhere are `Bad page state` reports, and nothing is freed.
+    /// Without them the kernel frees what it is told — a reserved page, a slab's page, the neighbours of a
+    /// block freed with too large an order — into the free lists, corrupting them or handing memory in use out
+    /// again; the simulator frees nothing then (stated in the book's chapter on the buddy allocator). Too
+    /// small an order frees the first `2^order` pages and leaks the rest, as the kernel does.
     fn free_pages_checked(&mut self, pfn: u64, order: u32) {
         if pfn >= self.pages.len() as u64 || order > MAX_PAGE_ORDER {
             self.warn("mm/page_alloc.c", 4953, Some(&format!("__free_pages: invalid pfn {pfn:#x} order {order}")));
             return;
         }
         let f = self.pages[pfn as usize];
-        // Freeing a free page (its head or inside a free block), or a tail page: the refcount goes to -1.
-        if f.is_tail() || f.owner() == PageOwner::Buddy || f.owner() == PageOwner::Pcp {
-            self.bad_page(pfn, "nonzero _refcount", Some(-1));
-            return;
-        }
-        if f.test(pg::PG_RESERVED) {
-            // put_page_testzero() drops the count to 0, then free_pages_prepare() finds PG_reserved.
-            self.bad_page(pfn, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Some(f.refcount - 1));
-            return;
-        }
-        if f.page_type() != PageType::None {
-            self.bad_page(pfn, "nonzero mapcount", Some(f.refcount - 1));
-            return;
-        }
-        if f.refcount <= 0 {
-            self.bad_page(pfn, "nonzero _refcount", Some(f.refcount - 1));
-            return;
-        }
-        if f.refcount > 1 {
-            self.pages[pfn as usize].refcount -= 1;
-            return;
-        }
-        let alloc_order = f.order as u32;
-        if order != alloc_order {
-            if f.is_head() {
-                self.bad_page(pfn, "VM_BUG_ON_PAGE(compound && compound_order(page) != order)", None);
-            } else {
-                let reason = format!("freed with order {order}, allocated with order {alloc_order} (simulator check)");
-                self.bad_page(pfn, &reason, None);
+        let head = f.is_head();
+        // put_page_testzero()
+        self.pages[pfn as usize].refcount -= 1;
+        if f.refcount != 1 {
+            let in_use = !matches!(f.owner(), PageOwner::Buddy | PageOwner::Pcp | PageOwner::NoRam | PageOwner::Leaked)
+                && !f.is_tail()
+                && f.refcount > 1;
+            if !head && in_use && order > 0 && order <= f.order as u32 {
+                let mut o = order;
+                while o > 0 {
+                    o -= 1;
+                    let first = pfn + (1 << o);
+                    self.free_range_to_buddy(first, o);
+                    self.alloc.nr_frees += 1;
+                }
+                // What the holder keeps is the first page alone.
+                self.pages[pfn as usize].order = 0;
             }
             return;
         }
+        // free_unref_page() -> free_pages_prepare()
+        let alloc_order = f.order as u32;
+        let checks = self.check_pages_enabled();
+        if checks {
+            if f.test(pg::PG_RESERVED) {
+                self.bad_page(pfn, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set", None);
+                return;
+            }
+            if f.page_type() != PageType::None {
+                self.bad_page(pfn, "nonzero mapcount", None);
+                return;
+            }
+            if !head && order > alloc_order {
+                // free_page_is_bad() of every page of the range: the ones beyond the allocation.
+                let mut bad = false;
+                for i in (1u64 << alloc_order)..(1u64 << order) {
+                    let g = self.pages[(pfn + i) as usize];
+                    if g.owner() == PageOwner::Buddy || g.owner() == PageOwner::Pcp {
+                        self.bad_page(pfn + i, "nonzero mapcount", None);
+                        bad = true;
+                    } else if g.refcount != 0 {
+                        self.bad_page(pfn + i, "nonzero _refcount", None);
+                        bad = true;
+                    }
+                }
+                if bad {
+                    return;
+                }
+            }
+        }
+        let corrupting = f.test(pg::PG_RESERVED)
+            || f.page_type() != PageType::None
+            || (head && order != alloc_order)
+            || (!head && order > alloc_order)
+            || matches!(
+                f.owner(),
+                PageOwner::Buddy | PageOwner::Pcp | PageOwner::NoRam | PageOwner::Leaked | PageOwner::Reserved
+            );
+        if corrupting {
+            // What the kernel would free here is not the caller's to free; the simulator keeps its lists intact
+            // and leaves the page as it is (with the reference dropped).
+            return;
+        }
+        if order < alloc_order {
+            // The first 2^order pages go back; the rest of the block is leaked (count 0, never freed).
+            for i in (1u64 << order)..(1u64 << alloc_order) {
+                let g = &mut self.pages[(pfn + i) as usize];
+                if !matches!(g.owner(), PageOwner::Buddy | PageOwner::Pcp) {
+                    g.order = 0;
+                }
+            }
+        }
         self.free_range_to_buddy(pfn, order);
         self.alloc.nr_frees += 1;
+    }
+
+    /// `check_new_pages()` (with [`Machine::check_pages_enabled`]): every page of a block the allocator is about
+    /// to hand out must have a count of 0; one that does not (a page freed twice has -1) is reported — `Bad page state`,
+    /// `nonzero _refcount` — and left out (the kernel takes another page and the bad one is lost).
+    ///
+    /// Context: any. Returns whether the block is good.
+    pub(crate) fn check_new_pages(&mut self, pfn: u64, order: u32) -> bool {
+        if !self.check_pages_enabled() {
+            return true;
+        }
+        for i in 0..(1u64 << order) {
+            if self.pages[(pfn + i) as usize].refcount != 0 {
+                self.bad_page(pfn + i, "nonzero _refcount", None);
+                for j in 0..(1u64 << order) {
+                    self.pages[(pfn + j) as usize].set_owner(PageOwner::Leaked);
+                }
+                return false;
+            }
+        }
+        true
     }
 
     /// Clears the allocation state of `2^order` frames and frees them (no checks). For later parts that free
