@@ -1036,7 +1036,8 @@ impl Machine {
         self.__free_pages(page, 0);
     }
 
-    /// `free_pages(addr, order)`: `addr` 0 does nothing; else `__free_pages(virt_to_page(addr), order)`.
+    /// `free_pages(addr, order)`: `addr` 0 does nothing; else `__free_pages(virt_to_page(addr), order)`; an
+    /// address outside the direct map oopses reading the `struct page` it names.
     ///
     /// Context: any.
     pub fn free_pages(&mut self, addr: u64, order: u32) {
@@ -1048,8 +1049,14 @@ impl Machine {
         match self.virt_to_page(addr) {
             Some(p) if self.pfn_valid(p) => self.__free_pages(p, order),
             _ => {
-                // VM_BUG_ON(!virt_addr_valid(addr)) with CONFIG_DEBUG_VM; the simulator warns and ignores it.
-                self.warn("mm/page_alloc.c", 4953, Some(&format!("free_pages: invalid address {addr:#x}")));
+                // VM_BUG_ON(!virt_addr_valid(addr)) is compiled out without CONFIG_DEBUG_VM: free_pages()
+                // tail-calls __free_pages(virt_to_page(addr)), whose first read, the page's flags, faults at
+                // the struct page that arithmetic names (outside the memory map), as on the real kernel
+                // (`free_pages()` of a vmalloc address faults at 0xffffeb02…).
+                self.stack.frames.truncate(depth);
+                self.push_kframe("__free_pages");
+                let page = self.vmemmap_addr_of(addr);
+                self.die_on_access(page);
             }
         }
         self.stack.frames.truncate(depth);

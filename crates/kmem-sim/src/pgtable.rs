@@ -268,11 +268,12 @@ impl Machine {
                 let a = address & VA_MASK;
                 let pgd = entry(t.pud.get(&(a >> PGDIR_SHIFT)));
                 let mut s = format!("PGD {pgd:x} ");
+                // 4-level paging: the P4D level is the PGD entry itself, and pgd_present() is always true
+                // (the real check is p4d_present()), so the P4D entry is printed even when it is 0.
+                s += &format!("P4D {pgd:x} ");
                 if pgd == 0 {
                     return s;
                 }
-                // 4-level paging: the P4D level is the PGD entry itself.
-                s += &format!("P4D {pgd:x} ");
                 let pud = entry(t.pmd.get(&(a >> PUD_SHIFT)));
                 s += &format!("PUD {pud:x} ");
                 if pud == 0 {

@@ -652,3 +652,19 @@ fn warn_rip_is_the_builds_site_when_the_stack_lacks_it() {
     assert!(log.contains("\nCode: 83 fb 02 73 21 41 0f ba e7 0a 73 1e "), "{log}");
     assert!(!log.contains("Unable to access opcode bytes"), "{log}");
 }
+
+/// `free_pages()` of an address outside the direct map: `__free_pages(virt_to_page(addr))` reads the flags
+/// of a `struct page` beyond the memory map and oopses there, as the real kernel did for a vmalloc address
+/// (`BUG: unable to handle page fault for address: ffffeb0200000540`, `PGD 0 P4D 0`, RIP in __free_pages).
+#[test]
+fn free_pages_of_a_vmalloc_address_oopses_at_its_struct_page() {
+    let mut m = boot();
+    let v = m.vmalloc(4096);
+    m.free_pages(v, 0);
+    let pa = v - m.layout().page_offset;
+    let page = m.layout().vmemmap_base + (pa >> 12) * 64;
+    let log = m.dmesg();
+    assert!(log.contains(&format!("BUG: unable to handle page fault for address: {page:016x}\n")), "{log}");
+    assert!(log.contains("PGD 0 P4D 0 \n"), "{log}");
+    assert!(log.contains("RIP: 0010:__free_pages+"), "{log}");
+}
