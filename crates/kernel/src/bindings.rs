@@ -108,10 +108,9 @@ pub unsafe extern "C" fn alloc_pages(gfp_mask: gfp_t, order: c_uint) -> *mut pag
 }
 
 pub unsafe extern "C" fn __free_pages(page: *mut page, order: c_uint) {
-    with_machine(|m| {
-        if let Some(pfn) = pfn_of(m, page) {
-            m.__free_pages(pfn, order);
-        }
+    with_machine(|m| match pfn_of(m, page) {
+        Some(pfn) => m.__free_pages(pfn, order),
+        None => m.bad_page_pointer(page as usize as u64, "__free_pages"),
     })
 }
 
@@ -219,10 +218,9 @@ pub unsafe extern "C" fn free_page(addr: c_ulong) {
 }
 
 pub unsafe extern "C" fn __free_page(page: *mut page) {
-    helper("rust_helper___free_page", |m| {
-        if let Some(pfn) = pfn_of(m, page) {
-            m.__free_pages(pfn, 0);
-        }
+    helper("rust_helper___free_page", |m| match pfn_of(m, page) {
+        Some(pfn) => m.__free_pages(pfn, 0),
+        None => m.bad_page_pointer(page as usize as u64, "__free_pages"),
     })
 }
 
@@ -259,7 +257,10 @@ pub unsafe extern "C" fn phys_to_virt(address: phys_addr_t) -> *mut c_void {
 }
 
 pub unsafe extern "C" fn page_to_pfn(page: *const page) -> c_ulong {
-    helper("rust_helper_page_to_pfn", |m| pfn_of(m, page).map(|p| p.0 as c_ulong).unwrap_or(0))
+    // page_to_pfn() is arithmetic, for any pointer.
+    helper("rust_helper_page_to_pfn", |m| {
+        pfn_of(m, page).unwrap_or_else(|| m.page_to_pfn_arith(page as usize as u64)).0 as c_ulong
+    })
 }
 
 pub unsafe extern "C" fn pfn_to_page(pfn: c_ulong) -> *mut page {
@@ -2323,10 +2324,9 @@ opaque!(
 );
 
 pub unsafe extern "C" fn split_page(page: *mut page, order: c_uint) {
-    with_machine(|m| {
-        if let Some(pfn) = pfn_of(m, page) {
-            m.split_page(pfn, order);
-        }
+    with_machine(|m| match pfn_of(m, page) {
+        Some(pfn) => m.split_page(pfn, order),
+        None => m.bad_page_pointer(page as usize as u64, "split_page"),
     })
 }
 
@@ -2382,10 +2382,9 @@ pub unsafe extern "C" fn __folio_alloc_noprof(
 }
 
 pub unsafe extern "C" fn __folio_put(folio: *mut folio) {
-    with_machine(|m| {
-        if let Some(pfn) = pfn_of(m, folio.cast()) {
-            m.__folio_put(pfn);
-        }
+    with_machine(|m| match pfn_of(m, folio.cast()) {
+        Some(pfn) => m.__folio_put(pfn),
+        None => m.bad_page_pointer(folio as usize as u64, "__folio_put"),
     })
 }
 

@@ -533,7 +533,9 @@ impl Machine {
             Some(node) => {
                 if let DrRelease::Dma { size: s, dma_handle: h, .. } = node.release {
                     if s != size || h != dma_handle {
+                        self.push_kframe("dmam_match");
                         self.warn("kernel/dma/mapping.c", 54, None);
+                        self.pop_frame();
                     }
                 }
                 self.kfree(node.addr);

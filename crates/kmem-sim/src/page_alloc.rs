@@ -865,6 +865,21 @@ impl Machine {
         self.try_alloc_pages(gfp, order).ok()
     }
 
+    /// A function of the page allocator given a `struct page` pointer that is none (NULL, or outside the memory
+    /// map — an unchecked `alloc_pages()` failure, a pointer computed wrongly): its first read of the page,
+    /// `page->flags`, faults at that address, inside `func`, as on the real kernel (`__free_pages(NULL, 0)`:
+    /// `BUG: kernel NULL pointer dereference, address: 0000000000000000`, RIP in `__free_pages`). A pointer into
+    /// the memory map that is not the start of a `struct page` is not modelled (the kernel would read another
+    /// page's fields); it is treated the same way.
+    ///
+    /// Context: any.
+    pub fn bad_page_pointer(&mut self, page: u64, func: &'static str) {
+        let depth = self.stack.frames.len();
+        self.push_kframe(func);
+        self.die_on_access(page);
+        self.stack.frames.truncate(depth);
+    }
+
     /// `split_page(page, order)`: turns a non-compound order-`order` allocation into `2^order` order-0 pages,
     /// each with its own reference (`set_page_refcounted()` of every page after the first), so that they are
     /// freed one by one. The kernel's checks of a compound or unreferenced `page` are `VM_BUG_ON_PAGE()`s,

@@ -1473,11 +1473,15 @@ impl Machine {
                 let order = self.pages[head as usize].order as u32;
                 let fsize = PAGE_SIZE << order;
                 if fsize <= KMALLOC_MAX_CACHE_SIZE {
+                    self.push_kframe("__ksize");
                     self.warn("mm/slab_common.c", 1046, None);
+                    self.pop_frame();
                     return 0;
                 }
                 if p != self.page_address(Pfn(head)) {
+                    self.push_kframe("__ksize");
                     self.warn("mm/slab_common.c", 1048, None);
+                    self.pop_frame();
                     return 0;
                 }
                 fsize
@@ -1609,6 +1613,7 @@ impl Machine {
         let order = self.pages[head as usize].order;
         let depth = self.stack.frames.len();
         self.push_kframe("kfree");
+        self.push_kframe("free_large_kmalloc");
         if order == 0 || !self.pages[head as usize].is_head() {
             self.warn_once("mm/slub.c", 4799, None);
             if !self.slab.warned_large_order0 {

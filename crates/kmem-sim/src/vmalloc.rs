@@ -101,7 +101,7 @@ pub const GFP_RECLAIM_MASK: Gfp =
 
 // Line numbers in Debian's 6.12.117 mm/vmalloc.c.
 const VMALLOC_C: &str = "mm/vmalloc.c";
-const LINE_OVERLAP_WARN: u32 = 1195;
+const LINE_OVERLAP_WARN: u32 = 1196;
 const LINE_VA_ALLOC_WARN: u32 = 1804;
 /// `WARN_ON(true)` of `pcpu_get_vm_areas()` when the areas cannot fit the space at all.
 const LINE_PCPU_GET_VM_AREAS_WARN: u32 = 4746;
@@ -110,12 +110,12 @@ const LINE_LAZY_LIST_WARN: u32 = 2419;
 const LINE_ALLOC_VMAP_MIGHT_SLEEP: u32 = 2030;
 const LINE_GET_VM_AREA_BUG: u32 = 3177;
 const LINE_REMOVE_VM_AREA_MIGHT_SLEEP: u32 = 3289;
-const LINE_BAD_ADDRESS: u32 = 3291;
+const LINE_BAD_ADDRESS: u32 = 3292;
 const LINE_VFREE_MIGHT_SLEEP: u32 = 3419;
-const LINE_VFREE_NONEXISTENT: u32 = 3426;
+const LINE_VFREE_NONEXISTENT: u32 = 3427;
 const LINE_VUNMAP_BUG: u32 = 3466;
 const LINE_VUNMAP_MIGHT_SLEEP: u32 = 3467;
-const LINE_VUNMAP_NONEXISTENT: u32 = 3473;
+const LINE_VUNMAP_NONEXISTENT: u32 = 3474;
 const LINE_VMAP_MIGHT_SLEEP: u32 = 3503;
 const LINE_VMAP_FLUSH_WARN: u32 = 3505;
 const LINE_VMAP_NO_GUARD_WARN: u32 = 3512;

@@ -174,8 +174,8 @@ fn vfree_errors_speak_the_kernels_words() {
     let log = since(&m, seq);
     assert!(log.contains(&format!("Trying to vfree() bad address ({:016x})", a + 8)), "{log}");
     assert!(log.contains(&format!("Trying to vfree() nonexistent vm area ({:016x})", a + 8)), "{log}");
-    assert!(log.contains("at mm/vmalloc.c:3291 remove_vm_area+"), "{log}");
-    assert!(log.contains("at mm/vmalloc.c:3426 vfree+"), "{log}");
+    assert!(log.contains("at mm/vmalloc.c:3292 remove_vm_area+"), "{log}");
+    assert!(log.contains("at mm/vmalloc.c:3427 vfree+"), "{log}");
     let seq = m.log_seq();
     m.vfree(a + 0x10_0000);
     let log = since(&m, seq);
