@@ -249,6 +249,8 @@ impl Machine {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_alloc_attrs");
         let r = self.dma_alloc_attrs_inner(dev, size, flag, attrs);
+        // Back in dma_alloc_attrs() itself (the allocation's frames are gone).
+        self.stack.frames.truncate(depth + 1);
         if let (Some(a), Some(d)) = (r, dev) {
             self.debug_dma_alloc_coherent(d, size, a.dma_handle, a.cpu_addr);
         }

@@ -148,6 +148,9 @@ fn coherent_frees_are_checked_too() {
     let log = m.log_text_since(seq);
     assert!(log.contains("device driver frees DMA memory with different size"), "{log}");
     assert!(log.contains("[map size=8192 bytes] [unmap size=4096 bytes]"));
+    // The record's stack starts where the real kernel's does (cargo xtask qemu --module showed it).
+    let mapped = log.split("DMA-API: Mapped at:\n").nth(1).unwrap();
+    assert!(mapped.trim_start().starts_with("debug_dma_alloc_coherent+"), "{mapped}");
 }
 
 #[test]
