@@ -97,8 +97,6 @@ fn fallbacks(mt: MigrateType) -> [MigrateType; 2] {
 pub enum AllocError {
     /// order > MAX_PAGE_ORDER.
     OrderTooLarge,
-    /// Invalid zone modifiers.
-    BadZone,
     /// Fault injection.
     Injected,
     /// No memory within the watermarks.
@@ -622,14 +620,9 @@ impl Machine {
         }
         let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
         let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
-        let zt = match gfp.gfp_zone(has_highmem, has_dma32) {
-            Ok(t) => t,
-            Err(_) => {
-                // VM_BUG_ON in the kernel (only with CONFIG_DEBUG_VM); the table lookup then gives garbage.
-                self.warn_once("include/linux/gfp.h", 143, Some("gfp_zone: invalid zone modifiers"));
-                return Err(AllocError::BadZone);
-            }
-        };
+        // gfp_zone(): a combination of zone modifiers GFP_ZONE_TABLE has no entry for (GFP_ZONE_BAD) reads as 0,
+        // ZONE_DMA; the VM_BUG_ON() that would catch it is compiled out (the real kernel hands out a DMA page).
+        let zt = gfp.gfp_zone(has_highmem, has_dma32).unwrap_or(ZoneType::Dma);
         let highest = self.zone_idx_of_type(zt);
         if let Some(p) = self.get_page_from_freelist(gfp, order, ALLOC_WMARK_LOW, highest) {
             return Ok(p);
@@ -949,9 +942,7 @@ impl Machine {
         }
         let has_dma32 = self.zones.iter().any(|z| z.zone_type == ZoneType::Dma32);
         let has_highmem = self.zones.iter().any(|z| z.zone_type == ZoneType::HighMem);
-        let Ok(zt) = gfp.gfp_zone(has_highmem, has_dma32) else {
-            return nr;
-        };
+        let zt = gfp.gfp_zone(has_highmem, has_dma32).unwrap_or(ZoneType::Dma);
         let highest = self.zone_idx_of_type(zt);
         let mt = gfp.migratetype();
         let zone = (0..=highest.min(self.zones.len() - 1)).rev().find(|&z| {

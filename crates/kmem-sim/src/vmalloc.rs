@@ -2403,7 +2403,16 @@ impl Machine {
     ///
     /// Context: any.
     pub fn vmalloc_to_page(&self, addr: u64) -> Option<Pfn> {
-        self.vmalloc.pte.get(&(addr >> PAGE_SHIFT)).copied()
+        if let Some(&p) = self.vmalloc.pte.get(&(addr >> PAGE_SHIFT)) {
+            return Some(p);
+        }
+        // The walk of the kernel's page tables does not care which region the address is in (the
+        // VIRTUAL_BUG_ON() that would is compiled out): a direct-map address is mapped by a leaf entry (2 MiB
+        // or 1 GiB pages on x86_64), and pud_page()/pmd_page() plus the offset is its own struct page.
+        if self.layout.arch == Arch::X86_64 && self.layout.is_direct_map_addr(addr) {
+            return self.virt_to_page(addr).filter(|p| self.pfn_valid(*p));
+        }
+        None
     }
 
     /// `vmalloc_to_pfn()`.

@@ -668,3 +668,15 @@ fn free_pages_of_a_vmalloc_address_oopses_at_its_struct_page() {
     assert!(log.contains("PGD 0 P4D 0 \n"), "{log}");
     assert!(log.contains("RIP: 0010:__free_pages+"), "{log}");
 }
+
+/// Zone modifiers GFP_ZONE_TABLE has no entry for read as ZONE_DMA (the VM_BUG_ON is compiled out): the real
+/// kernel handed out a DMA page for GFP_KERNEL | __GFP_DMA | __GFP_HIGHMEM, silently.
+#[test]
+fn a_bad_zone_combination_allocates_from_zone_dma() {
+    let mut m = boot();
+    let seq = m.log_seq();
+    let p = m.alloc_pages(Gfp::GFP_KERNEL | Gfp::__GFP_DMA | Gfp::__GFP_HIGHMEM, 0).unwrap();
+    assert!(p.0 < 0x1000, "below 16 MiB: {:#x}", p.0);
+    assert_eq!(m.log_text_since(seq), "");
+    m.__free_pages(p, 0);
+}

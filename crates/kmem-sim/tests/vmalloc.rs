@@ -628,3 +628,12 @@ fn kvmalloc_with_gfp_comp_frees_every_page() {
     assert_eq!(m.count_pages_owned_by(kmem_sim::PageOwner::Pcp), m.nr_free_pcp());
     m.check_consistency().unwrap();
 }
+
+/// vmalloc_to_page() walks the kernel's page tables whatever the address: a direct-map address gives its own
+/// struct page (a leaf entry maps it), as the real kernel answered for a kmalloc address.
+#[test]
+fn vmalloc_to_page_of_a_direct_map_address() {
+    let mut m = x86();
+    let k = m.kmalloc(64, Gfp::GFP_KERNEL);
+    assert_eq!(m.vmalloc_to_page(k), m.virt_to_page(k));
+}
