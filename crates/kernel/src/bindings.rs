@@ -668,10 +668,11 @@ pub unsafe extern "C" fn pcpu_alloc_noprof(size: usize, align: usize, reserved: 
 }
 
 pub unsafe extern "C" fn free_percpu(__pdata: *mut c_void) {
-    with_machine(|m| {
-        if let Some(p) = crate::__sim::percpu_to_kernel(m, __pdata) {
-            m.free_percpu(p)
-        }
+    with_machine(|m| match crate::__sim::percpu_to_kernel(m, __pdata) {
+        Some(p) => m.free_percpu(p),
+        // A pointer that is no __percpu pointer into simulated memory (a kmalloc pointer, garbage).
+        None if !__pdata.is_null() => m.free_percpu_unknown(),
+        None => {}
     })
 }
 

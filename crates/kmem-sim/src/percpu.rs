@@ -914,8 +914,13 @@ impl Machine {
         }
         let addr = self.pcpu_ptr_to_addr(ptr);
         let Some(id) = self.percpu.chunk_of_addr(addr) else {
-            // pcpu_chunk_addr_search() of an address no chunk serves reads a page's chunk pointer that was
-            // never set: the kernel follows garbage. Not modelled; the call does nothing.
+            // pcpu_chunk_addr_search() of an address no chunk serves: pcpu_get_page_chunk() reads the chunk
+            // pointer from `page->index` of vmalloc_to_page(addr) — NULL for a page nobody set it on (a CPU
+            // slab's freelist word, a plain page), or no page at all, whose `index` is then read at 0x20 — and
+            // `off = addr - chunk->base_addr` reads offset 0x20 of that NULL chunk. Both fault at 0x20, as the
+            // real kernel did for free_percpu() of a kmalloc pointer. A page whose word there is set (a partial
+            // slab's freelist) would be followed as a chunk; that is not modelled.
+            self.free_percpu_unknown();
             return;
         };
         let off = addr - self.percpu.chunk(id).base_addr;
@@ -934,6 +939,13 @@ impl Machine {
         if need_balance {
             self.percpu.balance_pending = true;
         }
+    }
+
+    /// `free_percpu(ptr)` of a pointer no chunk serves (see [`Machine::free_percpu`]): the oops at 0x20.
+    ///
+    /// Context: any.
+    pub fn free_percpu_unknown(&mut self) {
+        self.with_frame("free_percpu", |m| m.die_on_access(0x20));
     }
 
     /// `pcpu_should_reclaim_chunk()`.

@@ -156,3 +156,15 @@ fn slab_caches_take_their_cpu_slabs_from_the_first_chunk() {
         m.kmem_cache_destroy(Some(id));
     }
 }
+
+/// `free_percpu()` of a pointer no chunk serves follows `page->index` of its page as a chunk, NULL there,
+/// and faults reading `chunk->base_addr` at 0x20, as the real kernel did for a kmalloc pointer.
+#[test]
+fn free_percpu_of_a_pointer_no_chunk_serves_oopses_at_0x20() {
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    m.set_current("insmod", 95);
+    m.free_percpu_unknown();
+    let log = m.dmesg();
+    assert!(log.contains("BUG: kernel NULL pointer dereference, address: 0000000000000020"), "{log}");
+    assert!(log.contains("RIP: 0010:free_percpu+"), "{log}");
+}
