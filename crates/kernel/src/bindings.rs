@@ -516,6 +516,10 @@ pub unsafe extern "C" fn kmem_cache_create(
 
 fn cache_alloc(helper_name: Option<&'static str>, s: *mut kmem_cache, flags: gfp_t, zero: bool) -> *mut c_void {
     let Some(id) = cache_id(s) else {
+        with_machine(|m| {
+            let a = to_kaddr(m, s.cast());
+            m.kmem_cache_alloc_bad_cache(a)
+        });
         return core::ptr::null_mut();
     };
     // The patch's helpers tail-call (see `helper`).

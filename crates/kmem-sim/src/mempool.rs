@@ -947,8 +947,11 @@ impl Machine {
         self.push_kframe("mempool_alloc_noprof");
         self.might_alloc(gfp_mask);
         if !self.mempools.pools.contains_key(&pool.0) {
-            // A stale or bogus pool pointer: the kernel dereferences it.
-            self.die_on_access(pool.0);
+            // A stale or bogus pool pointer: the first field mempool_alloc_noprof() reads is `pool->pool_data`
+            // (after `lock`, `min_nr`, `curr_nr` and `elements`: 0x18 on x86_64, 0x10 on i386), where the real
+            // kernel faulted for a NULL pool.
+            let off = if self.ptr_size() == 8 { 0x18 } else { 0x10 };
+            self.die_on_access(pool.0.wrapping_add(off));
             self.stack.frames.truncate(depth);
             return MempoolStep::Done(0);
         }

@@ -1455,6 +1455,19 @@ impl Machine {
         size
     }
 
+    /// A `struct kmem_cache *` that is no cache (NULL, or stale) given to `kmem_cache_alloc_noprof()`: the first
+    /// field the allocation path reads is `s->object_size` (offset 0x1c on x86_64, after `cpu_slab`, `flags`,
+    /// `min_partial` and `size`; 0x10 on i386), where the real kernel faulted for a NULL cache.
+    ///
+    /// Context: any.
+    pub fn kmem_cache_alloc_bad_cache(&mut self, cache: u64) {
+        let off = if self.ptr_size() == 8 { 0x1c } else { 0x10 };
+        let depth = self.stack.frames.len();
+        self.push_kframe("kmem_cache_alloc_noprof");
+        self.die_on_access(cache.wrapping_add(off));
+        self.stack.frames.truncate(depth);
+    }
+
     /// `ksize(p)`: the usable size of a kmalloc'ed (or slab) object; 0 for NULL/`ZERO_SIZE_PTR`. Like the
     /// kernel, it disables the kmalloc red zone of the object (its recorded request size becomes the object
     /// size).
@@ -1465,7 +1478,11 @@ impl Machine {
             return 0;
         }
         let Some(head) = self.folio_of(p) else {
+            // __ksize(): virt_to_folio() of an address outside the direct map reads a struct page beyond the
+            // memory map.
+            self.push_kframe("__ksize");
             self.die_on_access(self.vmemmap_addr_of(p));
+            self.pop_frame();
             return 0;
         };
         match self.slab.slabs.get(&head).map(|s| s.cache) {

@@ -193,3 +193,23 @@ fn validate_finds_corruption_of_live_object() {
     assert!(has(&log, "[Right Redzone overwritten]"));
     assert!(has(&log, "BUG dbg (Not tainted): Object corrupt"));
 }
+
+/// NULL caches, pools and foreign pointers fault where the real kernel's oopses did (probed with
+/// `cargo xtask qemu --module`): `s->object_size` at 0x1c, `pool->pool_data` at 0x18, and for `ksize()` of a
+/// vmalloc address the struct page beyond the memory map, inside `__ksize`.
+#[test]
+fn null_cache_and_pool_fault_at_the_fields_the_kernel_reads() {
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    m.set_current("insmod", 95);
+    m.kmem_cache_alloc_bad_cache(0);
+    assert!(m.dmesg().contains("BUG: kernel NULL pointer dereference, address: 000000000000001c"));
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    m.set_current("insmod", 95);
+    let _ = m.mempool_alloc(MempoolPtr(0), Gfp::GFP_KERNEL);
+    assert!(m.dmesg().contains("BUG: kernel NULL pointer dereference, address: 0000000000000018"));
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    m.set_current("insmod", 95);
+    let v = m.vmalloc(4096);
+    assert_eq!(m.ksize(v), 0);
+    assert!(m.dmesg().contains("RIP: 0010:__ksize+"), "{}", m.dmesg());
+}
