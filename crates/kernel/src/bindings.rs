@@ -549,7 +549,13 @@ pub unsafe extern "C" fn kmem_cache_zalloc(cachep: *mut kmem_cache, flags: gfp_t
 }
 
 pub unsafe extern "C" fn kmem_cache_free(s: *mut kmem_cache, objp: *mut c_void) {
-    let Some(id) = cache_id(s) else { return };
+    let Some(id) = cache_id(s) else {
+        with_machine(|m| {
+            let (c, x) = (to_kaddr(m, s.cast()), to_kaddr(m, objp));
+            m.kmem_cache_free_bad_cache(c, x)
+        });
+        return;
+    };
     with_machine(|m| {
         let p = to_kaddr(m, objp);
         m.kmem_cache_free(id, p)
@@ -1691,9 +1697,8 @@ fn dma_pool_alloc_with(
     handle: *mut dma_addr_t,
     zero: bool,
 ) -> *mut c_void {
-    let Some(p) = dma_pool_ptr(pool) else {
-        return core::ptr::null_mut();
-    };
+    // A NULL pool goes to the simulator too: the kernel takes its lock (and faults).
+    let p = dma_pool_ptr(pool).unwrap_or(DmaPoolPtr(0));
     with_machine(|m| {
         if let Some(h) = helper_name {
             m.push_kframe(h);

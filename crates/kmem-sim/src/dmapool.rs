@@ -310,7 +310,15 @@ impl Machine {
     fn dma_pool_alloc_inner(&mut self, pool: u64, mem_flags: Gfp) -> Option<DmaAlloc> {
         self.might_alloc(mem_flags);
         if !self.dma.pools.contains_key(&pool) {
-            self.die_on_access(pool);
+            // spin_lock_irqsave(&pool->lock): a write to the lock after `page_list` (0x10 on x86_64, 8 on
+            // i386), in _raw_spin_lock_irqsave, as the real kernel's oops for a NULL pool shows.
+            let off = if self.ptr_size() == 8 { 0x10 } else { 0x8 };
+            self.push_kframe("_raw_spin_lock_irqsave");
+            // The lock's cmpxchg faults after local_irq_save() and preempt_disable().
+            self.local_irq_disable();
+            self.preempt_disable();
+            self.page_fault_oops(pool.wrapping_add(off), crate::fault::X86_PF_WRITE);
+            self.pop_frame();
             return None;
         }
         let had_free = self.dma.pools[&pool].next_block != 0;

@@ -145,10 +145,21 @@ impl Machine {
         let cr2 = format!("CR2: {address:016x}\n");
         self.oops_report_with(&format!("Oops: {:04x}", error_code & 0xffff), &rip, None, &[], Some(cr2), true);
         self.set_oops_stop(OopsKind::PageFault { addr: address });
-        if is_kernel_half(self.layout.arch, address) {
-            // do_kern_addr_fault() ran with interrupts off; make_task_dead() says so.
-            let (comm, pid) = (self.current().comm.clone(), self.current().pid);
+        // make_task_dead(): interrupts are still off after a fault on a kernel address (do_kern_addr_fault()
+        // never enables them) or when the faulting code had them off (a spin_lock_irqsave() …); and a task
+        // that dies in an atomic section says its preempt count.
+        let (comm, pid) = (self.current().comm.clone(), self.current().pid);
+        if is_kernel_half(self.layout.arch, address) || self.irqs_disabled() {
             self.printk(LogLevel::Info, &format!("note: {comm}[{pid}] exited with irqs disabled\n"));
+        }
+        let pc = self.preempt_count();
+        if pc != 0 {
+            self.printk(LogLevel::Info, &format!("note: {comm}[{pid}] exited with preempt_count {pc}\n"));
+        }
+        // ... and then puts both right (local_irq_enable(), preempt_count_set(PREEMPT_ENABLED)), in task context.
+        if self.sched.preempt_count & crate::sched::HARDIRQ_MASK == 0 {
+            self.sched.irq_disable_depth = 0;
+            self.sched.preempt_count = 0;
         }
     }
 

@@ -1455,6 +1455,23 @@ impl Machine {
         size
     }
 
+    /// `kmem_cache_free(s, x)` with an `s` that is no cache (NULL, or stale): with CONFIG_SLAB_FREELIST_HARDENED
+    /// (the book's kernel has it) `cache_from_obj()` finds the object's own cache and `WARN()`s `Wrong slab
+    /// cache`, formatting `s->name` — the read of offset 0x60 of the bogus cache faults first, as the real
+    /// kernel's oops for a NULL cache shows. An object in no slab gives no cache and a silent return. The i386
+    /// offset is not measured; there the call returns.
+    ///
+    /// Context: any.
+    pub fn kmem_cache_free_bad_cache(&mut self, cache: u64, x: u64) {
+        if !self.slab.cfg.freelist_hardened || self.slab_of(x).is_none() || self.ptr_size() != 8 {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("kmem_cache_free");
+        self.die_on_access(cache.wrapping_add(0x60));
+        self.stack.frames.truncate(depth);
+    }
+
     /// A `struct kmem_cache *` that is no cache (NULL, or stale) given to `kmem_cache_alloc_noprof()`: the first
     /// field the allocation path reads is `s->object_size` (offset 0x1c on x86_64, after `cpu_slab`, `flags`,
     /// `min_partial` and `size`; 0x10 on i386), where the real kernel faulted for a NULL cache.
