@@ -251,6 +251,35 @@ impl Machine {
         }
     }
 
+    /// Whether `address` is in the 512 GiB the vmemmap's PGD entry covers.
+    fn in_vmemmap_slot(&self, address: u64) -> bool {
+        let base = self.layout.vmemmap_base;
+        address >= base && address - base < (1 << PGDIR_SHIFT)
+    }
+
+    /// The walk of an address in the vmemmap's slot. `vmemmap_populate()` mapped the `struct page` array at
+    /// boot with 2 MiB pages: a PUD page for the slot, a PMD page per GiB of the array, and leaf PMD entries
+    /// for the array itself; an address beyond it (a `struct page` that arithmetic made up) walks to `PMD 0`,
+    /// as the real kernel's reports show. The table pages came from memblock at boot; their addresses, which
+    /// the simulator does not know and the comparison masks, are stood in for by pages after the PGD's.
+    fn dump_vmemmap_walk(&self, address: u64) -> String {
+        let off = address - self.layout.vmemmap_base;
+        let memmap = self.layout.max_pfn * self.layout.struct_page_size;
+        let table = |k: u64| (self.pgtable.kernel.pgd + 0x1000 * (1 + k)) | PAGE_TABLE;
+        let pgd = table(0);
+        let mut s = format!("PGD {pgd:x} P4D {pgd:x} ");
+        let gib = off >> PUD_SHIFT;
+        if gib > (memmap.saturating_sub(1) >> PUD_SHIFT) {
+            return s + "PUD 0 ";
+        }
+        s += &format!("PUD {:x} ", table(1 + gib));
+        if off < memmap.next_multiple_of(1 << PMD_SHIFT) {
+            // A leaf entry maps the array there, so no access faults and no report walks to it.
+            return s;
+        }
+        s + "PMD 0 "
+    }
+
     /// `dump_pagetable(address)`: the entries of the current task's page tables on the way to `address`,
     /// as the page-fault report prints them (`PGD … P4D … PUD … PMD … PTE …`, stopping after the first
     /// entry that is not present; each entry but the PTE is followed by a space).
@@ -264,6 +293,7 @@ impl Machine {
             if kernel { &self.pgtable.kernel } else { self.pgtable.user.get(&self.current().pid).unwrap_or(&empty) };
         let entry = |v: Option<&u64>| v.map(|p| p | PAGE_TABLE).unwrap_or(0);
         match arch {
+            Arch::X86_64 if kernel && self.in_vmemmap_slot(address) => self.dump_vmemmap_walk(address),
             Arch::X86_64 => {
                 let a = address & VA_MASK;
                 let pgd = entry(t.pud.get(&(a >> PGDIR_SHIFT)));
