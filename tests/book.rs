@@ -177,6 +177,7 @@ const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
     ("order", "deterministic kmalloc caches, free lists and page order"),
     ("order", "The vmalloc buffer still lands just above"),
     ("order", "With kernel address space layout randomisation"),
+    ("order", "The line is the whole block"),
     ("order", "The kernel prints a mask with `%pGg`"),
     ("order", "SLUB's fast path touches only per-CPU data"),
     ("order", "The two objects of `kmem_book_record`"),

@@ -11,12 +11,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 use crate::__sim::{to_host, to_kaddr, with_machine};
-use crate::ffi::{c_uint, c_ulong, c_void};
+use crate::ffi::{c_int, c_uint, c_ulong, c_void};
 use kmem_sim::{Gfp, Machine, Pfn};
 
 pub type gfp_t = c_uint;
 pub type slab_flags_t = c_uint;
 pub type phys_addr_t = u64;
+/// `resource_size_t` (`include/linux/types.h`): a physical address or size of a resource.
+pub type resource_size_t = phys_addr_t;
 pub type dma_addr_t = u64;
 pub type size_t = usize;
 
@@ -2191,6 +2193,9 @@ pub const _PAGE_BIT_DIRTY: u32 = 6;
 pub const _PAGE_BIT_GLOBAL: u32 = 8;
 pub const _PAGE_BIT_NX: u32 = 63;
 
+/// `NUMA_NO_NODE` (`include/linux/numa.h`): no preferred node.
+pub const NUMA_NO_NODE: i32 = -1;
+
 /// `VM_MAP` (`include/linux/vmalloc.h`): the area maps pages its caller owns.
 pub const VM_MAP: u32 = kmem_sim::vmalloc::VM_MAP as u32;
 
@@ -2222,6 +2227,90 @@ pub unsafe extern "C" fn vunmap(addr: *const c_void) {
     with_machine(|m| {
         let a = to_kaddr(m, addr);
         m.vunmap(a)
+    })
+}
+
+/// `vm_map_ram(pages, count, node)`: maps `count` pages at consecutive addresses of the vmalloc area — up to
+/// `BITS_PER_LONG` pages inside a per-CPU vmap block, more in an area of their own (no `vm_struct`, no
+/// guard page). Unmap with `vm_unmap_ram()` and the same count.
+///
+/// Context: process context, may sleep. Returns the address or NULL.
+pub unsafe extern "C" fn vm_map_ram(pages: *mut *mut page, count: c_uint, node: c_int) -> *mut c_void {
+    with_machine(|m| {
+        let mut pfns = std::vec::Vec::with_capacity(count as usize);
+        for i in 0..count as usize {
+            // SAFETY: the caller passes an array of `count` page pointers.
+            let p = unsafe { *pages.add(i) };
+            match pfn_of(m, p) {
+                Some(pfn) => pfns.push(pfn),
+                // Not a `struct page`: the kernel would map whatever that pointer's pfn computes to.
+                None => return core::ptr::null_mut(),
+            }
+        }
+        let a = m.vm_map_ram(&pfns, node);
+        to_host(m, a)
+    })
+}
+
+/// `vm_unmap_ram(mem, count)`: removes a `vm_map_ram()` mapping of `count` pages (the count it was made
+/// with). A block's pages are not reused until the whole block is free or dirty.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn vm_unmap_ram(mem: *const c_void, count: c_uint) {
+    with_machine(|m| {
+        let a = to_kaddr(m, mem);
+        m.vm_unmap_ram(a, count)
+    })
+}
+
+/// `vm_unmap_aliases()`: frees the vmap blocks whose pages are all unmapped and purges the lazily freed
+/// vmalloc areas now.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn vm_unmap_aliases() {
+    with_machine(|m| m.vm_unmap_aliases())
+}
+
+/// `ioremap(phys_addr, size)`: maps `size` bytes of device memory at `phys_addr` uncached
+/// (`_PAGE_CACHE_MODE_UC_MINUS`) into the vmalloc area; the result keeps `phys_addr`'s offset into its page.
+/// System RAM in use is refused (`ioremap on RAM at ...`, a warning). The simulator has no devices behind
+/// the mapping: accessing it faults.
+///
+/// Context: process context, may sleep. Returns the address or NULL.
+pub unsafe extern "C" fn ioremap(offset: resource_size_t, size: c_ulong) -> *mut c_void {
+    with_machine(|m| {
+        let a = m.ioremap(offset, size as u64);
+        to_host(m, a)
+    })
+}
+
+/// `ioremap_wc(phys_addr, size)`: as `ioremap()`, write-combining.
+///
+/// Context: process context, may sleep. Returns the address or NULL.
+pub unsafe extern "C" fn ioremap_wc(offset: resource_size_t, size: c_ulong) -> *mut c_void {
+    with_machine(|m| {
+        let a = m.ioremap_wc(offset, size as u64);
+        to_host(m, a)
+    })
+}
+
+/// `ioremap_cache(phys_addr, size)`: as `ioremap()`, write-back.
+///
+/// Context: process context, may sleep. Returns the address or NULL.
+pub unsafe extern "C" fn ioremap_cache(offset: resource_size_t, size: c_ulong) -> *mut c_void {
+    with_machine(|m| {
+        let a = m.ioremap_cache(offset, size as u64);
+        to_host(m, a)
+    })
+}
+
+/// `iounmap(addr)`: removes an `ioremap()` mapping.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn iounmap(addr: *mut c_void) {
+    with_machine(|m| {
+        let a = to_kaddr(m, addr);
+        m.iounmap(a)
     })
 }
 

@@ -146,10 +146,14 @@ impl Machine {
         self.oops_report_with(&format!("Oops: {:04x}", error_code & 0xffff), &rip, None, &[], Some(cr2), true);
         self.set_oops_stop(OopsKind::PageFault { addr: address });
         // make_task_dead(): interrupts are still off after a fault on a kernel address (do_kern_addr_fault()
-        // never enables them) or when the faulting code had them off (a spin_lock_irqsave() …); and a task
-        // that dies in an atomic section says its preempt count.
+        // never enables them), when the faulting code had them off (a spin_lock_irqsave() …), and when
+        // do_user_addr_fault() gives up before local_irq_enable(): an instruction fetch, or
+        // faulthandler_disabled() — in an atomic section (a spin_lock() …). A task that dies in an atomic
+        // section also says its preempt count.
         let (comm, pid) = (self.current().comm.clone(), self.current().pid);
-        if is_kernel_half(self.layout.arch, address) || self.irqs_disabled() {
+        let user_fault_irqs_off =
+            error_code & (X86_PF_USER | X86_PF_INSTR) == X86_PF_INSTR || self.preempt_count() != 0;
+        if is_kernel_half(self.layout.arch, address) || self.irqs_disabled() || user_fault_irqs_off {
             self.printk(LogLevel::Info, &format!("note: {comm}[{pid}] exited with irqs disabled\n"));
         }
         let pc = self.preempt_count();

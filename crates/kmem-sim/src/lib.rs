@@ -47,6 +47,7 @@ pub mod fault;
 pub mod fault_inject;
 pub mod gfp;
 pub mod hostmem;
+pub mod ioremap;
 pub mod kallsyms;
 pub mod machine;
 pub mod mempool;

@@ -39,7 +39,9 @@
 //! - **BUG()s** (vmalloc/vunmap in interrupt context) go through part 2's `die()`: the oops report and
 //!   [`Machine::kernel_stop`]; the call returns NULL instead of killing the task.
 //!
-//! Not modelled: `vm_map_ram`/vmap blocks, KASAN, kmemleak, memcg accounting, the direct map's permission
+//! - **`vm_map_ram()`** and its per-CPU vmap blocks: [`vmap_block`].
+//!
+//! Not modelled: KASAN, kmemleak, memcg accounting, the direct map's permission
 //! changes of `VM_FLUSH_RESET_PERMS` (its `vfree()` purges the lazily freed areas, as `vm_reset_perms()` does),
 //! the vmap purge notifier chain, the node shrinker.
 
@@ -55,6 +57,9 @@ use crate::page::{PageOwner, Pfn};
 use crate::panic::Frame;
 use crate::printk::LogLevel;
 use crate::rbtree::{self, NodeId, RbArena, RbNode, RbRoot, NIL};
+
+pub mod vmap_block;
+pub use vmap_block::VMAP_BLOCK;
 
 const PAGE_SIZE: u64 = 4096;
 
@@ -86,8 +91,6 @@ pub const VM_SPARSE: u64 = 0x0000_1000;
 /// `vmap_area->flags`: a `vm_map_ram` area.
 pub const VMAP_RAM: u64 = 0x1;
 
-/// `IOREMAP_MAX_ORDER` (x86: 7 + PAGE_SHIFT).
-pub const IOREMAP_MAX_ORDER: u32 = 7 + PAGE_SHIFT;
 /// `MAX_VA_SIZE_PAGES`: pools keep areas up to this many pages.
 pub const MAX_VA_SIZE_PAGES: usize = 256;
 /// `NUMA_NO_NODE`.
@@ -475,6 +478,8 @@ pub struct VmallocState {
     vmap_area_cachep: Option<crate::slab_common::CacheId>,
     /// The kmalloc'ed `vmap_nodes` array (0 with one node: the static `single`).
     vmap_nodes_obj: u64,
+    /// `vm_map_ram()`'s per-CPU vmap blocks.
+    vb: vmap_block::VmapBlocks,
 }
 
 impl VmallocState {
@@ -504,6 +509,7 @@ impl VmallocState {
             bugs: Vec::new(),
             vmap_area_cachep: None,
             vmap_nodes_obj: 0,
+            vb: vmap_block::VmapBlocks::default(),
         }
     }
 
@@ -737,12 +743,12 @@ impl Machine {
     }
 
     /// `VMALLOC_START`.
-    fn vmalloc_start(&self) -> u64 {
+    pub(crate) fn vmalloc_start(&self) -> u64 {
         self.layout.vmalloc_start
     }
 
     /// `VMALLOC_END` as the kernel's macro has it (x86_64: the last byte, 0xffffe8ffffffffff).
-    fn vmalloc_end(&self) -> u64 {
+    pub(crate) fn vmalloc_end(&self) -> u64 {
         self.layout.vmalloc_end
     }
 
@@ -1300,18 +1306,44 @@ impl Machine {
         nr_purged_areas > 0
     }
 
-    /// `reclaim_and_purge_vmap_areas()`: the allocation-failure purge (pools fully decayed).
+    /// `reclaim_and_purge_vmap_areas()`: the allocation-failure purge — the fragmented vmap blocks, then the
+    /// lazily freed areas (pools fully decayed).
     fn reclaim_and_purge_vmap_areas(&mut self) {
+        self.purge_fragmented_blocks_allcpus();
         self.__purge_vmap_area_lazy(true);
     }
 
-    /// `vm_unmap_aliases()`: purges the lazily freed areas now (the kernel does it to flush stale aliases).
+    /// `vm_unmap_aliases()` (`_vm_unmap_aliases()`): frees the vmap blocks that are all free or dirty with
+    /// less than a quarter free, forgets the other blocks' dirty ranges, and purges the lazily freed areas
+    /// now (the kernel does it to flush stale aliases from the TLBs).
     ///
     /// Context: process context, may sleep.
     pub fn vm_unmap_aliases(&mut self) {
         // mutex_lock(&vmap_purge_lock)
         self.might_sleep("kernel/locking/mutex.c", 283);
+        self.vb_unmap_aliases();
         self.__purge_vmap_area_lazy(false);
+    }
+
+    /// `free_vmap_area()`: takes `va` out of its node's busy tree and merges it back into the free space at once.
+    fn free_vmap_area(&mut self, va: NodeId) {
+        let n = self.busy_node_of(va);
+        let mut busy = self.vmalloc.nodes[n].busy;
+        self.vmalloc.unlink_va(va, &mut busy, false);
+        self.vmalloc.nodes[n].busy = busy;
+        self.vmalloc.arena.va_mut(va).rb = RbNode::EMPTY;
+        let mut free = self.vmalloc.free;
+        self.merge_or_add_vmap_area(va, &mut free, true);
+        self.vmalloc.free = free;
+    }
+
+    /// `IOREMAP_MAX_ORDER` (arch/x86/include/asm/page_types.h): `PUD_SHIFT` on x86_64, `PMD_SHIFT` on
+    /// 32-bit (22: the book's i386 build has no PAE).
+    fn ioremap_max_order(&self) -> u32 {
+        match self.layout.arch {
+            Arch::X86_64 => 30,
+            Arch::I386 => 22,
+        }
     }
 
     /// `free_vmap_area_noflush()`: puts `va` on its node's lazy tree; runs the drain when the lazy total
@@ -1707,7 +1739,7 @@ impl Machine {
         let mut align = align;
         if flags & VM_IOREMAP != 0 {
             let order = 64 - (size - 1).leading_zeros(); // get_count_order_long
-            align = 1u64 << order.clamp(PAGE_SHIFT, IOREMAP_MAX_ORDER);
+            align = 1u64 << order.clamp(PAGE_SHIFT, self.ioremap_max_order());
         }
         let area_obj = self.vm_struct_alloc((gfp & GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO);
         if area_obj == 0 {
@@ -2204,6 +2236,7 @@ impl Machine {
             // vm_reset_perms() → _vm_unmap_aliases(): the direct map's aliases are flushed, which purges every
             // lazily freed area now (this one included: remove_vm_area() just queued it).
             self.push_kframe("vm_reset_perms");
+            self.vb_unmap_aliases();
             self.__purge_vmap_area_lazy(false);
             self.pop_frame();
         }
@@ -2360,6 +2393,33 @@ impl Machine {
             Err(e) => {
                 self.vm_set_error(e);
                 0
+            }
+        }
+    }
+
+    /// `get_vm_area_caller(size, flags, caller)` in `[start, end)`, the area's `phys_addr` set to `phys`
+    /// (ioremap): returns its start or None.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn get_vm_area_phys(
+        &mut self,
+        size: u64,
+        flags: u64,
+        phys: u64,
+        start: u64,
+        end: u64,
+        gfp: Gfp,
+        caller: Option<Frame>,
+    ) -> Option<u64> {
+        match self.__get_vm_area_node(size, 1, PAGE_SHIFT, flags, start, end, gfp, caller) {
+            Ok(va) => {
+                if let Some(vm) = self.vmalloc.arena.va_mut(va).vm.as_mut() {
+                    vm.phys_addr = phys;
+                }
+                Some(self.vmalloc.arena.va(va).va_start)
+            }
+            Err(e) => {
+                self.vm_set_error(e);
+                None
             }
         }
     }

@@ -46,8 +46,8 @@ pub const MASKS: &[MaskRule] = &[
     MaskRule {
         what: "a physical address or page frame number where the line names it as one (`phys`, `pfn`, \
                `dma`, `virt_to_phys`, the DMA API's `DMA addr` and DMA-API debugging's `device address=` \
-               — bus addresses, equal to physical ones without an IOMMU —, the page-table walk's entries, \
-               whose low flag bits stay)",
+               — bus addresses, equal to physical ones without an IOMMU —, x86 ioremap's `on RAM at A - B`, \
+               the page-table walk's entries, whose low flag bits stay)",
         real: "vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000), PMD 2a03067 PTE 0",
         masked: "vmalloc_to_pfn() says pfn <phys> (phys <phys>), PMD <phys>067 PTE 0",
     },
@@ -115,6 +115,7 @@ struct Rules {
     crate_hash: Regex,
     kaddr: Regex,
     phys: Regex,
+    ram_range: Regex,
     walk: Regex,
     ids: Regex,
     kv_ids: Regex,
@@ -145,6 +146,7 @@ fn rules() -> &'static Rules {
                 r"\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\([^)]*\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
                 r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|DMA addr|(?:bus|device) address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
             )),
+            ram_range: r(r"\b(on RAM at )0x[0-9a-f]+( - )0x[0-9a-f]+\b"),
             walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),
             ids: r(r"\b(CPU|PID|UID|pid|cpu)(: ?)\d+"),
             kv_ids: r(r"\b(cpu|pid)=\d+"),
@@ -216,6 +218,7 @@ pub fn mask_line(line: &str) -> Option<String> {
         .into_owned();
     // 4
     s = r.phys.replace_all(&s, "${1}${2}<phys>").into_owned();
+    s = r.ram_range.replace_all(&s, "${1}<phys>${2}<phys>").into_owned();
     s = r
         .walk
         .replace_all(&s, |c: &Captures| {
@@ -323,6 +326,7 @@ mod tests {
             m("page 0 at 0xffffc90000005000: virt_to_phys() says 0x408000005000, vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000)"),
             "page 0 at <vmalloc>: virt_to_phys() says <phys>, vmalloc_to_pfn() says pfn <phys> (phys <phys>)"
         );
+        assert_eq!(m("ioremap on RAM at 0x00000000038d6000 - 0x00000000038d6fff"), "ioremap on RAM at <phys> - <phys>");
         assert_eq!(
             m("= 0xffff888003c5e000, dma 0x3c5e000, virt_to_phys 0x3c5e000"),
             "= <direct-map>, dma <phys>, virt_to_phys <phys>"
