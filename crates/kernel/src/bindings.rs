@@ -1776,10 +1776,80 @@ pub unsafe extern "C" fn __kmalloc_node_noprof(
     flags: gfp_t,
     node: crate::ffi::c_int,
 ) -> *mut c_void {
-    let _ = b;
     with_machine(|m| {
-        let p = m.kmalloc_node_entry(size as u64, gfp(flags), node, "__kmalloc_node_noprof");
+        let b = if b.is_null() { 0 } else { to_kaddr(m, b.cast()) };
+        let p = m.kmalloc_node_buckets(size as u64, b, gfp(flags), node, "__kmalloc_node_noprof");
         to_host(m, p)
+    })
+}
+
+/// `__kmalloc_cache_noprof(s, flags, size)`: what `kmalloc()` of a constant size compiles to in C — an object
+/// of the kmalloc cache `s` for a request of `size` bytes.
+///
+/// Context: as `kmalloc()`. Returns the object or NULL.
+pub unsafe extern "C" fn __kmalloc_cache_noprof(s: *mut kmem_cache, flags: gfp_t, size: usize) -> *mut c_void {
+    kmalloc_cache(s, flags, size, "__kmalloc_cache_noprof")
+}
+
+/// `__kmalloc_cache_node_noprof(s, flags, node, size)`: `__kmalloc_cache_noprof()` on a preferred node (the
+/// book's machines have one).
+///
+/// Context: as `kmalloc()`. Returns the object or NULL.
+pub unsafe extern "C" fn __kmalloc_cache_node_noprof(
+    s: *mut kmem_cache,
+    gfpflags: gfp_t,
+    node: crate::ffi::c_int,
+    size: usize,
+) -> *mut c_void {
+    let _ = node;
+    kmalloc_cache(s, gfpflags, size, "__kmalloc_cache_node_noprof")
+}
+
+fn kmalloc_cache(s: *mut kmem_cache, flags: gfp_t, size: usize, entry: &'static str) -> *mut c_void {
+    let Some(id) = cache_id(s) else {
+        with_machine(|m| {
+            let a = to_kaddr(m, s.cast());
+            m.kmalloc_cache_bad_cache(a, entry)
+        });
+        return core::ptr::null_mut();
+    };
+    with_machine(|m| {
+        let p = m.kmalloc_cache_entry(id, gfp(flags), size as u64, entry);
+        to_host(m, p)
+    })
+}
+
+/// `page_is_ram(pfn)`: 1 if the page frame lies wholly inside System RAM (the e820 table's usable ranges).
+///
+/// Context: any.
+pub unsafe extern "C" fn page_is_ram(pfn: c_ulong) -> crate::ffi::c_int {
+    with_machine(|m| crate::ffi::c_int::from(m.page_is_ram(pfn as u64)))
+}
+
+/// `is_free_buddy_page(page)`: whether the page is free in the buddy allocator.
+///
+/// Context: any.
+pub unsafe extern "C" fn is_free_buddy_page(page: *const page) -> bool_ {
+    with_machine(|m| pfn_of(m, page).is_some_and(|p| m.is_free_buddy_page(p)))
+}
+
+/// `kmem_buckets_create(name, flags, useroffset, usersize, ctor)`: a private set of kmalloc caches named
+/// `<name>-<size>`, for `kmem_buckets_alloc()` (`__kmalloc_node_noprof(size, b, flags, node)`). 6.12 has
+/// no function that destroys them.
+///
+/// Context: process context, may sleep. Returns the buckets or NULL.
+pub unsafe extern "C" fn kmem_buckets_create(
+    name: *const crate::ffi::c_char,
+    flags: slab_flags_t,
+    useroffset: c_uint,
+    usersize: c_uint,
+    ctor: Option<unsafe extern "C" fn(arg1: *mut c_void)>,
+) -> *mut kmem_buckets {
+    let name = c_string(name);
+    let ctor = ctor_id(ctor);
+    with_machine(|m| {
+        let b = m.kmem_buckets_create(&name, flags, useroffset, usersize, ctor);
+        to_host(m, b).cast()
     })
 }
 
@@ -1794,9 +1864,10 @@ pub unsafe extern "C" fn __kmalloc_node_track_caller_noprof(
     node: crate::ffi::c_int,
     caller: c_ulong,
 ) -> *mut c_void {
-    let _ = (b, caller);
+    let _ = caller;
     with_machine(|m| {
-        let p = m.kmalloc_node_entry(size as u64, gfp(flags), node, "__kmalloc_node_track_caller_noprof");
+        let b = if b.is_null() { 0 } else { to_kaddr(m, b.cast()) };
+        let p = m.kmalloc_node_buckets(size as u64, b, gfp(flags), node, "__kmalloc_node_track_caller_noprof");
         to_host(m, p)
     })
 }
@@ -2312,6 +2383,73 @@ pub unsafe extern "C" fn iounmap(addr: *mut c_void) {
         let a = to_kaddr(m, addr);
         m.iounmap(a)
     })
+}
+
+/// `struct callback_head` (`include/linux/types.h`; `struct rcu_head` is a macro for it): what
+/// `call_rcu()` and `kfree_rcu()` link through, embedded in the object.
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct callback_head {
+    pub next: *mut callback_head,
+    pub func: ::core::option::Option<unsafe extern "C" fn(head: *mut callback_head)>,
+}
+
+impl Default for callback_head {
+    fn default() -> Self {
+        callback_head { next: core::ptr::null_mut(), func: None }
+    }
+}
+
+/// `rcu_callback_t`.
+pub type rcu_callback_t = ::core::option::Option<unsafe extern "C" fn(head: *mut callback_head)>;
+
+/// `kvfree_call_rcu(head, ptr)`: what `kfree_rcu(ptr, rhf)` and `kvfree_rcu()` expand to — frees `ptr`
+/// (kmalloc, kmem_cache or vmalloc memory) after an RCU grace period, in a per-CPU batch drained up to
+/// `KFREE_DRAIN_JIFFIES` (5 s) later. `head` is the object's `rcu_head`, or NULL for the head-less
+/// `kvfree_rcu_mightsleep(ptr)`, which may sleep.
+///
+/// Context: any (NULL `head`: process context).
+pub unsafe extern "C" fn kvfree_call_rcu(head: *mut callback_head, ptr: *mut c_void) {
+    with_machine(|m| {
+        let h = if head.is_null() { 0 } else { to_kaddr(m, head.cast()) };
+        let p = to_kaddr(m, ptr);
+        m.kvfree_call_rcu(h, p)
+    })
+}
+
+/// `kvfree_rcu_barrier()`: waits until every object queued by `kvfree_call_rcu()` so far is freed.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn kvfree_rcu_barrier() {
+    with_machine(|m| m.kvfree_rcu_barrier())
+}
+
+/// `synchronize_rcu()`: waits for an RCU grace period.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn synchronize_rcu() {
+    with_machine(|m| m.synchronize_rcu())
+}
+
+/// `synchronize_rcu_expedited()`: waits for an RCU grace period (the simulator has one kind).
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn synchronize_rcu_expedited() {
+    with_machine(|m| m.synchronize_rcu())
+}
+
+/// `rcu_barrier()`: waits for the RCU callbacks queued so far (not for `kfree_rcu()`'s batches).
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn rcu_barrier() {
+    with_machine(|m| m.rcu_barrier())
+}
+
+/// `msleep(msecs)`: sleeps; the simulated clock moves on and the kernel's workers that are due run.
+///
+/// Context: process context, may sleep.
+pub unsafe extern "C" fn msleep(msecs: c_uint) {
+    with_machine(|m| m.msleep(u64::from(msecs)))
 }
 
 /// `kmem_dump_obj(object)`: continues the current line with the slab the object is in, its start, the

@@ -1,6 +1,6 @@
 //! ioremap: arch/x86/mm/ioremap.c of Linux 6.12.117 (`__ioremap_caller()`, `ioremap()`, `ioremap_wc()`,
 //! `ioremap_cache()`, `iounmap()`), with the parts of arch/x86/mm/pat/memtype.c and kernel/resource.c it
-//! calls.
+//! calls (and `page_is_ram()`, which reads the same resources).
 //!
 //! # Model
 //! - **The RAM check.** `__ioremap_check_mem()` walks the busy memory resources that overlap the request;
@@ -88,6 +88,17 @@ impl Machine {
             }
         }
         false
+    }
+
+    /// `page_is_ram(pfn)` (kernel/resource.c): whether the page lies wholly inside a `System RAM` resource
+    /// (`walk_system_ram_range()` rounds each resource inwards to whole pages).
+    ///
+    /// Context: any.
+    pub fn page_is_ram(&self, pfn: u64) -> bool {
+        self.system_ram_resources().iter().any(|&(s, e)| {
+            let (start_pfn, end_pfn) = ((s + PAGE_SIZE - 1) >> PAGE_SHIFT, (e + 1) >> PAGE_SHIFT);
+            (start_pfn..end_pfn).contains(&pfn)
+        })
     }
 
     /// `phys_addr_valid()`: below `1 << x86_phys_bits` (always with a 32-bit `phys_addr_t`).

@@ -62,6 +62,7 @@ pub mod printk;
 pub mod procfs;
 pub mod qemu_boot;
 pub mod rbtree;
+pub mod rcu;
 pub mod sched;
 pub mod slab_common;
 pub mod slub;

@@ -520,6 +520,8 @@ pub struct Machine {
     pub(crate) devres: crate::devres::DevresState,
     /// DMA-API debugging records (dma_debug.rs).
     pub(crate) dma_debug: crate::dma_debug::DmaDebugState,
+    /// Grace periods and `kfree_rcu()`'s batches (rcu.rs).
+    pub(crate) rcu: crate::rcu::RcuState,
 }
 
 impl fmt::Debug for Machine {
@@ -797,6 +799,7 @@ impl Machine {
             bus: Default::default(),
             devres: Default::default(),
             dma_debug: Default::default(),
+            rcu: Default::default(),
         };
         // drivers/base/devres.c: module_param_named(log, log_devres, int, ...): `devres.log=<int>`, any
         // non-zero value prints (the last one given wins; a value that is no integer leaves it alone).

@@ -1275,6 +1275,14 @@ impl Machine {
         }
     }
 
+    /// `is_free_buddy_page(page)`: whether the page is inside a free block of the buddy allocator (the head
+    /// of one, or a page within it; not one on a per-CPU list).
+    ///
+    /// Context: any.
+    pub fn is_free_buddy_page(&self, page: Pfn) -> bool {
+        self.page_frame(page).is_some_and(|f| f.owner() == crate::page::PageOwner::Buddy)
+    }
+
     /// A frame's state (read only).
     ///
     /// Context: any.

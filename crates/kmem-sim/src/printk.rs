@@ -259,12 +259,14 @@ impl Machine {
         self.clock_ns += ns;
     }
 
-    /// `msleep()`: advances the clock (a sleeping function: calls `might_sleep`).
+    /// `msleep()`: advances the clock (a sleeping function: calls `might_sleep`); the workers that are due run.
     ///
     /// Context: process context, may sleep.
     pub fn msleep(&mut self, ms: u64) {
         self.might_sleep("kernel/time/sleep_timeout.c", 363);
         self.clock_ns += ms * 1_000_000;
+        // While the task sleeps, the kernel's workers run (crate::rcu).
+        self.rcu_run_workers();
     }
 }
 

@@ -568,6 +568,8 @@ pub struct SlabState {
     pub(crate) slab_caches: Vec<CacheId>,
     /// `kmalloc_caches[type][index]`.
     pub(crate) kmalloc_caches: [[Option<CacheId>; 14]; NR_KMALLOC_TYPES],
+    /// The `kmem_buckets` that `kmem_buckets_create()` made, by the address of their object.
+    pub(crate) buckets: std::collections::HashMap<u64, [Option<CacheId>; 14]>,
     /// `struct slab` of every slab page (by head pfn).
     pub(crate) slabs: PfnMap<Slab>,
     pub(crate) kmem_cache: Option<CacheId>,
@@ -1203,7 +1205,8 @@ impl Machine {
 
     // ------------------------------------------------------------------ destroy / shrink / queries
 
-    /// `kmem_cache_destroy(s)`: drops a reference; at the last one shuts the cache down. A cache that still
+    /// `kmem_cache_destroy(s)`: waits for the `kfree_rcu()`s in flight (`kvfree_rcu_barrier()`: they may
+    /// include objects of this cache), then drops a reference; at the last one shuts the cache down. A cache that still
     /// has objects gets the `Objects remaining on __kmem_cache_shutdown()` report per partial slab, then the
     /// `kmem_cache_destroy <name>: Slab cache still has objects when called from <caller>` warning; it leaves
     /// the cache list but its slabs stay allocated (leaked), as in the kernel.
@@ -1212,6 +1215,11 @@ impl Machine {
     pub fn kmem_cache_destroy(&mut self, s: Option<CacheId>) {
         let Some(id) = s else { return };
         let caller = self.caller_frame_of("kmem_cache_destroy");
+        // In-flight kfree_rcu()s may include objects of this cache.
+        let depth = self.stack.frames.len();
+        self.push_kframe("kmem_cache_destroy");
+        self.kvfree_rcu_barrier();
+        self.stack.frames.truncate(depth);
         let Some(Some(c)) = self.slab.caches.get_mut(id.0 as usize) else {
             return;
         };
@@ -1406,6 +1414,115 @@ impl Machine {
         self.do_kmalloc(size, flags, entry)
     }
 
+    /// `kmem_buckets_create(name, flags, useroffset, usersize, ctor)` (mm/slab_common.c): a private set of
+    /// kmalloc caches, one per size class of `kmalloc_caches[KMALLOC_NORMAL]` (the 96 and 192 byte classes
+    /// included), named `<name>-<size>` and created in the classes' index order (96, 192, 8, 16 … 8k) with
+    /// `SLAB_NO_MERGE` added, each with the usercopy region clipped to its size. The `kmem_buckets` array is
+    /// an object of the boot's `kmalloc_buckets` cache. Returns its address, or 0 after the kernel's warning.
+    /// 6.12 has no function that destroys buckets: their caches stay.
+    ///
+    /// Context: process context, may sleep.
+    pub fn kmem_buckets_create(
+        &mut self,
+        name: &str,
+        flags: SlabFlags,
+        useroffset: u32,
+        usersize: u32,
+        ctor: Option<CtorId>,
+    ) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("kmem_buckets_create");
+        let r = self.kmem_buckets_create_inner(name, flags, useroffset, usersize, ctor);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn kmem_buckets_create_inner(
+        &mut self,
+        name: &str,
+        flags: SlabFlags,
+        useroffset: u32,
+        usersize: u32,
+        ctor: Option<CtorId>,
+    ) -> u64 {
+        let Some(bc) = self.find_cache("kmalloc_buckets") else {
+            // WARN_ON(!kmem_buckets_cache)
+            self.warn("mm/slab_common.c", 423, None);
+            return 0;
+        };
+        let b = self.kmem_cache_alloc(bc, Gfp::GFP_KERNEL | Gfp::__GFP_ZERO);
+        if b == 0 {
+            self.warn("mm/slab_common.c", 427, None);
+            return 0;
+        }
+        let flags = flags | SLAB_NO_MERGE;
+        let mut arr: [Option<CacheId>; 14] = [None; 14];
+        let mut made = Vec::new();
+        for idx in 0..14 {
+            let Some(k) = self.slab.kmalloc_caches[KmallocType::Normal as usize][idx] else {
+                continue;
+            };
+            let Some((size, kname)) = self.cache(k).map(|c| (c.object_size, c.name.clone())) else {
+                continue;
+            };
+            if size == 0 {
+                continue;
+            }
+            let short = kname.split_once('-').map_or("", |(_, s)| s).to_string();
+            let (uo, us) = if useroffset >= size { (0, 0) } else { (useroffset, (size - useroffset).min(usersize)) };
+            let aligned_idx = kmalloc_slab_index(u64::from(size));
+            if arr[aligned_idx].is_none() {
+                let cname = format!("{name}-{short}");
+                match self.kmem_cache_create_usercopy(&cname, size, 0, flags, uo, us, ctor) {
+                    Some(c) => {
+                        arr[aligned_idx] = Some(c);
+                        made.push(c);
+                    }
+                    None => {
+                        self.warn("mm/slab_common.c", 465, None);
+                        for c in made {
+                            self.kmem_cache_destroy(Some(c));
+                        }
+                        self.kmem_cache_free(bc, b);
+                        return 0;
+                    }
+                }
+            }
+            if idx != aligned_idx {
+                arr[idx] = arr[aligned_idx];
+            }
+        }
+        // The object holds the cache pointers.
+        let ps = self.ptr_size();
+        for (i, c) in arr.iter().enumerate() {
+            let v = c.map_or(0, |c| self.kmem_cache_addr(c));
+            let _ = self.write_bytes(b + i as u64 * ps, &v.to_le_bytes()[..ps as usize]);
+        }
+        self.slab.buckets.insert(b, arr);
+        b
+    }
+
+    /// `__kmalloc_node_noprof(size, b, flags, node)` with buckets `b` (0: the kmalloc caches): as
+    /// [`Machine::kmalloc_node_entry`], but the cache of the size class comes from `b`, whatever the flags'
+    /// kmalloc type (`kmalloc_slab()`).
+    ///
+    /// Context: as [`Machine::kmalloc`]. Returns the object, `ZERO_SIZE_PTR` for 0 bytes, 0 on failure.
+    pub fn kmalloc_node_buckets(&mut self, size: u64, b: u64, flags: Gfp, node: i32, entry: &'static str) -> u64 {
+        let Some(arr) = (b != 0).then(|| self.slab.buckets.get(&b).copied()).flatten() else {
+            return self.kmalloc_node_entry(size, flags, node, entry);
+        };
+        if size > KMALLOC_MAX_CACHE_SIZE {
+            return self.kmalloc_large(size, flags, entry);
+        }
+        if size == 0 {
+            return ZERO_SIZE_PTR;
+        }
+        let Some(s) = arr[kmalloc_slab_index(size)] else {
+            return 0;
+        };
+        self.slab_alloc_node(s, flags, size as u32, entry, false)
+    }
+
     /// `__kmalloc_large_noprof(size, flags)` / `__kmalloc_large_node_noprof()`: pages with `__GFP_COMP` at
     /// `get_order(size)`, whatever the size (the large path without the size check of `kmalloc()`).
     ///
@@ -1482,6 +1599,30 @@ impl Machine {
         let depth = self.stack.frames.len();
         self.push_kframe("kmem_cache_alloc_noprof");
         self.die_on_access(cache.wrapping_add(off));
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `__kmalloc_cache_noprof(s, flags, size)` / `__kmalloc_cache_node_noprof()` (`entry` names which): what
+    /// `kmalloc()` of a size known at compile time calls, with the kmalloc cache `kmalloc_slab()` chose for
+    /// it — an object of `s` whose requested size is `size`.
+    ///
+    /// Context: as [`Machine::kmalloc`]. Returns the object or 0.
+    pub fn kmalloc_cache_entry(&mut self, s: CacheId, flags: Gfp, size: u64, entry: &'static str) -> u64 {
+        self.slab_alloc_node(s, flags, size as u32, entry, false)
+    }
+
+    /// `__kmalloc_cache_noprof(cache, ...)` (`entry`) of a pointer that is not a cache: NULL comes back from
+    /// `slab_pre_alloc_hook()` and the call returns NULL; anything else, `slab_alloc_node()` reads
+    /// `s->cpu_slab`, the first word of `struct kmem_cache`, and faults there (both as the real kernel does).
+    ///
+    /// Context: the current task's context.
+    pub fn kmalloc_cache_bad_cache(&mut self, cache: u64, entry: &'static str) {
+        if cache == 0 {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe(entry);
+        self.die_on_access(cache);
         self.stack.frames.truncate(depth);
     }
 
