@@ -21,7 +21,10 @@ struct Item {
 fn normalise_type(t: &str) -> String {
     let t = t.replace("ffi::", "").replace("core::", "").replace("crate::", "").replace("::option::Option", "Option");
     let t = t.replace("< ", "<").replace(", >", ">").replace(",>", ">");
-    let words = regex::Regex::new(r"\b(bool_|u8_|u16_|u32_|u64_|c_uint|c_int|c_ulong|c_long|c_ushort|c_short|c_uchar|c_ulonglong|c_longlong|_slab_flag_bits)\b").unwrap();
+    static WORDS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        regex::Regex::new(r"\b(bool_|u8_|u16_|u32_|u64_|c_uint|c_int|c_ulong|c_long|c_ushort|c_short|c_uchar|c_ulonglong|c_longlong|_slab_flag_bits)\b").unwrap()
+    });
     let t = words.replace_all(&t, |c: &regex::Captures| {
         match &c[1] {
             "bool_" => "bool",
@@ -63,7 +66,8 @@ fn params(list: &str) -> Vec<String> {
 
 /// `fn NAME(params) -> ret` (bindgen's or the façade's) as its types.
 fn fn_types(sig: &str) -> Option<(String, String)> {
-    let re = regex::Regex::new(r"fn (\w+) ?\((.*)\)(?: -> ([^;{]+))?").unwrap();
+    static SIG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = SIG.get_or_init(|| regex::Regex::new(r"fn (\w+) ?\((.*)\)(?: -> ([^;{]+))?").unwrap());
     let c = re.captures(sig)?;
     let ret = c.get(3).map(|r| normalise_type(r.as_str())).unwrap_or_default();
     Some((c[1].to_string(), format!("({}) -> {ret}", params(&c[2]).join(", "))))

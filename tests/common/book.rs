@@ -89,9 +89,22 @@ pub fn load(lang: Option<&str>, build_dir: &Path) -> Result<MDBook> {
 pub fn build_site() -> Result<Site> {
     let dir = tempfile::tempdir()?;
     let root = dir.path().join("site");
-    load(None, &root)?.build().context("building English")?;
+    // Each language is a build of its own, at the same time. A translation is built beside the site and
+    // moved into it afterwards: the English build empties its output directory first.
+    let staged = |lang: &str| dir.path().join(format!("build-{lang}"));
+    std::thread::scope(|s| {
+        let translations: Vec<_> = TRANSLATIONS
+            .iter()
+            .map(|lang| {
+                let out = staged(lang);
+                s.spawn(move || load(Some(lang), &out)?.build().with_context(|| format!("building {lang}")))
+            })
+            .collect();
+        load(None, &root)?.build().context("building English")?;
+        translations.into_iter().try_for_each(|t| t.join().expect("a book build panicked"))
+    })?;
     for lang in TRANSLATIONS {
-        load(Some(lang), &root.join(lang))?.build().with_context(|| format!("building {lang}"))?;
+        fs::rename(staged(lang), root.join(lang))?;
     }
     Ok(Site { _dir: dir, root })
 }
@@ -386,15 +399,18 @@ pub fn glossary_violations(lang: &str, exempt: &[(&str, &str)]) -> Result<Vec<St
     let po = polib::po_file::parse(&po_path).map_err(|e| anyhow::anyhow!("{}: {e}", po_path.display()))?;
     let word = |en: &str| Regex::new(&format!(r"(?i)\b{}\b", regex::escape(en).replace(r"\ ", r"[\s-]+"))).unwrap();
     let glossary = glossary();
+    let words: Vec<Regex> = glossary.iter().map(|(en, _)| word(en)).collect();
     let terms: Vec<(String, Vec<String>, Regex, Vec<Regex>)> = glossary
         .iter()
-        .map(|(en, forms)| {
+        .zip(&words)
+        .map(|((en, forms), w)| {
             let longer: Vec<Regex> = glossary
                 .iter()
-                .filter(|(other, _)| other.len() > en.len() && word(en).is_match(other))
-                .map(|(other, _)| word(other))
+                .zip(&words)
+                .filter(|((other, _), _)| other.len() > en.len() && w.is_match(other))
+                .map(|(_, o)| o.clone())
                 .collect();
-            (en.clone(), forms.clone(), word(en), longer)
+            (en.clone(), forms.clone(), w.clone(), longer)
         })
         .collect();
     let mut out = Vec::new();
@@ -410,6 +426,10 @@ pub fn glossary_violations(lang: &str, exempt: &[(&str, &str)]) -> Result<Vec<St
         let id = path.replace_all(&id, " ");
         let zh = code.replace_all(zh, " ");
         for (en, forms, pattern, longer) in &terms {
+            // Cheap tests first: most terms are not in most messages, or are rendered.
+            if !pattern.is_match(&id) || forms.iter().any(|f| zh.contains(f.as_str())) {
+                continue;
+            }
             let mut text = id.to_string();
             for l in longer {
                 text = l.replace_all(&text, " ").to_string();
