@@ -178,6 +178,8 @@ const GLOSSARY_EXEMPT: &[(&str, &str)] = &[
     ("order", "The vmalloc buffer still lands just above"),
     ("order", "With kernel address space layout randomisation"),
     ("order", "The line is the whole block"),
+    ("order", "`kmalloc_caches[][]` has a row of size classes"),
+    ("order", "`mempool_exit()` gives the reserve back to the cache"),
     ("order", "The kernel prints a mask with `%pGg`"),
     ("order", "SLUB's fast path touches only per-CPU data"),
     ("order", "The two objects of `kmem_book_record`"),

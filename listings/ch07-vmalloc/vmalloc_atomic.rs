@@ -31,13 +31,15 @@ impl kernel::Module for VmallocAtomic {
         let lock = KBox::pin_init(kernel::new_spinlock!(core::ptr::null_mut(), "vmalloc_atomic"), GFP_KERNEL)?;
         // ANCHOR: bug
         {
-            let mut guard = lock.lock(); // spin_lock(): preemption is disabled until the guard drops
-                                         // SAFETY: the result is checked and freed in exit; calling vmalloc() here is the bug this
-                                         // listing shows: it may sleep, and a spinlock is held.
+            // spin_lock(): preemption is disabled until the guard drops.
+            let mut guard = lock.lock();
+            // SAFETY: the result is checked and freed in exit; calling vmalloc() here is the bug this
+            // listing shows: it may sleep, and a spinlock is held.
             *guard = unsafe { bindings::vmalloc(8192) };
             pr_info!("under the lock: vmalloc(8192) = {:p}\n", *guard);
-        } // spin_unlock()
-          // ANCHOR_END: bug
+            // spin_unlock() when the guard drops
+        }
+        // ANCHOR_END: bug
         Ok(VmallocAtomic { lock })
     }
 }

@@ -149,12 +149,18 @@ def run(kdir, words, tmp, tarball, facade):
     # What else the façade defines, as the patched build has it.
     listed = {i[1] for i in items}
     full = open(os.path.join(kdir, "rust/bindings/bindings_generated.rs")).read()
-    full += open(os.path.join(kdir, "rust/bindings/bindings_helpers_generated.rs")).read()
+    helpers = open(os.path.join(kdir, "rust/bindings/bindings_helpers_generated.rs")).read()
+    full += helpers
     build = {}
     for kind, name, sig in parse(full):
+        # A function or static bindgen declares but the kernel does not export (and no helper wraps) cannot
+        # be linked by a module (modpost: undefined), so it is not an item the façade may have.
+        if kind in ("fn", "static") and name not in exported and not re.search(rf"\bfn {name}\b", helpers):
+            continue
         build.setdefault(name, (kind, sig))
     for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(((?:[^()]|\([^()]*\))*)\)(?: -> ([^;{]+))?;) \}', re.sub(r"\s+", " ", re.sub(r"#\[[^\]]*\]\s*", "", full))):
-        build.setdefault(m.group(2), ("fn", m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")))
+        if m.group(2) in exported or re.search(rf"\bfn {m.group(2)}\b", helpers):
+            build.setdefault(m.group(2), ("fn", m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")))
     names = set()
     for f in facade:
         src = open(f).read()

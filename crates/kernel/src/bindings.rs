@@ -695,13 +695,6 @@ pub unsafe extern "C" fn vfree(addr: *const c_void) {
     })
 }
 
-pub unsafe extern "C" fn vfree_atomic(addr: *const c_void) {
-    with_machine(|m| {
-        let a = to_kaddr(m, addr);
-        m.vfree_atomic(a)
-    })
-}
-
 pub unsafe extern "C" fn vmalloc_to_page(addr: *const c_void) -> *mut page {
     with_machine(|m| {
         let a = to_kaddr(m, addr);

@@ -265,7 +265,9 @@ impl Machine {
     pub fn msleep(&mut self, ms: u64) {
         self.might_sleep("kernel/time/sleep_timeout.c", 363);
         self.clock_ns += ms * 1_000_000;
-        // While the task sleeps, the kernel's workers run (crate::rcu).
+        // While the task sleeps, the kernel's workers run: the deferred vfree()s that vfree_atomic() scheduled
+        // (delayed_vfree_work(), mm/vmalloc.c) and the RCU machinery's (crate::rcu).
+        self.flush_vfree_deferred();
         self.rcu_run_workers();
     }
 }
