@@ -27,26 +27,19 @@ fn mapped(p: *mut c_void) -> bool {
 
 impl kernel::Module for VfreeContext {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // The driver's shared state: a buffer pointer that other paths reach under the lock.
+        let state = KBox::pin_init(kernel::new_spinlock!(core::ptr::null_mut(), "vfree_context"), GFP_KERNEL)?;
         // SAFETY: process context; the results are checked.
         let (a, b) = unsafe { (bindings::vmalloc(8192), bindings::vmalloc(8192)) };
-        // The driver's shared state: a buffer pointer that other paths reach under the lock.
-        let state = KBox::pin_init(kernel::new_spinlock!(a, "vfree_context"), GFP_KERNEL);
-        let Ok(state) = state else {
+        if a.is_null() || b.is_null() {
             // SAFETY: vfree() ignores NULL; process context, no lock held.
             unsafe {
                 bindings::vfree(a);
                 bindings::vfree(b);
             }
             return Err(ENOMEM);
-        };
-        if a.is_null() || b.is_null() {
-            // SAFETY: as above.
-            unsafe {
-                bindings::vfree(a);
-                bindings::vfree(b);
-            }
-            return Err(ENOMEM);
         }
+        *state.lock() = a;
         pr_info!("a = {:p}, b = {:p}: mapped {}, {}\n", a, b, mapped(a), mapped(b));
 
         // ANCHOR: bug

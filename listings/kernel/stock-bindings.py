@@ -151,15 +151,16 @@ def run(kdir, words, tmp, tarball, facade):
     full = open(os.path.join(kdir, "rust/bindings/bindings_generated.rs")).read()
     helpers = open(os.path.join(kdir, "rust/bindings/bindings_helpers_generated.rs")).read()
     full += helpers
+    # A function or static bindgen declares but the kernel does not export (and no helper wraps) cannot be
+    # linked by a module (modpost: undefined), so it is not an item the façade may have.
+    linkable = exported | set(re.findall(r"\bfn (\w+)", helpers))
     build = {}
     for kind, name, sig in parse(full):
-        # A function or static bindgen declares but the kernel does not export (and no helper wraps) cannot
-        # be linked by a module (modpost: undefined), so it is not an item the façade may have.
-        if kind in ("fn", "static") and name not in exported and not re.search(rf"\bfn {name}\b", helpers):
+        if kind in ("fn", "static") and name not in linkable:
             continue
         build.setdefault(name, (kind, sig))
     for m in re.finditer(r'extern "C" \{ (pub fn (\w+) ?\(((?:[^()]|\([^()]*\))*)\)(?: -> ([^;{]+))?;) \}', re.sub(r"\s+", " ", re.sub(r"#\[[^\]]*\]\s*", "", full))):
-        if m.group(2) in exported or re.search(rf"\bfn {m.group(2)}\b", helpers):
+        if m.group(2) in linkable:
             build.setdefault(m.group(2), ("fn", m.group(1).replace("( ", "(").replace(", )", ")").replace(" )", ")")))
     names = set()
     for f in facade:
