@@ -2525,6 +2525,417 @@ pub unsafe extern "C" fn debug_dma_mapping_error(dev: *mut device, dma_addr: dma
     with_machine(|m| m.debug_dma_mapping_error(d, dma_addr))
 }
 
+// ---- Scatterlists and scatter-gather DMA (lib/scatterlist.c, kernel/dma/mapping.c) ------------------------
+
+/// `struct scatterlist` (x86_64, `CONFIG_NEED_SG_DMA_LENGTH`).
+#[repr(C)]
+#[derive(Default, Copy, Clone)]
+pub struct scatterlist {
+    pub page_link: c_ulong,
+    pub offset: c_uint,
+    pub length: c_uint,
+    pub dma_address: dma_addr_t,
+    pub dma_length: c_uint,
+}
+
+/// `struct sg_table`.
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct sg_table {
+    pub sgl: *mut scatterlist,
+    pub nents: c_uint,
+    pub orig_nents: c_uint,
+}
+
+impl Default for sg_table {
+    fn default() -> Self {
+        Self { sgl: core::ptr::null_mut(), nents: 0, orig_nents: 0 }
+    }
+}
+
+use kmem_sim::scatterlist::{Scatterlist, SgStep, SgTable};
+
+fn sg_value(e: &scatterlist) -> Scatterlist {
+    Scatterlist {
+        page_link: e.page_link as u64,
+        offset: e.offset,
+        length: e.length,
+        dma_address: e.dma_address,
+        dma_length: e.dma_length,
+    }
+}
+
+/// `sg_next()` over the module's memory: the list may lie in simulated memory (`sg_alloc_table()`) or on
+/// the module's stack; a chain entry holds the next array's kernel address.
+///
+/// # Safety
+/// `sg` points to a valid scatterlist entry.
+unsafe fn sg_next_ptr(m: &Machine, sg: *mut scatterlist) -> *mut scatterlist {
+    // SAFETY: the caller's entry; the one after it exists unless it is the last.
+    let cur = sg_value(unsafe { &*sg });
+    match kmem_sim::scatterlist::sg_next_step(&cur, || sg_value(unsafe { &*sg.add(1) })) {
+        SgStep::End => core::ptr::null_mut(),
+        SgStep::Next => unsafe { sg.add(1) },
+        SgStep::Chain(p) => to_host(m, p).cast(),
+    }
+}
+
+/// The entries `for_each_sg(sg, s, nents, i)` visits, with where each lies (fewer if the list ends first).
+///
+/// # Safety
+/// `sg` is NULL or a valid scatterlist.
+unsafe fn sg_collect(m: &Machine, sg: *mut scatterlist, nents: c_int) -> Vec<(*mut scatterlist, Scatterlist)> {
+    let mut v = Vec::new();
+    let mut p = sg;
+    while !p.is_null() && (v.len() as i64) < i64::from(nents) {
+        // SAFETY: `p` is an entry of the caller's list.
+        v.push((p, sg_value(unsafe { &*p })));
+        p = unsafe { sg_next_ptr(m, p) };
+    }
+    v
+}
+
+/// Writes back what the simulator set in the entries (`dma_address`, `dma_length`).
+///
+/// # Safety
+/// The pointers come from [`sg_collect`].
+unsafe fn sg_store(ents: &[(*mut scatterlist, Scatterlist)], vals: &[Scatterlist]) {
+    for ((p, _), v) in ents.iter().zip(vals) {
+        // SAFETY: an entry of the caller's list.
+        unsafe {
+            (**p).dma_address = v.dma_address;
+            (**p).dma_length = v.dma_length;
+        }
+    }
+}
+
+/// A `struct sg_table` as the simulator's, its `sgl` as the kernel address.
+///
+/// # Safety
+/// `t` points to a valid `struct sg_table`.
+unsafe fn sg_table_value(m: &Machine, t: *const sg_table) -> SgTable {
+    // SAFETY: the caller's table.
+    let t = unsafe { &*t };
+    SgTable { sgl: to_kaddr(m, t.sgl.cast()), nents: t.nents, orig_nents: t.orig_nents }
+}
+
+/// Stores a simulator table into the module's `struct sg_table`, `sgl` as the pointer module code uses.
+///
+/// # Safety
+/// `t` points to a valid `struct sg_table`.
+unsafe fn sg_table_store(m: &Machine, t: *mut sg_table, v: &SgTable) {
+    let sgl = if v.sgl == 0 { core::ptr::null_mut() } else { to_host(m, v.sgl).cast() };
+    // SAFETY: the caller's table.
+    unsafe { *t = sg_table { sgl, nents: v.nents, orig_nents: v.orig_nents } };
+}
+
+/// `sg_init_table(sgl, nents)`: zeroes the entries and marks the last as the end.
+pub unsafe extern "C" fn sg_init_table(sgl: *mut scatterlist, nents: c_uint) {
+    let mut v = vec![Scatterlist::default(); nents as usize];
+    kmem_sim::scatterlist::sg_init_table(&mut v);
+    for (i, e) in v.iter().enumerate() {
+        // SAFETY: the caller's array of `nents` entries.
+        unsafe {
+            *sgl.add(i) = scatterlist {
+                page_link: e.page_link as c_ulong,
+                offset: e.offset,
+                length: e.length,
+                dma_address: e.dma_address,
+                dma_length: e.dma_length,
+            }
+        };
+    }
+}
+
+/// `sg_init_one(sg, buf, buflen)`: a one-entry table describing `buf` (`sg_set_buf()`: its page and the
+/// offset in it).
+pub unsafe extern "C" fn sg_init_one(sg: *mut scatterlist, buf: *const c_void, buflen: c_uint) {
+    // SAFETY: one entry.
+    unsafe { sg_init_table(sg, 1) };
+    with_machine(|m| {
+        let k = to_kaddr(m, buf);
+        let page = page_ptr(m, m.virt_to_page(k)) as u64;
+        // SAFETY: the entry just initialised.
+        let e = unsafe { &mut *sg };
+        e.page_link = ((e.page_link as u64 & kmem_sim::scatterlist::SG_PAGE_LINK_MASK) | page) as c_ulong;
+        e.offset = (k & 0xfff) as c_uint;
+        e.length = buflen;
+    })
+}
+
+/// `sg_next(sg)`: the next entry, following a chain; NULL after the last.
+pub unsafe extern "C" fn sg_next(sg: *mut scatterlist) -> *mut scatterlist {
+    // SAFETY: the caller's entry.
+    with_machine(|m| unsafe { sg_next_ptr(m, sg) })
+}
+
+/// `sg_nents(sg)`: the entries of the list, chains followed.
+pub unsafe extern "C" fn sg_nents(sg: *mut scatterlist) -> c_int {
+    // SAFETY: the caller's list.
+    with_machine(|m| unsafe { sg_collect(m, sg, c_int::MAX) }.len() as c_int)
+}
+
+/// `sg_last(s, nents)`: the last of the first `nents` entries.
+pub unsafe extern "C" fn sg_last(s: *mut scatterlist, nents: c_uint) -> *mut scatterlist {
+    // SAFETY: the caller's list.
+    with_machine(|m| unsafe { sg_collect(m, s, nents.min(c_int::MAX as c_uint) as c_int) })
+        .last()
+        .map(|(p, _)| *p)
+        .unwrap_or(core::ptr::null_mut())
+}
+
+/// `sg_alloc_table(table, nents, gfp)`: the arrays from kmalloc (or pages, chained, above 128 entries).
+pub unsafe extern "C" fn sg_alloc_table(table: *mut sg_table, nents: c_uint, gfp_mask: gfp_t) -> c_int {
+    with_machine(|m| {
+        let (ret, t) = m.sg_alloc_table(nents, gfp(gfp_mask));
+        // SAFETY: the caller's table.
+        unsafe { sg_table_store(m, table, &t) };
+        ret
+    })
+}
+
+/// `sg_free_table(table)`.
+pub unsafe extern "C" fn sg_free_table(table: *mut sg_table) {
+    with_machine(|m| {
+        // SAFETY: the caller's table.
+        let mut t = unsafe { sg_table_value(m, table) };
+        m.sg_free_table(&mut t);
+        // SAFETY: as above.
+        unsafe { (*table).sgl = core::ptr::null_mut() };
+    })
+}
+
+/// `dma_map_sg_attrs(dev, sg, nents, dir, attrs)`: the number of mapped entries, 0 on failure.
+pub unsafe extern "C" fn dma_map_sg_attrs(
+    dev: *mut device,
+    sg: *mut scatterlist,
+    nents: c_int,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) -> c_uint {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // SAFETY: the caller's list.
+        let ents = unsafe { sg_collect(m, sg, nents) };
+        let mut vals: Vec<Scatterlist> = ents.iter().map(|(_, v)| *v).collect();
+        let r = m.dma_map_sg_attrs(d, &mut vals, nents, dir, attrs as u64);
+        // SAFETY: the same entries.
+        unsafe { sg_store(&ents, &vals) };
+        r
+    })
+}
+
+/// `dma_map_sgtable(dev, sgt, dir, attrs)`: 0 (and `sgt->nents` set) or the negative errno.
+pub unsafe extern "C" fn dma_map_sgtable(
+    dev: *mut device,
+    sgt: *mut sg_table,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) -> c_int {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // SAFETY: the caller's table and its list.
+        let t = unsafe { &mut *sgt };
+        let ents = unsafe { sg_collect(m, t.sgl, t.orig_nents as c_int) };
+        let mut vals: Vec<Scatterlist> = ents.iter().map(|(_, v)| *v).collect();
+        let r = m.dma_map_sgtable(d, &mut vals, t.orig_nents, dir, attrs as u64);
+        // SAFETY: the same entries.
+        unsafe { sg_store(&ents, &vals) };
+        match r {
+            Ok(n) => {
+                t.nents = n;
+                0
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// `dma_unmap_sg_attrs(dev, sg, nents, dir, attrs)`.
+pub unsafe extern "C" fn dma_unmap_sg_attrs(
+    dev: *mut device,
+    sg: *mut scatterlist,
+    nents: c_int,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // SAFETY: the caller's list.
+        let vals: Vec<Scatterlist> = unsafe { sg_collect(m, sg, nents) }.into_iter().map(|(_, v)| v).collect();
+        m.dma_unmap_sg_attrs(d, &vals, nents, dir, attrs as u64)
+    })
+}
+
+/// `__dma_sync_sg_for_cpu()`: what the inline `dma_sync_sg_for_cpu()` calls.
+pub unsafe extern "C" fn __dma_sync_sg_for_cpu(
+    dev: *mut device,
+    sg: *mut scatterlist,
+    nelems: c_int,
+    dir: dma_data_direction,
+) {
+    // SAFETY: the caller's list.
+    unsafe { dma_sync_sg(dev, sg, nelems, dir, true) }
+}
+
+/// Both sg syncs: the entries as the simulator's.
+///
+/// # Safety
+/// `sg` is NULL or a valid scatterlist.
+unsafe fn dma_sync_sg(dev: *mut device, sg: *mut scatterlist, nelems: c_int, dir: dma_data_direction, to_cpu: bool) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // SAFETY: the caller's list.
+        let vals: Vec<Scatterlist> = unsafe { sg_collect(m, sg, nelems) }.into_iter().map(|(_, v)| v).collect();
+        m.dma_sync_sg(d, &vals, nelems, dir, to_cpu)
+    })
+}
+
+/// `__dma_sync_sg_for_device()`: what the inline `dma_sync_sg_for_device()` calls.
+pub unsafe extern "C" fn __dma_sync_sg_for_device(
+    dev: *mut device,
+    sg: *mut scatterlist,
+    nelems: c_int,
+    dir: dma_data_direction,
+) {
+    // SAFETY: the caller's list.
+    unsafe { dma_sync_sg(dev, sg, nelems, dir, false) }
+}
+
+/// `dma_alloc_pages(dev, size, &handle, dir, gfp)`: what the inline `dma_alloc_noncoherent()` calls.
+pub unsafe extern "C" fn dma_alloc_pages(
+    dev: *mut device,
+    size: usize,
+    dma_handle: *mut dma_addr_t,
+    dir: dma_data_direction,
+    gfp_: gfp_t,
+) -> *mut page {
+    let d = device_id(dev);
+    with_machine(|m| match m.dma_alloc_pages(d, size as u64, dir, gfp(gfp_)) {
+        Some((pfn, handle)) => {
+            // SAFETY: the caller's handle.
+            unsafe { *dma_handle = handle };
+            page_ptr(m, Some(pfn))
+        }
+        None => core::ptr::null_mut(),
+    })
+}
+
+/// `dma_free_pages(dev, size, page, handle, dir)`: what the inline `dma_free_noncoherent()` calls.
+pub unsafe extern "C" fn dma_free_pages(
+    dev: *mut device,
+    size: usize,
+    page: *mut page,
+    dma_handle: dma_addr_t,
+    dir: dma_data_direction,
+) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let pfn = pfn_of(m, page).unwrap_or_else(|| m.page_to_pfn_arith(page as usize as u64));
+        m.dma_free_pages(d, size as u64, pfn, dma_handle, dir)
+    })
+}
+
+/// `dma_alloc_noncontiguous(dev, size, dir, gfp, attrs)`: a kmalloc'ed one-entry `struct sg_table`.
+pub unsafe extern "C" fn dma_alloc_noncontiguous(
+    dev: *mut device,
+    size: usize,
+    dir: dma_data_direction,
+    gfp_: gfp_t,
+    attrs: c_ulong,
+) -> *mut sg_table {
+    let d = device_id(dev);
+    with_machine(|m| match m.dma_alloc_noncontiguous(d, size as u64, dir, gfp(gfp_), attrs as u64) {
+        Some((sgt, table)) => {
+            let p: *mut sg_table = to_host(m, sgt).cast();
+            // SAFETY: the table just allocated in simulated memory; its `sgl` becomes the module's pointer.
+            unsafe { sg_table_store(m, p, &table) };
+            p
+        }
+        None => core::ptr::null_mut(),
+    })
+}
+
+/// `dma_free_noncontiguous(dev, size, sgt, dir)`.
+pub unsafe extern "C" fn dma_free_noncontiguous(
+    dev: *mut device,
+    size: usize,
+    sgt: *mut sg_table,
+    dir: dma_data_direction,
+) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        // SAFETY: the table dma_alloc_noncontiguous() returned.
+        let table = unsafe { sg_table_value(m, sgt) };
+        let k = to_kaddr(m, sgt.cast());
+        m.dma_free_noncontiguous(d, size as u64, k, table, dir)
+    })
+}
+
+/// `dma_vmap_noncontiguous(dev, size, sgt)`: without an IOMMU the table's one block is already contiguous,
+/// so this is `page_address()` of its page — a direct-map address, no vmap.
+pub unsafe extern "C" fn dma_vmap_noncontiguous(dev: *mut device, size: usize, sgt: *mut sg_table) -> *mut c_void {
+    let _ = (dev, size);
+    with_machine(|m| {
+        // SAFETY: the table dma_alloc_noncontiguous() returned, and its first entry.
+        let first = unsafe { sg_value(&*(*sgt).sgl) };
+        let pfn = m.pfn_of_page_struct(first.page()).unwrap_or_else(|| m.page_to_pfn_arith(first.page()));
+        let addr = m.page_address(pfn);
+        to_host(m, addr)
+    })
+}
+
+/// `dma_vunmap_noncontiguous(dev, vaddr)`: nothing to undo without an IOMMU.
+pub unsafe extern "C" fn dma_vunmap_noncontiguous(dev: *mut device, vaddr: *mut c_void) {
+    let _ = (dev, vaddr);
+}
+
+/// `dma_map_resource(dev, phys_addr, size, dir, attrs)`: a device address for another device's MMIO.
+pub unsafe extern "C" fn dma_map_resource(
+    dev: *mut device,
+    phys_addr: phys_addr_t,
+    size: usize,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) -> dma_addr_t {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_map_resource(d, phys_addr, size as u64, dir, attrs as u64))
+}
+
+/// `dma_unmap_resource(dev, addr, size, dir, attrs)`.
+pub unsafe extern "C" fn dma_unmap_resource(
+    dev: *mut device,
+    addr: dma_addr_t,
+    size: usize,
+    dir: dma_data_direction,
+    attrs: c_ulong,
+) {
+    let d = device_id(dev);
+    with_machine(|m| m.dma_unmap_resource(d, addr, size as u64, dir, attrs as u64))
+}
+
+/// `dma_get_sgtable_attrs(dev, sgt, cpu_addr, dma_addr, size, attrs)`: a one-entry table describing a
+/// coherent buffer.
+pub unsafe extern "C" fn dma_get_sgtable_attrs(
+    dev: *mut device,
+    sgt: *mut sg_table,
+    cpu_addr: *mut c_void,
+    dma_addr: dma_addr_t,
+    size: usize,
+    attrs: c_ulong,
+) -> c_int {
+    let _ = (cpu_addr, attrs);
+    let d = device_id(dev);
+    with_machine(|m| {
+        let (ret, t) = m.dma_get_sgtable_attrs(d, dma_addr, size as u64);
+        if ret == 0 {
+            // SAFETY: the caller's table.
+            unsafe { sg_table_store(m, sgt, &t) };
+        }
+        ret
+    })
+}
+
 // ---- The GFP scope API (include/linux/sched/mm.h, the patch's helpers) ------------------------------------
 
 /// `memalloc_noio_save()`: every allocation of the current task drops `__GFP_IO | __GFP_FS` until the

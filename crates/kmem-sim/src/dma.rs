@@ -114,6 +114,8 @@ pub struct DmaState {
     pub(crate) coherent: Vec<CoherentAlloc>,
     /// DMA pools by address.
     pub(crate) pools: HashMap<u64, crate::dmapool::DmaPool>,
+    /// `dma_direct_map_resource()`'s `dev_err_once()` has printed.
+    pub(crate) resource_err_printed: bool,
 }
 
 fn min_not_zero(a: u64, b: u64) -> u64 {
@@ -476,21 +478,28 @@ impl Machine {
             self.warn_once("kernel/dma/mapping.c", 164, None);
             return DMA_MAPPING_ERROR;
         };
-        // dma_direct_map_page() (kernel/dma/direct.h), inline here.
         let phys = (pfn.0 << PAGE_SHIFT) + offset;
+        let dma_addr = self.dma_direct_map_page(dev, mask, d.bus_dma_limit, phys, size);
+        self.debug_dma_map_page(dev, phys, size, dir, dma_addr, attrs);
+        dma_addr
+    }
+
+    /// `dma_direct_map_page()` (kernel/dma/direct.h, inline in its callers): the device address is the
+    /// physical address, if the device reaches it (`dma_capable()`); otherwise `dev_WARN_ONCE()` `DMA addr …
+    /// overflow` and `DMA_MAPPING_ERROR` (no swiotlb pool to bounce through, see
+    /// [`Machine::dma_map_page_attrs`]).
+    fn dma_direct_map_page(&mut self, dev: DeviceId, mask: u64, bus_limit: u64, phys: u64, size: u64) -> u64 {
         let dma_addr = phys;
-        if !dma_capable(mask, d.bus_dma_limit, dma_addr, size) {
+        if !dma_capable(mask, bus_limit, dma_addr, size) {
             let msg = format!(
-                "{} {}: DMA addr 0x{dma_addr:016x}+{size} overflow (mask {mask:x}, bus limit {:x}).\n",
+                "{} {}: DMA addr 0x{dma_addr:016x}+{size} overflow (mask {mask:x}, bus limit {bus_limit:x}).\n",
                 self.dev_driver_string(dev),
                 self.dev_name(dev),
-                d.bus_dma_limit
             );
             // The multi-line dev_WARN_ONCE() of direct.h:103-105 records its last line.
             self.warn_once("kernel/dma/direct.h", 105, Some(&msg));
             return DMA_MAPPING_ERROR;
         }
-        self.debug_dma_map_page(dev, phys, size, dir, dma_addr, attrs);
         dma_addr
     }
 
@@ -500,15 +509,9 @@ impl Machine {
     /// Context: any.
     pub fn dma_unmap_page_attrs(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, attrs: u64) {
         let _ = attrs;
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_unmap_page_attrs");
-        if let Some(dir) = self.dma_direction(dir, 188) {
-            match dev.filter(|d| self.device(*d).is_some()) {
-                Some(dev) => self.debug_dma_unmap_page(dev, addr, size, dir),
-                None => self.null_device_oops(),
-            }
-        }
-        self.stack.frames.truncate(depth);
+        self.dma_checked_call("dma_unmap_page_attrs", 188, dev, dir, |m, d, dir| {
+            m.debug_dma_unmap_page(d, addr, size, dir)
+        });
     }
 
     /// `__dma_sync_single_for_cpu()` (`to_cpu`) / `__dma_sync_single_for_device()` (what the inline
@@ -517,11 +520,27 @@ impl Machine {
     ///
     /// Context: any.
     pub fn dma_sync_single(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, to_cpu: bool) {
+        let (frame, line) =
+            if to_cpu { ("__dma_sync_single_for_cpu", 368) } else { ("__dma_sync_single_for_device", 385) };
+        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| m.debug_dma_sync_single(d, addr, size, dir, to_cpu));
+    }
+
+    /// The shape of the unmap and sync entry points of kernel/dma/mapping.c: in the function `frame`, the
+    /// `BUG_ON(!valid_dma_direction(dir))` at `line`, then `check` (the DMA-API debug check) for a
+    /// registered device, the oops of a NULL one otherwise.
+    fn dma_checked_call(
+        &mut self,
+        frame: &'static str,
+        line: u32,
+        dev: Option<DeviceId>,
+        dir: u32,
+        check: impl FnOnce(&mut Self, DeviceId, DmaDirection),
+    ) {
         let depth = self.stack.frames.len();
-        self.push_kframe(if to_cpu { "__dma_sync_single_for_cpu" } else { "__dma_sync_single_for_device" });
-        if let Some(dir) = self.dma_direction(dir, if to_cpu { 368 } else { 385 }) {
+        self.push_kframe(frame);
+        if let Some(dir) = self.dma_direction(dir, line) {
             match dev.filter(|d| self.device(*d).is_some()) {
-                Some(dev) => self.debug_dma_sync_single(dev, addr, size, dir, to_cpu),
+                Some(dev) => check(self, dev, dir),
                 None => self.null_device_oops(),
             }
         }
@@ -631,5 +650,458 @@ impl Machine {
     pub fn dma_pci_p2pdma_supported(&self, dev: Option<DeviceId>) -> bool {
         let _ = dev;
         true
+    }
+}
+
+/// `-EIO`, `-EINVAL`, `-ENOMEM`, `-EREMOTEIO`.
+const EIO: i32 = -5;
+const EINVAL: i32 = -22;
+const ENOMEM: i32 = -12;
+const EREMOTEIO: i32 = -121;
+
+/// Scatter-gather mappings and non-coherent pages (kernel/dma/mapping.c, kernel/dma/direct.c): on the book's
+/// machines every segment is mapped on its own by `dma_direct_map_page()` — no IOMMU merges segments, so
+/// `dma_map_sg()` returns the number of entries it was given — and `dma_alloc_pages()` is the buddy
+/// allocator's pages in the zone the coherent mask needs, as for `dma_alloc_coherent()` (x86 is
+/// cache-coherent, so "non-coherent" memory is ordinary memory whose ownership the driver still has to hand
+/// over with the sync calls). The scatterlist is given as its entries (`sg[i]` is the i-th entry
+/// `for_each_sg()` visits); what `dma_map_sg()` writes (`dma_address`, `dma_length`) is written into them.
+impl Machine {
+    /// `dma_map_sg_attrs(dev, sg, nents, dir, attrs)`: maps the first `nents` entries of `sg` and records them
+    /// (`debug_dma_map_sg()`, which with `CONFIG_DMA_API_DEBUG_SG` also checks each segment against the
+    /// device's limits: 64 KiB and no boundary for a device without `dma_parms` values). A segment the
+    /// device cannot reach unmaps the ones before it and fails the whole call. A list shorter than `nents`
+    /// oopses as `for_each_sg()` reaches NULL; `nents <= 0` is a `WARN_ON_ONCE()`.
+    ///
+    /// Context: any. Returns the number of mapped entries, 0 on failure.
+    pub fn dma_map_sg_attrs(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &mut [crate::scatterlist::Scatterlist],
+        nents: i32,
+        dir: u32,
+        attrs: u64,
+    ) -> u32 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_map_sg_attrs");
+        let r = self.__dma_map_sg_attrs(dev, sg, nents, dir, attrs);
+        self.stack.frames.truncate(depth);
+        r.max(0) as u32
+    }
+
+    /// `dma_map_sgtable(dev, sgt, dir, attrs)`: `__dma_map_sg_attrs()` of the table's `orig_nents` entries.
+    ///
+    /// Context: any. Returns `Ok(nents)` (the caller stores it in `sgt->nents`) or the negative errno.
+    pub fn dma_map_sgtable(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &mut [crate::scatterlist::Scatterlist],
+        orig_nents: u32,
+        dir: u32,
+        attrs: u64,
+    ) -> Result<u32, i32> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_map_sgtable");
+        let r = self.__dma_map_sg_attrs(dev, sg, orig_nents as i32, dir, attrs);
+        self.stack.frames.truncate(depth);
+        if r < 0 {
+            Err(r)
+        } else {
+            Ok(r as u32)
+        }
+    }
+
+    fn __dma_map_sg_attrs(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &mut [crate::scatterlist::Scatterlist],
+        nents: i32,
+        dir: u32,
+        attrs: u64,
+    ) -> i32 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__dma_map_sg_attrs");
+        let r = self.__dma_map_sg_attrs_inner(dev, sg, nents, dir, attrs);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn __dma_map_sg_attrs_inner(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &mut [crate::scatterlist::Scatterlist],
+        nents: i32,
+        dir: u32,
+        attrs: u64,
+    ) -> i32 {
+        let Some(dir) = self.dma_direction(dir, 207) else {
+            return 0;
+        };
+        let Some(dev) = dev.filter(|d| self.device(*d).is_some()) else {
+            self.die_on_access(crate::device::DEVICE_DMA_MASK_OFFSET);
+            return 0;
+        };
+        let d = self.device(dev).cloned().unwrap_or_else(|| unreachable!());
+        let Some(mask) = d.dma_mask else {
+            self.warn_once("kernel/dma/mapping.c", 209, None);
+            return 0;
+        };
+        let ents = self.dma_direct_map_sg(dev, mask, d.bus_dma_limit, sg, nents);
+        if ents > 0 {
+            self.debug_dma_map_sg(dev, sg, nents, ents, dir, attrs);
+        } else if ![EINVAL, ENOMEM, EIO, EREMOTEIO].contains(&ents) {
+            self.warn_once("kernel/dma/mapping.c", 225, None);
+            return EIO;
+        }
+        ents
+    }
+
+    /// `dma_direct_map_sg()`: each entry through `dma_direct_map_page()`; on a failure the entries mapped so
+    /// far are unmapped (nothing to undo on x86) and the result is `-EIO`.
+    fn dma_direct_map_sg(
+        &mut self,
+        dev: DeviceId,
+        mask: u64,
+        bus_limit: u64,
+        sg: &mut [crate::scatterlist::Scatterlist],
+        nents: i32,
+    ) -> i32 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_direct_map_sg");
+        let mut ret = nents;
+        for i in 0..nents.max(0) as usize {
+            let Some(s) = sg.get_mut(i) else {
+                // sg_next() of the last entry returned NULL: sg_page(NULL) reads page_link at 0.
+                self.die_on_access(0);
+                ret = EIO;
+                break;
+            };
+            let phys = {
+                let s = *s;
+                self.sg_phys(&s)
+            };
+            let addr = self.dma_direct_map_page(dev, mask, bus_limit, phys, s.length as u64);
+            let s = &mut sg[i];
+            s.dma_address = addr;
+            if addr == DMA_MAPPING_ERROR {
+                ret = EIO;
+                break;
+            }
+            s.dma_length = s.length;
+        }
+        self.stack.frames.truncate(depth);
+        ret
+    }
+
+    /// `dma_unmap_sg_attrs(dev, sg, nents, dir, attrs)`: checks the entries against their records
+    /// (`debug_dma_unmap_sg()`: as many as were mapped, found from the first entry's record); nothing to
+    /// undo for direct mappings on x86.
+    ///
+    /// Context: any.
+    pub fn dma_unmap_sg_attrs(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &[crate::scatterlist::Scatterlist],
+        nents: i32,
+        dir: u32,
+        attrs: u64,
+    ) {
+        let _ = attrs;
+        self.dma_checked_call("dma_unmap_sg_attrs", 308, dev, dir, |m, d, dir| m.debug_dma_unmap_sg(d, sg, nents, dir));
+    }
+
+    /// `__dma_sync_sg_for_cpu()` (`to_cpu`) / `__dma_sync_sg_for_device()`: no cache maintenance on x86,
+    /// so what remains is the check of each mapped entry against its record.
+    ///
+    /// Context: any.
+    pub fn dma_sync_sg(
+        &mut self,
+        dev: Option<DeviceId>,
+        sg: &[crate::scatterlist::Scatterlist],
+        nelems: i32,
+        dir: u32,
+        to_cpu: bool,
+    ) {
+        let (frame, line) = if to_cpu { ("__dma_sync_sg_for_cpu", 402) } else { ("__dma_sync_sg_for_device", 419) };
+        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| m.debug_dma_sync_sg(d, sg, nelems, dir, to_cpu));
+    }
+
+    /// `__dma_alloc_pages()`: the checks of kernel/dma/mapping.c (a zero coherent mask, zone modifiers and
+    /// `__GFP_COMP` each `WARN_ON_ONCE()` and fail), then `dma_direct_alloc_pages()`: zeroed pages of
+    /// `get_order(PAGE_ALIGN(size))`, the device address their physical address.
+    fn __dma_alloc_pages(&mut self, dev: DeviceId, size: u64, gfp: Gfp) -> Option<(Pfn, u64)> {
+        let d = self.device(dev).cloned()?;
+        if d.coherent_dma_mask == 0 {
+            self.warn_once("kernel/dma/mapping.c", 672, None);
+            return None;
+        }
+        if gfp.intersects(Gfp::__GFP_DMA | Gfp::__GFP_DMA32 | Gfp::__GFP_HIGHMEM) {
+            self.warn_once("kernel/dma/mapping.c", 674, None);
+            return None;
+        }
+        if gfp.intersects(Gfp::__GFP_COMP) {
+            self.warn_once("kernel/dma/mapping.c", 676, None);
+            return None;
+        }
+        let size = size.wrapping_add(4095) & !4095;
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_direct_alloc_pages");
+        let page = self.dma_direct_alloc_pages(d.coherent_dma_mask, d.bus_dma_limit, size, gfp);
+        self.stack.frames.truncate(depth);
+        let page = page?;
+        let addr = self.page_address(page);
+        let _ = self.fill(addr, size, 0);
+        let order = self.kernel_get_order(size);
+        self.set_page_owner(page, order, PageOwner::Dma);
+        Some((page, page.0 << PAGE_SHIFT))
+    }
+
+    /// `__dma_free_pages()`: `dma_direct_free_pages()` gives the `get_order(PAGE_ALIGN(size))` pages back.
+    fn __dma_free_pages(&mut self, size: u64, page: Pfn) {
+        let size = size.wrapping_add(4095) & !4095;
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_direct_free_pages");
+        let order = self.kernel_get_order(size);
+        self.set_page_owner(page, order, PageOwner::PageAlloc);
+        self.__free_pages(page, order);
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `dma_alloc_pages(dev, size, &handle, dir, gfp)` (and through it the inline `dma_alloc_noncoherent()`,
+    /// which returns `page_address()` of the result): pages the driver owns and hands to the device with
+    /// `dma_sync_single_for_device()`, recorded as a `noncoherent` mapping.
+    ///
+    /// Context: process context with GFP_KERNEL. Returns the first page and the device address, or None.
+    pub fn dma_alloc_pages(&mut self, dev: Option<DeviceId>, size: u64, dir: u32, gfp: Gfp) -> Option<(Pfn, u64)> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_alloc_pages");
+        let r = match dev.filter(|d| self.device(*d).is_some()) {
+            None => {
+                self.die_on_access(crate::device::DEVICE_COHERENT_DMA_MASK_OFFSET);
+                None
+            }
+            Some(d) => {
+                let r = self.__dma_alloc_pages(d, size, gfp);
+                if let (Some((page, handle)), Some(dir)) = (r, DmaDirection::from_raw(dir)) {
+                    self.debug_dma_alloc_pages(d, page.0 << PAGE_SHIFT, size, dir, handle);
+                }
+                r
+            }
+        };
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `dma_free_pages(dev, size, page, handle, dir)` (and `dma_free_noncoherent()`): checked against the
+    /// record, then freed.
+    ///
+    /// Context: as [`Machine::dma_alloc_pages`].
+    pub fn dma_free_pages(&mut self, dev: Option<DeviceId>, size: u64, page: Pfn, handle: u64, dir: u32) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_free_pages");
+        match dev.filter(|d| self.device(*d).is_some()) {
+            None => self.null_device_oops(),
+            Some(d) => {
+                let dir = DmaDirection::from_raw(dir).unwrap_or(DmaDirection::None);
+                self.debug_dma_free_pages(d, page.0 << PAGE_SHIFT, size, dir, handle);
+                self.__dma_free_pages(size, page);
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `dma_alloc_noncontiguous(dev, size, dir, gfp, attrs)` without an IOMMU (`alloc_single_sgt()`): a
+    /// kmalloc'ed `struct sg_table` of one entry holding `__dma_alloc_pages()`' block — physically contiguous
+    /// after all — recorded as a one-entry scatter-gather mapping. Attributes other than
+    /// `DMA_ATTR_ALLOC_SINGLE_PAGES`, and `__GFP_COMP`, `WARN_ON_ONCE()` and fail.
+    ///
+    /// Context: process context with GFP_KERNEL. Returns the `struct sg_table`'s kernel address and its
+    /// contents, or None.
+    pub fn dma_alloc_noncontiguous(
+        &mut self,
+        dev: Option<DeviceId>,
+        size: u64,
+        dir: u32,
+        gfp: Gfp,
+        attrs: u64,
+    ) -> Option<(u64, crate::scatterlist::SgTable)> {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_alloc_noncontiguous");
+        let r = self.dma_alloc_noncontiguous_inner(dev, size, dir, gfp, attrs);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn dma_alloc_noncontiguous_inner(
+        &mut self,
+        dev: Option<DeviceId>,
+        size: u64,
+        dir: u32,
+        gfp: Gfp,
+        attrs: u64,
+    ) -> Option<(u64, crate::scatterlist::SgTable)> {
+        use crate::scatterlist::SG_TABLE_SIZE;
+        const DMA_ATTR_ALLOC_SINGLE_PAGES: u64 = 1 << 7;
+        if attrs & !DMA_ATTR_ALLOC_SINGLE_PAGES != 0 {
+            self.warn_once("kernel/dma/mapping.c", 770, None);
+            return None;
+        }
+        if gfp.intersects(Gfp::__GFP_COMP) {
+            self.warn_once("kernel/dma/mapping.c", 772, None);
+            return None;
+        }
+        let Some(dev) = dev.filter(|d| self.device(*d).is_some()) else {
+            self.die_on_access(crate::device::DEVICE_COHERENT_DMA_MASK_OFFSET);
+            return None;
+        };
+        // alloc_single_sgt()
+        let sgt = self.kmalloc(SG_TABLE_SIZE, gfp);
+        if sgt == 0 {
+            return None;
+        }
+        let (ret, mut table) = self.sg_alloc_table(1, gfp);
+        if ret != 0 {
+            self.kfree(sgt);
+            return None;
+        }
+        let Some((page, handle)) = self.__dma_alloc_pages(dev, size, gfp) else {
+            self.sg_free_table(&mut table);
+            self.kfree(sgt);
+            return None;
+        };
+        let len = (size.wrapping_add(4095) & !4095) as u32;
+        let mut sg = self.sg_read(table.sgl).unwrap_or_default();
+        // sg_set_page(sgt->sgl, page, PAGE_ALIGN(size), 0); sg_dma_len(sgt->sgl) = sgt->sgl->length.
+        sg.page_link = (sg.page_link & crate::scatterlist::SG_PAGE_LINK_MASK) | self.page_struct_addr(page);
+        sg.offset = 0;
+        sg.length = len;
+        sg.dma_address = handle;
+        sg.dma_length = len;
+        let _ = self.write_bytes(table.sgl, &sg.to_bytes());
+        table.nents = 1;
+        let _ = self.write_bytes(sgt, &table.to_bytes());
+        if let Some(d) = DmaDirection::from_raw(dir) {
+            self.debug_dma_map_sg(dev, &[sg], table.orig_nents as i32, 1, d, 0);
+        }
+        Some((sgt, table))
+    }
+
+    /// `dma_free_noncontiguous(dev, size, sgt, dir)`: the record checked (`debug_dma_unmap_sg()`), then
+    /// `free_single_sgt()`: the pages, the table's array, the `struct sg_table` at `sgt` (whose contents,
+    /// as the caller read them, are `table`).
+    ///
+    /// Context: as [`Machine::dma_alloc_noncontiguous`].
+    pub fn dma_free_noncontiguous(
+        &mut self,
+        dev: Option<DeviceId>,
+        size: u64,
+        sgt: u64,
+        mut table: crate::scatterlist::SgTable,
+        dir: u32,
+    ) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_free_noncontiguous");
+        let sg = self.sg_read(table.sgl).unwrap_or_default();
+        match dev.filter(|d| self.device(*d).is_some()) {
+            None => self.null_device_oops(),
+            Some(d) => {
+                let dir = DmaDirection::from_raw(dir).unwrap_or(DmaDirection::None);
+                self.debug_dma_unmap_sg(d, &[sg], table.orig_nents as i32, dir);
+                self.push_kframe("free_single_sgt");
+                let page = self.sg_pfn(&sg);
+                self.__dma_free_pages(size, page);
+                self.sg_free_table(&mut table);
+                self.kfree(sgt);
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `dma_map_resource(dev, phys, size, dir, attrs)`: a device address for MMIO (another device's
+    /// registers), not RAM: `dma_direct_map_resource()` checks only the mask (`dev_err_once()` and
+    /// `WARN_ON_ONCE()` when the device cannot reach it), recorded as a `resource` mapping to be checked
+    /// with `dma_mapping_error()`.
+    ///
+    /// Context: any. Returns the device address or `DMA_MAPPING_ERROR`.
+    pub fn dma_map_resource(&mut self, dev: Option<DeviceId>, phys: u64, size: u64, dir: u32, attrs: u64) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_map_resource");
+        let r = self.dma_map_resource_inner(dev, phys, size, dir, attrs);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn dma_map_resource_inner(&mut self, dev: Option<DeviceId>, phys: u64, size: u64, dir: u32, attrs: u64) -> u64 {
+        let Some(dir) = self.dma_direction(dir, 327) else {
+            return DMA_MAPPING_ERROR;
+        };
+        let Some(dev) = dev.filter(|d| self.device(*d).is_some()) else {
+            self.die_on_access(crate::device::DEVICE_DMA_MASK_OFFSET);
+            return DMA_MAPPING_ERROR;
+        };
+        let d = self.device(dev).cloned().unwrap_or_else(|| unreachable!());
+        let Some(mask) = d.dma_mask else {
+            self.warn_once("kernel/dma/mapping.c", 329, None);
+            return DMA_MAPPING_ERROR;
+        };
+        let addr = if dma_capable(mask, d.bus_dma_limit, phys, size) {
+            phys
+        } else {
+            // dev_err_once(): once per boot for this call site, whichever device.
+            if !std::mem::replace(&mut self.dma.resource_err_printed, true) {
+                let msg = format!(
+                    "{} {}: DMA addr 0x{phys:016x}+{size} overflow (mask {mask:x}, bus limit {:x}).\n",
+                    self.dev_driver_string(dev),
+                    self.dev_name(dev),
+                    d.bus_dma_limit
+                );
+                self.printk(crate::printk::LogLevel::Err, &msg);
+            }
+            self.push_kframe("dma_direct_map_resource");
+            self.warn_once("kernel/dma/direct.c", 516, None);
+            DMA_MAPPING_ERROR
+        };
+        self.debug_dma_map_resource(dev, phys, size, dir, addr, attrs);
+        addr
+    }
+
+    /// `dma_unmap_resource(dev, addr, size, dir, attrs)`: checked against its record.
+    ///
+    /// Context: any.
+    pub fn dma_unmap_resource(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, attrs: u64) {
+        let _ = attrs;
+        self.dma_checked_call("dma_unmap_resource", 350, dev, dir, |m, d, dir| {
+            m.debug_dma_unmap_resource(d, addr, size, dir)
+        });
+    }
+
+    /// `dma_get_sgtable_attrs(dev, sgt, cpu_addr, dma_addr, size, attrs)` (`dma_direct_get_sgtable()`): a
+    /// one-entry table describing a coherent buffer, for exporting it (dma-buf).
+    ///
+    /// Context: process context. Returns 0 and the table, or the errno of `sg_alloc_table()`.
+    pub fn dma_get_sgtable_attrs(
+        &mut self,
+        dev: Option<DeviceId>,
+        dma_addr: u64,
+        size: u64,
+    ) -> (i32, crate::scatterlist::SgTable) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("dma_get_sgtable_attrs");
+        if self.dma_map_direct_dev(dev).is_none() {
+            self.stack.frames.truncate(depth);
+            return (EINVAL, Default::default());
+        }
+        self.push_kframe("dma_direct_get_sgtable");
+        let page = Pfn(dma_addr >> PAGE_SHIFT);
+        let (ret, table) = self.sg_alloc_table(1, Gfp::GFP_KERNEL);
+        if ret == 0 {
+            let mut sg = self.sg_read(table.sgl).unwrap_or_default();
+            sg.page_link = (sg.page_link & crate::scatterlist::SG_PAGE_LINK_MASK) | self.page_struct_addr(page);
+            sg.offset = 0;
+            sg.length = (size.wrapping_add(4095) & !4095) as u32;
+            let _ = self.write_bytes(table.sgl, &sg.to_bytes());
+        }
+        self.stack.frames.truncate(depth);
+        (ret, table)
     }
 }

@@ -17,7 +17,9 @@
 //!
 //! Not modelled: `check_for_stack()` (module code's stack is host memory, never a page of the simulated
 //! kernel, so no mapping can come from it), `check_for_illegal_area()` (module code cannot get an address in
-//! the kernel's text or rodata), the driver filter (`driver_filter`), the debugfs files, scatterlists.
+//! the kernel's text or rodata), the driver filter (`driver_filter`), the debugfs files, a device's `dma_parms` limits (every device has
+//! the defaults, 64 KiB segments and no boundary, since module code cannot set them through the opaque
+//! `struct device`).
 
 #![forbid(unsafe_code)]
 
@@ -39,6 +41,8 @@ const HASH_SIZE: u64 = 16384;
 const HASH_FN_SHIFT: u32 = 13;
 /// `L1_CACHE_SHIFT` on x86.
 const L1_CACHE_SHIFT: u32 = 6;
+/// `dma_get_max_seg_size()` of a device whose `dma_parms` has no `max_segment_size`: `SZ_64K`.
+pub const SG_MAX_SEGMENT_SIZE: u32 = 65536;
 /// `DMA_ATTR_SKIP_CPU_SYNC`.
 pub const DMA_ATTR_SKIP_CPU_SYNC: u64 = 1 << 5;
 pub use crate::dma::DMA_MAPPING_ERROR;
@@ -91,6 +95,12 @@ pub enum DmaDebugType {
     Single,
     /// `dma_alloc_coherent()`.
     Coherent,
+    /// `dma_map_sg()`: one record per mapped entry.
+    Sg,
+    /// `dma_map_resource()`.
+    Resource,
+    /// `dma_alloc_pages()`/`dma_alloc_noncoherent()`.
+    Noncoherent,
 }
 
 impl DmaDebugType {
@@ -98,6 +108,9 @@ impl DmaDebugType {
         match self {
             Self::Single => "single",
             Self::Coherent => "coherent",
+            Self::Sg => "scatter-gather",
+            Self::Resource => "resource",
+            Self::Noncoherent => "noncoherent",
         }
     }
 }
@@ -130,6 +143,10 @@ pub struct DmaDebugEntry {
     pub direction: DmaDirection,
     /// `map_err_type`.
     pub map_err: MapErr,
+    /// `sg_call_ents`: the `nents` `dma_map_sg()` was called with (0 for other types).
+    pub sg_call_ents: i32,
+    /// `sg_mapped_ents`: what it returned.
+    pub sg_mapped_ents: i32,
     /// `stack_entries` (text addresses, innermost first).
     pub stack: Vec<u64>,
 }
@@ -161,6 +178,50 @@ impl Default for DmaDebugState {
             show_num_errors: 1,
             show_all_errors: false,
         }
+    }
+}
+
+/// The reference record an unmap, free or sync builds to look its mapping up (a `struct dma_debug_entry` on
+/// the stack in kernel/dma/debug.c).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DmaRef {
+    pub dev: DeviceId,
+    pub ty: DmaDebugType,
+    pub dev_addr: u64,
+    pub paddr: u64,
+    pub size: u64,
+    pub direction: DmaDirection,
+    pub sg_call_ents: i32,
+}
+
+impl DmaRef {
+    fn new(dev: DeviceId, ty: DmaDebugType, dev_addr: u64, paddr: u64, size: u64, direction: DmaDirection) -> Self {
+        Self { dev, ty, dev_addr, paddr, size, direction, sg_call_ents: 0 }
+    }
+}
+
+/// `__hash_bucket_find()`'s best fit among the matching records `cands`: the first perfect fit (size, type,
+/// direction, scatterlist count), else the first with the most equal fields if it is the only match.
+fn best_fit<'a>(cands: impl Iterator<Item = (usize, &'a DmaDebugEntry)>, r: &DmaRef) -> Option<usize> {
+    let (mut matches, mut best, mut last_lvl) = (0, None, -1);
+    for (i, e) in cands {
+        matches += 1;
+        let lvl = (e.size == r.size) as i32
+            + (e.ty == r.ty) as i32
+            + (e.direction == r.direction) as i32
+            + (e.sg_call_ents == r.sg_call_ents) as i32;
+        if lvl == 4 {
+            return Some(i);
+        }
+        if lvl > last_lvl {
+            last_lvl = lvl;
+            best = Some(i);
+        }
+    }
+    if matches == 1 {
+        best
+    } else {
+        None
     }
 }
 
@@ -265,6 +326,24 @@ impl Machine {
         }
     }
 
+    /// `dma_entry_alloc()` (with the stack below it) filled from `r`, then `add_dma_entry()`.
+    fn dma_debug_add(&mut self, r: &DmaRef, map_err: MapErr, sg_mapped_ents: i32, attrs: u64) {
+        let stack = self.dma_entry_stack();
+        let entry = DmaDebugEntry {
+            dev: r.dev,
+            ty: r.ty,
+            dev_addr: r.dev_addr,
+            paddr: r.paddr,
+            size: r.size,
+            direction: r.direction,
+            map_err,
+            sg_call_ents: r.sg_call_ents,
+            sg_mapped_ents,
+            stack,
+        };
+        self.add_dma_entry(entry, attrs);
+    }
+
     /// `active_cacheline_remove()`.
     fn remove_cacheline(&mut self, e: &DmaDebugEntry) {
         if e.direction == DmaDirection::ToDevice {
@@ -318,18 +397,12 @@ impl Machine {
         }
         let depth = self.stack.frames.len();
         self.push_kframe("debug_dma_map_page");
-        let stack = self.dma_entry_stack();
-        let entry = DmaDebugEntry {
-            dev,
-            ty: DmaDebugType::Single,
-            dev_addr: dma_addr,
-            paddr,
-            size,
-            direction: dir,
-            map_err: MapErr::NotChecked,
-            stack,
-        };
-        self.add_dma_entry(entry, attrs);
+        self.dma_debug_add(
+            &DmaRef { dev, ty: DmaDebugType::Single, dev_addr: dma_addr, paddr, size, direction: dir, sg_call_ents: 0 },
+            MapErr::NotChecked,
+            0,
+            attrs,
+        );
         self.stack.frames.truncate(depth);
     }
 
@@ -359,19 +432,9 @@ impl Machine {
         }
         let depth = self.stack.frames.len();
         self.push_kframe("debug_dma_alloc_coherent");
-        let stack = self.dma_entry_stack();
         let paddr = self.virt_to_phys(virt);
-        let entry = DmaDebugEntry {
-            dev,
-            ty: DmaDebugType::Coherent,
-            dev_addr: dma_addr,
-            paddr,
-            size,
-            direction: DmaDirection::Bidirectional,
-            map_err: MapErr::NotApplicable,
-            stack,
-        };
-        self.add_dma_entry(entry, 0);
+        let r = DmaRef::new(dev, DmaDebugType::Coherent, dma_addr, paddr, size, DmaDirection::Bidirectional);
+        self.dma_debug_add(&r, MapErr::NotApplicable, 0, 0);
         self.stack.frames.truncate(depth);
     }
 
@@ -386,7 +449,7 @@ impl Machine {
         let depth = self.stack.frames.len();
         self.push_kframe("debug_dma_free_coherent");
         let paddr = self.virt_to_phys(virt);
-        self.check_unmap(dev, DmaDebugType::Coherent, dma_addr, paddr, size, DmaDirection::Bidirectional);
+        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Coherent, dma_addr, paddr, size, DmaDirection::Bidirectional));
         self.stack.frames.truncate(depth);
     }
 
@@ -397,68 +460,35 @@ impl Machine {
         }
         let depth = self.stack.frames.len();
         self.push_kframe("debug_dma_unmap_page");
-        self.check_unmap(dev, DmaDebugType::Single, dma_addr, 0, size, dir);
+        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Single, dma_addr, 0, size, dir));
         self.stack.frames.truncate(depth);
     }
 
-    /// `bucket_find_exact()`: the best fit among the records with this device and device address (size,
-    /// type and direction equal count; the first with the most wins, a perfect one at once).
-    fn dma_find_exact(
-        &self,
-        dev: DeviceId,
-        dma_addr: u64,
-        size: u64,
-        ty: DmaDebugType,
-        dir: DmaDirection,
-    ) -> Option<usize> {
-        let mut best: Option<(usize, i32)> = None;
-        for (i, e) in self.dma_debug.entries.iter().enumerate() {
-            if e.dev != dev || e.dev_addr != dma_addr {
-                continue;
-            }
-            // sg_call_ents is 0 on both sides for single and coherent records.
-            let lvl = 1 + (e.size == size) as i32 + (e.ty == ty) as i32 + (e.direction == dir) as i32;
-            if lvl == 4 {
-                return Some(i);
-            }
-            if best.is_none_or(|(_, l)| lvl > l) {
-                best = Some((i, lvl));
-            }
-        }
-        best.map(|(i, _)| i)
+    /// `bucket_find_exact()` (`__hash_bucket_find()` with `exact_match()`): among the records with this
+    /// device and device address, a perfect fit (size, type, direction and scatterlist count equal) at once,
+    /// else the first best fit — but only if it is the only candidate ("multiple matches but no
+    /// perfect-fit" is no match).
+    fn dma_find_exact(&self, r: &DmaRef) -> Option<usize> {
+        let cands =
+            self.dma_debug.entries.iter().enumerate().filter(|(_, e)| e.dev == r.dev && e.dev_addr == r.dev_addr);
+        best_fit(cands, r)
     }
 
     /// `bucket_find_contain()`: a record of `dev` containing `[dma_addr, dma_addr + size)`, searched in the
     /// address's hash bucket and then in the earlier ones.
-    fn dma_find_contain(
-        &self,
-        dev: DeviceId,
-        dma_addr: u64,
-        size: u64,
-        ty: DmaDebugType,
-        dir: DmaDirection,
-    ) -> Option<usize> {
+    fn dma_find_contain(&self, r: &DmaRef) -> Option<usize> {
+        let (dma_addr, size) = (r.dev_addr, r.size);
         let limit = HASH_SIZE.min((dma_addr >> HASH_FN_SHIFT) + 1);
         let mut addr = dma_addr;
         for _ in 0..limit {
             let bucket = hash_fn(addr);
-            let mut best: Option<(usize, i32)> = None;
-            for (i, e) in self.dma_debug.entries.iter().enumerate() {
-                if hash_fn(e.dev_addr) != bucket || e.dev != dev {
-                    continue;
-                }
-                if !(e.dev_addr <= dma_addr && e.dev_addr + e.size >= dma_addr + size) {
-                    continue;
-                }
-                let lvl = 1 + (e.size == size) as i32 + (e.ty == ty) as i32 + (e.direction == dir) as i32;
-                if lvl == 4 {
-                    return Some(i);
-                }
-                if best.is_none_or(|(_, l)| lvl > l) {
-                    best = Some((i, lvl));
-                }
-            }
-            if let Some((i, _)) = best {
+            let cands = self.dma_debug.entries.iter().enumerate().filter(|(_, e)| {
+                hash_fn(e.dev_addr) == bucket
+                    && e.dev == r.dev
+                    && e.dev_addr <= dma_addr
+                    && e.dev_addr + e.size >= dma_addr + size
+            });
+            if let Some(i) = best_fit(cands, r) {
                 return Some(i);
             }
             addr = addr.wrapping_sub(1 << HASH_FN_SHIFT);
@@ -467,18 +497,11 @@ impl Machine {
     }
 
     /// `check_unmap()`: the record of an unmap or free, compared field by field, then forgotten.
-    fn check_unmap(
-        &mut self,
-        dev: DeviceId,
-        ty: DmaDebugType,
-        dma_addr: u64,
-        paddr: u64,
-        size: u64,
-        dir: DmaDirection,
-    ) {
+    fn check_unmap(&mut self, r: &DmaRef) {
+        let DmaRef { dev, ty, dev_addr: dma_addr, paddr, size, direction: dir, sg_call_ents } = *r;
         let depth = self.stack.frames.len();
         self.push_kframe("check_unmap");
-        let Some(i) = self.dma_find_exact(dev, dma_addr, size, ty, dir) else {
+        let Some(i) = self.dma_find_exact(r) else {
             if dma_addr == DMA_MAPPING_ERROR {
                 self.dma_err_printk(
                     Some(dev),
@@ -510,13 +533,20 @@ impl Machine {
                 ty.name()
             );
             self.dma_err_printk(Some(dev), Some(&e), 1000, &what);
-        } else if e.ty == DmaDebugType::Coherent && paddr != e.paddr {
+        } else if matches!(e.ty, DmaDebugType::Coherent | DmaDebugType::Noncoherent) && paddr != e.paddr {
             // "0x%pa": %pa prints 0x and 16 digits itself, so the line shows 0x0x….
             let what = format!(
                 "device driver frees DMA memory with different CPU address [device address=0x{dma_addr:016x}] [size={size} bytes] [cpu alloc address=0x0x{:016x}] [cpu free address=0x0x{paddr:016x}]",
                 e.paddr
             );
             self.dma_err_printk(Some(dev), Some(&e), 1011, &what);
+        }
+        if sg_call_ents != 0 && ty == DmaDebugType::Sg && sg_call_ents != e.sg_call_ents {
+            let what = format!(
+                "device driver frees DMA sg list with different entry count [map count={}] [unmap count={sg_call_ents}]\n",
+                e.sg_call_ents
+            );
+            self.dma_err_printk(Some(dev), Some(&e), 1019, &what);
         }
         if dir != e.direction {
             let what = format!(
@@ -552,8 +582,16 @@ impl Machine {
         }
         let depth = self.stack.frames.len();
         self.push_kframe(if to_cpu { "debug_dma_sync_single_for_cpu" } else { "debug_dma_sync_single_for_device" });
+        self.check_sync(&DmaRef::new(dev, DmaDebugType::Single, dma_addr, 0, size, dir), to_cpu);
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `check_sync()`: the record containing a synced range, and the rules of its direction.
+    fn check_sync(&mut self, r: &DmaRef, to_cpu: bool) {
+        let DmaRef { dev, ty, dev_addr: dma_addr, size, direction: dir, sg_call_ents, .. } = *r;
+        let depth = self.stack.frames.len();
         self.push_kframe("check_sync");
-        let Some(i) = self.dma_find_contain(dev, dma_addr, size, DmaDebugType::Single, dir) else {
+        let Some(i) = self.dma_find_contain(r) else {
             let what = format!(
                 "device driver tries to sync DMA memory it has not allocated [device address=0x{dma_addr:016x}] [size={size} bytes]\n"
             );
@@ -592,7 +630,216 @@ impl Machine {
                 );
                 self.dma_err_printk(Some(dev), Some(&e), 1156, &what);
             }
+            if sg_call_ents != 0 && ty == DmaDebugType::Sg && sg_call_ents != e.sg_call_ents {
+                let what = format!(
+                    "device driver syncs DMA sg list with different entry count [map count={}] [sync count={sg_call_ents}]\n",
+                    e.sg_call_ents
+                );
+                self.dma_err_printk(Some(dev), Some(&e), 1163, &what);
+            }
         }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_map_sg(dev, sg, nents, mapped_ents, dir, attrs)`: one record per mapped entry, each
+    /// segment checked against the device's limits first (`check_sg_segment()`, `CONFIG_DMA_API_DEBUG_SG`:
+    /// `dma_get_max_seg_size()` is 64 KiB and `dma_get_seg_boundary()` `ULONG_MAX` for a device whose
+    /// `dma_parms` sets neither, as the book's platform devices).
+    pub(crate) fn debug_dma_map_sg(
+        &mut self,
+        dev: DeviceId,
+        sg: &[crate::scatterlist::Scatterlist],
+        nents: i32,
+        mapped_ents: i32,
+        dir: DmaDirection,
+        attrs: u64,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_map_sg");
+        for s in sg.iter().take(mapped_ents.max(0) as usize) {
+            // dma_entry_alloc() records the stack before check_sg_segment() runs; printing does not change it.
+            // check_sg_segment()
+            let max_seg = SG_MAX_SEGMENT_SIZE;
+            if s.length > max_seg {
+                let what = format!(
+                    "mapping sg segment longer than device claims to support [len={}] [max={max_seg}]\n",
+                    s.length
+                );
+                self.dma_err_printk(Some(dev), None, 1182, &what);
+            }
+            let r = self.sg_ref(dev, s, nents, dir);
+            self.dma_debug_add(&r, MapErr::NotApplicable, mapped_ents, attrs);
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `get_nr_mapped_entries()`: `sg_mapped_ents` of the first entry's record (0 without one).
+    fn get_nr_mapped_entries(&self, r: &DmaRef) -> i32 {
+        self.dma_find_exact(r).map(|i| self.dma_debug.entries[i].sg_mapped_ents).unwrap_or(0)
+    }
+
+    fn sg_ref(&self, dev: DeviceId, s: &crate::scatterlist::Scatterlist, nelems: i32, dir: DmaDirection) -> DmaRef {
+        DmaRef {
+            dev,
+            ty: DmaDebugType::Sg,
+            dev_addr: s.dma_address,
+            paddr: self.sg_phys(s),
+            size: s.dma_length as u64,
+            direction: dir,
+            sg_call_ents: nelems,
+        }
+    }
+
+    /// `debug_dma_unmap_sg(dev, sg, nelems, dir)`: each entry up to the mapped count (read from the first
+    /// entry's record) checked by `check_unmap()`.
+    pub(crate) fn debug_dma_unmap_sg(
+        &mut self,
+        dev: DeviceId,
+        sg: &[crate::scatterlist::Scatterlist],
+        nelems: i32,
+        dir: DmaDirection,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_unmap_sg");
+        let mut mapped_ents = 0;
+        for (i, s) in sg.iter().take(nelems.max(0) as usize).enumerate() {
+            let r = self.sg_ref(dev, s, nelems, dir);
+            if mapped_ents != 0 && i as i32 >= mapped_ents {
+                break;
+            }
+            if i == 0 {
+                mapped_ents = self.get_nr_mapped_entries(&r);
+            }
+            self.check_unmap(&r);
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_sync_sg_for_cpu()` (`to_cpu`) / `_for_device()`: `check_sync()` of each entry up to the
+    /// mapped count.
+    pub(crate) fn debug_dma_sync_sg(
+        &mut self,
+        dev: DeviceId,
+        sg: &[crate::scatterlist::Scatterlist],
+        nelems: i32,
+        dir: DmaDirection,
+        to_cpu: bool,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe(if to_cpu { "debug_dma_sync_sg_for_cpu" } else { "debug_dma_sync_sg_for_device" });
+        let mut mapped_ents = 0;
+        for (i, s) in sg.iter().take(nelems.max(0) as usize).enumerate() {
+            let r = self.sg_ref(dev, s, nelems, dir);
+            if i == 0 {
+                mapped_ents = self.get_nr_mapped_entries(&r);
+            }
+            if i as i32 >= mapped_ents {
+                break;
+            }
+            self.check_sync(&r, to_cpu);
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_alloc_pages()`: records `dma_alloc_pages()` memory as a `noncoherent` mapping.
+    pub(crate) fn debug_dma_alloc_pages(
+        &mut self,
+        dev: DeviceId,
+        paddr: u64,
+        size: u64,
+        dir: DmaDirection,
+        dma_addr: u64,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_alloc_pages");
+        self.dma_debug_add(
+            &DmaRef {
+                dev,
+                ty: DmaDebugType::Noncoherent,
+                dev_addr: dma_addr,
+                paddr,
+                size,
+                direction: dir,
+                sg_call_ents: 0,
+            },
+            MapErr::NotApplicable,
+            0,
+            0,
+        );
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_free_pages()`: `check_unmap()` of a `noncoherent` record.
+    pub(crate) fn debug_dma_free_pages(
+        &mut self,
+        dev: DeviceId,
+        paddr: u64,
+        size: u64,
+        dir: DmaDirection,
+        dma_addr: u64,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_free_pages");
+        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Noncoherent, dma_addr, paddr, size, dir));
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_map_resource()`: records a `resource` mapping, to be checked with `dma_mapping_error()`
+    /// (recorded even when the mapping failed, as the kernel does).
+    pub(crate) fn debug_dma_map_resource(
+        &mut self,
+        dev: DeviceId,
+        addr: u64,
+        size: u64,
+        dir: DmaDirection,
+        dma_addr: u64,
+        attrs: u64,
+    ) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_map_resource");
+        self.dma_debug_add(
+            &DmaRef {
+                dev,
+                ty: DmaDebugType::Resource,
+                dev_addr: dma_addr,
+                paddr: addr,
+                size,
+                direction: dir,
+                sg_call_ents: 0,
+            },
+            MapErr::NotChecked,
+            0,
+            attrs,
+        );
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `debug_dma_unmap_resource()`: `check_unmap()` of a `resource` record.
+    pub(crate) fn debug_dma_unmap_resource(&mut self, dev: DeviceId, dma_addr: u64, size: u64, dir: DmaDirection) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe("debug_dma_unmap_resource");
+        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Resource, dma_addr, 0, size, dir));
         self.stack.frames.truncate(depth);
     }
 }

@@ -63,6 +63,7 @@ pub mod procfs;
 pub mod qemu_boot;
 pub mod rbtree;
 pub mod rcu;
+pub mod scatterlist;
 pub mod sched;
 pub mod slab_common;
 pub mod slub;
