@@ -411,7 +411,7 @@ impl Machine {
 
 /// `DMA_BIT_MASK()` end of a streaming mapping: `dma_capable(dev, addr, size, true)` of
 /// include/linux/dma-direct.h (x86 has a 64-bit `dma_addr_t`, so only the mask and the bus limit count).
-fn dma_capable(mask: u64, bus_limit: u64, addr: u64, size: u64) -> bool {
+pub(crate) fn dma_capable(mask: u64, bus_limit: u64, addr: u64, size: u64) -> bool {
     if addr == DMA_MAPPING_ERROR {
         return false;
     }
@@ -434,8 +434,9 @@ impl Machine {
     /// `dma_map_page()` call): a streaming mapping of `size` bytes at `offset` into the page `pfn`. The
     /// book's machines map directly (`dma_direct_map_page()`): the device address is the physical address,
     /// which must lie under the device's DMA mask and bus limit (`dma_capable()`). No swiotlb pool exists on
-    /// them (x86 sets one up only with memory above 4 GiB, `iommu=soft` or `swiotlb=force`), so a buffer the
-    /// device cannot reach is not bounced: `dev_WARN_ONCE()` `DMA addr … overflow` and `DMA_MAPPING_ERROR`.
+    /// them unless the command line forces one (`swiotlb=force`, swiotlb.rs; x86 would also set one up for
+    /// memory above 4 GiB), so a buffer the device cannot reach is not bounced: `dev_WARN_ONCE()` `DMA addr
+    /// … overflow` and `DMA_MAPPING_ERROR`. With the forced pool every mapping bounces.
     /// A device without a `dma_mask` warns once (kernel/dma/mapping.c:164) and gets `DMA_MAPPING_ERROR`; an
     /// invalid direction is a `BUG()`. The mapping is recorded by `debug_dma_map_page()` (dma_debug.rs).
     ///
@@ -478,19 +479,30 @@ impl Machine {
             self.warn_once("kernel/dma/mapping.c", 164, None);
             return DMA_MAPPING_ERROR;
         };
+        let _ = mask;
         let phys = (pfn.0 << PAGE_SHIFT) + offset;
-        let dma_addr = self.dma_direct_map_page(dev, mask, d.bus_dma_limit, phys, size);
+        let dma_addr = self.dma_direct_map_page(dev, phys, size, dir, attrs);
         self.debug_dma_map_page(dev, phys, size, dir, dma_addr, attrs);
         dma_addr
     }
 
-    /// `dma_direct_map_page()` (kernel/dma/direct.h, inline in its callers): the device address is the
-    /// physical address, if the device reaches it (`dma_capable()`); otherwise `dev_WARN_ONCE()` `DMA addr …
-    /// overflow` and `DMA_MAPPING_ERROR` (no swiotlb pool to bounce through, see
-    /// [`Machine::dma_map_page_attrs`]).
-    fn dma_direct_map_page(&mut self, dev: DeviceId, mask: u64, bus_limit: u64, phys: u64, size: u64) -> u64 {
+    /// `dma_direct_map_page()` (kernel/dma/direct.h, inline in its callers): with `swiotlb=force` a bounce
+    /// buffer (`swiotlb_map()`); otherwise the physical address, if the device reaches it (`dma_capable()`),
+    /// else a bounce buffer if a pool exists, else `dev_WARN_ONCE()` `DMA addr … overflow` and
+    /// `DMA_MAPPING_ERROR`.
+    fn dma_direct_map_page(&mut self, dev: DeviceId, phys: u64, size: u64, dir: DmaDirection, attrs: u64) -> u64 {
+        let (mask, bus_limit) = match self.device(dev) {
+            Some(d) => (d.dma_mask.unwrap_or(0), d.bus_dma_limit),
+            None => (0, 0),
+        };
         let dma_addr = phys;
+        if self.is_swiotlb_force_bounce() {
+            return self.swiotlb_map(dev, phys, size, dir, attrs);
+        }
         if !dma_capable(mask, bus_limit, dma_addr, size) {
+            if self.is_swiotlb_active() {
+                return self.swiotlb_map(dev, phys, size, dir, attrs);
+            }
             let msg = format!(
                 "{} {}: DMA addr 0x{dma_addr:016x}+{size} overflow (mask {mask:x}, bus limit {bus_limit:x}).\n",
                 self.dev_driver_string(dev),
@@ -508,8 +520,8 @@ impl Machine {
     ///
     /// Context: any.
     pub fn dma_unmap_page_attrs(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, attrs: u64) {
-        let _ = attrs;
         self.dma_checked_call("dma_unmap_page_attrs", 188, dev, dir, |m, d, dir| {
+            m.dma_direct_unmap_page(addr, size, dir, attrs);
             m.debug_dma_unmap_page(d, addr, size, dir)
         });
     }
@@ -522,7 +534,27 @@ impl Machine {
     pub fn dma_sync_single(&mut self, dev: Option<DeviceId>, addr: u64, size: u64, dir: u32, to_cpu: bool) {
         let (frame, line) =
             if to_cpu { ("__dma_sync_single_for_cpu", 368) } else { ("__dma_sync_single_for_device", 385) };
-        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| m.debug_dma_sync_single(d, addr, size, dir, to_cpu));
+        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| {
+            // dma_direct_sync_single_for_cpu()/_for_device(): only a bounce buffer has something to do.
+            m.swiotlb_sync_single(addr, size, dir, to_cpu);
+            m.debug_dma_sync_single(d, addr, size, dir, to_cpu)
+        });
+    }
+
+    /// `dma_direct_unmap_page()` (kernel/dma/direct.h): for a bounce buffer, the copy back for the CPU
+    /// (unless `DMA_ATTR_SKIP_CPU_SYNC`) and the slots freed; nothing for a direct mapping.
+    fn dma_direct_unmap_page(&mut self, addr: u64, size: u64, dir: DmaDirection, attrs: u64) {
+        if attrs & crate::dma_debug::DMA_ATTR_SKIP_CPU_SYNC == 0 {
+            self.swiotlb_sync_single(addr, size, dir, true);
+        }
+        self.swiotlb_tbl_unmap_single(addr, size, dir, attrs | crate::dma_debug::DMA_ATTR_SKIP_CPU_SYNC);
+    }
+
+    /// `dma_direct_unmap_sg()`: `dma_direct_unmap_page()` of each entry's `dma_address` and `dma_length`.
+    fn dma_direct_unmap_sg(&mut self, sg: &[crate::scatterlist::Scatterlist], dir: DmaDirection, attrs: u64) {
+        for s in sg {
+            self.dma_direct_unmap_page(s.dma_address, s.dma_length as u64, dir, attrs);
+        }
     }
 
     /// The shape of the unmap and sync entry points of kernel/dma/mapping.c: in the function `frame`, the
@@ -548,8 +580,8 @@ impl Machine {
     }
 }
 
-/// The queries of kernel/dma/mapping.c about a device's direct mapping. The book's machines have no DMA ops,
-/// no IOMMU and no swiotlb pool, so they answer from the masks alone; what each reads of the device first is
+/// The queries of kernel/dma/mapping.c about a device's direct mapping. The book's machines have no DMA ops
+/// and no IOMMU, so they answer from the masks and the swiotlb pool (only with `swiotlb=force`); what each reads of the device first is
 /// what faults for a NULL one (offsets measured in the real build, listings/kernel/struct-offsets.txt).
 impl Machine {
     /// `dma_map_direct(dev, ops)`: reads `*dev->dma_mask`. A NULL device faults at `dev->dma_mask`, a device
@@ -568,14 +600,24 @@ impl Machine {
         }
     }
 
-    /// `dma_max_mapping_size(dev)`: `SIZE_MAX` (`dma_direct_max_mapping_size()` limits it only when a swiotlb
-    /// pool is active).
+    /// `dma_max_mapping_size(dev)`: `SIZE_MAX`, or one swiotlb segment when a pool is active and the device
+    /// bounces (`dma_direct_max_mapping_size()`: forced, or its mask below what RAM needs).
     ///
     /// Context: any. Returns the size, or 0 after the oops of a NULL device.
     pub fn dma_max_mapping_size(&mut self, dev: Option<DeviceId>) -> u64 {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_max_mapping_size");
-        let r = if self.dma_map_direct_dev(dev).is_some() { u64::MAX } else { 0 };
+        let r = match self.dma_map_direct_dev(dev) {
+            // dma_direct_max_mapping_size(): a bounce buffer is at most one segment of slots.
+            Some(d)
+                if self.is_swiotlb_active()
+                    && (self.is_swiotlb_force_bounce() || self.dma_addressing_limited(Some(d))) =>
+            {
+                self.swiotlb_max_mapping_size()
+            }
+            Some(_) => u64::MAX,
+            None => 0,
+        };
         self.stack.frames.truncate(depth);
         r
     }
@@ -623,16 +665,16 @@ impl Machine {
         true
     }
 
-    /// `__dma_need_sync(dev, dma_addr)`: false — x86 is DMA-coherent and no address is in a swiotlb pool.
+    /// `__dma_need_sync(dev, dma_addr)` (`dma_direct_need_sync()`): x86 is DMA-coherent, so only a bounce
+    /// buffer needs syncs.
     ///
     /// Context: any.
     pub fn __dma_need_sync(&mut self, dev: Option<DeviceId>, dma_addr: u64) -> bool {
-        let _ = dma_addr;
         let depth = self.stack.frames.len();
         self.push_kframe("__dma_need_sync");
-        let _ = self.dma_map_direct_dev(dev);
+        let r = self.dma_map_direct_dev(dev).is_some() && self.is_swiotlb_buffer(dma_addr);
         self.stack.frames.truncate(depth);
-        false
+        r
     }
 
     /// `dma_get_merge_boundary(dev)`: 0, "can't merge" (no DMA ops, no IOMMU); the device is not read.
@@ -746,7 +788,8 @@ impl Machine {
             self.warn_once("kernel/dma/mapping.c", 209, None);
             return 0;
         };
-        let ents = self.dma_direct_map_sg(dev, mask, d.bus_dma_limit, sg, nents);
+        let _ = mask;
+        let ents = self.dma_direct_map_sg(dev, sg, nents, dir, attrs);
         if ents > 0 {
             self.debug_dma_map_sg(dev, sg, nents, ents, dir, attrs);
         } else if ![EINVAL, ENOMEM, EIO, EREMOTEIO].contains(&ents) {
@@ -757,14 +800,14 @@ impl Machine {
     }
 
     /// `dma_direct_map_sg()`: each entry through `dma_direct_map_page()`; on a failure the entries mapped so
-    /// far are unmapped (nothing to undo on x86) and the result is `-EIO`.
+    /// far are unmapped (their bounce buffers, if any, given back without a copy) and the result is `-EIO`.
     fn dma_direct_map_sg(
         &mut self,
         dev: DeviceId,
-        mask: u64,
-        bus_limit: u64,
         sg: &mut [crate::scatterlist::Scatterlist],
         nents: i32,
+        dir: DmaDirection,
+        attrs: u64,
     ) -> i32 {
         let depth = self.stack.frames.len();
         self.push_kframe("dma_direct_map_sg");
@@ -780,11 +823,13 @@ impl Machine {
                 let s = *s;
                 self.sg_phys(&s)
             };
-            let addr = self.dma_direct_map_page(dev, mask, bus_limit, phys, s.length as u64);
+            let addr = self.dma_direct_map_page(dev, phys, s.length as u64, dir, attrs);
             let s = &mut sg[i];
             s.dma_address = addr;
             if addr == DMA_MAPPING_ERROR {
                 ret = EIO;
+                let done: Vec<_> = sg[..i].to_vec();
+                self.dma_direct_unmap_sg(&done, dir, attrs | crate::dma_debug::DMA_ATTR_SKIP_CPU_SYNC);
                 break;
             }
             s.dma_length = s.length;
@@ -806,8 +851,11 @@ impl Machine {
         dir: u32,
         attrs: u64,
     ) {
-        let _ = attrs;
-        self.dma_checked_call("dma_unmap_sg_attrs", 308, dev, dir, |m, d, dir| m.debug_dma_unmap_sg(d, sg, nents, dir));
+        self.dma_checked_call("dma_unmap_sg_attrs", 308, dev, dir, |m, d, dir| {
+            m.debug_dma_unmap_sg(d, sg, nents, dir);
+            let n = (nents.max(0) as usize).min(sg.len());
+            m.dma_direct_unmap_sg(&sg[..n], dir, attrs)
+        });
     }
 
     /// `__dma_sync_sg_for_cpu()` (`to_cpu`) / `__dma_sync_sg_for_device()`: no cache maintenance on x86,
@@ -823,7 +871,13 @@ impl Machine {
         to_cpu: bool,
     ) {
         let (frame, line) = if to_cpu { ("__dma_sync_sg_for_cpu", 402) } else { ("__dma_sync_sg_for_device", 419) };
-        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| m.debug_dma_sync_sg(d, sg, nelems, dir, to_cpu));
+        self.dma_checked_call(frame, line, dev, dir, |m, d, dir| {
+            // dma_direct_sync_sg_for_cpu()/_for_device(): each entry's bounce buffer, sg->length bytes.
+            for s in sg.iter().take(nelems.max(0) as usize) {
+                m.swiotlb_sync_single(s.dma_address, s.length as u64, dir, to_cpu);
+            }
+            m.debug_dma_sync_sg(d, sg, nelems, dir, to_cpu)
+        });
     }
 
     /// `__dma_alloc_pages()`: the checks of kernel/dma/mapping.c (a zero coherent mask, zone modifiers and

@@ -68,6 +68,7 @@ pub mod sched;
 pub mod slab_common;
 pub mod slub;
 pub mod sort;
+pub mod swiotlb;
 pub mod util;
 pub mod vmalloc;
 pub mod workload;

@@ -522,6 +522,8 @@ pub struct Machine {
     pub(crate) dma_debug: crate::dma_debug::DmaDebugState,
     /// Grace periods and `kfree_rcu()`'s batches (rcu.rs).
     pub(crate) rcu: crate::rcu::RcuState,
+    /// The software IO TLB's bounce buffers (swiotlb.rs).
+    pub(crate) swiotlb: crate::swiotlb::IoTlbMem,
 }
 
 impl fmt::Debug for Machine {
@@ -799,6 +801,7 @@ impl Machine {
             bus: Default::default(),
             devres: Default::default(),
             dma_debug: Default::default(),
+            swiotlb: Default::default(),
             rcu: Default::default(),
         };
         // drivers/base/devres.c: module_param_named(log, log_devres, int, ...): `devres.log=<int>`, any

@@ -299,6 +299,18 @@ impl Machine {
             }
         }
 
+        // ---- mem_init() → pci_iommu_alloc() → swiotlb_init(): a bounce-buffer pool for `swiotlb=force`
+        // (swiotlb.rs). memblock_alloc_low() takes the buffers top-down below 4 GiB, memblock_alloc() the slot
+        // array below them; the areas' 64 bytes (SMP_CACHE_BYTES-aligned) fit in the partly used page memblock's
+        // earlier small allocations ended in, so they take no page of their own.
+        if let Some(b) = self.swiotlb_boot_size() {
+            let low_limit = limit.min(1 << (32 - PAGE_SHIFT));
+            if let Some(tlb) = mb.alloc_top_down(b.tlb_pages, 1, low_limit) {
+                mb.alloc_top_down(b.slot_pages, 1, limit);
+                self.swiotlb_init_pool(tlb << PAGE_SHIFT, b);
+            }
+        }
+
         // ---- memblock_free_all(): lowmem in aligned chunks with FPI_TO_TAIL
         for (s, e) in mb.free_ranges(max_low) {
             let mut start = s;

@@ -50,7 +50,8 @@ impl Machine {
     }
 
     /// Reads a file of the simulated `/proc` (what `cat path` prints): `/proc/buddyinfo`, `pagetypeinfo`,
-    /// `meminfo`, `zoneinfo`, `slabinfo`, `vmallocinfo` and `cmdline`; and SLUB's sysfs and debugfs files,
+    /// `meminfo`, `zoneinfo`, `slabinfo`, `vmallocinfo` and `cmdline`; swiotlb's debugfs files
+    /// (`/sys/kernel/debug/swiotlb/io_tlb_*`); and SLUB's sysfs and debugfs files,
     /// `/sys/kernel/slab/<cache>/<attribute>` and `/sys/kernel/debug/slab/<cache>/alloc_traces` (see
     /// [`crate::slub::sysfs`]).
     ///
@@ -58,6 +59,9 @@ impl Machine {
     pub fn read_file(&self, path: &str) -> Result<String, i32> {
         if path.starts_with(crate::slub::sysfs::SYSFS_SLAB) || path.starts_with(crate::slub::sysfs::DEBUGFS_SLAB) {
             return self.slab_sysfs_read(path);
+        }
+        if let Some(file) = path.strip_prefix("/sys/kernel/debug/swiotlb/") {
+            return self.swiotlb_debugfs_read(file);
         }
         Ok(match path {
             "/proc/buddyinfo" => self.proc_buddyinfo(),

@@ -45,8 +45,9 @@ pub const MASKS: &[MaskRule] = &[
     },
     MaskRule {
         what: "a physical address or page frame number where the line names it as one (`phys`, `pfn`, \
-               `dma`, `virt_to_phys`, the DMA API's `DMA addr` and DMA-API debugging's `device address=` \
-               — bus addresses, equal to physical ones without an IOMMU —, x86 ioremap's `on RAM at A - B`, \
+               `dma`, `virt_to_phys`, the DMA API's `DMA addr`, swiotlb's `swiotlb addr` (a bounce buffer's \
+               address) and DMA-API debugging's `device address=` — bus addresses, equal to physical ones \
+               without an IOMMU —, x86 ioremap's `on RAM at A - B`, \
                the page-table walk's entries, whose low flag bits stay)",
         real: "vmalloc_to_pfn() says pfn 0x226b (phys 0x226b000), PMD 2a03067 PTE 0",
         masked: "vmalloc_to_pfn() says pfn <phys> (phys <phys>), PMD <phys>067 PTE 0",
@@ -144,7 +145,7 @@ fn rules() -> &'static Rules {
             kaddr: r(r"\b(0x)?(ffff[89a-f][0-9a-f]{11})\b"),
             phys: r(concat!(
                 r"\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\([^)]*\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
-                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|DMA addr|(?:bus|device) address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
+                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|DMA addr|swiotlb addr|(?:bus|device) address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
             )),
             ram_range: r(r"\b(on RAM at )0x[0-9a-f]+( - )0x[0-9a-f]+\b"),
             walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),
@@ -334,6 +335,10 @@ mod tests {
         assert_eq!(
             m("DMA addr 0x0000000002ed0000+4096 overflow, failed to check map error[device address=0x0000000002ed0000]"),
             "DMA addr <phys>+4096 overflow, failed to check map error[device address=<phys>]"
+        );
+        assert_eq!(
+            m("swiotlb addr 0x000000000f584000+4096 overflow (mask ffffff, bus limit 0)."),
+            "swiotlb addr <phys>+4096 overflow (mask ffffff, bus limit 0)."
         );
         assert_eq!(
             m("PGD 2a01067 P4D 2a01067 PUD 2a02067 PMD 2a03067 PTE 0"),
