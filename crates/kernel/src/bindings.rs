@@ -1422,6 +1422,66 @@ fn devres_release_all(dev: DeviceId) {
     }
 }
 
+/// `devres_open_group(dev, id, gfp)`: a group of the resources added after it; returns its id (the group's
+/// address for a NULL `id`) or NULL.
+pub unsafe extern "C" fn devres_open_group(dev: *mut device, id: *mut c_void, gfp: gfp_t) -> *mut c_void {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let k = if id.is_null() { 0 } else { to_kaddr(m, id) };
+        let r = m.devres_open_group(d, k, Gfp(gfp));
+        if r == 0 {
+            core::ptr::null_mut()
+        } else {
+            to_host(m, r)
+        }
+    })
+}
+
+/// The group id module code passes, as the simulator's (0 for NULL: the newest open group).
+fn group_id(m: &Machine, id: *mut c_void) -> u64 {
+    if id.is_null() {
+        0
+    } else {
+        to_kaddr(m, id)
+    }
+}
+
+/// `devres_close_group(dev, id)`.
+pub unsafe extern "C" fn devres_close_group(dev: *mut device, id: *mut c_void) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let k = group_id(m, id);
+        m.devres_close_group(d, k)
+    })
+}
+
+/// `devres_remove_group(dev, id)`: the group's markers go, its resources stay.
+pub unsafe extern "C" fn devres_remove_group(dev: *mut device, id: *mut c_void) {
+    let d = device_id(dev);
+    with_machine(|m| {
+        let k = group_id(m, id);
+        m.devres_remove_group(d, k)
+    })
+}
+
+/// `devres_release_group(dev, id)`: releases the group's resources (the module's actions run here) and
+/// returns how many there were.
+pub unsafe extern "C" fn devres_release_group(dev: *mut device, id: *mut c_void) -> crate::ffi::c_int {
+    let d = device_id(dev);
+    let (n, depth) = with_machine(|m| {
+        let depth = m.call_stack().len();
+        let k = group_id(m, id);
+        let n = m.devres_release_group_begin(d, k);
+        m.push_kframe("devres_release_group");
+        (n, depth)
+    });
+    if let Some(d) = d {
+        devres_release_all(d);
+    }
+    with_machine(|m| m.truncate_stack(depth));
+    n
+}
+
 /// `__platform_driver_register(drv, owner)`: registers the driver and probes the devices it matches.
 pub unsafe extern "C" fn __platform_driver_register(
     drv: *mut platform_driver,

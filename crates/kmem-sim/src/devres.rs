@@ -74,7 +74,37 @@ pub enum DrRelease {
         /// Its argument.
         data: u64,
     },
+    /// `group_open_release()` (a no-op): the opening marker `node[0]` of a `struct devres_group`.
+    GroupOpen {
+        /// The group (`kmalloc()`'ed, `node[0]` at its start).
+        grp: u64,
+        /// `grp->id`: the caller's id, or the group's address.
+        id: u64,
+    },
+    /// `group_close_release()` (a no-op): the closing marker `node[1]`.
+    GroupClose {
+        /// The group.
+        grp: u64,
+    },
 }
+
+impl DrRelease {
+    /// `node_to_group()`: the group a marker belongs to.
+    fn group(&self) -> Option<u64> {
+        match *self {
+            DrRelease::GroupOpen { grp, .. } | DrRelease::GroupClose { grp } => Some(grp),
+            _ => None,
+        }
+    }
+}
+
+/// `sizeof(struct devres_group)` on x86_64: two 40-byte nodes, the id and the color.
+pub const DEVRES_GROUP_SIZE: u64 = 96;
+/// `WARN_ON(1)` of `devres_close_group()`, `devres_remove_group()`, `devres_release_group()` for an id with
+/// no group (drivers/base/devres.c).
+const LINE_CLOSE_NO_GROUP: u32 = 621;
+const LINE_REMOVE_NO_GROUP: u32 = 649;
+const LINE_RELEASE_NO_GROUP: u32 = 698;
 
 /// A `struct devres` on a device's list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,7 +209,11 @@ impl Machine {
     /// The release a node's function does inside the kernel (everything but a module's action).
     fn devres_run_release(&mut self, dev: DeviceId, release: &DrRelease) {
         match *release {
-            DrRelease::Kmalloc | DrRelease::Action { .. } | DrRelease::Module { .. } => {}
+            DrRelease::Kmalloc
+            | DrRelease::Action { .. }
+            | DrRelease::Module { .. }
+            | DrRelease::GroupOpen { .. }
+            | DrRelease::GroupClose { .. } => {}
             // dma_free_attrs(): the simulator's DMA has no attribute that changes how a buffer is freed.
             DrRelease::Dma { size, vaddr, dma_handle, attrs: _ } => {
                 self.dma_free_coherent(Some(dev), size, vaddr, dma_handle);
@@ -749,12 +783,174 @@ impl Machine {
     ///
     /// Context: process context. Returns how many nodes there are.
     pub fn devres_release_all_begin(&mut self, dev: DeviceId) -> usize {
-        let nodes = self.devres.heads.remove(&dev).unwrap_or_default();
-        let n = nodes.len();
-        if n > 0 {
-            self.devres.todo.entry(dev).or_default().extend(nodes);
+        let len = self.devres.heads.get(&dev).map_or(0, Vec::len);
+        self.devres_remove_nodes(dev, 0, len)
+    }
+
+    /// `remove_nodes(dev, first, end, todo)` for the list positions `first..end`: every ordinary node moves to
+    /// the release list; a group goes too (its opening marker, after the ordinary nodes, so it is released
+    /// first) when it lies wholly in the range — both markers, or the opening one of a group still open —
+    /// and its closing marker is dropped. Groups reaching out of the range stay. Returns the ordinary nodes'
+    /// count.
+    fn devres_remove_nodes(&mut self, dev: DeviceId, first: usize, end: usize) -> usize {
+        let Some(head) = self.devres.heads.get_mut(&dev) else { return 0 };
+        let end = end.min(head.len());
+        let range: Vec<DevresNode> = head.drain(first..end).collect();
+        let (markers, mut todo): (Vec<DevresNode>, Vec<DevresNode>) =
+            range.into_iter().partition(|n| n.release.group().is_some());
+        let cnt = todo.len();
+        // Second pass: color the groups in the range.
+        let closed: Vec<u64> = head
+            .iter()
+            .chain(&markers)
+            .filter_map(|n| match n.release {
+                DrRelease::GroupClose { grp } => Some(grp),
+                _ => None,
+            })
+            .collect();
+        let mut color: HashMap<u64, u32> = HashMap::new();
+        let mut gone: Vec<u64> = Vec::new();
+        for n in &markers {
+            let grp = n.release.group().unwrap_or_default();
+            let c = color.entry(grp).or_insert(0);
+            *c += 1;
+            if !closed.contains(&grp) {
+                *c += 1;
+            }
+            if *c == 2 {
+                gone.push(grp);
+            }
         }
-        n
+        let (released, keep): (Vec<DevresNode>, Vec<DevresNode>) =
+            markers.into_iter().partition(|n| gone.contains(&n.release.group().unwrap_or_default()));
+        // The opening markers join the release list in the order their groups were completed; the closing
+        // ones are dropped (`list_del_init()`).
+        for grp in gone {
+            if let Some(open) =
+                released.iter().find(|n| matches!(n.release, DrRelease::GroupOpen { grp: g, .. } if g == grp))
+            {
+                todo.push(open.clone());
+            }
+        }
+        let head = self.devres.heads.entry(dev).or_default();
+        let tail = head.split_off(first);
+        head.extend(keep);
+        head.extend(tail);
+        if !todo.is_empty() {
+            self.devres.todo.entry(dev).or_default().extend(todo);
+        }
+        cnt
+    }
+
+    /// `find_group(dev, id)`: the position of the newest opening marker with this id, or with a NULL id the
+    /// newest group still open.
+    fn devres_find_group(&self, dev: DeviceId, id: u64) -> Option<usize> {
+        let head = self.devres.heads.get(&dev)?;
+        head.iter().enumerate().rev().find_map(|(i, n)| match n.release {
+            DrRelease::GroupOpen { grp, id: gid } => {
+                let open = !head.iter().any(|x| x.release == DrRelease::GroupClose { grp });
+                ((id != 0 && gid == id) || (id == 0 && open)).then_some(i)
+            }
+            _ => None,
+        })
+    }
+
+    /// `devres_open_group(dev, id, gfp)`: a `struct devres_group` from kmalloc whose opening marker (`grp<`,
+    /// 0 bytes) joins the device's list; what is added after it belongs to the group.
+    ///
+    /// Context: process context with GFP_KERNEL. Returns the group's id (`id`, or the group's address for
+    /// 0), 0 when the kmalloc fails.
+    pub fn devres_open_group(&mut self, dev: Option<DeviceId>, id: u64, gfp: Gfp) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("devres_open_group");
+        let grp = self.kmalloc(DEVRES_GROUP_SIZE, gfp);
+        let r = if grp == 0 {
+            0
+        } else if let Some(d) = self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) {
+            let id = if id == 0 { grp } else { id };
+            let node =
+                DevresNode { addr: grp, release: DrRelease::GroupOpen { grp, id }, name: "grp<".into(), size: 0 };
+            self.devres_add_node(d, node);
+            id
+        } else {
+            0
+        };
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    /// `devres_close_group(dev, id)`: the closing marker (`grp>`) after the group's resources; later ones
+    /// are outside it. `WARN_ON(1)` for an id with no group.
+    ///
+    /// Context: any.
+    pub fn devres_close_group(&mut self, dev: Option<DeviceId>, id: u64) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("devres_close_group");
+        if let Some(d) = self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) {
+            match self.devres_find_group(d, id) {
+                Some(i) => {
+                    let grp = self.devres.heads[&d][i].release.group().unwrap_or_default();
+                    let node = DevresNode {
+                        addr: grp + self.devres_header_size(),
+                        release: DrRelease::GroupClose { grp },
+                        name: "grp>".into(),
+                        size: 0,
+                    };
+                    self.devres_add_node(d, node);
+                }
+                None => self.warn("drivers/base/devres.c", LINE_CLOSE_NO_GROUP, None),
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `devres_remove_group(dev, id)`: both markers off the list (`REM` of the opening one) and the group
+    /// freed; its resources stay, now part of the enclosing group or of the device. `WARN_ON(1)` for an id
+    /// with no group.
+    ///
+    /// Context: any.
+    pub fn devres_remove_group(&mut self, dev: Option<DeviceId>, id: u64) {
+        let depth = self.stack.frames.len();
+        self.push_kframe("devres_remove_group");
+        if let Some(d) = self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) {
+            match self.devres_find_group(d, id) {
+                Some(i) => {
+                    let head = self.devres.heads.entry(d).or_default();
+                    let open = head.remove(i);
+                    let grp = open.release.group().unwrap_or_default();
+                    head.retain(|n| n.release != DrRelease::GroupClose { grp });
+                    self.devres_log(d, &open, "REM");
+                    self.kfree(grp);
+                }
+                None => {
+                    self.warn("drivers/base/devres.c", LINE_REMOVE_NO_GROUP, None);
+                }
+            }
+        }
+        self.stack.frames.truncate(depth);
+    }
+
+    /// `devres_release_group(dev, id)`, first half: the group's resources and the groups nested in it taken
+    /// off the list for [`Machine::devres_release_next`] to release — the groups' markers first, then the
+    /// resources newest first. An unknown id warns (`WARN_ON(1)`) unless the list is empty (a device being
+    /// torn down).
+    ///
+    /// Context: process context. Returns the number of resources (not groups) released.
+    pub fn devres_release_group_begin(&mut self, dev: Option<DeviceId>, id: u64) -> i32 {
+        let Some(d) = self.devres_dev(dev, DEVICE_DEVRES_LOCK_OFFSET) else { return 0 };
+        let Some(first) = self.devres_find_group(d, id) else {
+            if self.devres.heads.get(&d).is_some_and(|h| !h.is_empty()) {
+                let depth = self.stack.frames.len();
+                self.push_kframe("devres_release_group");
+                self.warn("drivers/base/devres.c", LINE_RELEASE_NO_GROUP, None);
+                self.stack.frames.truncate(depth);
+            }
+            return 0;
+        };
+        let head = &self.devres.heads[&d];
+        let grp = head[first].release.group().unwrap_or_default();
+        let end = head.iter().position(|n| n.release == DrRelease::GroupClose { grp }).map_or(head.len(), |c| c + 1);
+        self.devres_remove_nodes(d, first, end) as i32
     }
 
     /// `release_nodes()`, one step: releases the newest node left (logging `REL`) — a kernel resource here

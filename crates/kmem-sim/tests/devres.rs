@@ -298,3 +298,78 @@ fn the_generic_api_alloc_add_find_remove_free() {
     m.devres_add(Some(dev), r4);
     assert!(m.dmesg().contains("kernel BUG at drivers/base/devres.c:135!"), "{}", m.dmesg());
 }
+
+/// The names on the device's list, oldest first.
+fn names(m: &Machine, dev: DeviceId) -> Vec<String> {
+    m.devres_nodes(dev).iter().map(|n| n.name.clone()).collect()
+}
+
+/// Runs devres_release_group() to the end; returns what it counted.
+fn release_group(m: &mut Machine, dev: DeviceId, id: u64) -> i32 {
+    let n = m.devres_release_group_begin(Some(dev), id);
+    while m.devres_release_next(dev) != DevresNext::Done {}
+    n
+}
+
+#[test]
+fn a_released_group_takes_its_nested_groups_markers_first_then_resources_newest_first() {
+    let mut m = machine("devres.log=1 no_hash_pointers");
+    let dev = bound(&mut m);
+    let outer = m.devm_kmalloc(Some(dev), 64, Gfp::GFP_KERNEL);
+    let g = m.devres_open_group(Some(dev), 0, Gfp::GFP_KERNEL);
+    assert_eq!(m.ksize(g), 96, "the group is one kmalloc-96 object, its id its address");
+    m.devm_kmalloc(Some(dev), 128, Gfp::GFP_KERNEL);
+    let h = m.devres_open_group(Some(dev), 0x1234, Gfp::GFP_KERNEL);
+    assert_eq!(h, 0x1234, "a caller's id is returned as it is");
+    m.devm_kmalloc(Some(dev), 256, Gfp::GFP_KERNEL);
+    m.devres_close_group(Some(dev), h);
+    m.devres_close_group(Some(dev), g);
+    assert_eq!(names(&m, dev).iter().filter(|n| n.starts_with("grp")).count(), 4);
+    let seq = m.log_seq();
+    assert_eq!(release_group(&mut m, dev, g), 2);
+    let log = m.log_text_since(seq);
+    let rel: Vec<&str> = log.lines().filter_map(|l| l.split("DEVRES REL ").nth(1)).collect();
+    assert_eq!(rel.len(), 4, "{log}");
+    assert!(rel[0].starts_with(&format!("{g:x} grp<")), "the outer group completes last, so goes first");
+    assert!(rel[1].ends_with("grp< (0 bytes)") && rel[2].contains("(256 bytes)") && rel[3].contains("(128 bytes)"));
+    assert_eq!(names(&m, dev), ["devm_kzalloc_release"]);
+    assert_eq!(m.devres_nodes(dev)[0].addr + 40, outer);
+}
+
+#[test]
+fn a_removed_group_leaves_its_resources_to_the_device() {
+    let mut m = machine("devres.log=1 no_hash_pointers");
+    let dev = bound(&mut m);
+    let g = m.devres_open_group(Some(dev), 0, Gfp::GFP_KERNEL);
+    m.devm_kmalloc(Some(dev), 512, Gfp::GFP_KERNEL);
+    let seq = m.log_seq();
+    m.devres_remove_group(Some(dev), g);
+    assert!(m.log_text_since(seq).contains(&format!("DEVRES REM {g:x} grp< (0 bytes)")));
+    assert_eq!(names(&m, dev), ["devm_kzalloc_release"]);
+    // An open group at detach: its marker goes with the rest.
+    let g2 = m.devres_open_group(Some(dev), 0, Gfp::GFP_KERNEL);
+    let p = m.devm_kmalloc(Some(dev), 32, Gfp::GFP_KERNEL);
+    release_all(&mut m, dev);
+    assert!(m.devres_nodes(dev).is_empty());
+    // The marker is released first, then the 72-byte node: both kmalloc-96 objects go back, LIFO.
+    assert_eq!(m.kmalloc(96, Gfp::GFP_KERNEL), p - 40);
+    assert_eq!(m.kmalloc(96, Gfp::GFP_KERNEL), g2, "the group's object is freed");
+}
+
+#[test]
+fn an_id_that_names_no_group_warns() {
+    let mut m = machine("");
+    let dev = bound(&mut m);
+    m.devm_kmalloc(Some(dev), 8, Gfp::GFP_KERNEL);
+    let seq = m.log_seq();
+    assert_eq!(release_group(&mut m, dev, 0), 0);
+    assert!(m.log_text_since(seq).contains("at drivers/base/devres.c:698"));
+    let seq = m.log_seq();
+    m.devres_close_group(Some(dev), 0x99);
+    assert!(m.log_text_since(seq).contains("at drivers/base/devres.c:621"));
+    // With an empty list (a device being torn down) devres_release_group() is silent.
+    release_all(&mut m, dev);
+    let seq = m.log_seq();
+    assert_eq!(release_group(&mut m, dev, 0x99), 0);
+    assert_eq!(m.log_text_since(seq), "");
+}
