@@ -2996,6 +2996,110 @@ pub unsafe extern "C" fn dma_get_sgtable_attrs(
     })
 }
 
+// ---- Page fragments (mm/page_alloc.c, include/linux/gfp.h) ---------------------------------------------------
+
+pub type __u16 = u16;
+
+/// `struct page_frag_cache` (x86_64: `PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE`).
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct page_frag_cache {
+    pub va: *mut c_void,
+    pub offset: __u16,
+    pub size: __u16,
+    pub pagecnt_bias: c_uint,
+    pub pfmemalloc: bool_,
+}
+
+impl Default for page_frag_cache {
+    fn default() -> Self {
+        Self { va: core::ptr::null_mut(), offset: 0, size: 0, pagecnt_bias: 0, pfmemalloc: false }
+    }
+}
+
+/// The module's cache as the simulator's (its `va` as the kernel address).
+///
+/// # Safety
+/// `nc` points to a valid `struct page_frag_cache`.
+unsafe fn frag_cache_value(m: &Machine, nc: *const page_frag_cache) -> kmem_sim::page_alloc::PageFragCache {
+    // SAFETY: the caller's cache.
+    let c = unsafe { &*nc };
+    kmem_sim::page_alloc::PageFragCache {
+        va: if c.va.is_null() { 0 } else { to_kaddr(m, c.va) },
+        offset: c.offset,
+        size: c.size,
+        pagecnt_bias: c.pagecnt_bias,
+        pfmemalloc: c.pfmemalloc,
+    }
+}
+
+/// Stores the simulator's cache into the module's.
+///
+/// # Safety
+/// `nc` points to a valid `struct page_frag_cache`.
+unsafe fn frag_cache_store(m: &Machine, nc: *mut page_frag_cache, v: &kmem_sim::page_alloc::PageFragCache) {
+    let va = if v.va == 0 { core::ptr::null_mut() } else { to_host(m, v.va) };
+    // SAFETY: the caller's cache.
+    unsafe {
+        *nc = page_frag_cache {
+            va,
+            offset: v.offset,
+            size: v.size,
+            pagecnt_bias: v.pagecnt_bias,
+            pfmemalloc: v.pfmemalloc,
+        }
+    };
+}
+
+/// `__page_frag_alloc_align(nc, fragsz, gfp, align_mask)`: what the inline `page_frag_alloc()` and
+/// `page_frag_alloc_align()` call.
+pub unsafe extern "C" fn __page_frag_alloc_align(
+    nc: *mut page_frag_cache,
+    fragsz: c_uint,
+    gfp_mask: gfp_t,
+    align_mask: c_uint,
+) -> *mut c_void {
+    with_machine(|m| {
+        // SAFETY: the caller's cache.
+        let mut c = unsafe { frag_cache_value(m, nc) };
+        let a = m.__page_frag_alloc_align(&mut c, fragsz, gfp(gfp_mask), align_mask);
+        // SAFETY: as above.
+        unsafe { frag_cache_store(m, nc, &c) };
+        if a == 0 {
+            core::ptr::null_mut()
+        } else {
+            to_host(m, a)
+        }
+    })
+}
+
+/// `page_frag_free(addr)`.
+pub unsafe extern "C" fn page_frag_free(addr: *mut c_void) {
+    with_machine(|m| {
+        let k = to_kaddr(m, addr);
+        m.page_frag_free(k)
+    })
+}
+
+/// `page_frag_cache_drain(nc)`.
+pub unsafe extern "C" fn page_frag_cache_drain(nc: *mut page_frag_cache) {
+    with_machine(|m| {
+        // SAFETY: the caller's cache.
+        let mut c = unsafe { frag_cache_value(m, nc) };
+        m.page_frag_cache_drain(&mut c);
+        // SAFETY: as above.
+        unsafe { frag_cache_store(m, nc, &c) };
+    })
+}
+
+/// `__page_frag_cache_drain(page, count)`.
+pub unsafe extern "C" fn __page_frag_cache_drain(page: *mut page, count: c_uint) {
+    with_machine(|m| match pfn_of(m, page) {
+        Some(pfn) => m.__page_frag_cache_drain(pfn, count),
+        None => m.bad_page_pointer(page as usize as u64, "__page_frag_cache_drain"),
+    })
+}
+
 // ---- The GFP scope API (include/linux/sched/mm.h, the patch's helpers) ------------------------------------
 
 /// `memalloc_noio_save()`: every allocation of the current task drops `__GFP_IO | __GFP_FS` until the

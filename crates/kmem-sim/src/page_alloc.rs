@@ -2023,3 +2023,155 @@ mod pcp_tests {
         assert!(m.check_consistency().is_err());
     }
 }
+
+/// `PAGE_FRAG_CACHE_MAX_SIZE`: the fragment cache's block, 32 KiB (`__ALIGN_MASK(32768, ~PAGE_MASK)`).
+pub const PAGE_FRAG_CACHE_MAX_SIZE: u32 = 32768;
+/// `PAGE_FRAG_CACHE_MAX_ORDER`.
+pub const PAGE_FRAG_CACHE_MAX_ORDER: u32 = 3;
+
+/// A `struct page_frag_cache` (x86_64, where `PAGE_SIZE < PAGE_FRAG_CACHE_MAX_SIZE`): the block being carved
+/// (`va`, its direct-map address, 0 for none), the offset of the last fragment (fragments are carved from
+/// the end down), the block's size, and the references the cache still holds (`pagecnt_bias`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageFragCache {
+    /// `va`.
+    pub va: u64,
+    /// `offset`.
+    pub offset: u16,
+    /// `size`.
+    pub size: u16,
+    /// `pagecnt_bias`.
+    pub pagecnt_bias: u32,
+    /// `pfmemalloc`.
+    pub pfmemalloc: bool,
+}
+
+/// Page fragments (mm/page_alloc.c, "Page Fragment"): the network stack's allocator of arbitrary-length
+/// pieces of a page. A cache holds one block — an order-3 compound page when one is free at once, else one
+/// page — and hands out pieces from its end downwards. Instead of touching the page's `_refcount` per
+/// fragment, it adds `PAGE_FRAG_CACHE_MAX_SIZE` references up front and counts the ones it has handed out
+/// in `pagecnt_bias`; each `page_frag_free()` drops one real reference. When the block is used up, the
+/// cache gives its remaining references back: if that was the last of them (every fragment freed) the same
+/// block is reused, otherwise the fragments still out keep it alive and the cache takes a new block.
+impl Machine {
+    /// `__page_frag_cache_refill()`: an order-3 compound block, asked for without reclaim, retries,
+    /// reserves or a warning, else one page with the caller's flags.
+    fn __page_frag_cache_refill(&mut self, nc: &mut PageFragCache, gfp: Gfp) -> Option<Pfn> {
+        let big = (gfp & !Gfp::__GFP_DIRECT_RECLAIM)
+            | Gfp::__GFP_COMP
+            | Gfp::__GFP_NOWARN
+            | Gfp::__GFP_NORETRY
+            | Gfp::__GFP_NOMEMALLOC;
+        let mut page = self.alloc_pages(big, PAGE_FRAG_CACHE_MAX_ORDER);
+        nc.size = if page.is_some() { PAGE_FRAG_CACHE_MAX_SIZE as u16 } else { 4096 };
+        if page.is_none() {
+            page = self.alloc_pages(gfp, 0);
+        }
+        nc.va = page.map_or(0, |p| self.page_address(p));
+        page
+    }
+
+    /// `page_ref_sub_and_test()`: drops `n` references; whether none is left.
+    fn page_ref_sub_and_test(&mut self, page: Pfn, n: u32) -> bool {
+        let f = &mut self.pages[page.0 as usize];
+        f.refcount -= n as i32;
+        f.refcount == 0
+    }
+
+    /// `free_unref_page(page, compound_order(page))` of a block whose references are all gone: the
+    /// reference count is set back to one and the block freed as `__free_pages()` frees it.
+    fn free_frag_block(&mut self, page: Pfn) {
+        let f = self.pages[page.0 as usize];
+        let order = if f.is_head() { f.order as u32 } else { 0 };
+        self.pages[page.0 as usize].refcount = 1;
+        self.__free_pages(page, order);
+    }
+
+    /// `__page_frag_alloc_align(nc, fragsz, gfp, align_mask)` (and the inline `page_frag_alloc()`,
+    /// `page_frag_alloc_align()`: `align_mask` `~0` or `-align`): `fragsz` bytes of the cache's block, at
+    /// the highest offset below the previous fragment that `align_mask` allows. NULL when no block can be
+    /// had, or when `fragsz` is larger than the block.
+    ///
+    /// Context: any (with GFP_ATOMIC in atomic context). Returns the fragment's address or 0.
+    pub fn __page_frag_alloc_align(&mut self, nc: &mut PageFragCache, fragsz: u32, gfp: Gfp, align_mask: u32) -> u64 {
+        let depth = self.stack.frames.len();
+        self.push_kframe("__page_frag_alloc_align");
+        let r = self.page_frag_alloc_inner(nc, fragsz, gfp, align_mask);
+        self.stack.frames.truncate(depth);
+        r
+    }
+
+    fn page_frag_alloc_inner(&mut self, nc: &mut PageFragCache, fragsz: u32, gfp: Gfp, align_mask: u32) -> u64 {
+        let mut need_refill = nc.va == 0;
+        loop {
+            if need_refill {
+                let Some(page) = self.__page_frag_cache_refill(nc, gfp) else {
+                    return 0;
+                };
+                // page_ref_add(page, PAGE_FRAG_CACHE_MAX_SIZE)
+                self.pages[page.0 as usize].refcount += PAGE_FRAG_CACHE_MAX_SIZE as i32;
+                nc.pfmemalloc = false;
+                nc.pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+                nc.offset = nc.size;
+            }
+            let mut offset = nc.offset as i64 - fragsz as i64;
+            if offset < 0 {
+                let Some(page) = self.virt_to_page(nc.va) else { return 0 };
+                if !self.page_ref_sub_and_test(page, nc.pagecnt_bias) {
+                    // Fragments of this block are still out: they keep it; take a new one.
+                    need_refill = true;
+                    continue;
+                }
+                // Every fragment came back: the block is reused whole.
+                self.pages[page.0 as usize].refcount = (PAGE_FRAG_CACHE_MAX_SIZE + 1) as i32;
+                nc.pagecnt_bias = PAGE_FRAG_CACHE_MAX_SIZE + 1;
+                offset = nc.size as i64 - fragsz as i64;
+                if offset < 0 {
+                    return 0;
+                }
+            }
+            nc.pagecnt_bias -= 1;
+            let offset = (offset as u32) & align_mask;
+            nc.offset = offset as u16;
+            return nc.va + offset as u64;
+        }
+    }
+
+    /// `page_frag_free(addr)`: drops the reference of the fragment at `addr`; the block is freed with its
+    /// last one.
+    ///
+    /// Context: any.
+    pub fn page_frag_free(&mut self, addr: u64) {
+        let Some(page) = self.virt_to_page(addr) else { return };
+        let f = self.pages[page.0 as usize];
+        let head = if f.is_tail() { Pfn(f.compound_head as u64) } else { page };
+        if self.page_ref_sub_and_test(head, 1) {
+            self.free_frag_block(head);
+        }
+    }
+
+    /// `__page_frag_cache_drain(page, count)`: drops `count` references of a block, freeing it with the last.
+    ///
+    /// Context: any.
+    pub fn __page_frag_cache_drain(&mut self, page: Pfn, count: u32) {
+        if self.page_ref_sub_and_test(page, count) {
+            self.free_frag_block(page);
+        }
+    }
+
+    /// `page_frag_cache_drain(nc)`: the cache gives back the references it still holds and forgets its block
+    /// (freed now if no fragment of it is out).
+    ///
+    /// Context: any.
+    pub fn page_frag_cache_drain(&mut self, nc: &mut PageFragCache) {
+        if nc.va == 0 {
+            return;
+        }
+        if let Some(page) = self.virt_to_page(nc.va) {
+            let f = self.pages[page.0 as usize];
+            let head = if f.is_tail() { Pfn(f.compound_head as u64) } else { page };
+            self.__page_frag_cache_drain(head, nc.pagecnt_bias);
+        }
+        nc.va = 0;
+    }
+}

@@ -83,3 +83,42 @@ fn a_node_that_does_not_exist_oopses_reading_its_zonelist() {
     assert!(m.alloc_pages_nid(Gfp::GFP_KERNEL | Gfp::__GFP_THISNODE, 0, 1).is_none());
     assert!(m.dmesg().contains("address: 0000000000002318"), "0x1300 + 0x1010 + 8");
 }
+
+/// Page fragments (mm/page_alloc.c): carved from the end of a 32 KiB block, the block reused when every
+/// fragment came back, replaced while one is out, and freed with its last reference.
+#[test]
+fn page_fragments_share_a_block_by_reference_count() {
+    use kmem_sim::page_alloc::PageFragCache;
+    let mut m = Machine::boot(MachineConfig::x86_64()).unwrap();
+    let mut nc = PageFragCache::default();
+    let f: Vec<u64> = (0..4).map(|_| m.__page_frag_alloc_align(&mut nc, 8192, Gfp::GFP_KERNEL, !0)).collect();
+    assert_eq!((nc.size, nc.pagecnt_bias), (32768, 32765));
+    assert_eq!(f.iter().map(|a| a - nc.va).collect::<Vec<_>>(), [24576, 16384, 8192, 0]);
+    let head = m.virt_to_page(nc.va).unwrap();
+    assert_eq!(m.page_ref_count(head), 32769);
+    for &a in &f {
+        m.page_frag_free(a);
+    }
+    assert_eq!(m.__page_frag_alloc_align(&mut nc, 8192, Gfp::GFP_KERNEL, !0), f[0], "reused whole");
+    let held: Vec<u64> = (0..3).map(|_| m.__page_frag_alloc_align(&mut nc, 8192, Gfp::GFP_KERNEL, !0)).collect();
+    let old = nc.va;
+    let n = m.__page_frag_alloc_align(&mut nc, 8192, Gfp::GFP_KERNEL, !0);
+    assert_ne!(nc.va, old, "a fragment still out keeps the old block");
+    assert_eq!(m.page_ref_count(head), 4, "the four fragments' references");
+    let free_before = m.nr_free_pages() + m.nr_free_pcp();
+    m.page_frag_free(f[0]);
+    for a in held {
+        m.page_frag_free(a);
+    }
+    assert_eq!(m.page_ref_count(head), 0);
+    assert_eq!(
+        m.nr_free_pages() + m.nr_free_pcp(),
+        free_before + 8,
+        "the old block went back (to this CPU's list of order-3 blocks) with its last reference"
+    );
+    assert_eq!(m.__page_frag_alloc_align(&mut nc, 100, Gfp::GFP_KERNEL, 64u32.wrapping_neg()) & 63, 0);
+    assert_eq!(m.__page_frag_alloc_align(&mut nc, 40000, Gfp::GFP_KERNEL, !0), 0, "larger than a block");
+    m.page_frag_free(n);
+    m.page_frag_cache_drain(&mut nc);
+    assert_eq!(nc.va, 0);
+}
