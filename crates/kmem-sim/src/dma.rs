@@ -450,11 +450,7 @@ impl Machine {
         dir: u32,
         attrs: u64,
     ) -> u64 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_map_page_attrs");
-        let r = self.dma_map_page_inner(dev, pfn, offset, size, dir, attrs);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("dma_map_page_attrs", |m| m.dma_map_page_inner(dev, pfn, offset, size, dir, attrs))
     }
 
     fn dma_map_page_inner(
@@ -626,11 +622,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn dma_opt_mapping_size(&mut self, dev: Option<DeviceId>) -> u64 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_opt_mapping_size");
-        let r = self.dma_max_mapping_size(dev);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("dma_opt_mapping_size", |m| m.dma_max_mapping_size(dev))
     }
 
     /// `dma_addressing_limited(dev)`: whether the device's mask (or bus limit) is below the mask all of RAM
@@ -670,11 +662,7 @@ impl Machine {
     ///
     /// Context: any.
     pub fn __dma_need_sync(&mut self, dev: Option<DeviceId>, dma_addr: u64) -> bool {
-        let depth = self.stack.frames.len();
-        self.push_kframe("__dma_need_sync");
-        let r = self.dma_map_direct_dev(dev).is_some() && self.is_swiotlb_buffer(dma_addr);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("__dma_need_sync", |m| m.dma_map_direct_dev(dev).is_some() && m.is_swiotlb_buffer(dma_addr))
     }
 
     /// `dma_get_merge_boundary(dev)`: 0, "can't merge" (no DMA ops, no IOMMU); the device is not read.
@@ -724,10 +712,7 @@ impl Machine {
         dir: u32,
         attrs: u64,
     ) -> u32 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_map_sg_attrs");
-        let r = self.__dma_map_sg_attrs(dev, sg, nents, dir, attrs);
-        self.stack.frames.truncate(depth);
+        let r = self.with_frame("dma_map_sg_attrs", |m| m.__dma_map_sg_attrs(dev, sg, nents, dir, attrs));
         r.max(0) as u32
     }
 
@@ -742,10 +727,7 @@ impl Machine {
         dir: u32,
         attrs: u64,
     ) -> Result<u32, i32> {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_map_sgtable");
-        let r = self.__dma_map_sg_attrs(dev, sg, orig_nents as i32, dir, attrs);
-        self.stack.frames.truncate(depth);
+        let r = self.with_frame("dma_map_sgtable", |m| m.__dma_map_sg_attrs(dev, sg, orig_nents as i32, dir, attrs));
         if r < 0 {
             Err(r)
         } else {
@@ -761,11 +743,7 @@ impl Machine {
         dir: u32,
         attrs: u64,
     ) -> i32 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("__dma_map_sg_attrs");
-        let r = self.__dma_map_sg_attrs_inner(dev, sg, nents, dir, attrs);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("__dma_map_sg_attrs", |m| m.__dma_map_sg_attrs_inner(dev, sg, nents, dir, attrs))
     }
 
     fn __dma_map_sg_attrs_inner(
@@ -979,11 +957,7 @@ impl Machine {
         gfp: Gfp,
         attrs: u64,
     ) -> Option<(u64, crate::scatterlist::SgTable)> {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_alloc_noncontiguous");
-        let r = self.dma_alloc_noncontiguous_inner(dev, size, dir, gfp, attrs);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("dma_alloc_noncontiguous", |m| m.dma_alloc_noncontiguous_inner(dev, size, dir, gfp, attrs))
     }
 
     fn dma_alloc_noncontiguous_inner(
@@ -1078,11 +1052,7 @@ impl Machine {
     ///
     /// Context: any. Returns the device address or `DMA_MAPPING_ERROR`.
     pub fn dma_map_resource(&mut self, dev: Option<DeviceId>, phys: u64, size: u64, dir: u32, attrs: u64) -> u64 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("dma_map_resource");
-        let r = self.dma_map_resource_inner(dev, phys, size, dir, attrs);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("dma_map_resource", |m| m.dma_map_resource_inner(dev, phys, size, dir, attrs))
     }
 
     fn dma_map_resource_inner(&mut self, dev: Option<DeviceId>, phys: u64, size: u64, dir: u32, attrs: u64) -> u64 {

@@ -326,6 +326,17 @@ impl Machine {
         }
     }
 
+    /// A DMA-API debug hook: nothing while debugging is off, else `f` inside the hook's frame `frame`.
+    fn dma_debug_call(&mut self, frame: &'static str, f: impl FnOnce(&mut Self)) {
+        if !self.dma_debug.enabled {
+            return;
+        }
+        let depth = self.stack.frames.len();
+        self.push_kframe(frame);
+        f(self);
+        self.stack.frames.truncate(depth);
+    }
+
     /// `dma_entry_alloc()` (with the stack below it) filled from `r`, then `add_dma_entry()`.
     fn dma_debug_add(&mut self, r: &DmaRef, map_err: MapErr, sg_mapped_ents: i32, attrs: u64) {
         let stack = self.dma_entry_stack();
@@ -395,15 +406,22 @@ impl Machine {
         if !self.dma_debug.enabled || dma_addr == DMA_MAPPING_ERROR {
             return;
         }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_map_page");
-        self.dma_debug_add(
-            &DmaRef { dev, ty: DmaDebugType::Single, dev_addr: dma_addr, paddr, size, direction: dir, sg_call_ents: 0 },
-            MapErr::NotChecked,
-            0,
-            attrs,
-        );
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_map_page", |m| {
+            m.dma_debug_add(
+                &DmaRef {
+                    dev,
+                    ty: DmaDebugType::Single,
+                    dev_addr: dma_addr,
+                    paddr,
+                    size,
+                    direction: dir,
+                    sg_call_ents: 0,
+                },
+                MapErr::NotChecked,
+                0,
+                attrs,
+            );
+        });
     }
 
     /// `debug_dma_mapping_error(dev, dma_addr)` (called by the inline `dma_mapping_error()`): the first
@@ -455,13 +473,9 @@ impl Machine {
 
     /// `debug_dma_unmap_page()`: checks a streaming unmap against the records.
     pub(crate) fn debug_dma_unmap_page(&mut self, dev: DeviceId, dma_addr: u64, size: u64, dir: DmaDirection) {
-        if !self.dma_debug.enabled {
-            return;
-        }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_unmap_page");
-        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Single, dma_addr, 0, size, dir));
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_unmap_page", |m| {
+            m.check_unmap(&DmaRef::new(dev, DmaDebugType::Single, dma_addr, 0, size, dir));
+        });
     }
 
     /// `bucket_find_exact()` (`__hash_bucket_find()` with `exact_match()`): among the records with this
@@ -759,26 +773,22 @@ impl Machine {
         dir: DmaDirection,
         dma_addr: u64,
     ) {
-        if !self.dma_debug.enabled {
-            return;
-        }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_alloc_pages");
-        self.dma_debug_add(
-            &DmaRef {
-                dev,
-                ty: DmaDebugType::Noncoherent,
-                dev_addr: dma_addr,
-                paddr,
-                size,
-                direction: dir,
-                sg_call_ents: 0,
-            },
-            MapErr::NotApplicable,
-            0,
-            0,
-        );
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_alloc_pages", |m| {
+            m.dma_debug_add(
+                &DmaRef {
+                    dev,
+                    ty: DmaDebugType::Noncoherent,
+                    dev_addr: dma_addr,
+                    paddr,
+                    size,
+                    direction: dir,
+                    sg_call_ents: 0,
+                },
+                MapErr::NotApplicable,
+                0,
+                0,
+            );
+        });
     }
 
     /// `debug_dma_free_pages()`: `check_unmap()` of a `noncoherent` record.
@@ -790,13 +800,9 @@ impl Machine {
         dir: DmaDirection,
         dma_addr: u64,
     ) {
-        if !self.dma_debug.enabled {
-            return;
-        }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_free_pages");
-        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Noncoherent, dma_addr, paddr, size, dir));
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_free_pages", |m| {
+            m.check_unmap(&DmaRef::new(dev, DmaDebugType::Noncoherent, dma_addr, paddr, size, dir));
+        });
     }
 
     /// `debug_dma_map_resource()`: records a `resource` mapping, to be checked with `dma_mapping_error()`
@@ -810,36 +816,28 @@ impl Machine {
         dma_addr: u64,
         attrs: u64,
     ) {
-        if !self.dma_debug.enabled {
-            return;
-        }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_map_resource");
-        self.dma_debug_add(
-            &DmaRef {
-                dev,
-                ty: DmaDebugType::Resource,
-                dev_addr: dma_addr,
-                paddr: addr,
-                size,
-                direction: dir,
-                sg_call_ents: 0,
-            },
-            MapErr::NotChecked,
-            0,
-            attrs,
-        );
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_map_resource", |m| {
+            m.dma_debug_add(
+                &DmaRef {
+                    dev,
+                    ty: DmaDebugType::Resource,
+                    dev_addr: dma_addr,
+                    paddr: addr,
+                    size,
+                    direction: dir,
+                    sg_call_ents: 0,
+                },
+                MapErr::NotChecked,
+                0,
+                attrs,
+            );
+        });
     }
 
     /// `debug_dma_unmap_resource()`: `check_unmap()` of a `resource` record.
     pub(crate) fn debug_dma_unmap_resource(&mut self, dev: DeviceId, dma_addr: u64, size: u64, dir: DmaDirection) {
-        if !self.dma_debug.enabled {
-            return;
-        }
-        let depth = self.stack.frames.len();
-        self.push_kframe("debug_dma_unmap_resource");
-        self.check_unmap(&DmaRef::new(dev, DmaDebugType::Resource, dma_addr, 0, size, dir));
-        self.stack.frames.truncate(depth);
+        self.dma_debug_call("debug_dma_unmap_resource", |m| {
+            m.check_unmap(&DmaRef::new(dev, DmaDebugType::Resource, dma_addr, 0, size, dir));
+        });
     }
 }

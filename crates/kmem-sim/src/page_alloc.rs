@@ -588,10 +588,7 @@ impl Machine {
     /// Context: any; may report sleeping in atomic context for blocking gfp.
     pub fn try_alloc_pages(&mut self, gfp: Gfp, order: u32) -> Result<Pfn, AllocError> {
         self.clock_ns += ALLOC_STEP_NS;
-        let depth = self.stack.frames.len();
-        self.push_kframe("__alloc_pages_noprof");
-        let r = self.alloc_pages_inner(gfp, order);
-        self.stack.frames.truncate(depth);
+        let r = self.with_frame("__alloc_pages_noprof", |m| m.alloc_pages_inner(gfp, order));
         match r {
             Ok(p) => {
                 self.alloc.nr_allocs += 1;
@@ -907,11 +904,7 @@ impl Machine {
     ///
     /// Context: as [`Machine::alloc_pages`].
     pub fn alloc_pages_bulk(&mut self, gfp: Gfp, nid: i32, array: &mut [Option<Pfn>]) -> usize {
-        let depth = self.stack.frames.len();
-        self.push_kframe("alloc_pages_bulk_noprof");
-        let r = self.alloc_pages_bulk_inner(gfp, nid, array);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("alloc_pages_bulk_noprof", |m| m.alloc_pages_bulk_inner(gfp, nid, array))
     }
 
     fn alloc_pages_bulk_inner(&mut self, gfp: Gfp, nid: i32, array: &mut [Option<Pfn>]) -> usize {
@@ -2094,11 +2087,7 @@ impl Machine {
     ///
     /// Context: any (with GFP_ATOMIC in atomic context). Returns the fragment's address or 0.
     pub fn __page_frag_alloc_align(&mut self, nc: &mut PageFragCache, fragsz: u32, gfp: Gfp, align_mask: u32) -> u64 {
-        let depth = self.stack.frames.len();
-        self.push_kframe("__page_frag_alloc_align");
-        let r = self.page_frag_alloc_inner(nc, fragsz, gfp, align_mask);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("__page_frag_alloc_align", |m| m.page_frag_alloc_inner(nc, fragsz, gfp, align_mask))
     }
 
     fn page_frag_alloc_inner(&mut self, nc: &mut PageFragCache, fragsz: u32, gfp: Gfp, align_mask: u32) -> u64 {

@@ -187,6 +187,20 @@ fn nr_slots(v: u64) -> u64 {
     v.div_ceil(IO_TLB_SIZE)
 }
 
+/// The loop both `swiotlb_search_pool_area()` and `swiotlb_release_slots()` end with: the free slots just
+/// before `index` in its segment count on from `count`, so each says how many free slots follow it.
+fn relink_preceding(slots: &mut [IoTlbSlot], index: u64, mut count: u16) {
+    let mut i = index;
+    while i > 0 {
+        i -= 1;
+        if io_tlb_offset(i) == IO_TLB_SEGSIZE - 1 || slots[i as usize].list == 0 {
+            break;
+        }
+        count += 1;
+        slots[i as usize].list = count;
+    }
+}
+
 impl Machine {
     /// The first half of `swiotlb_init_remap()`: whether this boot gets a pool and how big, printing what
     /// `swiotlb_adjust_nareas()` prints. None without `swiotlb=force` (x86 would ask for a pool only for
@@ -308,11 +322,7 @@ impl Machine {
     /// `swiotlb_tbl_map_single(dev, orig_addr, size, 0, dir, attrs)`: the slots, their original addresses,
     /// and the copy in. None when no area has room.
     fn swiotlb_tbl_map_single(&mut self, dev: DeviceId, orig_addr: u64, size: u64, attrs: u64) -> Option<u64> {
-        let depth = self.stack.frames.len();
-        self.push_kframe("swiotlb_tbl_map_single");
-        let r = self.swiotlb_tbl_map_single_inner(dev, orig_addr, size, attrs);
-        self.stack.frames.truncate(depth);
-        r
+        self.with_frame("swiotlb_tbl_map_single", |m| m.swiotlb_tbl_map_single_inner(dev, orig_addr, size, attrs))
     }
 
     fn swiotlb_tbl_map_single_inner(&mut self, dev: DeviceId, orig_addr: u64, size: u64, attrs: u64) -> Option<u64> {
@@ -395,16 +405,7 @@ impl Machine {
             s.list = 0;
             s.alloc_size = alloc_size - ((i - slot_index) << IO_TLB_SHIFT);
         }
-        let mut count = 0;
-        let mut i = slot_index;
-        while i > 0 {
-            i -= 1;
-            if io_tlb_offset(i) == IO_TLB_SEGSIZE - 1 || pool.slots[i as usize].list == 0 {
-                break;
-            }
-            count += 1;
-            pool.slots[i as usize].list = count;
-        }
+        relink_preceding(&mut pool.slots, slot_index, 0);
         let a = &mut pool.areas[area_index as usize];
         a.index = wrap(index + nslots);
         a.used += nslots;
@@ -474,15 +475,7 @@ impl Machine {
             pool.slots[i as usize] =
                 IoTlbSlot { orig_addr: INVALID_PHYS_ADDR, alloc_size: 0, list: count, pad_slots: 0 };
         }
-        let mut i = index;
-        while i > 0 {
-            i -= 1;
-            if io_tlb_offset(i) == IO_TLB_SEGSIZE - 1 || pool.slots[i as usize].list == 0 {
-                break;
-            }
-            count += 1;
-            pool.slots[i as usize].list = count;
-        }
+        relink_preceding(&mut pool.slots, index, count);
         pool.areas[aindex].used -= nslots;
         self.swiotlb.total_used -= nslots;
     }
