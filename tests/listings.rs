@@ -50,6 +50,12 @@ fn check(name: &str, chapter: &str, module: &'static kernel::__sim::ModuleDesc) 
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     let fails = !matches!(manifest.insmod, kmem_truth::Insmod::Succeeds);
     assert_eq!(fails, run.insmod_error.is_some(), "{name}: insmod outcome (manifest says {:?})", manifest.insmod);
+    if !fails {
+        // An oops in the exit kills rmmod: the machine records the stop.
+        let killed = run.machine.kernel_stop().is_some();
+        let expected = manifest.rmmod == kmem_truth::Rmmod::Killed;
+        assert_eq!(killed, expected, "{name}: rmmod outcome (manifest says {:?})", manifest.rmmod);
+    }
 }
 
 #[test]

@@ -136,6 +136,10 @@ pub struct KernelStatics {
     pub high_memory: u64,
     /// `_totalram_pages`: `totalram_pages()`.
     pub totalram_pages: i64,
+    /// `movable_zone`.
+    pub movable_zone: i32,
+    /// `_debug_pagealloc_enabled_early`.
+    pub debug_pagealloc: bool,
 }
 
 /// The [`KernelStatics`] of machine `m`.
@@ -154,6 +158,8 @@ pub fn kernel_statics(m: &Machine) -> KernelStatics {
         vmemmap_base: l.vmemmap_base,
         high_memory: m.host_direct_base() as u64 + (l.high_memory - l.page_offset),
         totalram_pages: m.totalram_pages() as i64,
+        movable_zone: m.movable_zone() as i32,
+        debug_pagealloc: m.debug_pagealloc_enabled(),
     }
 }
 
@@ -185,6 +191,8 @@ impl StaticsGuard {
                 std::ptr::addr_of_mut!(b::vmemmap_base).write(values.vmemmap_base as usize);
                 std::ptr::addr_of_mut!(b::high_memory).write(values.high_memory as usize as *mut c_void);
                 std::ptr::addr_of_mut!(b::_totalram_pages).write(b::atomic64_t { counter: values.totalram_pages });
+                std::ptr::addr_of_mut!(b::movable_zone).write(values.movable_zone);
+                std::ptr::addr_of_mut!(b::_debug_pagealloc_enabled_early).write(values.debug_pagealloc);
             }
             g.1 = Some(values);
         }

@@ -655,6 +655,14 @@ pub static mut vmalloc_base: c_ulong = 0;
 /// `vmemmap_base + pfn * sizeof(struct page)`. `struct page` pointers are the kernel's values, so this is too.
 pub static mut vmemmap_base: c_ulong = 0;
 
+/// `_debug_pagealloc_enabled_early` (mm/debug_page_alloc.c): the command line's `debug_pagealloc=`, what
+/// `debug_pagealloc_enabled()` reads; set from the machine whose module code runs.
+pub static mut _debug_pagealloc_enabled_early: bool_ = false;
+
+/// `movable_zone` (mm/mm_init.c `find_usable_zone_for_movable()`): the highest zone but `ZONE_MOVABLE` with
+/// any frame, set from the machine whose module code runs.
+pub static mut movable_zone: c_int = 0;
+
 /// `high_memory` (mm/memory.c): the direct-map address just past the directly mapped RAM.
 pub static mut high_memory: *mut c_void = core::ptr::null_mut();
 
@@ -3133,6 +3141,110 @@ pub unsafe extern "C" fn split_page(page: *mut page, order: c_uint) {
         Some(pfn) => m.split_page(pfn, order),
         None => m.bad_page_pointer(page as usize as u64, "split_page"),
     })
+}
+
+/// `__kernel_long_t` (include/uapi/asm-generic/posix_types.h).
+pub type __kernel_long_t = crate::ffi::c_long;
+/// `__kernel_ulong_t`.
+pub type __kernel_ulong_t = c_ulong;
+
+/// bindgen's flexible array member: a zero-length field at the end of a struct.
+#[repr(C)]
+#[derive(Default)]
+pub struct __IncompleteArrayField<T>(::core::marker::PhantomData<T>, [T; 0]);
+impl<T> __IncompleteArrayField<T> {
+    /// The empty field.
+    #[inline]
+    pub const fn new() -> Self {
+        __IncompleteArrayField(::core::marker::PhantomData, [])
+    }
+    /// Where the array starts.
+    #[inline]
+    pub fn as_ptr(&self) -> *const T {
+        self as *const _ as *const T
+    }
+    /// Where the array starts.
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self as *mut _ as *mut T
+    }
+    /// The first `len` elements.
+    ///
+    /// # Safety
+    ///
+    /// `len` elements must be there.
+    #[inline]
+    pub unsafe fn as_slice(&self, len: usize) -> &[T] {
+        // SAFETY: the caller's.
+        unsafe { ::core::slice::from_raw_parts(self.as_ptr(), len) }
+    }
+    /// The first `len` elements.
+    ///
+    /// # Safety
+    ///
+    /// `len` elements must be there.
+    #[inline]
+    pub unsafe fn as_mut_slice(&mut self, len: usize) -> &mut [T] {
+        // SAFETY: the caller's.
+        unsafe { ::core::slice::from_raw_parts_mut(self.as_mut_ptr(), len) }
+    }
+}
+impl<T> ::core::fmt::Debug for __IncompleteArrayField<T> {
+    fn fmt(&self, fmt: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        fmt.write_str("__IncompleteArrayField")
+    }
+}
+
+/// `struct sysinfo` (include/uapi/linux/sysinfo.h), as bindgen lays it out.
+#[repr(C)]
+#[derive(Default)]
+pub struct sysinfo {
+    pub uptime: __kernel_long_t,
+    pub loads: [__kernel_ulong_t; 3usize],
+    pub totalram: __kernel_ulong_t,
+    pub freeram: __kernel_ulong_t,
+    pub sharedram: __kernel_ulong_t,
+    pub bufferram: __kernel_ulong_t,
+    pub totalswap: __kernel_ulong_t,
+    pub freeswap: __kernel_ulong_t,
+    pub procs: __u16,
+    pub pad: __u16,
+    pub totalhigh: __kernel_ulong_t,
+    pub freehigh: __kernel_ulong_t,
+    pub mem_unit: u32,
+    pub _f: __IncompleteArrayField<crate::ffi::c_char>,
+}
+
+/// `si_meminfo()` (mm/show_mem.c): the memory fields of `*val` — `totalram` (`totalram_pages()`), `freeram`
+/// (`NR_FREE_PAGES`, without the per-CPU lists), `sharedram` and `bufferram` (0: no shmem, no block device),
+/// `totalhigh`, `freehigh`, in pages, and `mem_unit` (`PAGE_SIZE`); the other fields are left as they were.
+///
+/// # Safety
+///
+/// `val` must point to a writable `struct sysinfo`. Context: any.
+pub unsafe extern "C" fn si_meminfo(val: *mut sysinfo) {
+    let i = with_machine(|m| m.si_meminfo());
+    // SAFETY: the caller's: `val` is a writable sysinfo.
+    unsafe {
+        (*val).totalram = i.totalram as c_ulong;
+        (*val).sharedram = i.sharedram as c_ulong;
+        (*val).freeram = i.freeram as c_ulong;
+        (*val).bufferram = i.bufferram as c_ulong;
+        (*val).totalhigh = i.totalhigh as c_ulong;
+        (*val).freehigh = i.freehigh as c_ulong;
+        (*val).mem_unit = i.mem_unit;
+    }
+}
+
+/// `free_contig_range()` (mm/page_alloc.c): gives back `nr_pages` pages from `pfn` allocated as one range — a
+/// large folio whole (a WARN and nothing freed for another count), otherwise `__free_page()` of each page,
+/// with a WARN counting those whose reference count was not 1.
+///
+/// # Safety
+///
+/// The pages must be the caller's. Context: process or atomic context.
+pub unsafe extern "C" fn free_contig_range(pfn: c_ulong, nr_pages: c_ulong) {
+    with_machine(|m| m.free_contig_range(pfn as u64, nr_pages as u64))
 }
 
 /// `alloc_pages_bulk_noprof()`: the array form (`page_list` NULL). A list (`page_list`) links the pages

@@ -444,7 +444,7 @@ pub fn run_listing(
     manifest: &kmem_truth::Manifest,
     cfg: Option<MachineConfig>,
 ) -> ListingRun {
-    let cfg = cfg.unwrap_or_else(|| listing_machine(manifest));
+    let cfg = with_recorded_initrd(module.name, cfg.unwrap_or_else(|| listing_machine(manifest)));
     let machine = match Machine::boot(cfg) {
         Ok(m) => m,
         Err(e) => panic!("the simulated machine does not boot: {e}"),
@@ -474,6 +474,20 @@ pub fn run_listing(
         outputs.push((o.stem, text));
     }
     ListingRun { outputs, insmod_error: run.insmod_error, machine: run.machine }
+}
+
+/// `cfg` with the initramfs where the real boot of `listing` had it (`kmem_truth::observed::initrd_of`), when `cfg`
+/// is the machine that real boot was (the book's x86_64 guest, whose boot the simulator is calibrated from);
+/// `cfg` unchanged otherwise, or when the listing's boot was not recorded.
+///
+/// Context: any (reads the committed file).
+pub fn with_recorded_initrd(listing: &str, mut cfg: MachineConfig) -> MachineConfig {
+    let book_guest =
+        cfg.arch == kmem_sim::machine::Arch::X86_64 && kmem_sim::qemu_boot::Recording::for_config(&cfg).is_some();
+    if book_guest && cfg.initrd.is_none() {
+        cfg.initrd = kmem_truth::observed::initrd_of(&workspace_root(), listing);
+    }
+    cfg
 }
 
 /// `cd <dir>; grep . *` on the machine: every readable file of the directory in `ls` order (what cannot

@@ -81,9 +81,12 @@ pub struct HostMem {
     /// The whole RAM, for the simulator's own accesses.
     direct: *mut u8,
     /// The direct map as module code sees it: `direct` itself, or a second mapping of the first
-    /// `alias_len` bytes at the kernel's `PAGE_OFFSET` (see [`KernelPlacement`]).
+    /// `alias_len` bytes at the kernel's `PAGE_OFFSET` (see [`KernelPlacement`]) or elsewhere
+    /// ([`HostMem::separate_direct_map`]).
     alias: *mut u8,
     alias_len: u64,
+    /// Whether `alias` is a mapping of its own (to be unmapped on drop).
+    alias_owned: bool,
     /// Whether the direct map and the window are at the kernel's addresses.
     at_kernel_addresses: bool,
     window: *mut u8,
@@ -225,6 +228,7 @@ impl HostMem {
             direct: direct.cast(),
             alias,
             alias_len,
+            alias_owned: at_kernel_addresses,
             at_kernel_addresses,
             window: window.cast(),
             window_bytes,
@@ -284,6 +288,64 @@ impl HostMem {
             return Some(self.alias.wrapping_add(phys as usize));
         }
         (phys < self.ram_bytes).then(|| self.direct.wrapping_add(phys as usize))
+    }
+
+    /// Gives module code a direct map of its own: a second shared mapping of the RAM, so that frames can be
+    /// taken out of it ([`HostMem::set_direct_map_present`], for `debug_pagealloc`) while the simulator's own
+    /// accesses, which go through the first, keep theirs. Nothing changes when module code's direct map is
+    /// already a mapping of its own (at the kernel's addresses). Call it before any pointer into the direct
+    /// map is handed out: the host addresses module code sees change.
+    ///
+    /// Context: boot; may take the host's mmap lock.
+    pub fn separate_direct_map(&mut self) -> Result<(), HostMemError> {
+        if self.alias_owned {
+            return Ok(());
+        }
+        // SAFETY: a fresh shared mapping of our memfd at an address of the kernel's choosing; no existing memory
+        // is affected.
+        let a = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                self.ram_bytes as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                self.fd,
+                0,
+            )
+        };
+        if a == libc::MAP_FAILED {
+            return Err(HostMemError::Mmap(errno()));
+        }
+        self.alias = a.cast();
+        self.alias_len = self.ram_bytes;
+        self.alias_owned = true;
+        Ok(())
+    }
+
+    /// Maps (`present`) or unmaps `n` frames from `pfn` in module code's direct map: afterwards module code
+    /// reading or writing them faults, as the kernel's code does on a direct-map page whose PTE is not present.
+    /// The simulator's own accesses are not affected once [`HostMem::separate_direct_map`] has run; before, this
+    /// does nothing.
+    ///
+    /// Context: any; may take the host's mmap lock.
+    pub fn set_direct_map_present(&mut self, pfn: u64, n: u64, present: bool) -> Result<(), HostMemError> {
+        if !self.alias_owned {
+            return Ok(());
+        }
+        let end = (pfn + n) * PAGE_SIZE;
+        if end > self.alias_len {
+            return Err(HostMemError::BadPfn(pfn + n - 1));
+        }
+        let prot = if present { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_NONE };
+        // SAFETY: the range lies inside our own alias mapping (checked above); changing its protection affects no
+        // other memory, and the simulator's accesses use `direct`, never `alias`.
+        let r = unsafe {
+            libc::mprotect(self.alias.add((pfn * PAGE_SIZE) as usize).cast(), (n * PAGE_SIZE) as usize, prot)
+        };
+        if r != 0 {
+            return Err(HostMemError::Mmap(errno()));
+        }
+        Ok(())
     }
 
     /// Raw host pointer into the window if that window page is mapped.
@@ -436,7 +498,7 @@ impl Drop for HostMem {
         // reference into them outlives `self` (handed-out raw pointers must not be used after the machine dies).
         unsafe {
             libc::munmap(self.window.cast(), self.window_bytes as usize);
-            if self.at_kernel_addresses {
+            if self.alias_owned {
                 libc::munmap(self.alias.cast(), self.alias_len as usize);
             }
             libc::munmap(self.direct.cast(), self.ram_bytes as usize);

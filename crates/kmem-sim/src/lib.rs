@@ -37,6 +37,7 @@
 // `unsafe` lives in `hostmem.rs` only (its `#![allow(unsafe_code)]`); every other module forbids it.
 #![deny(unsafe_code)]
 
+pub mod debug_page_alloc;
 pub mod device;
 pub mod devres;
 pub mod dma;

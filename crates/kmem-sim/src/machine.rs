@@ -92,6 +92,10 @@ pub struct MachineConfig {
     /// KASLR, see [`crate::qemu_boot::Recording::for_config`]); any other machine's boot is modelled from the
     /// configuration alone.
     pub recorded_boot: bool,
+    /// Where QEMU loaded this boot's initramfs, `(first byte, last byte)` as its `RAMDISK:` line says, for a
+    /// recorded boot ([`MachineConfig::recorded_boot`]): each listing's boot has its own, as its initramfs holds
+    /// its own module (`kmem_truth::observed::INITRD`). `None`: the recorded boot's.
+    pub initrd: Option<(u64, u64)>,
     /// `panic=` (`panic_timeout`): 0 waits forever after a panic, a negative value reboots at once (the
     /// book's guest boots with `panic=-1`), a positive one after that many seconds.
     pub panic_timeout: i64,
@@ -133,6 +137,7 @@ impl MachineConfig {
             echo_log: false,
             cmdline: String::new(),
             recorded_boot: true,
+            initrd: None,
             panic_timeout: 0,
         }
     }
@@ -524,6 +529,8 @@ pub struct Machine {
     pub(crate) rcu: crate::rcu::RcuState,
     /// The software IO TLB's bounce buffers (swiotlb.rs).
     pub(crate) swiotlb: crate::swiotlb::IoTlbMem,
+    /// `debug_pagealloc=on`: which frames are out of the direct map (debug_page_alloc.rs).
+    pub(crate) debug_pagealloc: crate::debug_page_alloc::DebugPageAlloc,
 }
 
 impl fmt::Debug for Machine {
@@ -802,6 +809,7 @@ impl Machine {
             devres: Default::default(),
             dma_debug: Default::default(),
             swiotlb: Default::default(),
+            debug_pagealloc: Default::default(),
             rcu: Default::default(),
         };
         // drivers/base/devres.c: module_param_named(log, log_devres, int, ...): `devres.log=<int>`, any

@@ -161,6 +161,8 @@ impl Machine {
         let max_low = self.layout.max_low_pfn;
         let usable = e820_usable(self.cfg.ram_mib << 20);
         let mut mb = Memblock { usable: usable.clone(), reserved: Vec::new() };
+        // mm_core_init() → mem_debugging_and_hardening_init(): debug_pagealloc= is known before any page is freed.
+        self.debug_pagealloc_init();
 
         // ---- zones
         let types: [ZoneType; MAX_NR_ZONES] = match arch {
@@ -238,10 +240,22 @@ impl Machine {
             _ => self.cfg.kernel_image_kib.div_ceil(4),
         };
         mb.reserve(kstart, kstart + kpages);
+        // The initramfs QEMU loaded for this boot (reserve_initrd(): from its first page to PAGE_ALIGN() of its end)
+        // and NODE_DATA (alloc_node_data()), the first memblock allocation, right below it when it was so in the
+        // recorded boot (memblock allocates top-down).
+        let initrd = match self.cfg.initrd {
+            Some((first, last)) if recorded => (first >> PAGE_SHIFT, (last + 1).div_ceil(1 << PAGE_SHIFT)),
+            _ => real.initrd,
+        };
+        let node_data = if real.node_data.1 == real.initrd.0 {
+            let n = real.node_data.1 - real.node_data.0;
+            (initrd.0 - n, initrd.0)
+        } else {
+            real.node_data
+        };
         if recorded {
-            // The initramfs QEMU loaded (reserve_initrd()), NODE_DATA (alloc_node_data()).
-            mb.reserve(real.initrd.0, real.initrd.1);
-            mb.reserve(real.node_data.0, real.node_data.1);
+            mb.reserve(initrd.0, initrd.1);
+            mb.reserve(node_data.0, node_data.1);
         }
         let limit = max_low; // memblock.current_limit for early allocations
         let ram_gib = (self.cfg.ram_mib).div_ceil(1024);
@@ -292,11 +306,62 @@ impl Machine {
             // The rest of what the real boot kept in memblock (firmware tables, the real-mode trampoline,
             // setup_data, early page tables, memblock's arrays): the real count minus the modelled ones
             // (crate::qemu_boot). The SMP alternatives were still reserved at memblock_free_all().
-            let kept = (real.reserved_at_mem_init_kib + real.smp_alternatives_kib) / 4;
+            // This boot's initramfs was reserved then too: its pages beyond the recorded boot's count.
+            let kept = (real.reserved_at_mem_init_kib + real.smp_alternatives_kib) / 4 + (initrd.1 - initrd.0)
+                - (real.initrd.1 - real.initrd.0);
             let modelled = mb.reserved_present();
             if kept > modelled {
                 mb.alloc_top_down(kept - modelled, 1, limit);
             }
+        }
+
+        // ---- init_mem_mapping() with debug_pagealloc: probe_page_size_mask() allows no large page, so each 2 MiB
+        // of the direct map needs a PTE page (split_mem_range() otherwise maps with 4 KiB pages only the parts of
+        // a range that do not fill a 2 MiB page). alloc_low_pages() takes table pages from the brk's pgt_buf
+        // (INIT_PGD_PAGE_COUNT pages, reserved with the kernel image however many are used; the calibrated
+        // boot's tables fit in it) and then from memblock: those come on top of the calibrated reservations.
+        if self.debug_pagealloc_enabled() && arch == Arch::X86_64 {
+            use crate::pgtable::INIT_PGD_PAGE_COUNT;
+            // init_memory_mapping(0, ISA_END_ADDRESS), then each memory range above it.
+            let mut mapped = vec![(0, MIB_PFNS)];
+            for &(s, e) in &usable {
+                let s = s.max(MIB_PFNS);
+                match mapped.last_mut() {
+                    Some(last) if last.1 == s => last.1 = e,
+                    _ if s < e => mapped.push((s, e)),
+                    _ => {}
+                }
+            }
+            // Distinct blocks of 2^shift frames the ranges touch (all of each range, or only where it does not
+            // fill a block: its unaligned ends).
+            let blocks = |shift: u32, only_partial: bool| -> u64 {
+                let mut set = std::collections::BTreeSet::new();
+                for &(s, e) in &mapped {
+                    if !only_partial {
+                        set.extend((s >> shift)..=((e - 1) >> shift));
+                        continue;
+                    }
+                    let mask = (1u64 << shift) - 1;
+                    if s & mask != 0 {
+                        set.insert(s >> shift);
+                    }
+                    if e & mask != 0 {
+                        set.insert((e - 1) >> shift);
+                    }
+                }
+                set.len() as u64
+            };
+            // A PUD page per 512 GiB and a PMD page per GiB either way; PTE pages per 2 MiB.
+            let upper = blocks(27, false) + blocks(18, false);
+            let from_memblock = |ptes: u64| (upper + ptes).saturating_sub(INIT_PGD_PAGE_COUNT);
+            let extra = from_memblock(blocks(9, false)) - from_memblock(blocks(9, true));
+            let kernel_map = self.layout.start_kernel_map;
+            let brk = ksyms.layout("__brk_base").map(|a| (a - kernel_map) >> PAGE_SHIFT).unwrap_or(kstart + kpages);
+            let memblock = mb.alloc_top_down(extra, 1, limit).unwrap_or(0);
+            // The pgt_buf pages follow the brk's first page (where the recorded boot's walk found them).
+            let mut pages =
+                (1..=INIT_PGD_PAGE_COUNT).map(|i| brk + i).chain(memblock..memblock + extra).map(|p| p << PAGE_SHIFT);
+            self.direct_map_tables_4k(&mapped, &mut pages);
         }
 
         // ---- mem_init() → pci_iommu_alloc() → swiotlb_init(): a bounce-buffer pool for `swiotlb=force`
@@ -338,10 +403,7 @@ impl Machine {
         // ---- alternative_instructions(): on SMP the SMP-lock alternatives are freed before the initcalls.
         if recorded {
             if let (Some(a), Some(b)) = (image_pfn("__smp_locks"), image_pfn("__smp_locks_end")) {
-                for pfn in a..b {
-                    self.boot_free_reserved_page(pfn);
-                }
-                self.printk(LogLevel::Info, &format!("Freeing SMP alternatives memory: {}K\n", (b - a) * 4));
+                self.free_init_pages("SMP alternatives", kernel_map + (a << PAGE_SHIFT), a, b);
             }
         }
 
@@ -375,11 +437,8 @@ impl Machine {
 
         if recorded {
             // populate_rootfs(): the initramfs, once unpacked, is freed (free_initrd_mem()).
-            for pfn in real.initrd.0..real.initrd.1 {
-                self.boot_free_reserved_page(pfn);
-            }
-            let kib = (real.initrd.1 - real.initrd.0) * 4;
-            self.printk(LogLevel::Info, &format!("Freeing initrd memory: {kib}K\n"));
+            let (a, b) = initrd;
+            self.free_init_pages("initrd", self.__va(a << PAGE_SHIFT), a, b);
         }
         // ---- free_initmem(): the init sections, then (x86_64) the gap between rodata and data
         // (mark_rodata_ro() → free_kernel_image_pages()).
@@ -391,22 +450,11 @@ impl Machine {
                 (kstart + kpages - kpages / 8 - n, n)
             }
         };
-        for pfn in init_start..init_start + init_pages {
-            self.boot_free_reserved_page(pfn);
-        }
-        let kib = init_pages * 4;
-        self.printk(LogLevel::Info, &format!("Freeing unused kernel image (initmem) memory: {kib}K\n"));
+        let image = |pfn: u64| kernel_map + (pfn << PAGE_SHIFT);
+        self.free_init_pages("unused kernel image (initmem)", image(init_start), init_start, init_start + init_pages);
         if let (true, Some(a), Some(b)) = (recorded, image_pfn("__end_rodata"), image_pfn("_sdata")) {
             // x86_64's mark_rodata_ro() frees the gap between rodata and data; i386's image has none.
-            if b > a {
-                for pfn in a..b {
-                    self.boot_free_reserved_page(pfn);
-                }
-                self.printk(
-                    LogLevel::Info,
-                    &format!("Freeing unused kernel image (rodata/data gap) memory: {}K\n", (b - a) * 4),
-                );
-            }
+            self.free_init_pages("unused kernel image (rodata/data gap)", image(a), a, b);
         }
         if recorded {
             self.replay_boot_remainder();
@@ -432,7 +480,30 @@ impl Machine {
             f.set_owner(PageOwner::Buddy);
         }
         self.zones[z].managed_pages += n;
+        // __free_pages_ok() → free_pages_prepare(): out of the direct map with debug_pagealloc.
+        self.debug_pagealloc_unmap_pages(pfn, n);
         self.free_one_page(pfn, order, to_tail);
+    }
+
+    /// `free_init_pages(what, begin, end)` (arch/x86/mm/init.c): boot memory no longer needed, the frames
+    /// `[first, end)`, which the kernel names by `begin` (their address in the kernel image's mapping or in the
+    /// direct map). `free_reserved_area()` gives each page to the page allocator and prints `Freeing <what>
+    /// memory: <n>K`; with `debug_pagealloc` the pages are unmapped instead (`set_memory_np()`, which also
+    /// unmaps the direct map's alias of an image address) and stay reserved, so that a late access faults.
+    fn free_init_pages(&mut self, what: &str, begin: u64, first: u64, end: u64) {
+        if first >= end {
+            return;
+        }
+        if self.debug_pagealloc_enabled() {
+            let last = begin + ((end - first) << PAGE_SHIFT) - 1;
+            self.printk(LogLevel::Info, &format!("debug: unmapping init [mem {begin:#010x}-{last:#010x}]\n"));
+            self.debug_pagealloc_unmap_pages(first, end - first);
+            return;
+        }
+        for pfn in first..end {
+            self.boot_free_reserved_page(pfn);
+        }
+        self.printk(LogLevel::Info, &format!("Freeing {what} memory: {}K\n", (end - first) * 4));
     }
 
     /// `free_reserved_page()`: one reserved page given to the page allocator (`__free_page()`: through this

@@ -493,6 +493,8 @@ impl Machine {
     /// `prep_new_page()`: refcount, compound metadata, zeroing, owner.
     fn prep_new_page(&mut self, pfn: u64, order: u32, gfp: Gfp) {
         let n = 1u64 << order;
+        // post_alloc_hook(): the block back in the direct map (debug_page_alloc.rs).
+        self.debug_pagealloc_map_pages(pfn, n);
         let comp = gfp.intersects(Gfp::__GFP_COMP) && order > 0;
         for i in 0..n {
             let f = &mut self.pages[(pfn + i) as usize];
@@ -1084,6 +1086,43 @@ impl Machine {
         self.pages.get(page.0 as usize).map(|f| f.refcount).unwrap_or(0)
     }
 
+    /// `free_contig_range(pfn, nr_pages)`: gives back a range of pages allocated as one (by
+    /// `alloc_contig_range()` in the kernel, or a block after `split_page()`). A large folio must be given back
+    /// whole, with a reference dropped (`folio_put()`); a count that is not its size is a WARN and frees
+    /// nothing. Otherwise each page gets `__free_page()`, and pages whose count was not 1 (still used by
+    /// someone else, or never referenced: a tail of a block that was not split) are counted in a WARN.
+    ///
+    /// Context: process or atomic context.
+    pub fn free_contig_range(&mut self, pfn: u64, nr_pages: u64) {
+        self.with_frame("free_contig_range", |m| {
+            let Some(f) = m.pages.get(pfn as usize).copied() else {
+                m.warn("mm/page_alloc.c", 4953, Some(&format!("free_contig_range: invalid pfn {pfn:#x}")));
+                return;
+            };
+            if f.is_head() && f.order > 0 {
+                let expected = 1u64 << f.order;
+                if nr_pages == expected {
+                    m.put_page(Pfn(pfn));
+                } else {
+                    m.warn(
+                        "mm/page_alloc.c",
+                        6914,
+                        Some(&format!("PFN {pfn}: nr_pages {nr_pages} != expected {expected}\n")),
+                    );
+                }
+                return;
+            }
+            let mut count = 0u64;
+            for p in pfn..pfn.saturating_add(nr_pages).min(m.pages.len() as u64) {
+                count += (m.page_ref_count(Pfn(p)) != 1) as u64;
+                m.__free_page(Pfn(p));
+            }
+            if count != 0 {
+                m.warn("mm/page_alloc.c", 6924, Some(&format!("{count} pages are still in use!\n")));
+            }
+        })
+    }
+
     /// `put_page()` of an order-0 or compound page: frees at the last reference.
     ///
     /// Context: any.
@@ -1097,12 +1136,13 @@ impl Machine {
 
     /// `is_check_pages_enabled()` (mm/mm_init.c): the sanity checks of `struct page` on free and allocation run
     /// only with CONFIG_DEBUG_VM or when a page debugging or hardening option is on — `init_on_alloc=1`,
-    /// `init_on_free=1` (`page_poison=1` and `debug_pagealloc=on` are not modelled). The book's kernel has
-    /// neither by default, so without them a bad free goes unreported, as there.
+    /// `init_on_free=1`, `debug_pagealloc=on` (`mem_debugging_and_hardening_init()`'s `want_check_pages`;
+    /// `page_poison=1` is not modelled). The book's kernel has none of them by default, so without them a bad
+    /// free goes unreported, as there.
     ///
     /// Context: any.
     pub fn check_pages_enabled(&self) -> bool {
-        self.slab.cfg.init_on_alloc || self.slab.cfg.init_on_free
+        self.slab.cfg.init_on_alloc || self.slab.cfg.init_on_free || self.debug_pagealloc_enabled()
     }
 
     /// `__free_pages()` and `free_pages_prepare()`, then the free.
@@ -1231,6 +1271,9 @@ impl Machine {
     ///
     /// Context: any.
     pub fn free_range_to_buddy(&mut self, pfn: u64, order: u32) {
+        // free_pages_prepare(): the block out of the direct map, before it reaches a per-CPU list
+        // (debug_page_alloc.rs).
+        self.debug_pagealloc_unmap_pages(pfn, 1 << order);
         for i in 0..(1u64 << order) {
             let f = &mut self.pages[(pfn + i) as usize];
             f.refcount = 0;

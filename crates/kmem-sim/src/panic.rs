@@ -821,7 +821,9 @@ impl Machine {
         self.panic.die_counter += 1;
         let n = self.panic.die_counter;
         let l = LogLevel::Default;
-        self.printk(l, &format!("Oops: {what} [#{n}] PREEMPT SMP\n"));
+        // __die_header(): CONFIG_PREEMPTION, CONFIG_SMP, then debug_pagealloc_enabled() (no KASAN, no PTI option).
+        let dpa = if self.debug_pagealloc_enabled() { " DEBUG_PAGEALLOC" } else { "" };
+        self.printk(l, &format!("Oops: {what} [#{n}] PREEMPT SMP{dpa}\n"));
         self.dump_stack_print_info(l);
         self.show_kernel_regs(l, rip, code, args, 0x10246);
         if trace {

@@ -34,9 +34,20 @@ pub const PAGE_KERNEL_PTE: u64 = 0x8000_0000_0000_0163;
 /// i386 `_PAGE_KERNEL` PTE flags (no NX without PAE).
 const PAGE_KERNEL_PTE_32: u64 = 0x163;
 
+/// What `__set_pages_np()` leaves of a direct-map PTE: `_PAGE_NX | _PAGE_ACCESSED` (it clears `_PAGE_PRESENT`,
+/// `_PAGE_RW` and `_PAGE_DIRTY`; `pgprot_clear_protnone_bits()` clears `_PAGE_GLOBAL`, which would mean
+/// PROT_NONE in a PTE that is not present).
+pub const DIRECT_MAP_NP_PTE_FLAGS: u64 = 0x8000_0000_0000_0020;
+/// `PTE_PFN_MASK` with the 52 physical address bits of x86_64 (`__PHYSICAL_MASK_SHIFT`).
+const PTE_PFN_MASK: u64 = ((1 << 52) - 1) & !0xfff;
+/// `INIT_PGD_PAGE_COUNT` (arch/x86/mm/init.c, 4-level paging, no `CONFIG_RANDOMIZE_MEMORY`): the table pages
+/// `early_alloc_pgt_buf()` reserves in the brk area for `init_mem_mapping()`, before memblock can give any.
+pub const INIT_PGD_PAGE_COUNT: u64 = 6;
+
 const PGDIR_SHIFT: u32 = 39;
 const PUD_SHIFT: u32 = 30;
 const PMD_SHIFT: u32 = 21;
+const PAGE_SHIFT_4K: u32 = 12;
 /// Non-PAE i386: two levels, a page directory entry maps 4 MiB.
 const PGDIR_SHIFT_32: u32 = 22;
 /// The 48 address bits of 4-level paging.
@@ -240,8 +251,44 @@ impl Machine {
         self.pgtable.user.get(&self.current().pid).map(|t| t.pgd).unwrap_or(self.pgtable.kernel.pgd)
     }
 
+    /// The page-table pages of the direct map built of 4 KiB pages (`debug_pagealloc`): what
+    /// `kernel_physical_mapping_init()` allocates for the frame ranges `mapped` — a PUD page per 512 GiB, a PMD page
+    /// per GiB and a PTE page per 2 MiB — taken in turn from `pages` (physical addresses), into `init_mm`'s tables.
+    ///
+    /// Context: boot.
+    pub(crate) fn direct_map_tables_4k(&mut self, mapped: &[(u64, u64)], pages: &mut impl Iterator<Item = u64>) {
+        if self.layout.arch != Arch::X86_64 {
+            return;
+        }
+        let base = self.layout.page_offset & VA_MASK;
+        let t = &mut self.pgtable.kernel;
+        for &(s, e) in mapped {
+            for pfn in (s..e).step_by(512) {
+                let a = base + (pfn << PAGE_SHIFT_4K);
+                for (map, key) in
+                    [(&mut t.pud, a >> PGDIR_SHIFT), (&mut t.pmd, a >> PUD_SHIFT), (&mut t.pte, a >> PMD_SHIFT)]
+                {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = map.entry(key) {
+                        if let Some(p) = pages.next() {
+                            slot.insert(p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The PTE of kernel address `addr` as the hardware sees it: the frame with its flags, or 0.
     fn kernel_pte_val(&self, addr: u64) -> u64 {
+        if self.layout.arch == Arch::X86_64 && self.layout.is_direct_map_addr(addr) {
+            // A direct-map page: only a page that debug_pagealloc took out can fault. pfn_pte() stores the frame of
+            // an entry that is not present inverted (pte_needs_invert(), the L1TF mitigation).
+            let pfn = self.__pa(addr) >> PAGE_SHIFT_4K;
+            return match self.direct_map_present(pfn) {
+                true => (pfn << PAGE_SHIFT_4K) | PAGE_KERNEL_PTE,
+                false => ((pfn << PAGE_SHIFT_4K) ^ PTE_PFN_MASK) & PTE_PFN_MASK | DIRECT_MAP_NP_PTE_FLAGS,
+            };
+        }
         match self.vmalloc_to_page(addr) {
             Some(p) => match self.layout.arch {
                 Arch::X86_64 => (p.0 << 12) | PAGE_KERNEL_PTE,

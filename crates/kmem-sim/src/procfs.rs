@@ -10,6 +10,25 @@
 
 #![forbid(unsafe_code)]
 
+/// What `si_meminfo()` fills in (`struct sysinfo`'s memory fields), in pages but for `mem_unit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SysInfo {
+    /// `totalram`.
+    pub totalram: u64,
+    /// `sharedram`.
+    pub sharedram: u64,
+    /// `freeram`.
+    pub freeram: u64,
+    /// `bufferram`.
+    pub bufferram: u64,
+    /// `totalhigh`.
+    pub totalhigh: u64,
+    /// `freehigh`.
+    pub freehigh: u64,
+    /// `mem_unit`: bytes per unit.
+    pub mem_unit: u32,
+}
+
 use crate::machine::{Arch, Machine};
 use crate::printk::LogLevel;
 use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};
@@ -268,18 +287,39 @@ impl Machine {
         kb("VmallocUsed:", v.vmalloc_pages);
         kb("VmallocChunk:", 0);
         kb("Percpu:", self.percpu_pages());
-        // arch_report_meminfo(): 4k mappings for the first and last partial 2 MiB (4 MiB on i386), rest large.
+        // arch_report_meminfo(): the direct map's pages by size (direct_pages_count[], which
+        // kernel_physical_mapping_init() counts and every later split by set_memory_*() moves). The recorded
+        // boot's split is taken from it (how many 2 MiB pages the boot's protection changes of the kernel image's
+        // alias split is not modelled); otherwise 4k mappings for the first and last partial 2 MiB (4 MiB on
+        // i386), the rest large. With debug_pagealloc, probe_page_size_mask() allows no large page at all.
         let lowmem_kb = (self.layout.max_low_pfn * 4).max(4);
+        let recorded = self.recording().map(|r| {
+            let mem = &r.state().2;
+            (mem.get("DirectMap4k").copied(), mem.get("DirectMap2M").or(mem.get("DirectMap4M")).copied())
+        });
+        let split = |unit: u64| match recorded {
+            Some((Some(four_k), Some(large))) => (four_k, large),
+            _ => {
+                let four_k = unit + (lowmem_kb % unit);
+                (four_k, lowmem_kb.saturating_sub(four_k) / unit * unit)
+            }
+        };
+        let split = |unit: u64| {
+            let (four_k, large) = split(unit);
+            if self.debug_pagealloc_enabled() {
+                (four_k + large, 0)
+            } else {
+                (four_k, large)
+            }
+        };
         match self.cfg.arch {
             Arch::X86_64 => {
-                let four_k = 2048 + (lowmem_kb % 2048);
-                let large = lowmem_kb.saturating_sub(four_k) / 2048 * 2048;
+                let (four_k, large) = split(2048);
                 s.push_str(&format!("DirectMap4k:    {four_k:8} kB\n"));
                 s.push_str(&format!("DirectMap2M:    {large:8} kB\n"));
             }
             Arch::I386 => {
-                let four_k = 4096 + (lowmem_kb % 4096);
-                let large = lowmem_kb.saturating_sub(four_k) / 4096 * 4096;
+                let (four_k, large) = split(4096);
                 s.push_str(&format!("DirectMap4k:    {four_k:8} kB\n"));
                 s.push_str(&format!("DirectMap4M:    {large:8} kB\n"));
             }
@@ -418,6 +458,35 @@ impl Machine {
     fn protection(&self, zi: usize) -> String {
         let z = &self.zones[zi];
         z.lowmem_reserve.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `si_meminfo()` (mm/show_mem.c): `totalram_pages()`, `NR_SHMEM` (0: no shmem), `NR_FREE_PAGES` (the buddy
+    /// allocator's free pages, not the per-CPU lists'), `nr_blockdev_pages()` (0: no block device),
+    /// `totalhigh_pages()` and `nr_free_highpages()`, in pages; `mem_unit` is `PAGE_SIZE`.
+    ///
+    /// Context: any. Returns the values in `struct sysinfo`'s order.
+    pub fn si_meminfo(&self) -> SysInfo {
+        let high = self.zones.iter().filter(|z| z.highmem);
+        SysInfo {
+            totalram: self.totalram_pages(),
+            sharedram: 0,
+            freeram: self.nr_free_pages(),
+            bufferram: 0,
+            totalhigh: high.clone().map(|z| z.managed_pages).sum(),
+            freehigh: high.map(|z| z.nr_free_pages).sum(),
+            mem_unit: 1 << crate::machine::PAGE_SHIFT,
+        }
+    }
+
+    /// `movable_zone` (mm/mm_init.c `find_usable_zone_for_movable()`): the highest zone but `ZONE_MOVABLE` that
+    /// spans any frame — where `kernelcore=`/`movablecore=` would take `ZONE_MOVABLE`'s pages from.
+    ///
+    /// Context: any. Returns the zone index.
+    pub fn movable_zone(&self) -> usize {
+        (0..self.zones.len())
+            .rev()
+            .find(|&i| self.zones[i].zone_type != crate::zone::ZoneType::Movable && self.zones[i].spanned_pages > 0)
+            .unwrap_or(0)
     }
 
     /// `__show_mem()` as `warn_alloc` calls it: `Mem-Info:`, the global counters, the node line, per zone the

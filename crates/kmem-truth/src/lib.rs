@@ -16,5 +16,5 @@ pub mod mask;
 pub mod observed;
 
 pub use compare::{compare, snapshot_body, Comparison};
-pub use manifest::{exceptions_markdown, Insmod, Manifest};
+pub use manifest::{exceptions_markdown, Insmod, Manifest, Rmmod};
 pub use mask::{mask, mask_line, masks_markdown};

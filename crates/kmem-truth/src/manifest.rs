@@ -6,6 +6,8 @@
 //! # What insmod does: "succeeds" (default), "fails" (init returns an error), "killed" (an oops in init)
 //! # or "panics" (the kernel panics).
 //! insmod = "succeeds"
+//! # What rmmod does after a successful insmod: "succeeds" (default) or "killed" (an oops in the exit).
+//! rmmod = "succeeds"
 //!
 //! # Written before insmod: by the guest's /init on the real kernel, into the simulator's debugfs model.
 //! [[setup]]
@@ -50,6 +52,17 @@ pub enum Insmod {
     Killed,
     /// `init` panics the kernel: nothing runs after it; the capture is the console from insmod on.
     Panics,
+}
+
+/// What rmmod does with a listing that loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rmmod {
+    /// The exit returns; the module is gone.
+    #[default]
+    Succeeds,
+    /// The exit oopses: the kernel kills rmmod, and the module stays, stuck unloading.
+    Killed,
 }
 
 /// A debugfs/sysfs write before insmod.
@@ -189,6 +202,8 @@ struct Raw {
     #[serde(default)]
     insmod: Insmod,
     #[serde(default)]
+    rmmod: Rmmod,
+    #[serde(default)]
     setup: Vec<Setup>,
     #[serde(default)]
     show: Vec<Show>,
@@ -207,6 +222,8 @@ pub struct Manifest {
     pub cmdline: Vec<String>,
     /// What insmod does.
     pub insmod: Insmod,
+    /// What rmmod does, after an insmod that succeeded.
+    pub rmmod: Rmmod,
     /// Writes before insmod.
     pub setup: Vec<Setup>,
     /// Files shown while loaded.
@@ -274,6 +291,7 @@ impl Manifest {
             path: Some(path.to_path_buf()),
             cmdline: raw.cmdline,
             insmod: raw.insmod,
+            rmmod: raw.rmmod,
             setup: raw.setup,
             show: raw.show,
             settle: raw.settle,

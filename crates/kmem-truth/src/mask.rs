@@ -44,7 +44,7 @@ pub const MASKS: &[MaskRule] = &[
         masked: "kmalloc(100) = <direct-map>, vmalloc <vmalloc>, page <vmemmap>",
     },
     MaskRule {
-        what: "a physical address or page frame number where the line names it as one (`phys`, `pfn`, \
+        what: "a physical address or page frame number where the line names it as one (`phys`, `pfn` or `PFN`, \
                `dma`, `virt_to_phys`, the DMA API's `DMA addr`, swiotlb's `swiotlb addr` (a bounce buffer's \
                address) and DMA-API debugging's `device address=` — bus addresses, equal to physical ones \
                without an IOMMU —, x86 ioremap's `on RAM at A - B`, \
@@ -145,7 +145,7 @@ fn rules() -> &'static Rules {
             kaddr: r(r"\b(0x)?(ffff[89a-f][0-9a-f]{11})\b"),
             phys: r(concat!(
                 r"\b(phys(?:ical)?(?: address| addr)?|virt_to_phys(?:\([^)]*\))?(?: says| =)?|vmalloc_to_pfn\(\)(?: says)?",
-                r"|pfn|dma(?: handle|_handle| addr(?:ess)?)?|DMA addr|swiotlb addr|(?:bus|device) address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
+                r"|pfn|PFN|dma(?: handle|_handle| addr(?:ess)?)?|DMA addr|swiotlb addr|(?:bus|device) address)(\s*[=:]\s*|\s+)(0x[0-9a-f]+|[0-9a-f]*\d[0-9a-f]*\b)"
             )),
             ram_range: r(r"\b(on RAM at )0x[0-9a-f]+( - )0x[0-9a-f]+\b"),
             walk: r(r"\b(PGD|P4D|PUD|PMD|PTE) ([0-9a-f]+)\b"),

@@ -36,7 +36,7 @@ pub fn record(
     every_listing: &[String],
 ) -> Result<()> {
     let observed = root.join(kmem_truth::observed::DIR);
-    captures_into(&observed, listings, runs)?;
+    captures_into(&observed, listings, runs, out_dir)?;
     // The boot files calibrate the simulator's boot, and a boot's state depends on what the initramfs
     // holds (every listing's module): only a run of every listing replaces them.
     let boot = out_dir.join("boot");
@@ -74,7 +74,7 @@ pub fn record_conformance(
     out_dir: &Path,
 ) -> Result<()> {
     let observed = root.join(kmem_truth::observed::CONFORMANCE_DIR);
-    captures_into(&observed, listings, runs)?;
+    captures_into(&observed, listings, runs, out_dir)?;
     fs::write(
         observed.join("PROVENANCE"),
         provenance(root, kernel, tools, out_dir, "cargo xtask qemu --conformance --record")?,
@@ -82,10 +82,28 @@ pub fn record_conformance(
     Ok(())
 }
 
-/// Each listing's outputs into `observed/<listing>/`, replacing what was there.
-fn captures_into(observed: &Path, listings: &[Listing], runs: &BTreeMap<String, ListingRun>) -> Result<()> {
+/// Each listing's outputs into `observed/<listing>/`, replacing what was there, and where its boot had the
+/// initramfs into `observed/initrd.txt` (from the boot's console, `<out_dir>/boot-<n>/console.log`).
+fn captures_into(
+    observed: &Path,
+    listings: &[Listing],
+    runs: &BTreeMap<String, ListingRun>,
+    out_dir: &Path,
+) -> Result<()> {
+    use kmem_truth::observed::{format_initrd, parse_initrd, ramdisk_of_console, INITRD};
+    let initrd_file = observed.join(INITRD);
+    let mut initrd = parse_initrd(&fs::read_to_string(&initrd_file).unwrap_or_default());
     for l in listings {
         let Some(run) = runs.get(&l.name) else { continue };
+        let console = fs::read_to_string(out_dir.join(format!("boot-{}/console.log", run.boot))).unwrap_or_default();
+        match ramdisk_of_console(&console) {
+            Some(r) => {
+                initrd.insert(l.name.clone(), r);
+            }
+            None => {
+                initrd.remove(&l.name);
+            }
+        }
         let dir = observed.join(&l.name);
         if dir.exists() {
             fs::remove_dir_all(&dir)?;
@@ -95,6 +113,7 @@ fn captures_into(observed: &Path, listings: &[Listing], runs: &BTreeMap<String, 
             fs::write(dir.join(capture), text)?;
         }
     }
+    fs::write(&initrd_file, format_initrd(&initrd))?;
     Ok(())
 }
 

@@ -114,7 +114,13 @@ pub fn report(
             (None, None) => "not run".into(),
         };
         let expected_insmod = match l.manifest.insmod {
-            kmem_truth::Insmod::Succeeds => run.crash.is_none() && run.insmod_rc == Some(0) && run.rmmod_rc == Some(0),
+            kmem_truth::Insmod::Succeeds => {
+                let rmmod_ok = match l.manifest.rmmod {
+                    kmem_truth::Rmmod::Succeeds => run.rmmod_rc == Some(0),
+                    kmem_truth::Rmmod::Killed => run.rmmod_rc.is_some_and(|rc| rc != 0),
+                };
+                run.crash.is_none() && run.insmod_rc == Some(0) && rmmod_ok
+            }
             kmem_truth::Insmod::Fails | kmem_truth::Insmod::Killed => {
                 run.crash.is_none() && run.insmod_rc.is_some_and(|rc| rc != 0)
             }
@@ -169,7 +175,7 @@ pub fn report(
         };
         row.ok = expected_insmod && drift.is_empty() && sim_diff.is_empty();
         if !expected_insmod {
-            row.insmod = format!("{} (manifest: {:?})", row.insmod, l.manifest.insmod);
+            row.insmod = format!("{} (manifest: {:?}, rmmod {:?})", row.insmod, l.manifest.insmod, l.manifest.rmmod);
         }
         rows.push(row);
     }
