@@ -355,7 +355,6 @@ impl Machine {
             let upper = blocks(27, false) + blocks(18, false);
             let from_memblock = |ptes: u64| (upper + ptes).saturating_sub(INIT_PGD_PAGE_COUNT);
             let extra = from_memblock(blocks(9, false)) - from_memblock(blocks(9, true));
-            let kernel_map = self.layout.start_kernel_map;
             let brk = ksyms.layout("__brk_base").map(|a| (a - kernel_map) >> PAGE_SHIFT).unwrap_or(kstart + kpages);
             let memblock = mb.alloc_top_down(extra, 1, limit).unwrap_or(0);
             // The pgt_buf pages follow the brk's first page (where the recorded boot's walk found them).

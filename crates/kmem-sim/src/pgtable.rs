@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use crate::gfp::Gfp;
-use crate::machine::{Arch, Machine};
+use crate::machine::{Arch, Machine, PAGE_SHIFT};
 use crate::page::{PageOwner, Pfn};
 
 /// `_PAGE_TABLE`: `_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY`.
@@ -47,7 +47,6 @@ pub const INIT_PGD_PAGE_COUNT: u64 = 6;
 const PGDIR_SHIFT: u32 = 39;
 const PUD_SHIFT: u32 = 30;
 const PMD_SHIFT: u32 = 21;
-const PAGE_SHIFT_4K: u32 = 12;
 /// Non-PAE i386: two levels, a page directory entry maps 4 MiB.
 const PGDIR_SHIFT_32: u32 = 22;
 /// The 48 address bits of 4-level paging.
@@ -264,7 +263,7 @@ impl Machine {
         let t = &mut self.pgtable.kernel;
         for &(s, e) in mapped {
             for pfn in (s..e).step_by(512) {
-                let a = base + (pfn << PAGE_SHIFT_4K);
+                let a = base + (pfn << PAGE_SHIFT);
                 for (map, key) in
                     [(&mut t.pud, a >> PGDIR_SHIFT), (&mut t.pmd, a >> PUD_SHIFT), (&mut t.pte, a >> PMD_SHIFT)]
                 {
@@ -283,10 +282,10 @@ impl Machine {
         if self.layout.arch == Arch::X86_64 && self.layout.is_direct_map_addr(addr) {
             // A direct-map page: only a page that debug_pagealloc took out can fault. pfn_pte() stores the frame of
             // an entry that is not present inverted (pte_needs_invert(), the L1TF mitigation).
-            let pfn = self.__pa(addr) >> PAGE_SHIFT_4K;
+            let pfn = self.__pa(addr) >> PAGE_SHIFT;
             return match self.direct_map_present(pfn) {
-                true => (pfn << PAGE_SHIFT_4K) | PAGE_KERNEL_PTE,
-                false => ((pfn << PAGE_SHIFT_4K) ^ PTE_PFN_MASK) & PTE_PFN_MASK | DIRECT_MAP_NP_PTE_FLAGS,
+                true => (pfn << PAGE_SHIFT) | PAGE_KERNEL_PTE,
+                false => ((pfn << PAGE_SHIFT) ^ PTE_PFN_MASK) & PTE_PFN_MASK | DIRECT_MAP_NP_PTE_FLAGS,
             };
         }
         match self.vmalloc_to_page(addr) {

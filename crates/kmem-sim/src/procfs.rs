@@ -10,6 +10,10 @@
 
 #![forbid(unsafe_code)]
 
+use crate::machine::{Arch, Machine};
+use crate::printk::LogLevel;
+use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};
+
 /// What `si_meminfo()` fills in (`struct sysinfo`'s memory fields), in pages but for `mem_unit`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SysInfo {
@@ -28,10 +32,6 @@ pub struct SysInfo {
     /// `mem_unit`: bytes per unit.
     pub mem_unit: u32,
 }
-
-use crate::machine::{Arch, Machine};
-use crate::printk::LogLevel;
-use crate::zone::{MigrateType, ZoneType, NR_PAGE_ORDERS};
 
 /// Counters kept for other subsystems (pages unless named otherwise).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -297,15 +297,14 @@ impl Machine {
             let mem = &r.state().2;
             (mem.get("DirectMap4k").copied(), mem.get("DirectMap2M").or(mem.get("DirectMap4M")).copied())
         });
-        let split = |unit: u64| match recorded {
-            Some((Some(four_k), Some(large))) => (four_k, large),
-            _ => {
-                let four_k = unit + (lowmem_kb % unit);
-                (four_k, lowmem_kb.saturating_sub(four_k) / unit * unit)
-            }
-        };
         let split = |unit: u64| {
-            let (four_k, large) = split(unit);
+            let (four_k, large) = match recorded {
+                Some((Some(four_k), Some(large))) => (four_k, large),
+                _ => {
+                    let four_k = unit + (lowmem_kb % unit);
+                    (four_k, lowmem_kb.saturating_sub(four_k) / unit * unit)
+                }
+            };
             if self.debug_pagealloc_enabled() {
                 (four_k + large, 0)
             } else {
@@ -485,7 +484,7 @@ impl Machine {
     pub fn movable_zone(&self) -> usize {
         (0..self.zones.len())
             .rev()
-            .find(|&i| self.zones[i].zone_type != crate::zone::ZoneType::Movable && self.zones[i].spanned_pages > 0)
+            .find(|&i| self.zones[i].zone_type != ZoneType::Movable && self.zones[i].spanned_pages > 0)
             .unwrap_or(0)
     }
 

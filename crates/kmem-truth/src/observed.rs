@@ -25,13 +25,17 @@ pub const CONFORMANCE_DIR: &str = "listings/kernel/observed-conformance";
 /// a listing takes its range from here ([`initrd_of`]).
 pub const INITRD: &str = "initrd.txt";
 
+/// A hexadecimal number, with or without `0x`.
+fn hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
+}
+
 /// The `RAMDISK: [mem 0x…-0x…]` range of a boot's console log, `(first byte, last byte)`.
 ///
 /// Context: any.
 pub fn ramdisk_of_console(console: &str) -> Option<(u64, u64)> {
     let line = console.lines().find_map(|l| l.split_once("RAMDISK: [mem ").map(|(_, r)| r))?;
     let (a, b) = line.trim_end_matches(']').split_once('-')?;
-    let hex = |s: &str| u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok();
     Some((hex(a)?, hex(b)?))
 }
 
@@ -40,7 +44,6 @@ pub fn ramdisk_of_console(console: &str) -> Option<(u64, u64)> {
 ///
 /// Context: any.
 pub fn parse_initrd(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
-    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
