@@ -369,19 +369,28 @@ impl HostMem {
     ///
     /// Context: process context of the simulator; takes the host's mmap lock.
     pub fn map_frame_into_window(&mut self, window_offset: u64, pfn: u64) -> Result<(), HostMemError> {
-        if window_offset % PAGE_SIZE != 0 || window_offset + PAGE_SIZE > self.window_bytes {
-            return Err(HostMemError::BadWindowRange { offset: window_offset, len: PAGE_SIZE });
+        self.map_frames_into_window(window_offset, pfn, 1)
+    }
+
+    /// Maps the `nr` frames from `pfn` on, in order, at page-aligned `window_offset` with one `MAP_FIXED`
+    /// mmap (replacing what was there): what `nr` calls of map_frame_into_window() do, in one system call.
+    ///
+    /// Context: process context of the simulator; takes the host's mmap lock.
+    pub fn map_frames_into_window(&mut self, window_offset: u64, pfn: u64, nr: u64) -> Result<(), HostMemError> {
+        let len = nr * PAGE_SIZE;
+        if nr == 0 || window_offset % PAGE_SIZE != 0 || window_offset + len > self.window_bytes {
+            return Err(HostMemError::BadWindowRange { offset: window_offset, len });
         }
-        if (pfn + 1) * PAGE_SIZE > self.ram_bytes {
-            return Err(HostMemError::BadPfn(pfn));
+        if (pfn + nr) * PAGE_SIZE > self.ram_bytes {
+            return Err(HostMemError::BadPfn(pfn + nr - 1));
         }
         let addr = self.window.wrapping_add(window_offset as usize);
-        // SAFETY: `addr..addr+4096` lies inside our own window reservation (checked above), so MAP_FIXED only
+        // SAFETY: `addr..addr+len` lies inside our own window reservation (checked above), so MAP_FIXED only
         // replaces pages of that reservation, which no Rust reference points into.
         let r = unsafe {
             libc::mmap(
                 addr.cast(),
-                PAGE_SIZE as usize,
+                len as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_FIXED,
                 self.fd,
@@ -391,7 +400,9 @@ impl HostMem {
         if r == libc::MAP_FAILED {
             return Err(HostMemError::Mmap(errno()));
         }
-        self.window_map.insert(window_offset / PAGE_SIZE, pfn);
+        for i in 0..nr {
+            self.window_map.insert(window_offset / PAGE_SIZE + i, pfn + i);
+        }
         Ok(())
     }
 

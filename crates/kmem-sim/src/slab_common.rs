@@ -1830,39 +1830,32 @@ impl Machine {
     ///
     /// Context: any.
     pub fn slabinfo(&self) -> Vec<SlabInfo> {
-        self.slab
-            .slab_caches
-            .iter()
-            .rev()
-            .filter_map(|&id| self.cache(id))
-            .map(|s| {
-                let n = &s.node;
-                let nr_free: u64 = n
-                    .partial
-                    .iter()
-                    .filter_map(|p| self.slab.slabs.get(p))
-                    .map(|sl| (sl.objects - sl.inuse) as u64)
-                    .sum();
-                SlabInfo {
-                    name: s.name.clone(),
-                    active_objs: n.total_objects - nr_free,
-                    num_objs: n.total_objects,
-                    objsize: s.size,
-                    objects_per_slab: s.oo_objects,
-                    pages_per_slab: 1 << s.oo_order,
-                    active_slabs: n.nr_slabs,
-                    num_slabs: n.nr_slabs,
-                }
-            })
-            .collect()
+        self.slab.slab_caches.iter().rev().filter_map(|&id| self.cache(id)).map(|s| self.slabinfo_row(s)).collect()
+    }
+
+    /// One cache's `/proc/slabinfo` numbers: get_slabinfo() of `mm/slub.c` (the objects free on the node's
+    /// partial slabs are the only ones not counted active).
+    fn slabinfo_row(&self, s: &KmemCache) -> SlabInfo {
+        let n = &s.node;
+        let nr_free: u64 =
+            n.partial.iter().filter_map(|p| self.slab.slabs.get(p)).map(|sl| (sl.objects - sl.inuse) as u64).sum();
+        SlabInfo {
+            name: s.name.clone(),
+            active_objs: n.total_objects - nr_free,
+            num_objs: n.total_objects,
+            objsize: s.size,
+            objects_per_slab: s.oo_objects,
+            pages_per_slab: 1 << s.oo_order,
+            active_slabs: n.nr_slabs,
+            num_slabs: n.nr_slabs,
+        }
     }
 
     /// The `/proc/slabinfo` row of one cache.
     ///
     /// Context: any.
     pub fn slabinfo_of(&self, id: CacheId) -> Option<SlabInfo> {
-        let name = self.cache(id)?.name.clone();
-        self.slabinfo().into_iter().find(|i| i.name == name)
+        self.cache(id).map(|s| self.slabinfo_row(s))
     }
 
     /// `/proc/slabinfo` exactly as 6.12 prints it (version 2.1, tunables 0).

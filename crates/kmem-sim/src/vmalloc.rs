@@ -1606,11 +1606,28 @@ impl Machine {
             return false;
         }
         for (i, p) in pages.iter().enumerate() {
-            let a = addr + i as u64 * PAGE_SIZE;
-            self.vmalloc.pte.insert(a >> PAGE_SHIFT, *p);
-            if let Some(off) = self.layout.window_offset(a) {
-                let _ = self.mem.map_frame_into_window(off, p.0);
+            self.vmalloc.pte.insert((addr >> PAGE_SHIFT) + i as u64, *p);
+        }
+        // The host window: each run of pages whose frames follow each other is one mmap.
+        let mut i = 0;
+        while i < pages.len() {
+            let mut n = 1;
+            while i + n < pages.len() && pages[i + n].0 == pages[i].0 + n as u64 {
+                n += 1;
             }
+            let a = addr + i as u64 * PAGE_SIZE;
+            if let Some(off) = self.layout.window_offset(a) {
+                if self.layout.window_offset(a + (n as u64 - 1) * PAGE_SIZE) == Some(off + (n as u64 - 1) * PAGE_SIZE) {
+                    let _ = self.mem.map_frames_into_window(off, pages[i].0, n as u64);
+                } else {
+                    for k in 0..n {
+                        if let Some(o) = self.layout.window_offset(a + k as u64 * PAGE_SIZE) {
+                            let _ = self.mem.map_frame_into_window(o, pages[i + k].0);
+                        }
+                    }
+                }
+            }
+            i += n;
         }
         true
     }
